@@ -1,0 +1,174 @@
+//! The error-status registry.
+//!
+//! A [`Status`] has a stable meaning. Its SQLSTATE follows PostgreSQL's
+//! appendix A so that client libraries classify Floe's errors the way they
+//! classify PostgreSQL's; its HTTP status follows RFC 9110.
+
+/// The class of an error, with a stable SQLSTATE and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Status {
+    /// 42601: the statement does not parse.
+    SyntaxError,
+    /// 42P01: the table does not exist.
+    UndefinedTable,
+    /// 3F000: the schema does not exist.
+    UndefinedSchema,
+    /// 42703: the column does not exist.
+    UndefinedColumn,
+    /// 42P07: the table already exists.
+    DuplicateTable,
+    /// 42P06: the schema already exists.
+    DuplicateSchema,
+    /// 42701: a column name is used twice.
+    DuplicateColumn,
+    /// 42804: a value has the wrong type for its column.
+    DatatypeMismatch,
+    /// 42704: a type name is unknown.
+    UndefinedObject,
+    /// 42883: the function does not exist.
+    UndefinedFunction,
+    /// 22P02: a text value does not parse as its type.
+    InvalidTextRepresentation,
+    /// 22P04: an input file is malformed.
+    BadCopyFileFormat,
+    /// 22000: a value is not valid for the operation applied to it.
+    DataException,
+    /// 22023: an option or argument has an invalid value.
+    InvalidParameterValue,
+    /// 22003: a number is out of range for its type.
+    NumericValueOutOfRange,
+    /// 22012: division by zero.
+    DivisionByZero,
+    /// 23502: NULL in a column that does not allow it.
+    NotNullViolation,
+    /// 2BP01: dropping an object that others depend on.
+    DependentObjectsStillExist,
+    /// 0A000: valid SQL that Floe does not support (yet).
+    FeatureNotSupported,
+    /// 42501: the user lacks a privilege.
+    InsufficientPrivilege,
+    /// 55006: the object is in use (for example a locked data directory).
+    ObjectInUse,
+    /// 40001: a concurrent change conflicted; retrying may succeed.
+    SerializationFailure,
+    /// 57014: the query was cancelled.
+    QueryCanceled,
+    /// 54000: a size or count limit was exceeded.
+    ProgramLimitExceeded,
+    /// 58P01: a file named in the statement does not exist.
+    UndefinedFile,
+    /// 58030: an I/O error in Floe's own storage.
+    IoError,
+    /// XX000: a bug or an unexpected state inside Floe.
+    Internal,
+}
+
+impl Status {
+    /// The five-character PostgreSQL SQLSTATE.
+    pub const fn sqlstate(self) -> &'static str {
+        match self {
+            Status::SyntaxError => "42601",
+            Status::UndefinedTable => "42P01",
+            Status::UndefinedSchema => "3F000",
+            Status::UndefinedColumn => "42703",
+            Status::DuplicateTable => "42P07",
+            Status::DuplicateSchema => "42P06",
+            Status::DuplicateColumn => "42701",
+            Status::DatatypeMismatch => "42804",
+            Status::UndefinedObject => "42704",
+            Status::UndefinedFunction => "42883",
+            Status::InvalidTextRepresentation => "22P02",
+            Status::BadCopyFileFormat => "22P04",
+            Status::DataException => "22000",
+            Status::InvalidParameterValue => "22023",
+            Status::NumericValueOutOfRange => "22003",
+            Status::DivisionByZero => "22012",
+            Status::NotNullViolation => "23502",
+            Status::DependentObjectsStillExist => "2BP01",
+            Status::FeatureNotSupported => "0A000",
+            Status::InsufficientPrivilege => "42501",
+            Status::ObjectInUse => "55006",
+            Status::SerializationFailure => "40001",
+            Status::QueryCanceled => "57014",
+            Status::ProgramLimitExceeded => "54000",
+            Status::UndefinedFile => "58P01",
+            Status::IoError => "58030",
+            Status::Internal => "XX000",
+        }
+    }
+
+    /// The HTTP status code the HTTP API answers with.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            Status::UndefinedTable | Status::UndefinedSchema | Status::UndefinedFile => 404,
+            Status::DuplicateTable
+            | Status::DuplicateSchema
+            | Status::ObjectInUse
+            | Status::SerializationFailure
+            | Status::DependentObjectsStillExist => 409,
+            Status::InsufficientPrivilege => 403,
+            Status::ProgramLimitExceeded => 413,
+            Status::FeatureNotSupported => 501,
+            Status::QueryCanceled => 499,
+            Status::IoError | Status::Internal => 500,
+            Status::SyntaxError
+            | Status::UndefinedColumn
+            | Status::DuplicateColumn
+            | Status::DatatypeMismatch
+            | Status::UndefinedObject
+            | Status::UndefinedFunction
+            | Status::DataException
+            | Status::InvalidTextRepresentation
+            | Status::BadCopyFileFormat
+            | Status::InvalidParameterValue
+            | Status::NumericValueOutOfRange
+            | Status::DivisionByZero
+            | Status::NotNullViolation => 400,
+        }
+    }
+
+    /// Looks a status up by its SQLSTATE, for errors that arrive as codes.
+    pub fn from_sqlstate(code: &str) -> Option<Status> {
+        ALL.iter().copied().find(|s| s.sqlstate() == code)
+    }
+}
+
+const ALL: [Status; 27] = [
+    Status::SyntaxError,
+    Status::UndefinedTable,
+    Status::UndefinedSchema,
+    Status::UndefinedColumn,
+    Status::DuplicateTable,
+    Status::DuplicateSchema,
+    Status::DuplicateColumn,
+    Status::DatatypeMismatch,
+    Status::UndefinedObject,
+    Status::UndefinedFunction,
+    Status::DataException,
+    Status::InvalidTextRepresentation,
+    Status::BadCopyFileFormat,
+    Status::InvalidParameterValue,
+    Status::NumericValueOutOfRange,
+    Status::DivisionByZero,
+    Status::NotNullViolation,
+    Status::DependentObjectsStillExist,
+    Status::FeatureNotSupported,
+    Status::InsufficientPrivilege,
+    Status::ObjectInUse,
+    Status::SerializationFailure,
+    Status::QueryCanceled,
+    Status::ProgramLimitExceeded,
+    Status::UndefinedFile,
+    Status::IoError,
+    Status::Internal,
+];
+
+/// Implemented by every crate's error enum: the one question front ends ask.
+pub trait HasStatus: std::error::Error {
+    /// The status this error is reported with.
+    fn status(&self) -> Status;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+//! The `floe` binary: `floe serve` runs the server, `floe sql` is the SQL
+//! shell (embedded on a data directory, or against a server over HTTP).
+
+mod serve;
+mod shell;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use floe_common::defaults;
+
+#[derive(Parser)]
+#[command(
+    name = "floe",
+    version,
+    about = "Floe: a real-time analytics warehouse on Apache Iceberg"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve SQL over the PostgreSQL wire protocol and HTTP.
+    Serve(ServeArgs),
+    /// Run SQL: an interactive shell, -c statements or -f files.
+    Sql(SqlArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Directory holding the catalog and the tables.
+    #[arg(long, env = "FLOE_DATA_DIR", default_value = defaults::DATA_DIR)]
+    data_dir: PathBuf,
+    /// Address for the PostgreSQL wire protocol.
+    #[arg(long, env = "FLOE_PG_ADDR", default_value = defaults::PG_ADDR)]
+    pg_addr: String,
+    /// Address for the HTTP API.
+    #[arg(long, env = "FLOE_HTTP_ADDR", default_value = defaults::HTTP_ADDR)]
+    http_addr: String,
+}
+
+/// How `floe sql` prints rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// An aligned table.
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per row.
+    Json,
+}
+
+#[derive(clap::Args)]
+struct SqlArgs {
+    /// Open this data directory directly (no server may hold it).
+    #[arg(long, env = "FLOE_DATA_DIR", default_value = defaults::DATA_DIR, conflicts_with = "url")]
+    data_dir: PathBuf,
+    /// Talk to a running server instead, e.g. http://127.0.0.1:8433.
+    #[arg(long, env = "FLOE_URL")]
+    url: Option<String>,
+    /// Run these statements and exit (repeatable).
+    #[arg(short = 'c', long = "command")]
+    commands: Vec<String>,
+    /// Run the statements in this file and exit (repeatable).
+    #[arg(short = 'f', long = "file")]
+    files: Vec<PathBuf>,
+    /// Output format for rows.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLOE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // Query execution is CPU-bound and does not yield inside a batch; two
+    // workers beyond the core count keep the listeners (and cancel
+    // requests) responsive while every core is busy with queries.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) + 2;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("floe: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Sql(args) => shell::run(args).await,
+        }
+    });
+    // A query still computing (its client gone or cancelled) must not hold
+    // up the exit: everything acknowledged is already durable.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("floe: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `floe serve`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use floe_query::Engine;
+use tokio::net::TcpListener;
+
+use crate::ServeArgs;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let engine = Engine::open(&args.data_dir)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?;
+    let pg = TcpListener::bind(&args.pg_addr).await.with_context(|| {
+        format!(
+            "cannot listen for PostgreSQL connections on {}",
+            args.pg_addr
+        )
+    })?;
+    let http = TcpListener::bind(&args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
+    let pg_addr = pg.local_addr()?;
+    let http_addr = http.local_addr()?;
+    println!("Floe {}", env!("CARGO_PKG_VERSION"));
+    println!("  data:     {}", engine.store().root().display());
+    println!(
+        "  postgres: {pg_addr}   (psql -h {} -p {})",
+        pg_addr.ip(),
+        pg_addr.port()
+    );
+    println!("  http:     http://{http_addr}");
+    println!("ready");
+    floe_server::serve(engine, pg, http, shutdown_signal()).await?;
+    println!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,109 @@
+//! DataFusion's catalog view of the store: schemas are Iceberg namespaces.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, SchemaProvider};
+use datafusion::datasource::TableProvider;
+use datafusion::error::Result as DFResult;
+use floe_storage::Store;
+
+use crate::error::QueryError;
+use crate::table::FloeTable;
+
+/// The one catalog of a Floe process. Besides the store's schemas it holds
+/// the built-in schemas registered at start (`system`, `pg_catalog`).
+#[derive(Debug)]
+pub struct FloeCatalog {
+    store: Arc<Store>,
+    builtin: RwLock<BTreeMap<String, Arc<dyn SchemaProvider>>>,
+}
+
+impl FloeCatalog {
+    /// A catalog over the store.
+    pub fn new(store: Arc<Store>) -> FloeCatalog {
+        FloeCatalog {
+            store,
+            builtin: RwLock::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl CatalogProvider for FloeCatalog {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema_names(&self) -> Vec<String> {
+        let mut names = self.store.schemas();
+        names.extend(
+            self.builtin
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .keys()
+                .cloned(),
+        );
+        names
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if let Some(s) = self
+            .builtin
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Some(s.clone());
+        }
+        self.store.schema_exists(name).then(|| {
+            Arc::new(FloeSchema {
+                store: self.store.clone(),
+                name: name.to_string(),
+            }) as Arc<dyn SchemaProvider>
+        })
+    }
+
+    fn register_schema(
+        &self,
+        name: &str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> DFResult<Option<Arc<dyn SchemaProvider>>> {
+        Ok(self
+            .builtin
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), schema))
+    }
+}
+
+/// One schema of the store.
+#[derive(Debug)]
+struct FloeSchema {
+    store: Arc<Store>,
+    name: String,
+}
+
+#[async_trait]
+impl SchemaProvider for FloeSchema {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        self.store.table_names(&self.name)
+    }
+
+    async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        let Some(handle) = self.store.table(&self.name, name) else {
+            return Ok(None);
+        };
+        let table = FloeTable::new(handle).map_err(QueryError::into_datafusion)?;
+        Ok(Some(Arc::new(table)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.store.table(&self.name, name).is_some()
+    }
+}

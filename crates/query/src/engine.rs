@@ -1,0 +1,310 @@
+//! The engine: one DataFusion session over the store, and the statement
+//! dispatcher shared by every front end (PG wire, HTTP, `floe sql`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::UInt64Array;
+use datafusion::catalog::CatalogProvider;
+use datafusion::common::config::Dialect;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{CreateTable, ObjectType, SchemaName, Statement};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use floe_common::defaults::{CATALOG_NAME, DEFAULT_SCHEMA, SYSTEM_SCHEMA};
+use floe_storage::Store;
+
+use crate::catalog::FloeCatalog;
+use crate::error::QueryError;
+use crate::system::{AtSnapshot, SystemSchema};
+use crate::table::append_stream;
+use crate::{copy, ddl, names};
+
+/// What a statement produced.
+pub enum Output {
+    /// Rows, produced lazily when the frame is executed.
+    Rows(Box<DataFrame>),
+    /// A command's completion: the PostgreSQL command tag and, where the
+    /// command counts rows, how many it affected.
+    Command {
+        /// The command tag (`INSERT`, `CREATE TABLE`, `COPY`, ...).
+        tag: &'static str,
+        /// Rows affected, for tags that carry a count.
+        rows: Option<u64>,
+    },
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Output::Rows(_) => f.write_str("Rows"),
+            Output::Command { tag, rows } => write!(f, "Command({tag}, {rows:?})"),
+        }
+    }
+}
+
+impl Output {
+    fn command(tag: &'static str) -> Output {
+        Output::Command { tag, rows: None }
+    }
+
+    fn count(tag: &'static str, rows: u64) -> Output {
+        Output::Command {
+            tag,
+            rows: Some(rows),
+        }
+    }
+}
+
+/// A Floe engine over one data directory.
+pub struct Engine {
+    store: Arc<Store>,
+    ctx: SessionContext,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Locks and opens the data directory.
+    pub async fn open(path: &Path) -> Result<Arc<Engine>, QueryError> {
+        let store = Store::open(path, DEFAULT_SCHEMA).await?;
+        Ok(Arc::new(Engine::with_store(store)))
+    }
+
+    /// An engine over an opened store.
+    pub fn with_store(store: Arc<Store>) -> Engine {
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_create_default_catalog_and_schema(false)
+            .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_SCHEMA);
+        config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
+        let ctx = SessionContext::new_with_config(config);
+        let catalog = Arc::new(FloeCatalog::new(store.clone()));
+        catalog
+            .register_schema(SYSTEM_SCHEMA, Arc::new(SystemSchema::new(store.clone())))
+            .expect("registering a built-in schema cannot fail");
+        ctx.register_catalog(CATALOG_NAME, catalog);
+        ctx.register_udtf("at_snapshot", Arc::new(AtSnapshot::new(store.clone())));
+        Engine { store, ctx }
+    }
+
+    /// The DataFusion session every front end plans in.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Parses SQL text (PostgreSQL dialect) into statements.
+    pub fn parse(sql: &str) -> Result<Vec<Statement>, QueryError> {
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| QueryError::Parse {
+            message: e
+                .to_string()
+                .trim_start_matches("sql parser error: ")
+                .to_string(),
+        })
+    }
+
+    /// Whether Floe executes the statement itself rather than handing it to
+    /// DataFusion's planner (DDL, COPY, and DML DataFusion cannot write).
+    pub fn executes_itself(stmt: &Statement) -> bool {
+        matches!(
+            stmt,
+            Statement::CreateSchema { .. }
+                | Statement::CreateTable(_)
+                | Statement::Copy { .. }
+                | Statement::Update(_)
+                | Statement::Delete(_)
+                | Statement::AlterTable(_)
+                | Statement::Truncate(_)
+                | Statement::Merge(_)
+                | Statement::StartTransaction { .. }
+                | Statement::Commit { .. }
+                | Statement::Rollback { .. }
+        ) || matches!(
+            stmt,
+            Statement::Drop {
+                object_type: ObjectType::Table | ObjectType::Schema,
+                ..
+            }
+        )
+    }
+
+    /// Plans a statement with DataFusion.
+    pub async fn plan(&self, mut stmt: Statement) -> Result<LogicalPlan, QueryError> {
+        bytea_hex_literals(&mut stmt);
+        let state = self.ctx.state();
+        Ok(state
+            .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
+            .await?)
+    }
+
+    /// Parses and executes every statement in `sql`, in order, stopping at
+    /// the first error. Row results are returned unexecuted.
+    pub async fn execute_sql(&self, sql: &str) -> Result<Vec<Output>, QueryError> {
+        let mut outputs = Vec::new();
+        for stmt in Engine::parse(sql)? {
+            outputs.push(self.execute(stmt).await?);
+        }
+        Ok(outputs)
+    }
+
+    /// Executes one statement. When a write statement returns, its rows are
+    /// durable and visible to every later statement.
+    pub async fn execute(&self, stmt: Statement) -> Result<Output, QueryError> {
+        match stmt {
+            Statement::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => {
+                let name = match &schema_name {
+                    SchemaName::Simple(n) | SchemaName::NamedAuthorization(n, _) => {
+                        names::table(n)?.1
+                    }
+                    SchemaName::UnnamedAuthorization(i) => names::ident(i),
+                };
+                self.store.create_schema(&name, if_not_exists).await?;
+                Ok(Output::command("CREATE SCHEMA"))
+            }
+            Statement::CreateTable(ct) => self.create_table(ct).await,
+            Statement::Drop {
+                object_type,
+                if_exists,
+                names: objects,
+                cascade,
+                ..
+            } if matches!(object_type, ObjectType::Table | ObjectType::Schema) => {
+                for name in &objects {
+                    if object_type == ObjectType::Table {
+                        let (schema, table) = names::table(name)?;
+                        self.store.drop_table(&schema, &table, if_exists).await?;
+                    } else {
+                        let schema = names::table(name)?.1;
+                        self.store.drop_schema(&schema, if_exists, cascade).await?;
+                    }
+                }
+                Ok(Output::command(if object_type == ObjectType::Table {
+                    "DROP TABLE"
+                } else {
+                    "DROP SCHEMA"
+                }))
+            }
+            Statement::Copy {
+                source,
+                to,
+                target,
+                options,
+                legacy_options,
+                ..
+            } => {
+                let rows = copy::execute(self, source, to, target, options, legacy_options).await?;
+                Ok(Output::count("COPY", rows))
+            }
+            Statement::Insert(_) => {
+                let plan = self.plan(stmt).await?;
+                let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
+                let rows = batches
+                    .first()
+                    .and_then(|b| b.column_by_name("count"))
+                    .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+                    .map(|a| a.value(0))
+                    .unwrap_or(0);
+                Ok(Output::count("INSERT", rows))
+            }
+            Statement::StartTransaction { .. } => Ok(Output::command("BEGIN")),
+            Statement::Commit { .. } => Ok(Output::command("COMMIT")),
+            Statement::Rollback { .. } => Ok(Output::command("ROLLBACK")),
+            Statement::Update(_) => Err(unsupported("UPDATE")),
+            Statement::Delete(_) => Err(unsupported("DELETE")),
+            Statement::AlterTable(_) => Err(unsupported("ALTER TABLE")),
+            Statement::Truncate(_) => Err(unsupported("TRUNCATE")),
+            Statement::Merge(_) => Err(unsupported("MERGE")),
+            other => {
+                let plan = self.plan(other).await?;
+                let df = self.ctx.execute_logical_plan(plan).await?;
+                Ok(Output::Rows(Box::new(df)))
+            }
+        }
+    }
+
+    async fn create_table(&self, ct: CreateTable) -> Result<Output, QueryError> {
+        let (schema, table) = names::table(&ct.name)?;
+        if ct.external || ct.like.is_some() || ct.clone.is_some() {
+            return Err(unsupported("CREATE TABLE of this form"));
+        }
+        let Some(query) = ct.query.clone() else {
+            let definition = ddl::from_columns(&ct)?;
+            self.store
+                .create_table(&schema, &table, definition, ct.if_not_exists)
+                .await?;
+            return Ok(Output::command("CREATE TABLE"));
+        };
+        if !ct.columns.is_empty() {
+            return Err(unsupported("CREATE TABLE AS with a column list"));
+        }
+        let plan = self.plan(Statement::Query(query)).await?;
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        let definition = ddl::from_query(&ct, df.schema().as_arrow())?;
+        let Some(handle) = self
+            .store
+            .create_table(&schema, &table, definition, ct.if_not_exists)
+            .await?
+        else {
+            return Ok(Output::count("SELECT", 0));
+        };
+        let result = async { append_stream(&handle, df.execute_stream().await?).await }.await;
+        match result {
+            Ok(summary) => Ok(Output::count("SELECT", summary.rows)),
+            Err(e) => {
+                // CREATE TABLE AS is all or nothing: take the new table away again.
+                if let Err(drop_err) = self.store.drop_table(&schema, &table, true).await {
+                    tracing::warn!(error = %drop_err, "could not drop table after failed CREATE TABLE AS");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Rewrites `'\x0aff'::bytea` (PostgreSQL's hex form of a bytea literal,
+/// as drivers send it) into a binary literal; DataFusion would otherwise
+/// cast the text's own bytes.
+fn bytea_hex_literals(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        DataType as SqlType, Expr, Value, visit_expressions_mut,
+    };
+    let _ = visit_expressions_mut(stmt, |expr| {
+        if let Expr::Cast {
+            data_type: SqlType::Bytea,
+            expr: inner,
+            ..
+        } = expr
+            && let Expr::Value(v) = inner.as_ref()
+            && let Value::SingleQuotedString(text) | Value::EscapedStringLiteral(text) = &v.value
+            && let Some(hex) = text.strip_prefix("\\x")
+            && hex.len() % 2 == 0
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            *expr = Expr::Value(Value::HexStringLiteral(hex.to_string()).into());
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
+fn unsupported(what: &str) -> QueryError {
+    QueryError::Unsupported {
+        feature: what.to_string(),
+    }
+}

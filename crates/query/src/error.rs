@@ -1,0 +1,236 @@
+//! Errors raised by the SQL layer.
+
+use datafusion::error::DataFusionError;
+use floe_common::{HasStatus, Status};
+use floe_storage::StorageError;
+
+/// Where in an input file a COPY error happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePosition {
+    /// The file, as named or matched by the COPY statement.
+    pub file: String,
+    /// 1-based line number, counting a header line.
+    pub line: Option<u64>,
+    /// The column (CSV) or field (JSON) name.
+    pub column: Option<String>,
+}
+
+impl std::fmt::Display for FilePosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ", line {line}")?;
+        }
+        if let Some(column) = &self.column {
+            write!(f, ", column \"{column}\"")?;
+        }
+        Ok(())
+    }
+}
+
+/// An error from the SQL layer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The SQL text does not parse.
+    #[error("syntax error: {message}")]
+    Parse { message: String },
+    /// A storage operation failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// DataFusion failed to plan or execute the statement.
+    #[error("{0}")]
+    DataFusion(#[from] DataFusionError),
+    /// A column type in CREATE TABLE cannot be stored.
+    #[error("column \"{column}\" has type {ty}: {reason}")]
+    InvalidColumnType {
+        column: String,
+        ty: String,
+        reason: String,
+    },
+    /// A PARTITION BY or ORDER BY clause in CREATE TABLE is not valid.
+    #[error("invalid {clause} item `{item}`: {reason}")]
+    InvalidLayout {
+        clause: &'static str,
+        item: String,
+        reason: String,
+    },
+    /// A statement option has an invalid value.
+    #[error("invalid option {option}: {reason}")]
+    InvalidOption { option: String, reason: String },
+    /// A table referenced by name does not exist.
+    #[error("relation \"{name}\" does not exist")]
+    NoSuchTable { name: String },
+    /// A column referenced by name does not exist.
+    #[error("column \"{column}\" of relation \"{table}\" does not exist")]
+    NoSuchColumn { table: String, column: String },
+    /// Valid SQL that Floe does not execute.
+    #[error("{feature} is not supported")]
+    Unsupported { feature: String },
+    /// A value in an input file does not fit its column.
+    #[error("COPY {table}: {position}: {reason}")]
+    CopyValue {
+        table: String,
+        position: FilePosition,
+        reason: String,
+    },
+    /// An input file is malformed (bad CSV or JSON structure).
+    #[error("COPY {table}: {position}: {reason}")]
+    CopyFormat {
+        table: String,
+        position: FilePosition,
+        reason: String,
+    },
+    /// No file matches the path or pattern of a COPY statement.
+    #[error("COPY: no file matches \"{pattern}\"")]
+    NoFiles { pattern: String },
+    /// A file named by COPY cannot be read or written.
+    #[error("COPY: cannot access \"{path}\": {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl QueryError {
+    /// Wraps this error so it can travel through DataFusion and be recovered.
+    pub fn into_datafusion(self) -> DataFusionError {
+        DataFusionError::External(Box::new(self))
+    }
+}
+
+/// Recovers a Floe error carried inside a DataFusion error, if there is one.
+fn floe_status(e: &DataFusionError) -> Option<Status> {
+    let DataFusionError::External(inner) = e else {
+        return None;
+    };
+    if let Some(q) = inner.downcast_ref::<QueryError>() {
+        return Some(q.status());
+    }
+    inner.downcast_ref::<StorageError>().map(|s| s.status())
+}
+
+fn datafusion_status(e: &DataFusionError) -> Status {
+    use arrow::error::ArrowError;
+    let root = e.find_root();
+    if let Some(status) = floe_status(root) {
+        return status;
+    }
+    if root.to_string().contains("non-nullable but contains null") {
+        return Status::NotNullViolation;
+    }
+    match root {
+        DataFusionError::SQL(..) => Status::SyntaxError,
+        DataFusionError::NotImplemented(_) => Status::FeatureNotSupported,
+        DataFusionError::SchemaError(err, _) => {
+            use datafusion::common::SchemaError;
+            match err.as_ref() {
+                SchemaError::FieldNotFound { .. } => Status::UndefinedColumn,
+                SchemaError::DuplicateQualifiedField { .. }
+                | SchemaError::DuplicateUnqualifiedField { .. } => Status::DuplicateColumn,
+                _ => Status::SyntaxError,
+            }
+        }
+        DataFusionError::Plan(msg) => {
+            let lower = msg.to_ascii_lowercase();
+            if lower.contains("table") && lower.contains("not found") {
+                Status::UndefinedTable
+            } else if lower.contains("invalid function") || lower.contains("no function matches") {
+                Status::UndefinedFunction
+            } else if lower.contains("schema") && lower.contains("not found") {
+                Status::UndefinedSchema
+            } else {
+                Status::SyntaxError
+            }
+        }
+        DataFusionError::ArrowError(err, _) => match err.as_ref() {
+            ArrowError::DivideByZero => Status::DivisionByZero,
+            ArrowError::CastError(_) | ArrowError::ParseError(_) => {
+                Status::InvalidTextRepresentation
+            }
+            ArrowError::ArithmeticOverflow(_) => Status::NumericValueOutOfRange,
+            ArrowError::ComputeError(_) | ArrowError::InvalidArgumentError(_) => {
+                Status::DataException
+            }
+            _ => Status::Internal,
+        },
+        DataFusionError::Execution(msg) => {
+            if msg.to_ascii_lowercase().contains("divide by zero") {
+                Status::DivisionByZero
+            } else {
+                Status::DataException
+            }
+        }
+        DataFusionError::ResourcesExhausted(_) => Status::ProgramLimitExceeded,
+        DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => Status::IoError,
+        DataFusionError::Configuration(_) => Status::InvalidParameterValue,
+        _ => Status::Internal,
+    }
+}
+
+impl HasStatus for QueryError {
+    fn status(&self) -> Status {
+        match self {
+            QueryError::Parse { .. } => Status::SyntaxError,
+            QueryError::Storage(e) => e.status(),
+            QueryError::DataFusion(e) => datafusion_status(e),
+            QueryError::InvalidColumnType { .. } => Status::FeatureNotSupported,
+            QueryError::InvalidLayout { .. } => Status::InvalidParameterValue,
+            QueryError::InvalidOption { .. } => Status::InvalidParameterValue,
+            QueryError::NoSuchTable { .. } => Status::UndefinedTable,
+            QueryError::NoSuchColumn { .. } => Status::UndefinedColumn,
+            QueryError::Unsupported { .. } => Status::FeatureNotSupported,
+            QueryError::CopyValue { .. } => Status::InvalidTextRepresentation,
+            QueryError::CopyFormat { .. } => Status::BadCopyFileFormat,
+            QueryError::NoFiles { .. } => Status::UndefinedFile,
+            QueryError::File { source, .. } => match source.kind() {
+                std::io::ErrorKind::NotFound => Status::UndefinedFile,
+                std::io::ErrorKind::PermissionDenied => Status::InsufficientPrivilege,
+                _ => Status::IoError,
+            },
+        }
+    }
+}
+
+impl QueryError {
+    /// The message shown to users: DataFusion's context wrappers are peeled
+    /// off and a wrapped Floe error is shown as itself.
+    pub fn message(&self) -> String {
+        match self {
+            QueryError::DataFusion(e) => {
+                let root = e.find_root();
+                if let DataFusionError::External(inner) = root {
+                    return inner.to_string();
+                }
+                let text = root.to_string();
+                strip_datafusion_prefix(&text).to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+fn strip_datafusion_prefix(text: &str) -> &str {
+    const PREFIXES: [&str; 8] = [
+        "Error during planning: ",
+        "Execution error: ",
+        "Arrow error: ",
+        "Schema error: ",
+        "SQL error: ",
+        "This feature is not implemented: ",
+        "Invalid argument error: ",
+        "Compute error: ",
+    ];
+    let mut out = text;
+    loop {
+        let before = out;
+        for p in PREFIXES {
+            if let Some(rest) = out.strip_prefix(p) {
+                out = rest;
+            }
+        }
+        if before == out {
+            return out;
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Floe's SQL layer.
+//!
+//! This crate owns the DataFusion session and everything SQL means in Floe:
+//! the catalog that exposes the store's schemas and tables to DataFusion,
+//! the table provider that scans committed Iceberg snapshots and writes
+//! through the storage layer, CREATE/DROP, COPY, system tables and time
+//! travel. Every front end (PG wire, HTTP, the `floe sql` shell) executes
+//! statements through [`Engine`]; it is the only crate that depends on
+//! DataFusion's planning APIs.
+
+mod catalog;
+mod copy;
+mod ddl;
+mod engine;
+mod error;
+mod names;
+mod system;
+mod table;
+mod types;
+pub mod uuid;
+
+pub use engine::{Engine, Output};
+pub use error::{FilePosition, QueryError};
+
+/// DataFusion, re-exported so front ends use the same version.
+pub use datafusion;

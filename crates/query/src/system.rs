@@ -1,0 +1,309 @@
+//! System tables (`system.tables`, `system.snapshots`) and the time-travel
+//! table function `at_snapshot`.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use async_trait::async_trait;
+use datafusion::catalog::{SchemaProvider, Session, TableFunctionImpl};
+use datafusion::common::ScalarValue;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::error::{DataFusionError, Result as DFResult};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use floe_storage::{Store, TableHandle};
+
+use crate::error::QueryError;
+use crate::table::FloeTable;
+
+/// The `system` schema.
+#[derive(Debug)]
+pub struct SystemSchema {
+    store: Arc<Store>,
+}
+
+impl SystemSchema {
+    /// The system schema over a store.
+    pub fn new(store: Arc<Store>) -> SystemSchema {
+        SystemSchema { store }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Tables,
+    Snapshots,
+}
+
+impl Kind {
+    const ALL: [(Kind, &'static str); 2] =
+        [(Kind::Tables, "tables"), (Kind::Snapshots, "snapshots")];
+
+    fn schema(self) -> SchemaRef {
+        let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into()));
+        let fields = match self {
+            Kind::Tables => vec![
+                Field::new("table_schema", DataType::Utf8, false),
+                Field::new("table_name", DataType::Utf8, false),
+                Field::new("snapshot_id", DataType::Int64, true),
+                Field::new("last_commit", ts, true),
+                Field::new("rows", DataType::Int64, false),
+                Field::new("files", DataType::Int64, false),
+                Field::new("bytes", DataType::Int64, false),
+                Field::new("partition_spec", DataType::Utf8, false),
+                Field::new("sort_order", DataType::Utf8, false),
+                Field::new("location", DataType::Utf8, false),
+            ],
+            Kind::Snapshots => vec![
+                Field::new("table_schema", DataType::Utf8, false),
+                Field::new("table_name", DataType::Utf8, false),
+                Field::new("snapshot_id", DataType::Int64, false),
+                Field::new("parent_id", DataType::Int64, true),
+                Field::new("committed_at", ts, false),
+                Field::new("operation", DataType::Utf8, false),
+                Field::new("added_rows", DataType::Int64, true),
+                Field::new("total_rows", DataType::Int64, true),
+                Field::new("added_files", DataType::Int64, true),
+                Field::new("total_files", DataType::Int64, true),
+            ],
+        };
+        Arc::new(Schema::new(fields))
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for SystemSchema {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        Kind::ALL.iter().map(|(_, n)| n.to_string()).collect()
+    }
+
+    async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        Ok(Kind::ALL.iter().find(|(_, n)| *n == name).map(|(kind, _)| {
+            Arc::new(SystemTable {
+                kind: *kind,
+                store: self.store.clone(),
+            }) as Arc<dyn TableProvider>
+        }))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        Kind::ALL.iter().any(|(_, n)| *n == name)
+    }
+}
+
+#[derive(Debug)]
+struct SystemTable {
+    kind: Kind,
+    store: Arc<Store>,
+}
+
+fn summary_i64(props: &HashMap<String, String>, key: &str) -> Option<i64> {
+    props.get(key).and_then(|v| v.parse().ok())
+}
+
+impl SystemTable {
+    fn batch(&self) -> DFResult<RecordBatch> {
+        let tables = self.store.all_tables();
+        let columns: Vec<ArrayRef> = match self.kind {
+            Kind::Tables => {
+                let mut schema = vec![];
+                let mut name = vec![];
+                let mut snapshot = vec![];
+                let mut last = vec![];
+                let mut rows = vec![];
+                let mut files = vec![];
+                let mut bytes = vec![];
+                let mut spec = vec![];
+                let mut order = vec![];
+                let mut location = vec![];
+                for h in &tables {
+                    let t = h.table();
+                    let m = t.metadata();
+                    let current = m.current_snapshot();
+                    let props = current.map(|s| s.summary().additional_properties.clone());
+                    let get = |k| props.as_ref().and_then(|p| summary_i64(p, k)).unwrap_or(0);
+                    schema.push(h.schema_name());
+                    name.push(h.name().to_string());
+                    snapshot.push(current.map(|s| s.snapshot_id()));
+                    last.push(current.map(|s| s.timestamp_ms()));
+                    rows.push(get("total-records"));
+                    files.push(get("total-data-files"));
+                    bytes.push(get("total-files-size"));
+                    spec.push(describe_spec(h));
+                    order.push(describe_order(h));
+                    location.push(m.location().to_string());
+                }
+                vec![
+                    Arc::new(StringArray::from(schema)),
+                    Arc::new(StringArray::from(name)),
+                    Arc::new(Int64Array::from(snapshot)),
+                    Arc::new(TimestampMillisecondArray::from(last).with_timezone("+00:00")),
+                    Arc::new(Int64Array::from(rows)),
+                    Arc::new(Int64Array::from(files)),
+                    Arc::new(Int64Array::from(bytes)),
+                    Arc::new(StringArray::from(spec)),
+                    Arc::new(StringArray::from(order)),
+                    Arc::new(StringArray::from(location)),
+                ]
+            }
+            Kind::Snapshots => {
+                let mut schema = vec![];
+                let mut name = vec![];
+                let mut id = vec![];
+                let mut parent = vec![];
+                let mut at = vec![];
+                let mut op = vec![];
+                let mut added_rows = vec![];
+                let mut total_rows = vec![];
+                let mut added_files = vec![];
+                let mut total_files = vec![];
+                for h in &tables {
+                    let t = h.table();
+                    let mut snaps: Vec<_> = t.metadata().snapshots().collect();
+                    snaps.sort_by_key(|s| (s.timestamp_ms(), s.sequence_number()));
+                    for s in snaps {
+                        let p = &s.summary().additional_properties;
+                        schema.push(h.schema_name());
+                        name.push(h.name().to_string());
+                        id.push(s.snapshot_id());
+                        parent.push(s.parent_snapshot_id());
+                        at.push(s.timestamp_ms());
+                        op.push(s.summary().operation.as_str().to_string());
+                        added_rows.push(summary_i64(p, "added-records"));
+                        total_rows.push(summary_i64(p, "total-records"));
+                        added_files.push(summary_i64(p, "added-data-files"));
+                        total_files.push(summary_i64(p, "total-data-files"));
+                    }
+                }
+                vec![
+                    Arc::new(StringArray::from(schema)),
+                    Arc::new(StringArray::from(name)),
+                    Arc::new(Int64Array::from(id)),
+                    Arc::new(Int64Array::from(parent)),
+                    Arc::new(TimestampMillisecondArray::from(at).with_timezone("+00:00")),
+                    Arc::new(StringArray::from(op)),
+                    Arc::new(Int64Array::from(added_rows)),
+                    Arc::new(Int64Array::from(total_rows)),
+                    Arc::new(Int64Array::from(added_files)),
+                    Arc::new(Int64Array::from(total_files)),
+                ]
+            }
+        };
+        Ok(RecordBatch::try_new(self.kind.schema(), columns)?)
+    }
+}
+
+fn describe_spec(h: &TableHandle) -> String {
+    let t = h.table();
+    let m = t.metadata();
+    let schema = m.current_schema();
+    m.default_partition_spec()
+        .fields()
+        .iter()
+        .map(|f| {
+            let source = schema
+                .field_by_id(f.source_id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            format!("{}({source})", f.transform)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe_order(h: &TableHandle) -> String {
+    let t = h.table();
+    let m = t.metadata();
+    let schema = m.current_schema();
+    m.default_sort_order()
+        .fields
+        .iter()
+        .map(|f| {
+            let source = schema
+                .field_by_id(f.source_id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            format!("{source} {}", f.direction)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[async_trait]
+impl TableProvider for SystemTable {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.kind.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        let batch = self.batch()?;
+        let exec =
+            MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema(), projection.cloned())?;
+        Ok(exec)
+    }
+}
+
+/// `at_snapshot('schema.table', snapshot_id)`: the table as of a snapshot.
+#[derive(Debug)]
+pub struct AtSnapshot {
+    store: Arc<Store>,
+}
+
+impl AtSnapshot {
+    /// The function over a store.
+    pub fn new(store: Arc<Store>) -> AtSnapshot {
+        AtSnapshot { store }
+    }
+}
+
+impl TableFunctionImpl for AtSnapshot {
+    fn call(&self, args: &[Expr]) -> DFResult<Arc<dyn TableProvider>> {
+        let usage = || {
+            DataFusionError::Plan(
+                "at_snapshot takes a table name and a snapshot id: at_snapshot('public.t', 123)"
+                    .into(),
+            )
+        };
+        let [name, id] = args else {
+            return Err(usage());
+        };
+        let Expr::Literal(ScalarValue::Utf8(Some(name)), _) = name else {
+            return Err(usage());
+        };
+        let id = match id {
+            Expr::Literal(ScalarValue::Int64(Some(v)), _) => *v,
+            Expr::Literal(ScalarValue::Int32(Some(v)), _) => *v as i64,
+            _ => return Err(usage()),
+        };
+        let (schema, table) = crate::names::split_qualified(name);
+        let handle = self.store.table(&schema, &table).ok_or_else(|| {
+            QueryError::NoSuchTable {
+                name: format!("{schema}.{table}"),
+            }
+            .into_datafusion()
+        })?;
+        Ok(Arc::new(FloeTable::at_snapshot(handle, id)?))
+    }
+}

@@ -1,0 +1,88 @@
+//! SQL column types and their Iceberg storage types.
+
+use datafusion::sql::sqlparser::ast::{DataType as SqlType, ExactNumberInfo};
+use iceberg::spec::{PrimitiveType, Type};
+
+use crate::error::QueryError;
+
+/// Maps a SQL type from a column definition to the Iceberg type it is stored as.
+///
+/// SMALLINT is stored as Iceberg `int` (Iceberg has no 16-bit integer) and
+/// JSON as `string`; UUID is Iceberg's `uuid`.
+pub fn iceberg_type(column: &str, ty: &SqlType) -> Result<Type, QueryError> {
+    use PrimitiveType as P;
+    let p = match ty {
+        SqlType::Boolean | SqlType::Bool => P::Boolean,
+        SqlType::SmallInt(_) | SqlType::Int2(_) | SqlType::TinyInt(_) => P::Int,
+        SqlType::Int(_) | SqlType::Integer(_) | SqlType::Int4(_) => P::Int,
+        SqlType::BigInt(_) | SqlType::Int8(_) | SqlType::Int64 => P::Long,
+        SqlType::Real | SqlType::Float4 | SqlType::Float32 => P::Float,
+        SqlType::Float(_)
+        | SqlType::Double(_)
+        | SqlType::DoublePrecision
+        | SqlType::Float8
+        | SqlType::Float64 => P::Double,
+        SqlType::Decimal(info) | SqlType::Numeric(info) | SqlType::Dec(info) => {
+            let (precision, scale) = match info {
+                ExactNumberInfo::None => (38, 9),
+                ExactNumberInfo::Precision(p) => (*p, 0),
+                ExactNumberInfo::PrecisionAndScale(p, s) => (*p, *s),
+            };
+            if precision == 0 || precision > 38 {
+                return Err(QueryError::InvalidColumnType {
+                    column: column.to_string(),
+                    ty: ty.to_string(),
+                    reason: "DECIMAL precision must be between 1 and 38".into(),
+                });
+            }
+            let scale = u32::try_from(scale)
+                .ok()
+                .filter(|s| (*s as u64) <= precision);
+            let Some(scale) = scale else {
+                return Err(QueryError::InvalidColumnType {
+                    column: column.to_string(),
+                    ty: ty.to_string(),
+                    reason: "DECIMAL scale must be between 0 and the precision".into(),
+                });
+            };
+            P::Decimal {
+                precision: precision as u32,
+                scale,
+            }
+        }
+        SqlType::Text
+        | SqlType::String(_)
+        | SqlType::Varchar(_)
+        | SqlType::CharacterVarying(_)
+        | SqlType::Char(_)
+        | SqlType::Character(_)
+        | SqlType::JSON
+        | SqlType::JSONB => P::String,
+        SqlType::Bytea | SqlType::Blob(_) | SqlType::Varbinary(_) | SqlType::Binary(_) => P::Binary,
+        SqlType::Date => P::Date,
+        SqlType::Timestamp(_, tz) => {
+            use datafusion::sql::sqlparser::ast::TimezoneInfo;
+            match tz {
+                TimezoneInfo::None | TimezoneInfo::WithoutTimeZone => P::Timestamp,
+                TimezoneInfo::WithTimeZone | TimezoneInfo::Tz => P::Timestamptz,
+            }
+        }
+        SqlType::Uuid => P::Uuid,
+        SqlType::Custom(name, _) if name.to_string().eq_ignore_ascii_case("timestamptz") => {
+            P::Timestamptz
+        }
+        SqlType::Custom(name, _) if name.to_string().eq_ignore_ascii_case("uuid") => P::Uuid,
+        SqlType::Custom(name, _) if name.to_string().eq_ignore_ascii_case("json") => P::String,
+        other => {
+            return Err(QueryError::InvalidColumnType {
+                column: column.to_string(),
+                ty: other.to_string(),
+                reason: "type is not supported; see docs/sql.md for the supported types".into(),
+            });
+        }
+    };
+    Ok(Type::Primitive(p))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,59 @@
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use super::*;
+
+fn column_type(sql_type: &str) -> Result<Type, QueryError> {
+    let sql = format!("CREATE TABLE t (c {sql_type})");
+    let stmt = Parser::parse_sql(&PostgreSqlDialect {}, &sql)
+        .unwrap()
+        .remove(0);
+    let datafusion::sql::sqlparser::ast::Statement::CreateTable(ct) = stmt else {
+        panic!("not a create table")
+    };
+    iceberg_type("c", &ct.columns[0].data_type)
+}
+
+#[test]
+fn every_documented_type_maps_to_iceberg() {
+    use PrimitiveType as P;
+    let cases = [
+        ("BOOLEAN", P::Boolean),
+        ("SMALLINT", P::Int),
+        ("INT", P::Int),
+        ("BIGINT", P::Long),
+        ("REAL", P::Float),
+        ("DOUBLE PRECISION", P::Double),
+        (
+            "DECIMAL(12,3)",
+            P::Decimal {
+                precision: 12,
+                scale: 3,
+            },
+        ),
+        ("TEXT", P::String),
+        ("VARCHAR(20)", P::String),
+        ("BYTEA", P::Binary),
+        ("DATE", P::Date),
+        ("TIMESTAMP", P::Timestamp),
+        ("TIMESTAMPTZ", P::Timestamptz),
+        ("TIMESTAMP WITH TIME ZONE", P::Timestamptz),
+        ("UUID", P::Uuid),
+        ("JSON", P::String),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(
+            column_type(sql).unwrap(),
+            Type::Primitive(expected),
+            "{sql}"
+        );
+    }
+}
+
+#[test]
+fn bad_decimal_is_refused_with_the_column_named() {
+    let err = column_type("DECIMAL(50,2)").unwrap_err();
+    assert!(err.to_string().contains("column \"c\""), "{err}");
+    let err = column_type("DECIMAL(5,7)").unwrap_err();
+    assert!(err.to_string().contains("scale"), "{err}");
+}

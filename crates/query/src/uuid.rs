@@ -1,0 +1,155 @@
+//! UUID columns: stored as Iceberg `uuid` (16 bytes), shown to SQL as text.
+//!
+//! DataFusion has no UUID type, so a table's uuid columns appear in its
+//! schema as `Utf8` fields tagged with [`TYPE_KEY`] = `uuid`; front ends use
+//! the tag to report the PostgreSQL `uuid` type. Scans convert the stored
+//! bytes to canonical text; writes parse text back (in the storage layer).
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, FixedSizeBinaryArray, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::error::Result as DFResult;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
+};
+use futures::StreamExt;
+
+/// Field metadata key naming a column's SQL type where Arrow cannot.
+pub const TYPE_KEY: &str = "floe.type";
+
+fn is_stored_uuid(field: &Field) -> bool {
+    *field.data_type() == DataType::FixedSizeBinary(16)
+}
+
+/// Whether a field is a uuid column shown as text.
+pub fn is_uuid(field: &Field) -> bool {
+    field.metadata().get(TYPE_KEY).is_some_and(|t| t == "uuid")
+}
+
+/// The schema SQL sees for a stored schema: uuid columns become tagged text.
+pub fn logical_schema(stored: &SchemaRef) -> SchemaRef {
+    if !stored.fields().iter().any(|f| is_stored_uuid(f)) {
+        return stored.clone();
+    }
+    let fields: Vec<Field> = stored
+        .fields()
+        .iter()
+        .map(|f| {
+            if is_stored_uuid(f) {
+                let mut metadata: HashMap<String, String> = f.metadata().clone();
+                metadata.insert(TYPE_KEY.to_string(), "uuid".to_string());
+                Field::new(f.name(), DataType::Utf8, f.is_nullable()).with_metadata(metadata)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, stored.metadata().clone()))
+}
+
+fn to_text(batch: RecordBatch, schema: &SchemaRef) -> DFResult<RecordBatch> {
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(
+            |c| match c.as_any().downcast_ref::<FixedSizeBinaryArray>() {
+                Some(bytes) if bytes.value_length() == 16 => {
+                    let text: StringArray = (0..bytes.len())
+                        .map(|i| {
+                            bytes.is_valid(i).then(|| {
+                                uuid::Uuid::from_slice(bytes.value(i))
+                                    .map(|u| u.hyphenated().to_string())
+                                    .unwrap_or_default()
+                            })
+                        })
+                        .collect();
+                    Arc::new(text) as ArrayRef
+                }
+                _ => c.clone(),
+            },
+        )
+        .collect();
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+/// Wraps a scan whose output has stored uuid columns so they come out as text.
+pub fn text_scan(input: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+    let stored = input.schema();
+    if !stored.fields().iter().any(|f| is_stored_uuid(f)) {
+        return input;
+    }
+    let schema = logical_schema(&stored);
+    let properties = Arc::new(PlanProperties::new(
+        EquivalenceProperties::new(schema.clone()),
+        input.output_partitioning().clone(),
+        input.pipeline_behavior(),
+        input.boundedness(),
+    ));
+    Arc::new(UuidTextExec {
+        input,
+        schema,
+        properties,
+    })
+}
+
+#[derive(Debug)]
+struct UuidTextExec {
+    input: Arc<dyn ExecutionPlan>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl DisplayAs for UuidTextExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "UuidTextExec")
+    }
+}
+
+impl ExecutionPlan for UuidTextExec {
+    fn name(&self) -> &str {
+        "UuidTextExec"
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        Ok(text_scan(children.remove(0)))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DFResult<SendableRecordBatchStream> {
+        let schema = self.schema.clone();
+        let out = schema.clone();
+        let stream = self
+            .input
+            .execute(partition, context)?
+            .map(move |b| b.and_then(|b| to_text(b, &out)));
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}

@@ -1,0 +1,310 @@
+//! The HTTP API: `GET /healthz`, `GET /v1/tables` and `POST /v1/sql`.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use floe_common::Status;
+use floe_query::datafusion::error::DataFusionError;
+use floe_query::datafusion::physical_plan::SendableRecordBatchStream;
+use floe_query::{Engine, Output, QueryError};
+use futures::{StreamExt, stream};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::errors::{http_error, http_query_error};
+
+/// Largest SQL text `POST /v1/sql` accepts.
+pub const MAX_SQL_BYTES: usize = 16 * 1024 * 1024;
+
+const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
+
+/// The router, for serving or for tests with `oneshot`.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/tables", get(tables))
+        .route("/v1/sql", post(sql))
+        .layer(DefaultBodyLimit::max(MAX_SQL_BYTES))
+        .with_state(engine)
+}
+
+/// Serves HTTP until `stop` turns true; in-flight requests finish first.
+pub async fn serve(
+    engine: Arc<Engine>,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(engine))
+        .with_graceful_shutdown(async move {
+            let _ = stop.changed().await;
+        })
+        .await
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({"status": "ok"}))
+}
+
+async fn tables(State(engine): State<Arc<Engine>>) -> Response {
+    let mut out = Vec::new();
+    for handle in engine.store().all_tables() {
+        let schema = match handle.arrow_schema() {
+            Ok(s) => s,
+            Err(e) => return http_query_error(&QueryError::Storage(e)),
+        };
+        let columns: Vec<Value> = schema
+            .fields()
+            .iter()
+            .map(|f| json!({"name": f.name(), "type": f.data_type().to_string(), "nullable": f.is_nullable()}))
+            .collect();
+        out.push(
+            json!({"schema": handle.schema_name(), "name": handle.name(), "columns": columns}),
+        );
+    }
+    axum::Json(json!({"tables": out})).into_response()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Json,
+    Csv,
+    Arrow,
+}
+
+fn negotiate(headers: &HeaderMap) -> Encoding {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    for item in accept.split(',') {
+        let media = item.split(';').next().unwrap_or("").trim();
+        match media {
+            "text/csv" => return Encoding::Csv,
+            ARROW_STREAM => return Encoding::Arrow,
+            "application/json" => return Encoding::Json,
+            _ => {}
+        }
+    }
+    Encoding::Json
+}
+
+async fn sql(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return http_error(
+            Status::InvalidParameterValue,
+            "request body is not valid UTF-8",
+        );
+    };
+    let statements = match Engine::parse(text) {
+        Ok(s) => s,
+        Err(e) => return http_query_error(&e),
+    };
+    if statements.is_empty() {
+        return http_error(Status::SyntaxError, "request body holds no SQL statement");
+    }
+    let mut last = None;
+    for stmt in statements {
+        match engine.execute(stmt).await {
+            Ok(out) => last = Some(out),
+            Err(e) => return http_query_error(&e),
+        }
+    }
+    let encoding = negotiate(&headers);
+    match last.expect("at least one statement ran") {
+        Output::Command { tag, rows } => command_response(encoding, tag, rows),
+        Output::Rows(df) => {
+            let df = *df;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let mut batches = match df.execute_stream().await {
+                Ok(s) => s,
+                Err(e) => return http_query_error(&e.into()),
+            };
+            // Compute the first batch before answering, so that errors found
+            // there get a proper status instead of a cut-off body.
+            let first = match batches.next().await {
+                Some(Err(e)) => return http_query_error(&e.into()),
+                other => other,
+            };
+            rows_response(encoding, schema, first, batches)
+        }
+    }
+}
+
+fn command_response(encoding: Encoding, tag: &str, rows: Option<u64>) -> Response {
+    match encoding {
+        Encoding::Csv => {
+            let body = match rows {
+                Some(n) => format!("count\n{n}\n"),
+                None => String::new(),
+            };
+            ([(header::CONTENT_TYPE, "text/csv")], body).into_response()
+        }
+        _ => {
+            let (columns, data) = match rows {
+                Some(n) => (json!([{"name": "count", "type": "UInt64"}]), json!([[n]])),
+                None => (json!([]), json!([])),
+            };
+            axum::Json(json!({"command": tag, "columns": columns, "rows": data})).into_response()
+        }
+    }
+}
+
+type BatchResult = Result<RecordBatch, DataFusionError>;
+
+fn rows_response(
+    encoding: Encoding,
+    schema: SchemaRef,
+    first: Option<BatchResult>,
+    rest: SendableRecordBatchStream,
+) -> Response {
+    let batches = stream::iter(first).chain(rest);
+    let (content_type, body) = match encoding {
+        Encoding::Json => ("application/json", json_body(schema, batches)),
+        Encoding::Csv => ("text/csv", csv_body(batches)),
+        Encoding::Arrow => (ARROW_STREAM, arrow_body(schema, batches)),
+    };
+    let mut response = Response::new(body);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn io_error(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+fn json_body(
+    schema: SchemaRef,
+    batches: impl futures::Stream<Item = BatchResult> + Send + 'static,
+) -> Body {
+    let columns: Vec<Value> = schema
+        .fields()
+        .iter()
+        .map(|f| json!({"name": f.name(), "type": f.data_type().to_string()}))
+        .collect();
+    let head = format!("{{\"columns\":{},\"rows\":[", Value::Array(columns));
+    let mut first_row = true;
+    let rows = batches.map(move |batch| {
+        let batch = batch.map_err(io_error)?;
+        let mut out = String::new();
+        for row in json_rows(&batch).map_err(io_error)? {
+            if !first_row {
+                out.push(',');
+            }
+            first_row = false;
+            out.push_str(&row.to_string());
+        }
+        Ok::<_, std::io::Error>(Bytes::from(out))
+    });
+    let stream = stream::once(async move { Ok(Bytes::from(head)) })
+        .chain(rows)
+        .chain(stream::once(async { Ok(Bytes::from_static(b"]}")) }));
+    Body::from_stream(stream)
+}
+
+/// Rows as JSON arrays: numbers and booleans as JSON values, everything
+/// else in its text form.
+pub fn json_rows(batch: &RecordBatch) -> Result<Vec<Value>, arrow::error::ArrowError> {
+    let options = FormatOptions::default();
+    let formatters = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for r in 0..batch.num_rows() {
+        let mut row = Vec::with_capacity(batch.num_columns());
+        for (c, column) in batch.columns().iter().enumerate() {
+            if column.is_null(r) {
+                row.push(Value::Null);
+                continue;
+            }
+            let text = formatters[c].value(r).to_string();
+            row.push(json_value(column.data_type(), text));
+        }
+        rows.push(Value::Array(row));
+    }
+    Ok(rows)
+}
+
+fn json_value(ty: &DataType, text: String) -> Value {
+    match ty {
+        DataType::Boolean => Value::Bool(text == "true"),
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64
+        | DataType::Float16
+        | DataType::Float32
+        | DataType::Float64 => serde_json::from_str::<serde_json::Number>(&text)
+            .map(Value::Number)
+            .unwrap_or(Value::String(text)),
+        _ => Value::String(text),
+    }
+}
+
+fn csv_body(batches: impl futures::Stream<Item = BatchResult> + Send + 'static) -> Body {
+    let mut header = true;
+    let stream = batches.map(move |batch| {
+        let batch = batch.map_err(io_error)?;
+        let mut buf = Vec::new();
+        {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(header)
+                .build(&mut buf);
+            w.write(&batch).map_err(io_error)?;
+        }
+        header = false;
+        Ok::<_, std::io::Error>(Bytes::from(buf))
+    });
+    Body::from_stream(stream)
+}
+
+fn arrow_body(
+    schema: SchemaRef,
+    batches: impl futures::Stream<Item = BatchResult> + Send + 'static,
+) -> Body {
+    let writer = match arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &schema) {
+        Ok(w) => w,
+        Err(e) => {
+            return Body::from_stream(stream::once(async move { Err::<Bytes, _>(io_error(e)) }));
+        }
+    };
+    let state = Arc::new(std::sync::Mutex::new(Some(writer)));
+    let tail_state = state.clone();
+    let body = batches.map(move |batch| {
+        let batch = batch.map_err(io_error)?;
+        let mut guard = state.lock().map_err(io_error)?;
+        let w = guard
+            .as_mut()
+            .ok_or_else(|| io_error("stream already finished"))?;
+        w.write(&batch).map_err(io_error)?;
+        Ok::<_, std::io::Error>(Bytes::from(std::mem::take(w.get_mut())))
+    });
+    let tail = stream::once(async move {
+        let mut guard = tail_state.lock().map_err(io_error)?;
+        let mut w = guard
+            .take()
+            .ok_or_else(|| io_error("stream already finished"))?;
+        w.finish().map_err(io_error)?;
+        Ok::<_, std::io::Error>(Bytes::from(std::mem::take(w.get_mut())))
+    });
+    Body::from_stream(body.chain(tail))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,495 @@
+//! The PostgreSQL wire protocol endpoint.
+//!
+//! Connection handling, the extended query protocol, parameter decoding and
+//! the `pg_catalog` tables psql queries come from `datafusion-postgres` and
+//! `pgwire`. Floe plugs in as a query hook that runs first for every
+//! statement: Floe executes DDL, COPY and simple queries itself, so errors
+//! carry Floe's SQLSTATEs, and only prepared row queries take the library's
+//! DataFusion path.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion_postgres::arrow_pg::datatypes::df::deserialize_parameters;
+use datafusion_postgres::arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::setup_pg_catalog;
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
+use datafusion_postgres::hooks::{HookClient, QueryHook};
+use datafusion_postgres::pgwire::api::auth::noop::NoopStartupHandler;
+use datafusion_postgres::pgwire::api::cancel::DefaultCancelHandler;
+use datafusion_postgres::pgwire::api::portal::{Format, Portal};
+use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use datafusion_postgres::pgwire::api::results::{FieldFormat, FieldInfo};
+use datafusion_postgres::pgwire::api::results::{QueryResponse, Response, Tag};
+use datafusion_postgres::pgwire::api::stmt::QueryParser;
+use datafusion_postgres::pgwire::api::store::PortalStore;
+use datafusion_postgres::pgwire::api::{
+    ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers,
+};
+use datafusion_postgres::pgwire::api::{ClientPortalStore, Type};
+use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
+use datafusion_postgres::pgwire::types::format::FormatOptions;
+use datafusion_postgres::{DfSessionService, Parser, pgwire};
+use floe_common::defaults::CATALOG_NAME;
+use floe_query::datafusion::arrow::datatypes::{DataType, Schema};
+use floe_query::datafusion::common::{DFSchema, ParamValues};
+use floe_query::datafusion::logical_expr::{EmptyRelation, LogicalPlan};
+use floe_query::datafusion::prelude::{DataFrame, SessionContext};
+use floe_query::datafusion::sql::sqlparser::ast::Statement;
+use floe_query::{Engine, Output};
+use futures::{Sink, StreamExt, stream};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::errors::{pg_error, pg_error_with, pg_stream_error};
+use floe_common::Status;
+
+/// Registers `pg_catalog` and the PostgreSQL system functions psql and
+/// drivers query, in Floe's catalog.
+pub fn install_catalog(engine: &Engine) {
+    if let Err(e) = setup_pg_catalog(engine.context(), CATALOG_NAME, EmptyContextProvider) {
+        tracing::error!(error = %e, "could not install pg_catalog");
+    }
+}
+
+/// Accepts PG wire connections until `stop` turns true.
+pub async fn serve(
+    engine: Arc<Engine>,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let handlers = Arc::new(Handlers::new(engine));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return Ok(()),
+            accepted = listener.accept() => {
+                let (socket, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accepting a PG connection failed");
+                        continue;
+                    }
+                };
+                let _ = socket.set_nodelay(true);
+                let handlers = handlers.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                        tracing::debug!(%peer, error = %e, "PG connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The pgwire handler set: DataFusion sessions with Floe's hook first.
+struct Handlers {
+    session: Arc<DfSessionService>,
+    extended: Arc<FloeExtended>,
+    startup: Arc<Startup>,
+    cancel: Arc<DefaultCancelHandler>,
+}
+
+impl Handlers {
+    fn new(engine: Arc<Engine>) -> Handlers {
+        let ctx = Arc::new(engine.context().clone());
+        let library_hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(CursorStatementHook),
+            Arc::new(SetShowHook),
+            Arc::new(TransactionStatementHook),
+        ];
+        let mut hooks = library_hooks.clone();
+        hooks.push(Arc::new(FloeHook {
+            engine: engine.clone(),
+        }));
+        let session = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
+        let extended = Arc::new(FloeExtended {
+            parser: Arc::new(FloeParser {
+                inner: session.query_parser(),
+            }),
+            hooks: library_hooks,
+            engine,
+        });
+        let connections = Arc::new(ConnectionManager::new());
+        Handlers {
+            session,
+            extended,
+            startup: Arc::new(Startup {
+                connections: connections.clone(),
+            }),
+            cancel: Arc::new(DefaultCancelHandler::new(connections)),
+        }
+    }
+}
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::new(FloeSimple {
+            inner: self.session.clone(),
+        })
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.extended.clone()
+    }
+
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        self.startup.clone()
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(LogErrors)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        self.cancel.clone()
+    }
+}
+
+/// Accepts any user and database name until authentication exists.
+struct Startup {
+    connections: Arc<ConnectionManager>,
+}
+
+#[async_trait]
+impl NoopStartupHandler for Startup {
+    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
+        Some(self.connections.clone())
+    }
+}
+
+struct LogErrors;
+
+impl ErrorHandler for LogErrors {
+    fn on_error<C>(&self, _client: &C, error: &mut PgWireError)
+    where
+        C: ClientInfo,
+    {
+        tracing::debug!(error = %error, "PG error response");
+    }
+}
+
+/// Floe's statement hook.
+struct FloeHook {
+    engine: Arc<Engine>,
+}
+
+impl FloeHook {
+    async fn execute(
+        &self,
+        stmt: Statement,
+        options: Arc<FormatOptions>,
+    ) -> PgWireResult<Response> {
+        match self.engine.execute(stmt).await.map_err(|e| pg_error(&e))? {
+            Output::Command { tag, rows } => Ok(Response::Execution(command_tag(tag, rows))),
+            Output::Rows(df) => Ok(Response::Query(
+                encode(*df, &Format::UnifiedText, options).await?,
+            )),
+        }
+    }
+}
+
+fn command_tag(tag: &str, rows: Option<u64>) -> Tag {
+    let t = Tag::new(tag);
+    match (tag, rows) {
+        ("INSERT", Some(n)) => t.with_oid(0).with_rows(n as usize),
+        (_, Some(n)) => t.with_rows(n as usize),
+        (_, None) => t,
+    }
+}
+
+/// Encodes a result. The first batch is computed before this returns, so
+/// the expensive part of a query runs while a cancel request can still
+/// interrupt it, and errors found there carry their SQLSTATE.
+async fn encode(
+    df: DataFrame,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> PgWireResult<QueryResponse> {
+    let fields = Arc::new(pg_fields(df.schema().as_arrow(), format, Some(options))?);
+    let mut batches = df.execute_stream().await.map_err(pg_stream_error)?;
+    let first = match batches.next().await {
+        Some(Err(e)) => return Err(pg_stream_error(e)),
+        other => other,
+    };
+    let rows_fields = fields.clone();
+    let rows = stream::iter(first)
+        .chain(batches)
+        .map(move |batch| {
+            let rows: Box<dyn Iterator<Item = PgWireResult<_>> + Send + Sync> = match batch {
+                Ok(batch) => encode_recordbatch(rows_fields.clone(), batch),
+                Err(e) => Box::new(std::iter::once(Err(pg_stream_error(e)))),
+            };
+            stream::iter(rows)
+        })
+        .flatten();
+    Ok(QueryResponse::new(fields, rows))
+}
+
+fn placeholder_plan() -> LogicalPlan {
+    LogicalPlan::EmptyRelation(EmptyRelation {
+        produce_one_row: false,
+        schema: Arc::new(DFSchema::empty()),
+    })
+}
+
+#[async_trait]
+impl QueryHook for FloeHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+        Some(self.execute(statement.clone(), options).await)
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        if Engine::executes_itself(statement) {
+            return Some(Ok(placeholder_plan()));
+        }
+        Some(
+            self.engine
+                .plan(statement.clone())
+                .await
+                .map_err(|e| pg_error(&e)),
+        )
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        if Engine::executes_itself(statement) {
+            let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+            return Some(self.execute(statement.clone(), options).await);
+        }
+        None
+    }
+}
+
+/// Result columns as PG fields. Columns Floe tags as uuid are reported with
+/// the `uuid` type, always in text format.
+fn pg_fields(
+    schema: &Schema,
+    format: &Format,
+    options: Option<Arc<FormatOptions>>,
+) -> PgWireResult<Vec<FieldInfo>> {
+    let fields = arrow_schema_to_pg_fields(schema, format, options.clone())?;
+    Ok(fields
+        .into_iter()
+        .zip(schema.fields())
+        .map(|(info, field)| {
+            if floe_query::uuid::is_uuid(field) {
+                let uuid = FieldInfo::new(
+                    info.name().to_string(),
+                    None,
+                    None,
+                    Type::UUID,
+                    FieldFormat::Text,
+                );
+                match &options {
+                    Some(o) => uuid.with_format_options(o.clone()),
+                    None => uuid,
+                }
+            } else {
+                info
+            }
+        })
+        .collect())
+}
+
+/// The statement type shared with `datafusion-postgres`'s parser.
+type ParsedStatement = (String, Option<(Statement, LogicalPlan)>);
+
+/// Parses with `datafusion-postgres` (which rewrites psql's catalog
+/// queries and runs Floe's hook for planning) and describes results with
+/// Floe's type mapping.
+struct FloeParser {
+    inner: Arc<Parser>,
+}
+
+#[async_trait]
+impl QueryParser for FloeParser {
+    type Statement = ParsedStatement;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<ParsedStatement>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        self.inner
+            .parse_sql(client, sql, types)
+            .await
+            .map_err(parse_failure)
+    }
+
+    fn get_parameter_types(&self, stmt: &ParsedStatement) -> PgWireResult<Vec<Type>> {
+        self.inner.get_parameter_types(stmt)
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &ParsedStatement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        match stmt {
+            (_, Some((_, plan))) if !matches!(plan, LogicalPlan::Ddl(_) | LogicalPlan::Dml(_)) => {
+                pg_fields(
+                    plan.schema().as_arrow(),
+                    column_format.unwrap_or(&Format::UnifiedText),
+                    None,
+                )
+            }
+            _ => Ok(vec![]),
+        }
+    }
+}
+
+/// The extended query protocol: Floe executes every portal itself, so
+/// results use Floe's type mapping, errors carry Floe's SQLSTATEs, and the
+/// first batch is computed where a cancel request can interrupt it.
+struct FloeExtended {
+    engine: Arc<Engine>,
+    parser: Arc<FloeParser>,
+    hooks: Vec<Arc<dyn QueryHook>>,
+}
+
+/// Parameter types in `$1, $2, ...` order.
+fn ordered_parameter_types(plan: &LogicalPlan) -> PgWireResult<Vec<Option<DataType>>> {
+    let types = plan.get_parameter_types().map_err(pg_stream_error)?;
+    let mut types: Vec<(usize, Option<DataType>)> = types
+        .into_iter()
+        .map(|(name, ty)| {
+            (
+                name.trim_start_matches('$').parse().unwrap_or(usize::MAX),
+                ty,
+            )
+        })
+        .collect();
+    types.sort_by_key(|(i, _)| *i);
+    Ok(types.into_iter().map(|(_, t)| t).collect())
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for FloeExtended {
+    type Statement = ParsedStatement;
+    type QueryParser = FloeParser;
+
+    fn query_parser(&self) -> Arc<FloeParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<ParsedStatement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = ParsedStatement>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let (_, Some((stmt, plan))) = &portal.statement.statement else {
+            return Ok(Response::EmptyQuery);
+        };
+        let types = ordered_parameter_types(plan)?;
+        let type_refs: Vec<Option<&DataType>> = types.iter().map(Option::as_ref).collect();
+        let params = deserialize_parameters(portal, &type_refs)?;
+        for hook in &self.hooks {
+            if let Some(result) = hook
+                .handle_extended_query(stmt, plan, &params, self.engine.context(), client)
+                .await
+            {
+                return result;
+            }
+        }
+        let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+        if Engine::executes_itself(stmt) {
+            return FloeHook {
+                engine: self.engine.clone(),
+            }
+            .execute(stmt.clone(), options)
+            .await;
+        }
+        let plan = plan
+            .clone()
+            .replace_params_with_values(&params)
+            .map_err(pg_stream_error)?;
+        let df = self
+            .engine
+            .context()
+            .execute_logical_plan(plan)
+            .await
+            .map_err(pg_stream_error)?;
+        if matches!(stmt, Statement::Insert(_)) {
+            let batches = df.collect().await.map_err(pg_stream_error)?;
+            let rows = batches
+                .first()
+                .and_then(|b| b.column_by_name("count"))
+                .and_then(|c| {
+                    c.as_any()
+                        .downcast_ref::<floe_query::datafusion::arrow::array::UInt64Array>()
+                })
+                .map_or(0, |a| a.value(0));
+            return Ok(Response::Execution(command_tag("INSERT", Some(rows))));
+        }
+        Ok(Response::Query(
+            encode(df, &portal.result_column_format, options).await?,
+        ))
+    }
+}
+
+/// Statements the library's parser rejects are syntax errors (42601).
+fn parse_failure(e: PgWireError) -> PgWireError {
+    match e {
+        PgWireError::ApiError(e) => pg_error_with(
+            Status::SyntaxError,
+            e.to_string()
+                .trim_start_matches("sql parser error: ")
+                .to_string(),
+        ),
+        other => other,
+    }
+}
+
+/// The simple query protocol: the library's handler, with parse failures
+/// reported as syntax errors.
+struct FloeSimple {
+    inner: Arc<DfSessionService>,
+}
+
+#[async_trait]
+impl SimpleQueryHandler for FloeSimple {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        SimpleQueryHandler::do_query(self.inner.as_ref(), client, query)
+            .await
+            .map_err(parse_failure)
+    }
+}

@@ -1,0 +1,120 @@
+//! Errors raised by the storage layer.
+
+use std::path::PathBuf;
+
+use floe_common::{HasStatus, Status};
+
+/// An error from the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// Another process holds the data directory.
+    #[error(
+        "data directory {} is in use by another Floe process (lock {} is held); stop that process or choose another --data-dir",
+        path.display(), lock.display()
+    )]
+    DataDirLocked { path: PathBuf, lock: PathBuf },
+    /// The data directory cannot be created, opened or locked.
+    #[error("cannot use data directory {}: {source}", path.display())]
+    DataDirIo {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The schema (Iceberg namespace) does not exist.
+    #[error("schema \"{schema}\" does not exist")]
+    NoSuchSchema { schema: String },
+    /// The schema already exists.
+    #[error("schema \"{schema}\" already exists")]
+    SchemaExists { schema: String },
+    /// DROP SCHEMA without CASCADE on a schema that still holds tables.
+    #[error(
+        "cannot drop schema \"{schema}\": it holds {tables} table(s); use DROP SCHEMA {schema} CASCADE"
+    )]
+    SchemaNotEmpty { schema: String, tables: usize },
+    /// The table does not exist.
+    #[error("relation \"{schema}.{table}\" does not exist")]
+    NoSuchTable { schema: String, table: String },
+    /// The table already exists.
+    #[error("relation \"{schema}.{table}\" already exists")]
+    TableExists { schema: String, table: String },
+    /// A table definition is not valid Iceberg (bad partition field, key on a nullable column, ...).
+    #[error("invalid definition of table \"{table}\": {reason}")]
+    InvalidDefinition { table: String, reason: String },
+    /// Rows handed to a table do not fit its schema.
+    #[error("rows do not fit table \"{table}\": column \"{column}\": {reason}")]
+    SchemaMismatch {
+        table: String,
+        column: String,
+        reason: String,
+    },
+    /// A value does not parse as its column's type.
+    #[error("{reason} (column \"{column}\" of relation \"{table}\")")]
+    InvalidValue {
+        table: String,
+        column: String,
+        reason: String,
+    },
+    /// A NULL was written to a column declared NOT NULL.
+    #[error(
+        "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+    )]
+    NullInRequiredColumn { table: String, column: String },
+    /// The snapshot id is not in the table's history.
+    #[error("snapshot {snapshot_id} does not exist in table \"{table}\"")]
+    NoSuchSnapshot { table: String, snapshot_id: i64 },
+    /// An Iceberg operation (catalog, metadata or file I/O) failed.
+    #[error("{operation} of {target} failed: {source}")]
+    Iceberg {
+        operation: &'static str,
+        target: String,
+        #[source]
+        source: Box<iceberg::Error>,
+    },
+    /// Arrow could not convert or combine batches.
+    #[error("{operation} failed: {source}")]
+    Arrow {
+        operation: &'static str,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+}
+
+impl StorageError {
+    pub(crate) fn iceberg(
+        operation: &'static str,
+        target: impl std::fmt::Display,
+    ) -> impl FnOnce(iceberg::Error) -> StorageError {
+        let target = target.to_string();
+        move |source| StorageError::Iceberg {
+            operation,
+            target,
+            source: Box::new(source),
+        }
+    }
+}
+
+impl HasStatus for StorageError {
+    fn status(&self) -> Status {
+        match self {
+            StorageError::DataDirLocked { .. } => Status::ObjectInUse,
+            StorageError::DataDirIo { .. } => Status::IoError,
+            StorageError::NoSuchSchema { .. } => Status::UndefinedSchema,
+            StorageError::SchemaExists { .. } => Status::DuplicateSchema,
+            StorageError::SchemaNotEmpty { .. } => Status::DependentObjectsStillExist,
+            StorageError::NoSuchTable { .. } => Status::UndefinedTable,
+            StorageError::TableExists { .. } => Status::DuplicateTable,
+            StorageError::InvalidDefinition { .. } => Status::InvalidParameterValue,
+            StorageError::SchemaMismatch { .. } => Status::DatatypeMismatch,
+            StorageError::NullInRequiredColumn { .. } => Status::NotNullViolation,
+            StorageError::InvalidValue { .. } => Status::InvalidTextRepresentation,
+            StorageError::NoSuchSnapshot { .. } => Status::InvalidParameterValue,
+            StorageError::Iceberg { source, .. } => match source.kind() {
+                iceberg::ErrorKind::CatalogCommitConflicts => Status::SerializationFailure,
+                iceberg::ErrorKind::FeatureUnsupported => Status::FeatureNotSupported,
+                iceberg::ErrorKind::DataInvalid => Status::InvalidParameterValue,
+                _ => Status::IoError,
+            },
+            StorageError::Arrow { .. } => Status::DatatypeMismatch,
+        }
+    }
+}

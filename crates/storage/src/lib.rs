@@ -1,0 +1,35 @@
+//! Floe's storage layer.
+//!
+//! This crate owns the data directory and everything in it: the lock that
+//! makes one process its only owner, the Iceberg SQL catalog (SQLite, the
+//! layout PyIceberg's `SqlCatalog` reads), the warehouse of Parquet files and
+//! Iceberg metadata, and the commits that make written files visible as a new
+//! snapshot. It knows nothing of SQL: callers hand it Arrow record batches and
+//! Iceberg spec types.
+//!
+//! Invariants:
+//! - Files become visible only through a catalog commit; a write that fails
+//!   before its commit leaves no visible trace (at most unreferenced files).
+//! - Commits to one table are serialized, and each applies on top of the
+//!   latest committed snapshot, so concurrent appends never lose rows.
+//! - When [`TableHandle::commit`] returns, the snapshot is durable (data files
+//!   are fsynced, the metadata file is written and the SQLite catalog has
+//!   committed) and every later read sees it.
+
+mod datadir;
+mod error;
+mod store;
+mod table;
+mod writer;
+
+pub use datadir::DataDir;
+pub use error::StorageError;
+pub use store::{Store, TableDefinition};
+pub use table::{CommitSummary, TableHandle};
+pub use writer::TableAppend;
+
+/// Result type of this crate.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// The Iceberg crate, re-exported so callers use the same version.
+pub use iceberg;

@@ -1,0 +1,309 @@
+//! The catalog of schemas and tables in one data directory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use iceberg::io::LocalFsStorageFactory;
+use iceberg::spec::{Schema, SortOrder, UnboundPartitionSpec};
+use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableCreation, TableIdent};
+use iceberg_catalog_sql::{SqlBindStyle, SqlCatalog, SqlCatalogBuilder};
+
+use crate::datadir::DataDir;
+use crate::table::TableHandle;
+use crate::{Result, StorageError};
+
+/// Everything needed to create a table.
+#[derive(Debug, Clone)]
+pub struct TableDefinition {
+    /// The schema; primary-key columns are its identifier fields.
+    pub schema: Schema,
+    /// How rows are partitioned, by source field ids and transforms.
+    pub partition_spec: Option<UnboundPartitionSpec>,
+    /// The order rows are sorted in when files are written.
+    pub sort_order: Option<SortOrder>,
+    /// Iceberg table properties.
+    pub properties: HashMap<String, String>,
+}
+
+type Tables = BTreeMap<String, BTreeMap<String, Arc<TableHandle>>>;
+
+/// The schemas and tables of one data directory, opened by one process.
+///
+/// The store caches the latest committed metadata of every table; the
+/// process holds the directory lock, so nothing else changes the catalog.
+pub struct Store {
+    dir: DataDir,
+    catalog: Arc<SqlCatalog>,
+    tables: RwLock<Tables>,
+    ddl: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish()
+    }
+}
+
+impl Store {
+    /// Locks and opens the data directory at `path`, creating it and the
+    /// default schema if they do not exist.
+    pub async fn open(path: &Path, default_schema: &str) -> Result<Arc<Store>> {
+        let dir = DataDir::open(path)?;
+        let catalog_path = dir.catalog_path();
+        let uri = format!("sqlite:{}?mode=rwc", catalog_path.display());
+        let warehouse = format!("file://{}", dir.warehouse_path().display());
+        let catalog = SqlCatalogBuilder::default()
+            .uri(uri)
+            .warehouse_location(warehouse)
+            .sql_bind_style(SqlBindStyle::QMark)
+            .with_storage_factory(Arc::new(LocalFsStorageFactory))
+            .load(floe_common::defaults::CATALOG_NAME, HashMap::new())
+            .await
+            .map_err(StorageError::iceberg(
+                "opening the catalog",
+                catalog_path.display(),
+            ))?;
+        let catalog = Arc::new(catalog);
+
+        let mut tables = Tables::new();
+        let namespaces = catalog
+            .list_namespaces(None)
+            .await
+            .map_err(StorageError::iceberg("listing schemas", "the catalog"))?;
+        for ns in namespaces {
+            let name = ns.join(".");
+            let idents = catalog
+                .list_tables(&ns)
+                .await
+                .map_err(StorageError::iceberg("listing tables", &name))?;
+            let mut in_ns = BTreeMap::new();
+            for ident in idents {
+                let table = catalog
+                    .load_table(&ident)
+                    .await
+                    .map_err(StorageError::iceberg("loading table", &ident))?;
+                in_ns.insert(
+                    ident.name().to_string(),
+                    Arc::new(TableHandle::new(catalog.clone(), table)),
+                );
+            }
+            tables.insert(name, in_ns);
+        }
+        let store = Arc::new(Store {
+            dir,
+            catalog,
+            tables: RwLock::new(tables),
+            ddl: tokio::sync::Mutex::new(()),
+        });
+        store.create_schema(default_schema, true).await?;
+        Ok(store)
+    }
+
+    /// The absolute path of the data directory.
+    pub fn root(&self) -> &Path {
+        self.dir.root()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &DataDir {
+        &self.dir
+    }
+
+    /// Names of all schemas, sorted.
+    pub fn schemas(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// Whether the schema exists.
+    pub fn schema_exists(&self, schema: &str) -> bool {
+        self.read().contains_key(schema)
+    }
+
+    /// Names of the tables in a schema, sorted; empty if the schema does not exist.
+    pub fn table_names(&self, schema: &str) -> Vec<String> {
+        self.read()
+            .get(schema)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The table, if it exists.
+    pub fn table(&self, schema: &str, table: &str) -> Option<Arc<TableHandle>> {
+        self.read().get(schema).and_then(|t| t.get(table)).cloned()
+    }
+
+    /// All tables of all schemas, ordered by schema and name.
+    pub fn all_tables(&self) -> Vec<Arc<TableHandle>> {
+        self.read()
+            .values()
+            .flat_map(|t| t.values().cloned())
+            .collect()
+    }
+
+    /// Creates a schema. When this returns, the schema is durable.
+    pub async fn create_schema(&self, schema: &str, if_not_exists: bool) -> Result<()> {
+        let _ddl = self.ddl.lock().await;
+        if self.schema_exists(schema) {
+            return if if_not_exists {
+                Ok(())
+            } else {
+                Err(StorageError::SchemaExists {
+                    schema: schema.to_string(),
+                })
+            };
+        }
+        let ns = NamespaceIdent::new(schema.to_string());
+        self.catalog
+            .create_namespace(&ns, HashMap::new())
+            .await
+            .map_err(StorageError::iceberg("creating schema", schema))?;
+        self.write().insert(schema.to_string(), BTreeMap::new());
+        Ok(())
+    }
+
+    /// Drops a schema; with `cascade`, its tables too.
+    pub async fn drop_schema(&self, schema: &str, if_exists: bool, cascade: bool) -> Result<()> {
+        let _ddl = self.ddl.lock().await;
+        let Some(names) = self
+            .read()
+            .get(schema)
+            .map(|t| t.keys().cloned().collect::<Vec<_>>())
+        else {
+            return if if_exists {
+                Ok(())
+            } else {
+                Err(StorageError::NoSuchSchema {
+                    schema: schema.to_string(),
+                })
+            };
+        };
+        if !names.is_empty() && !cascade {
+            return Err(StorageError::SchemaNotEmpty {
+                schema: schema.to_string(),
+                tables: names.len(),
+            });
+        }
+        for name in names {
+            self.drop_table_locked(schema, &name).await?;
+        }
+        let ns = NamespaceIdent::new(schema.to_string());
+        self.catalog
+            .drop_namespace(&ns)
+            .await
+            .map_err(StorageError::iceberg("dropping schema", schema))?;
+        self.write().remove(schema);
+        Ok(())
+    }
+
+    /// Creates a table. When this returns, the empty table is durable and visible.
+    pub async fn create_table(
+        &self,
+        schema: &str,
+        name: &str,
+        definition: TableDefinition,
+        if_not_exists: bool,
+    ) -> Result<Option<Arc<TableHandle>>> {
+        let _ddl = self.ddl.lock().await;
+        if !self.schema_exists(schema) {
+            return Err(StorageError::NoSuchSchema {
+                schema: schema.to_string(),
+            });
+        }
+        if self.table(schema, name).is_some() {
+            return if if_not_exists {
+                Ok(None)
+            } else {
+                Err(StorageError::TableExists {
+                    schema: schema.to_string(),
+                    table: name.to_string(),
+                })
+            };
+        }
+        let invalid = |e: iceberg::Error| StorageError::InvalidDefinition {
+            table: name.to_string(),
+            reason: e.message().to_string(),
+        };
+        let creation = TableCreation::builder()
+            .name(name.to_string())
+            .schema(definition.schema)
+            .partition_spec_opt(definition.partition_spec)
+            .sort_order_opt(definition.sort_order)
+            .properties(definition.properties)
+            .build();
+        let ns = NamespaceIdent::new(schema.to_string());
+        let table = self
+            .catalog
+            .create_table(&ns, creation)
+            .await
+            .map_err(|e| match e.kind() {
+                iceberg::ErrorKind::DataInvalid | iceberg::ErrorKind::FeatureUnsupported => {
+                    invalid(e)
+                }
+                _ => StorageError::Iceberg {
+                    operation: "creating table",
+                    target: format!("{schema}.{name}"),
+                    source: Box::new(e),
+                },
+            })?;
+        let handle = Arc::new(TableHandle::new(self.catalog.clone(), table));
+        self.write()
+            .entry(schema.to_string())
+            .or_default()
+            .insert(name.to_string(), handle.clone());
+        Ok(Some(handle))
+    }
+
+    /// Drops a table and deletes its files. Returns whether a table was dropped.
+    pub async fn drop_table(&self, schema: &str, name: &str, if_exists: bool) -> Result<bool> {
+        let _ddl = self.ddl.lock().await;
+        if self.table(schema, name).is_none() {
+            return if if_exists {
+                Ok(false)
+            } else {
+                Err(StorageError::NoSuchTable {
+                    schema: schema.to_string(),
+                    table: name.to_string(),
+                })
+            };
+        }
+        self.drop_table_locked(schema, name).await?;
+        Ok(true)
+    }
+
+    async fn drop_table_locked(&self, schema: &str, name: &str) -> Result<()> {
+        let Some(handle) = self.table(schema, name) else {
+            return Ok(());
+        };
+        // Wait for a running commit on the table to finish before it goes.
+        let _commit = handle.lock_commits().await;
+        let ident = TableIdent::new(NamespaceIdent::new(schema.to_string()), name.to_string());
+        let location = handle.table().metadata().location().to_string();
+        self.catalog
+            .drop_table(&ident)
+            .await
+            .map_err(StorageError::iceberg("dropping table", &ident))?;
+        if let Some(t) = self.write().get_mut(schema) {
+            t.remove(name);
+        }
+        // The catalog entry is gone, so the files are unreachable; removing
+        // them is cleanup, and a failure here only leaves garbage behind.
+        if let Some(path) = location.strip_prefix("file://")
+            && let Err(e) = tokio::fs::remove_dir_all(path).await
+        {
+            tracing::warn!(%path, error = %e, "could not remove files of dropped table");
+        }
+        Ok(())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
+        self.tables.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
+        self.tables.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests;

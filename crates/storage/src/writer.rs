@@ -1,0 +1,232 @@
+//! Writing record batches into Parquet data files of one table.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, FixedSizeBinaryBuilder, RecordBatch, new_null_array};
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::util::display::FormatOptions;
+use iceberg::arrow::RecordBatchPartitionSplitter;
+use iceberg::spec::{DataFile, DataFileFormat};
+use iceberg::table::Table;
+use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::file_writer::location_generator::{
+    DefaultFileNameGenerator, DefaultLocationGenerator,
+};
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::partitioning::PartitioningWriter;
+use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
+use iceberg::writer::partitioning::unpartitioned_writer::UnpartitionedWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::table::{CommitSummary, TableHandle};
+use crate::{Result, StorageError};
+
+type FileWriterBuilder =
+    DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
+
+enum Partitioned {
+    No(Box<UnpartitionedWriter<FileWriterBuilder>>),
+    Yes {
+        splitter: Box<RecordBatchPartitionSplitter>,
+        writer: Box<FanoutWriter<FileWriterBuilder>>,
+    },
+}
+
+/// An append in progress: batches are written to new Parquet files, which
+/// become visible only when [`TableAppend::commit`] returns. Dropping it
+/// without committing leaves the table as it was.
+pub struct TableAppend {
+    handle: Arc<TableHandle>,
+    schema: SchemaRef,
+    writer: Partitioned,
+    rows: u64,
+}
+
+impl TableAppend {
+    pub(crate) fn new(handle: Arc<TableHandle>, table: Table) -> Result<TableAppend> {
+        let ident = handle.ident().clone();
+        let err = |op| StorageError::iceberg(op, &ident);
+        let metadata = table.metadata();
+        let schema = handle.arrow_schema()?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(
+                |source| StorageError::Iceberg {
+                    operation: "configuring compression for",
+                    target: ident.to_string(),
+                    source: Box::new(iceberg::Error::new(
+                        iceberg::ErrorKind::Unexpected,
+                        source.to_string(),
+                    )),
+                },
+            )?))
+            .set_max_row_group_row_count(Some(1024 * 1024))
+            .build();
+        let parquet = ParquetWriterBuilder::new(props, metadata.current_schema().clone());
+        let location = DefaultLocationGenerator::new(metadata).map_err(err("locating files of"))?;
+        let names = DefaultFileNameGenerator::new(
+            uuid::Uuid::now_v7().to_string(),
+            None,
+            DataFileFormat::Parquet,
+        );
+        let target_size = metadata
+            .table_properties()
+            .map_err(err("reading properties of"))?
+            .write_target_file_size_bytes;
+        let rolling = RollingFileWriterBuilder::new(
+            parquet,
+            target_size,
+            table.file_io().clone(),
+            location,
+            names,
+        );
+        let builder = DataFileWriterBuilder::new(rolling);
+        let spec = metadata.default_partition_spec().clone();
+        let writer = if spec.is_unpartitioned() {
+            Partitioned::No(Box::new(UnpartitionedWriter::new(builder)))
+        } else {
+            let splitter = RecordBatchPartitionSplitter::try_new_with_computed_values(
+                metadata.current_schema().clone(),
+                spec,
+            )
+            .map_err(err("partitioning rows of"))?;
+            Partitioned::Yes {
+                splitter: Box::new(splitter),
+                writer: Box::new(FanoutWriter::new(builder)),
+            }
+        };
+        Ok(TableAppend {
+            handle,
+            schema,
+            writer,
+            rows: 0,
+        })
+    }
+
+    /// The Arrow schema rows are written with; batches are cast to it by column name.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes a batch. Columns are matched by name and cast to the table's
+    /// types; a missing nullable column is filled with NULLs.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let batch = conform(&self.schema, self.handle.ident(), &batch)?;
+        self.rows += batch.num_rows() as u64;
+        let ident = self.handle.ident();
+        let err = StorageError::iceberg("writing data files of", ident);
+        match &mut self.writer {
+            Partitioned::No(w) => w.write(batch).await.map_err(err),
+            Partitioned::Yes { splitter, writer } => {
+                let parts = splitter.split(&batch).map_err(err)?;
+                for (key, part) in parts {
+                    writer
+                        .write(key, part)
+                        .await
+                        .map_err(StorageError::iceberg("writing data files of", ident))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Closes the files and commits them as one snapshot.
+    ///
+    /// When this returns, the rows are durable and visible to every later read.
+    pub async fn commit(self) -> Result<CommitSummary> {
+        let ident = self.handle.ident().clone();
+        let err = StorageError::iceberg("closing data files of", &ident);
+        let files: Vec<DataFile> = match self.writer {
+            Partitioned::No(w) => (*w).close().await.map_err(err)?,
+            Partitioned::Yes { writer, .. } => (*writer).close().await.map_err(err)?,
+        };
+        self.handle.commit_files(files, self.rows).await
+    }
+}
+
+/// Casts `batch` to `schema` by column name, checking NOT NULL columns.
+fn conform(
+    schema: &SchemaRef,
+    ident: &iceberg::TableIdent,
+    batch: &RecordBatch,
+) -> Result<RecordBatch> {
+    let options = CastOptions {
+        safe: false,
+        format_options: FormatOptions::default(),
+    };
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let column = match batch.schema().index_of(field.name()) {
+            Ok(i) => {
+                let column = batch.column(i);
+                if column.data_type() == field.data_type() {
+                    column.clone()
+                } else if *field.data_type() == DataType::FixedSizeBinary(16) {
+                    uuid_from_text(column, ident, field.name())?
+                } else {
+                    cast_with_options(column, field.data_type(), &options).map_err(|e| {
+                        StorageError::SchemaMismatch {
+                            table: ident.to_string(),
+                            column: field.name().clone(),
+                            reason: e.to_string(),
+                        }
+                    })?
+                }
+            }
+            Err(_) => new_null_array(field.data_type(), batch.num_rows()),
+        };
+        if !field.is_nullable() && column.null_count() > 0 {
+            return Err(StorageError::NullInRequiredColumn {
+                table: ident.to_string(),
+                column: field.name().clone(),
+            });
+        }
+        columns.push(column);
+    }
+    RecordBatch::try_new(schema.clone(), columns).map_err(|source| StorageError::Arrow {
+        operation: "assembling rows",
+        source,
+    })
+}
+
+/// Parses UUID text (any of the forms `uuid` accepts) into Iceberg's 16-byte uuid.
+fn uuid_from_text(column: &ArrayRef, ident: &iceberg::TableIdent, name: &str) -> Result<ArrayRef> {
+    let text = arrow::compute::cast(column, &DataType::Utf8).map_err(|e| {
+        StorageError::SchemaMismatch {
+            table: ident.to_string(),
+            column: name.to_string(),
+            reason: e.to_string(),
+        }
+    })?;
+    let text = text
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .expect("cast to Utf8 gives a StringArray");
+    let mut out = FixedSizeBinaryBuilder::with_capacity(text.len(), 16);
+    for value in text.iter() {
+        match value {
+            None => out.append_null(),
+            Some(v) => {
+                let parsed =
+                    uuid::Uuid::parse_str(v.trim()).map_err(|_| StorageError::InvalidValue {
+                        table: ident.to_string(),
+                        column: name.to_string(),
+                        reason: format!("invalid input syntax for type uuid: \"{v}\""),
+                    })?;
+                out.append_value(parsed.as_bytes())
+                    .expect("a uuid is 16 bytes");
+            }
+        }
+    }
+    Ok(std::sync::Arc::new(out.finish()))
+}

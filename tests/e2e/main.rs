@@ -1,0 +1,5 @@
+//! Floe's end-to-end tests, in one binary: SQL logic tests run in process
+//! and over the PG wire protocol, and client-level tests over real sockets.
+
+mod pg_wire;
+mod sql_logic;

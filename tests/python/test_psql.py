@@ -1,0 +1,201 @@
+"""The real `psql` client against floe serve."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from floe_helpers import describe, unique_name
+
+PSQL = shutil.which("psql")
+
+
+@pytest.fixture(scope="module")
+def psql_bin():
+    if PSQL is None:
+        pytest.fail("psql not found on PATH (install postgresql-client)", pytrace=False)
+    return PSQL
+
+
+def psql(psql_bin, srv, *args, input=None, stop_on_error=True, timeout=60):
+    cmd = [
+        psql_bin,
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(srv.pg_port),
+        "-U",
+        "floe",
+        "-d",
+        "floe",
+        "-X",  # no ~/.psqlrc
+        "-A",  # unaligned
+        "-t",  # tuples only
+        "-w",  # never prompt for a password
+    ]
+    if stop_on_error:
+        cmd += ["-v", "ON_ERROR_STOP=1"]
+    cmd += list(args)
+    env = dict(os.environ, PGCONNECT_TIMEOUT="10", PAGER="", PSQL_PAGER="")
+    env.pop("PGPASSWORD", None)
+    env.pop("PGSERVICE", None)
+    return subprocess.run(
+        cmd,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def ok(proc):
+    assert proc.returncode == 0, describe(proc)
+    return proc.stdout
+
+
+def lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def test_create_insert_select(psql_bin, floe_shared):
+    t = unique_name("psql")
+    ok(
+        psql(
+            psql_bin,
+            floe_shared,
+            "-c",
+            f"CREATE TABLE {t} (id BIGINT, name TEXT, price DOUBLE PRECISION)",
+        )
+    )
+    ok(
+        psql(
+            psql_bin,
+            floe_shared,
+            "-c",
+            f"INSERT INTO {t} VALUES (1, 'alice', 1.5), (2, 'bob', NULL), (3, 'carol', 3.25)",
+        )
+    )
+    out = ok(psql(psql_bin, floe_shared, "-c", f"SELECT id, name, price FROM {t} ORDER BY id"))
+    assert lines(out) == ["1|alice|1.5", "2|bob|", "3|carol|3.25"]
+    out = ok(psql(psql_bin, floe_shared, "-c", f"SELECT count(*), sum(id) FROM {t}"))
+    assert lines(out) == ["3|6"]
+
+
+def test_insert_reports_row_count(psql_bin, floe_shared):
+    t = unique_name("psqltag")
+    ok(psql(psql_bin, floe_shared, "-c", f"CREATE TABLE {t} (a BIGINT)"))
+    # without -t psql prints the command tag
+    proc = psql(psql_bin, floe_shared, "-c", f"INSERT INTO {t} VALUES (1), (2), (3), (4)")
+    ok(proc)
+    proc = subprocess.run(
+        [
+            psql_bin,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(floe_shared.pg_port),
+            "-U",
+            "floe",
+            "-d",
+            "floe",
+            "-X",
+            "-w",
+            "-c",
+            f"INSERT INTO {t} VALUES (5), (6)",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PGCONNECT_TIMEOUT="10"),
+    )
+    assert proc.returncode == 0, describe(proc)
+    assert "INSERT 0 2" in proc.stdout, describe(proc)
+
+
+def test_script_file_with_several_statements(psql_bin, floe_shared, tmp_path):
+    t = unique_name("psqlf")
+    script = tmp_path / "script.sql"
+    script.write_text(
+        f"CREATE TABLE {t} (k BIGINT, v TEXT);\n"
+        f"INSERT INTO {t} VALUES (1, 'one');\n"
+        f"INSERT INTO {t} VALUES (2, 'two');\n"
+        f"SELECT k || ':' || v FROM {t} ORDER BY k;\n"
+    )
+    out = ok(psql(psql_bin, floe_shared, "-f", str(script)))
+    assert "1:one" in lines(out) and "2:two" in lines(out), out
+
+
+def test_dt_lists_table(psql_bin, floe_shared):
+    t = unique_name("psqldt")
+    ok(psql(psql_bin, floe_shared, "-c", f"CREATE TABLE {t} (id BIGINT)"))
+    out = ok(psql(psql_bin, floe_shared, "-c", "\\dt"))
+    rows = [line.split("|") for line in lines(out)]
+    assert any(r[:3] == ["public", t, "table"] for r in rows), out
+
+
+def test_d_table_shows_columns_and_types(psql_bin, floe_shared):
+    t = unique_name("psqld")
+    ok(
+        psql(
+            psql_bin,
+            floe_shared,
+            "-c",
+            f"CREATE TABLE {t} (id BIGINT, n INT, name TEXT, score DOUBLE PRECISION, "
+            "amount DECIMAL(10,2), d DATE, ts TIMESTAMP, flag BOOLEAN)",
+        )
+    )
+    out = ok(psql(psql_bin, floe_shared, "-c", f"\\d {t}"))
+    cols = {}
+    for line in lines(out):
+        parts = line.split("|")
+        if len(parts) >= 2:
+            cols[parts[0]] = parts[1]
+    expected = {
+        "id": {"bigint"},
+        "n": {"integer"},
+        "name": {"text", "character varying"},
+        "score": {"double precision"},
+        "amount": {"numeric(10,2)", "numeric"},
+        "d": {"date"},
+        "ts": {"timestamp without time zone"},
+        "flag": {"boolean"},
+    }
+    for name, types in expected.items():
+        assert name in cols, f"column {name} missing from \\d output:\n{out}"
+        assert cols[name] in types, (
+            f"column {name}: type {cols[name]!r}, expected one of {types}\n{out}"
+        )
+
+
+def test_error_message_and_exit_code(psql_bin, floe_shared):
+    proc = psql(psql_bin, floe_shared, "-c", "SELECT * FROM no_such_table_psql")
+    assert proc.returncode != 0, describe(proc)
+    assert "ERROR" in proc.stderr, describe(proc)
+    assert "no_such_table_psql" in proc.stderr, describe(proc)
+
+
+def test_on_error_stop_aborts_script(psql_bin, floe_shared):
+    t = unique_name("psqlstop")
+    ok(psql(psql_bin, floe_shared, "-c", f"CREATE TABLE {t} (a BIGINT)"))
+    script = (
+        f"INSERT INTO {t} VALUES (1);\n"
+        "SELECT * FROM no_such_table_stop;\n"
+        f"INSERT INTO {t} VALUES (2);\n"
+    )
+    proc = psql(psql_bin, floe_shared, input=script)
+    assert proc.returncode == 3, describe(proc)  # psql: script error with ON_ERROR_STOP
+    assert "no_such_table_stop" in proc.stderr, describe(proc)
+    out = ok(psql(psql_bin, floe_shared, "-c", f"SELECT a FROM {t} ORDER BY a"))
+    assert lines(out) == ["1"], "statements after the error must not run"
+
+
+def test_syntax_error_reports_sqlstate(psql_bin, floe_shared):
+    proc = psql(psql_bin, floe_shared, "-v", "VERBOSITY=verbose", "-c", "SELEC 1")
+    assert proc.returncode != 0, describe(proc)
+    assert "42601" in proc.stderr, describe(proc)
