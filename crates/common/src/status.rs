@@ -42,6 +42,14 @@ pub enum Status {
     DivisionByZero,
     /// 23502: NULL in a column that does not allow it.
     NotNullViolation,
+    /// 23505: a row would duplicate a primary key.
+    UniqueViolation,
+    /// 21000: one statement would change the same row twice.
+    CardinalityViolation,
+    /// 42P10: a column list does not match a constraint.
+    InvalidColumnReference,
+    /// 42P16: a table definition change is not allowed.
+    InvalidTableDefinition,
     /// 2BP01: dropping an object that others depend on.
     DependentObjectsStillExist,
     /// 0A000: valid SQL that Floe does not support (yet).
@@ -85,6 +93,10 @@ impl Status {
             Status::NumericValueOutOfRange => "22003",
             Status::DivisionByZero => "22012",
             Status::NotNullViolation => "23502",
+            Status::UniqueViolation => "23505",
+            Status::CardinalityViolation => "21000",
+            Status::InvalidTableDefinition => "42P16",
+            Status::InvalidColumnReference => "42P10",
             Status::DependentObjectsStillExist => "2BP01",
             Status::FeatureNotSupported => "0A000",
             Status::InsufficientPrivilege => "42501",
@@ -106,6 +118,7 @@ impl Status {
             | Status::DuplicateSchema
             | Status::ObjectInUse
             | Status::SerializationFailure
+            | Status::UniqueViolation
             | Status::DependentObjectsStillExist => 409,
             Status::InsufficientPrivilege => 403,
             Status::ProgramLimitExceeded => 413,
@@ -124,7 +137,10 @@ impl Status {
             | Status::InvalidParameterValue
             | Status::NumericValueOutOfRange
             | Status::DivisionByZero
-            | Status::NotNullViolation => 400,
+            | Status::NotNullViolation
+            | Status::CardinalityViolation
+            | Status::InvalidTableDefinition
+            | Status::InvalidColumnReference => 400,
         }
     }
 
@@ -134,7 +150,7 @@ impl Status {
     }
 }
 
-const ALL: [Status; 27] = [
+const ALL: [Status; 31] = [
     Status::SyntaxError,
     Status::UndefinedTable,
     Status::UndefinedSchema,
@@ -152,6 +168,10 @@ const ALL: [Status; 27] = [
     Status::NumericValueOutOfRange,
     Status::DivisionByZero,
     Status::NotNullViolation,
+    Status::UniqueViolation,
+    Status::CardinalityViolation,
+    Status::InvalidTableDefinition,
+    Status::InvalidColumnReference,
     Status::DependentObjectsStillExist,
     Status::FeatureNotSupported,
     Status::InsufficientPrivilege,

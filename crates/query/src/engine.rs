@@ -17,10 +17,11 @@ use floe_common::defaults::{CATALOG_NAME, DEFAULT_SCHEMA, SYSTEM_SCHEMA};
 use floe_storage::Store;
 
 use crate::catalog::FloeCatalog;
-use crate::error::QueryError;
+use crate::error::{QueryError, unsupported};
+use crate::positions::RowPositions;
 use crate::system::{AtSnapshot, SystemSchema};
 use crate::table::append_stream;
-use crate::{copy, ddl, names};
+use crate::{alter, copy, ddl, dml, names};
 
 /// What a statement produced.
 pub enum Output {
@@ -93,6 +94,7 @@ impl Engine {
             .expect("registering a built-in schema cannot fail");
         ctx.register_catalog(CATALOG_NAME, catalog);
         ctx.register_udtf("at_snapshot", Arc::new(AtSnapshot::new(store.clone())));
+        ctx.register_udtf("row_positions", Arc::new(RowPositions::new(store.clone())));
         Engine { store, ctx }
     }
 
@@ -212,6 +214,10 @@ impl Engine {
                 let rows = copy::execute(self, source, to, target, options, legacy_options).await?;
                 Ok(Output::count("COPY", rows))
             }
+            Statement::Insert(insert) if insert.on.is_some() => {
+                let rows = dml::upsert(self, insert).await?;
+                Ok(Output::count("INSERT", rows))
+            }
             Statement::Insert(_) => {
                 let plan = self.plan(stmt).await?;
                 let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
@@ -226,10 +232,24 @@ impl Engine {
             Statement::StartTransaction { .. } => Ok(Output::command("BEGIN")),
             Statement::Commit { .. } => Ok(Output::command("COMMIT")),
             Statement::Rollback { .. } => Ok(Output::command("ROLLBACK")),
-            Statement::Update(_) => Err(unsupported("UPDATE")),
-            Statement::Delete(_) => Err(unsupported("DELETE")),
-            Statement::AlterTable(_) => Err(unsupported("ALTER TABLE")),
-            Statement::Truncate(_) => Err(unsupported("TRUNCATE")),
+            Statement::Update(update) => {
+                let rows = dml::update(self, update).await?;
+                Ok(Output::count("UPDATE", rows))
+            }
+            Statement::Delete(delete) => {
+                let rows = dml::delete(self, delete).await?;
+                Ok(Output::count("DELETE", rows))
+            }
+            Statement::AlterTable(alter_table) => {
+                alter::execute(self, alter_table).await?;
+                Ok(Output::command("ALTER TABLE"))
+            }
+            Statement::Truncate(truncate) => {
+                for target in &truncate.table_names {
+                    dml::truncate(self, &target.name).await?;
+                }
+                Ok(Output::command("TRUNCATE TABLE"))
+            }
             Statement::Merge(_) => Err(unsupported("MERGE")),
             other => {
                 let plan = self.plan(other).await?;
@@ -301,10 +321,4 @@ fn bytea_hex_literals(stmt: &mut Statement) {
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
-}
-
-fn unsupported(what: &str) -> QueryError {
-    QueryError::Unsupported {
-        feature: what.to_string(),
-    }
 }

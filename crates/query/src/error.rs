@@ -63,6 +63,17 @@ pub enum QueryError {
     /// A column referenced by name does not exist.
     #[error("column \"{column}\" of relation \"{table}\" does not exist")]
     NoSuchColumn { table: String, column: String },
+    /// One statement would change the same row twice.
+    #[error("{command} would affect row of relation \"{table}\" a second time")]
+    RowChangedTwice {
+        command: &'static str,
+        table: String,
+    },
+    /// ON CONFLICT names columns that are not the table's primary key.
+    #[error(
+        "there is no unique constraint matching the ON CONFLICT specification on \"{table}\" (primary key: {key})"
+    )]
+    NoConflictTarget { table: String, key: String },
     /// Valid SQL that Floe does not execute.
     #[error("{feature} is not supported")]
     Unsupported { feature: String },
@@ -180,6 +191,8 @@ impl HasStatus for QueryError {
             QueryError::NoSuchTable { .. } => Status::UndefinedTable,
             QueryError::NoSuchColumn { .. } => Status::UndefinedColumn,
             QueryError::Unsupported { .. } => Status::FeatureNotSupported,
+            QueryError::RowChangedTwice { .. } => Status::CardinalityViolation,
+            QueryError::NoConflictTarget { .. } => Status::InvalidColumnReference,
             QueryError::CopyValue { .. } => Status::InvalidTextRepresentation,
             QueryError::CopyFormat { .. } => Status::BadCopyFileFormat,
             QueryError::NoFiles { .. } => Status::UndefinedFile,
@@ -232,5 +245,18 @@ fn strip_datafusion_prefix(text: &str) -> &str {
         if before == out {
             return out;
         }
+    }
+}
+
+/// The error for valid SQL that Floe does not execute.
+pub(crate) fn unsupported(what: &str) -> QueryError {
+    QueryError::Unsupported {
+        feature: what.to_string(),
+    }
+}
+
+impl From<arrow::error::ArrowError> for QueryError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        QueryError::DataFusion(DataFusionError::from(e))
     }
 }

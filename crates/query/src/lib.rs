@@ -8,12 +8,16 @@
 //! statements through [`Engine`]; it is the only crate that depends on
 //! DataFusion's planning APIs.
 
+mod alter;
 mod catalog;
 mod copy;
 mod ddl;
+mod dml;
 mod engine;
 mod error;
 mod names;
+pub mod positions;
+mod scan;
 mod system;
 mod table;
 mod types;

@@ -69,6 +69,7 @@ impl Kind {
                 Field::new("total_rows", DataType::Int64, true),
                 Field::new("added_files", DataType::Int64, true),
                 Field::new("total_files", DataType::Int64, true),
+                Field::new("deleted_rows", DataType::Int64, false),
             ],
         };
         Arc::new(Schema::new(fields))
@@ -134,7 +135,8 @@ impl SystemTable {
                     name.push(h.name().to_string());
                     snapshot.push(current.map(|s| s.snapshot_id()));
                     last.push(current.map(|s| s.timestamp_ms()));
-                    rows.push(get("total-records"));
+                    // Each position delete removes exactly one live row.
+                    rows.push(get("total-records") - get("total-position-deletes"));
                     files.push(get("total-data-files"));
                     bytes.push(get("total-files-size"));
                     spec.push(describe_spec(h));
@@ -165,6 +167,7 @@ impl SystemTable {
                 let mut total_rows = vec![];
                 let mut added_files = vec![];
                 let mut total_files = vec![];
+                let mut deleted_rows = vec![];
                 for h in &tables {
                     let t = h.table();
                     let mut snaps: Vec<_> = t.metadata().snapshots().collect();
@@ -178,7 +181,11 @@ impl SystemTable {
                         at.push(s.timestamp_ms());
                         op.push(s.summary().operation.as_str().to_string());
                         added_rows.push(summary_i64(p, "added-records"));
-                        total_rows.push(summary_i64(p, "total-records"));
+                        total_rows
+                            .push(summary_i64(p, "total-records").map(|t| {
+                                t - summary_i64(p, "total-position-deletes").unwrap_or(0)
+                            }));
+                        deleted_rows.push(summary_i64(p, "added-position-deletes").unwrap_or(0));
                         added_files.push(summary_i64(p, "added-data-files"));
                         total_files.push(summary_i64(p, "total-data-files"));
                     }
@@ -194,6 +201,7 @@ impl SystemTable {
                     Arc::new(Int64Array::from(total_rows)),
                     Arc::new(Int64Array::from(added_files)),
                     Arc::new(Int64Array::from(total_files)),
+                    Arc::new(Int64Array::from(deleted_rows)),
                 ]
             }
         };

@@ -20,7 +20,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use floe_storage::iceberg::spec::{NullOrder, SortDirection, Transform};
 use floe_storage::{CommitSummary, TableHandle};
 use futures::StreamExt;
-use iceberg_datafusion::IcebergStaticTableProvider;
+use iceberg_datafusion::physical_plan::convert_filters_to_predicate;
 
 use crate::error::QueryError;
 
@@ -31,6 +31,9 @@ use crate::error::QueryError;
 #[derive(Debug)]
 pub struct FloeTable {
     handle: Arc<TableHandle>,
+    /// The schema as stored, with Iceberg field ids.
+    stored: SchemaRef,
+    /// The schema SQL sees.
     schema: SchemaRef,
     snapshot_id: Option<i64>,
 }
@@ -38,9 +41,11 @@ pub struct FloeTable {
 impl FloeTable {
     /// The latest state of the table.
     pub fn new(handle: Arc<TableHandle>) -> Result<FloeTable, QueryError> {
-        let schema = crate::uuid::logical_schema(&handle.arrow_schema()?);
+        let stored = handle.arrow_schema()?;
+        let schema = crate::uuid::logical_schema(&stored);
         Ok(FloeTable {
             handle,
+            stored,
             schema,
             snapshot_id: None,
         })
@@ -52,9 +57,11 @@ impl FloeTable {
         snapshot_id: i64,
     ) -> Result<FloeTable, QueryError> {
         handle.table_at(snapshot_id)?;
-        let schema = crate::uuid::logical_schema(&handle.arrow_schema()?);
+        let stored = handle.arrow_schema()?;
+        let schema = crate::uuid::logical_schema(&stored);
         Ok(FloeTable {
             handle,
+            stored,
             schema,
             snapshot_id: Some(snapshot_id),
         })
@@ -106,13 +113,16 @@ impl TableProvider for FloeTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let table = self.handle.table();
-        let provider = match self.snapshot_id {
-            None => IcebergStaticTableProvider::try_new_from_table(table).await,
-            Some(id) => IcebergStaticTableProvider::try_new_from_table_snapshot(table, id).await,
-        }
-        .map_err(iceberg_datafusion::to_datafusion_error)?;
-        let scan = provider.scan(state, projection, filters, limit).await?;
+        let table = match self.snapshot_id {
+            None => self.handle.table(),
+            Some(id) => self.handle.table_at(id).map_err(QueryError::from)?,
+        };
+        let predicate = convert_filters_to_predicate(filters);
+        let files = floe_storage::live_files(&table, self.snapshot_id, predicate)
+            .await
+            .map_err(|e| QueryError::from(e).into_datafusion())?;
+        let scan =
+            crate::scan::parquet_scan(state, &self.stored, &files, projection, limit).await?;
         Ok(crate::uuid::text_scan(scan))
     }
 

@@ -53,9 +53,9 @@ pub fn logical_schema(stored: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, stored.metadata().clone()))
 }
 
-fn to_text(batch: RecordBatch, schema: &SchemaRef) -> DFResult<RecordBatch> {
-    let columns: Vec<ArrayRef> = batch
-        .columns()
+/// Converts stored uuid columns (16-byte binary) to canonical text.
+pub fn columns_as_text(columns: &[ArrayRef]) -> Vec<ArrayRef> {
+    columns
         .iter()
         .map(
             |c| match c.as_any().downcast_ref::<FixedSizeBinaryArray>() {
@@ -74,7 +74,11 @@ fn to_text(batch: RecordBatch, schema: &SchemaRef) -> DFResult<RecordBatch> {
                 _ => c.clone(),
             },
         )
-        .collect();
+        .collect()
+}
+
+fn to_text(batch: RecordBatch, schema: &SchemaRef) -> DFResult<RecordBatch> {
+    let columns = columns_as_text(batch.columns());
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 

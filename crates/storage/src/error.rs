@@ -70,6 +70,18 @@ pub enum StorageError {
         #[source]
         source: Box<iceberg::Error>,
     },
+    /// The table uses an Iceberg feature Floe does not read or write.
+    #[error("table \"{table}\" uses {feature}, which Floe does not support")]
+    Unsupported { table: String, feature: String },
+    /// A data or delete file cannot be read or written.
+    #[error("file {path}: {reason}")]
+    DataFileIo { path: String, reason: String },
+    /// A change to a table's schema that Iceberg schema evolution does not allow.
+    #[error("cannot alter table \"{table}\": {reason}")]
+    InvalidAlter { table: String, reason: String },
+    /// The SQLite catalog could not be read or updated.
+    #[error("catalog update of table \"{table}\" failed: {reason}")]
+    Catalog { table: String, reason: String },
     /// Arrow could not convert or combine batches.
     #[error("{operation} failed: {source}")]
     Arrow {
@@ -114,6 +126,10 @@ impl HasStatus for StorageError {
                 iceberg::ErrorKind::DataInvalid => Status::InvalidParameterValue,
                 _ => Status::IoError,
             },
+            StorageError::Unsupported { .. } => Status::FeatureNotSupported,
+            StorageError::DataFileIo { .. } => Status::IoError,
+            StorageError::InvalidAlter { .. } => Status::InvalidTableDefinition,
+            StorageError::Catalog { .. } => Status::IoError,
             StorageError::Arrow { .. } => Status::DatatypeMismatch,
         }
     }

@@ -16,16 +16,20 @@
 //!   are fsynced, the metadata file is written and the SQLite catalog has
 //!   committed) and every later read sees it.
 
+mod commit;
 mod datadir;
 mod error;
+mod scan;
 mod store;
 mod table;
 mod writer;
 
+pub use commit::PositionDeletes;
 pub use datadir::DataDir;
 pub use error::StorageError;
+pub use scan::{LiveFile, live_files, local_path};
 pub use store::{Store, TableDefinition};
-pub use table::{CommitSummary, TableHandle};
+pub use table::{CommitSummary, TableChange, TableHandle};
 pub use writer::TableAppend;
 
 /// Result type of this crate.

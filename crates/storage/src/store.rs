@@ -9,6 +9,9 @@ use iceberg::spec::{Schema, SortOrder, UnboundPartitionSpec};
 use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableCreation, TableIdent};
 use iceberg_catalog_sql::{SqlBindStyle, SqlCatalog, SqlCatalogBuilder};
 
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+use crate::commit::CatalogPointer;
 use crate::datadir::DataDir;
 use crate::table::TableHandle;
 use crate::{Result, StorageError};
@@ -35,6 +38,7 @@ type Tables = BTreeMap<String, BTreeMap<String, Arc<TableHandle>>>;
 pub struct Store {
     dir: DataDir,
     catalog: Arc<SqlCatalog>,
+    pointer: Arc<CatalogPointer>,
     tables: RwLock<Tables>,
     ddl: tokio::sync::Mutex<()>,
 }
@@ -65,6 +69,22 @@ impl Store {
                 catalog_path.display(),
             ))?;
         let catalog = Arc::new(catalog);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(&catalog_path)
+                    .busy_timeout(std::time::Duration::from_secs(30)),
+            )
+            .await
+            .map_err(|e| StorageError::Catalog {
+                table: "(all)".into(),
+                reason: format!("opening {}: {e}", catalog_path.display()),
+            })?;
+        let pointer = Arc::new(CatalogPointer {
+            pool,
+            catalog_name: floe_common::defaults::CATALOG_NAME.to_string(),
+        });
 
         let mut tables = Tables::new();
         let namespaces = catalog
@@ -85,7 +105,7 @@ impl Store {
                     .map_err(StorageError::iceberg("loading table", &ident))?;
                 in_ns.insert(
                     ident.name().to_string(),
-                    Arc::new(TableHandle::new(catalog.clone(), table)),
+                    Arc::new(TableHandle::new(catalog.clone(), pointer.clone(), table)),
                 );
             }
             tables.insert(name, in_ns);
@@ -93,6 +113,7 @@ impl Store {
         let store = Arc::new(Store {
             dir,
             catalog,
+            pointer,
             tables: RwLock::new(tables),
             ddl: tokio::sync::Mutex::new(()),
         });
@@ -246,7 +267,11 @@ impl Store {
                     source: Box::new(e),
                 },
             })?;
-        let handle = Arc::new(TableHandle::new(self.catalog.clone(), table));
+        let handle = Arc::new(TableHandle::new(
+            self.catalog.clone(),
+            self.pointer.clone(),
+            table,
+        ));
         self.write()
             .entry(schema.to_string())
             .or_default()

@@ -10,6 +10,7 @@ use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, TableIdent};
 use iceberg_catalog_sql::SqlCatalog;
 
+use crate::commit::{self, CatalogPointer, PositionDeletes};
 use crate::writer::TableAppend;
 use crate::{Result, StorageError};
 
@@ -30,6 +31,7 @@ pub struct CommitSummary {
 /// committed snapshot, and keep reading it however many commits follow.
 pub struct TableHandle {
     catalog: Arc<SqlCatalog>,
+    pointer: Arc<CatalogPointer>,
     ident: TableIdent,
     current: RwLock<Table>,
     commits: tokio::sync::Mutex<()>,
@@ -44,9 +46,14 @@ impl std::fmt::Debug for TableHandle {
 }
 
 impl TableHandle {
-    pub(crate) fn new(catalog: Arc<SqlCatalog>, table: Table) -> TableHandle {
+    pub(crate) fn new(
+        catalog: Arc<SqlCatalog>,
+        pointer: Arc<CatalogPointer>,
+        table: Table,
+    ) -> TableHandle {
         TableHandle {
             catalog,
+            pointer,
             ident: table.identifier().clone(),
             current: RwLock::new(table),
             commits: tokio::sync::Mutex::new(()),
@@ -101,6 +108,23 @@ impl TableHandle {
         TableAppend::new(self.clone(), self.table())
     }
 
+    /// Starts a change that reads the table before it writes (UPDATE,
+    /// DELETE, upserts, ALTER TABLE). Every other commit to the table waits
+    /// until the change commits or is dropped, so what it read is still the
+    /// latest state when it commits.
+    pub async fn begin(self: &Arc<Self>) -> TableChange<'_> {
+        let serial = self.commits.lock().await;
+        TableChange {
+            handle: self,
+            _serial: serial,
+            base: self.table(),
+        }
+    }
+
+    fn set_current(&self, table: Table) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = table;
+    }
+
     pub(crate) async fn lock_commits(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.commits.lock().await
     }
@@ -134,11 +158,75 @@ impl TableHandle {
             .await
             .map_err(StorageError::iceberg("committing to", &self.ident))?;
         let snapshot_id = committed.metadata().current_snapshot_id();
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = committed;
+        self.set_current(committed);
         Ok(CommitSummary {
             snapshot_id,
             rows,
             files: count,
         })
+    }
+}
+
+/// A read-then-write change to one table; see [`TableHandle::begin`].
+pub struct TableChange<'a> {
+    handle: &'a Arc<TableHandle>,
+    _serial: tokio::sync::MutexGuard<'a, ()>,
+    base: Table,
+}
+
+impl TableChange<'_> {
+    /// The state the change reads and builds on.
+    pub fn base(&self) -> &Table {
+        &self.base
+    }
+
+    /// Starts writing new rows; they are committed by [`TableChange::commit_rows`].
+    pub fn append(&self) -> Result<TableAppend> {
+        TableAppend::new(self.handle.clone(), self.base.clone())
+    }
+
+    /// Commits new rows and deletes of existing rows as one snapshot.
+    ///
+    /// When this returns, the change is durable and visible; on error none
+    /// of it is.
+    pub async fn commit_rows(
+        self,
+        append: Option<TableAppend>,
+        deletes: Vec<PositionDeletes>,
+    ) -> Result<CommitSummary> {
+        let (data, rows) = match append {
+            Some(append) => append.finish().await?,
+            None => (Vec::new(), 0),
+        };
+        let mut delete_files = Vec::with_capacity(deletes.len());
+        for delete in deletes.iter().filter(|d| !d.positions.is_empty()) {
+            delete_files.push(commit::write_position_deletes(&self.base, delete).await?);
+        }
+        if data.is_empty() && delete_files.is_empty() {
+            return Ok(CommitSummary {
+                snapshot_id: None,
+                rows: 0,
+                files: 0,
+            });
+        }
+        let files = data.len();
+        let metadata = commit::with_row_delta(&self.base, data, delete_files).await?;
+        let committed = self.handle.pointer.swap(&self.base, metadata).await?;
+        let snapshot_id = committed.metadata().current_snapshot_id();
+        self.handle.set_current(committed);
+        Ok(CommitSummary {
+            snapshot_id,
+            rows,
+            files,
+        })
+    }
+
+    /// Makes `schema` the table's current schema (schema evolution; field
+    /// ids carry the data of existing files over).
+    pub async fn commit_schema(self, schema: iceberg::spec::Schema) -> Result<()> {
+        let metadata = commit::with_schema(&self.base, schema)?;
+        let committed = self.handle.pointer.swap(&self.base, metadata).await?;
+        self.handle.set_current(committed);
+        Ok(())
     }
 }

@@ -144,13 +144,21 @@ impl TableAppend {
     ///
     /// When this returns, the rows are durable and visible to every later read.
     pub async fn commit(self) -> Result<CommitSummary> {
+        let handle = self.handle.clone();
+        let (files, rows) = self.finish().await?;
+        handle.commit_files(files, rows).await
+    }
+
+    /// Closes the files without committing them: the data files and the
+    /// number of rows they hold.
+    pub(crate) async fn finish(self) -> Result<(Vec<DataFile>, u64)> {
         let ident = self.handle.ident().clone();
         let err = StorageError::iceberg("closing data files of", &ident);
         let files: Vec<DataFile> = match self.writer {
             Partitioned::No(w) => (*w).close().await.map_err(err)?,
             Partitioned::Yes { writer, .. } => (*writer).close().await.map_err(err)?,
         };
-        self.handle.commit_files(files, self.rows).await
+        Ok((files, self.rows))
     }
 }
 

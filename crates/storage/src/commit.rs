@@ -1,0 +1,393 @@
+//! Floe's own commit path for changes the Iceberg library does not commit:
+//! row deltas (added data files plus position-delete files in one snapshot)
+//! and schema evolution by field id.
+//!
+//! A commit writes every new file first (data, deletes, manifests, manifest
+//! list, metadata JSON; each is fsynced when closed), then swaps the table's
+//! metadata pointer in the SQLite catalog with a compare-and-swap on the
+//! previous pointer. Until that swap nothing is visible; after it, all is.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::array::{Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
+use bytes::Bytes;
+use iceberg::spec::{
+    DataContentType, DataFile, DataFileBuilder, DataFileFormat, FormatVersion, MAIN_BRANCH,
+    ManifestContentType, ManifestFile, ManifestListWriter, ManifestWriterBuilder, Operation,
+    Schema, Snapshot, SnapshotReference, SnapshotRetention, SnapshotSummaryCollector, Struct,
+    Summary, TableMetadata,
+};
+use iceberg::table::Table;
+use iceberg::{MetadataLocation, TableUpdate};
+use parquet::arrow::ArrowWriter;
+use sqlx::sqlite::SqlitePool;
+
+use crate::{Result, StorageError};
+
+/// Iceberg's reserved field id of `file_path` in position-delete files.
+const DELETE_FILE_PATH_ID: i32 = 2147483546;
+/// Iceberg's reserved field id of `pos` in position-delete files.
+const DELETE_POS_ID: i32 = 2147483545;
+
+/// Rows to delete from one data file, by position.
+#[derive(Debug, Clone)]
+pub struct PositionDeletes {
+    /// The data file's location as the manifests name it.
+    pub data_file: String,
+    /// The data file's partition and partition spec id.
+    pub partition: Option<(Struct, i32)>,
+    /// Zero-based positions, sorted and distinct.
+    pub positions: Vec<u64>,
+}
+
+/// Points the catalog at new metadata for a table.
+pub(crate) struct CatalogPointer {
+    pub(crate) pool: SqlitePool,
+    pub(crate) catalog_name: String,
+}
+
+impl CatalogPointer {
+    /// Writes `metadata` as the table's next metadata file and swaps the
+    /// catalog pointer from `base`'s file to it. Fails with a commit
+    /// conflict if `base` is no longer the table's current metadata.
+    pub(crate) async fn swap(&self, base: &Table, metadata: TableMetadata) -> Result<Table> {
+        let ident = base.identifier().clone();
+        let err = |op| StorageError::iceberg(op, &ident);
+        let current = base
+            .metadata_location_result()
+            .map_err(err("locating metadata of"))?
+            .to_string();
+        let next = MetadataLocation::from_str(&current)
+            .map_err(err("locating metadata of"))?
+            .with_next_version()
+            .with_new_metadata(&metadata);
+        metadata
+            .write_to(base.file_io(), &next)
+            .await
+            .map_err(err("writing metadata of"))?;
+        let next = next.to_string();
+        let swapped = sqlx::query(
+            "UPDATE iceberg_tables
+                SET metadata_location = ?, previous_metadata_location = ?
+              WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?
+                AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)
+                AND metadata_location = ?",
+        )
+        .bind(&next)
+        .bind(&current)
+        .bind(&self.catalog_name)
+        .bind(ident.namespace().join("."))
+        .bind(ident.name())
+        .bind(&current)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StorageError::Catalog {
+            table: ident.to_string(),
+            reason: e.to_string(),
+        })?;
+        if swapped.rows_affected() != 1 {
+            return Err(StorageError::iceberg("committing to", &ident)(
+                iceberg::Error::new(
+                    iceberg::ErrorKind::CatalogCommitConflicts,
+                    format!("table {ident} changed during the commit"),
+                ),
+            ));
+        }
+        Table::builder()
+            .identifier(ident.clone())
+            .file_io(base.file_io().clone())
+            .metadata(metadata)
+            .metadata_location(next)
+            .runtime(iceberg::Runtime::current())
+            .build()
+            .map_err(err("loading committed metadata of"))
+    }
+}
+
+/// New metadata with `schema` as the current schema.
+pub(crate) fn with_schema(base: &Table, schema: Schema) -> Result<TableMetadata> {
+    let ident = base.identifier();
+    let location = base
+        .metadata_location_result()
+        .map_err(StorageError::iceberg("locating metadata of", ident))?
+        .to_string();
+    let builder = base
+        .metadata()
+        .clone()
+        .into_builder(Some(location))
+        .add_current_schema(schema)
+        .map_err(|e| StorageError::InvalidAlter {
+            table: ident.to_string(),
+            reason: e.message().to_string(),
+        })?;
+    Ok(builder
+        .build()
+        .map_err(|e| StorageError::InvalidAlter {
+            table: ident.to_string(),
+            reason: e.message().to_string(),
+        })?
+        .metadata)
+}
+
+/// Writes one position-delete file for rows of one data file.
+pub(crate) async fn write_position_deletes(
+    table: &Table,
+    deletes: &PositionDeletes,
+) -> Result<DataFile> {
+    let ident = table.identifier();
+    let field = |name: &str, ty: DataType, id: i32| {
+        Field::new(name, ty, false).with_metadata(HashMap::from([(
+            "PARQUET:field_id".to_string(),
+            id.to_string(),
+        )]))
+    };
+    let schema = Arc::new(ArrowSchema::new(vec![
+        field("file_path", DataType::Utf8, DELETE_FILE_PATH_ID),
+        field("pos", DataType::Int64, DELETE_POS_ID),
+    ]));
+    let rows = deletes.positions.len();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![deletes.data_file.as_str(); rows])),
+            Arc::new(Int64Array::from_iter_values(
+                deletes.positions.iter().map(|&p| p as i64),
+            )),
+        ],
+    )
+    .map_err(|source| StorageError::Arrow {
+        operation: "assembling position deletes",
+        source,
+    })?;
+    let location = format!(
+        "{}/data/delete-{}.parquet",
+        table.metadata().location(),
+        uuid::Uuid::now_v7()
+    );
+    let pq = |e: parquet::errors::ParquetError| StorageError::DataFileIo {
+        path: location.clone(),
+        reason: e.to_string(),
+    };
+    let mut buffer = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buffer, schema, None).map_err(pq)?;
+    writer.write(&batch).map_err(pq)?;
+    writer.close().map_err(pq)?;
+    let size = buffer.len() as u64;
+    table
+        .file_io()
+        .new_output(&location)
+        .map_err(StorageError::iceberg("writing deletes of", ident))?
+        .write(Bytes::from(buffer))
+        .await
+        .map_err(StorageError::iceberg("writing deletes of", ident))?;
+    let (partition, spec_id) = deletes.partition.clone().unwrap_or_else(|| {
+        (
+            Struct::empty(),
+            table.metadata().default_partition_spec_id(),
+        )
+    });
+    DataFileBuilder::default()
+        .content(DataContentType::PositionDeletes)
+        .file_path(location.clone())
+        .file_format(DataFileFormat::Parquet)
+        .partition(partition)
+        .partition_spec_id(spec_id)
+        .record_count(rows as u64)
+        .file_size_in_bytes(size)
+        .referenced_data_file(Some(deletes.data_file.clone()))
+        .build()
+        .map_err(|e| StorageError::DataFileIo {
+            path: location,
+            reason: e.to_string(),
+        })
+}
+
+/// New metadata with one more snapshot on `base` that adds `data` files and
+/// `deletes` files, keeping every existing manifest.
+pub(crate) async fn with_row_delta(
+    base: &Table,
+    data: Vec<DataFile>,
+    deletes: Vec<DataFile>,
+) -> Result<TableMetadata> {
+    let ident = base.identifier();
+    let err = |op| StorageError::iceberg(op, ident);
+    let metadata = base.metadata();
+    if metadata.format_version() != FormatVersion::V2 {
+        return Err(StorageError::Unsupported {
+            table: ident.to_string(),
+            feature: format!("format version {}", metadata.format_version()),
+        });
+    }
+    let snapshot_id = new_snapshot_id(metadata);
+    let commit_id = uuid::Uuid::now_v7();
+    let sequence_number = metadata.next_sequence_number();
+    let parent = metadata.current_snapshot();
+
+    let mut manifests: Vec<ManifestFile> = match parent {
+        Some(parent) => base
+            .manifest_list_reader(parent)
+            .load()
+            .await
+            .map_err(err("reading manifests of"))?
+            .consume_entries()
+            .into_iter()
+            .collect(),
+        None => Vec::new(),
+    };
+
+    let schema = metadata.current_schema().clone();
+    let spec = metadata.default_partition_spec().clone();
+    let mut summary = SnapshotSummaryCollector::default();
+    for file in data.iter().chain(&deletes) {
+        summary.add_file(file, schema.clone(), spec.clone());
+    }
+    let removed_rows: u64 = deletes.iter().map(|f| f.record_count()).sum();
+    let added_data = !data.is_empty();
+
+    let mut counter = 0;
+    for (content, files) in [
+        (ManifestContentType::Data, data),
+        (ManifestContentType::Deletes, deletes),
+    ] {
+        if files.is_empty() {
+            continue;
+        }
+        let path = format!(
+            "{}/metadata/{commit_id}-m{counter}.avro",
+            metadata.location()
+        );
+        counter += 1;
+        let output = base
+            .file_io()
+            .new_output(path)
+            .map_err(err("writing manifests of"))?;
+        let builder = ManifestWriterBuilder::new(
+            output,
+            Some(snapshot_id),
+            schema.clone(),
+            spec.as_ref().clone(),
+        );
+        let mut writer = match content {
+            ManifestContentType::Data => builder.build_v2_data(),
+            ManifestContentType::Deletes => builder.build_v2_deletes(),
+        };
+        for file in files {
+            writer
+                .add_file(file, sequence_number)
+                .map_err(err("writing manifests of"))?;
+        }
+        manifests.push(
+            writer
+                .write_manifest_file()
+                .await
+                .map_err(err("writing manifests of"))?,
+        );
+    }
+
+    let list_path = format!(
+        "{}/metadata/snap-{snapshot_id}-0-{commit_id}.avro",
+        metadata.location()
+    );
+    let list_out = base
+        .file_io()
+        .new_output(&list_path)
+        .map_err(err("writing the manifest list of"))?
+        .writer()
+        .await
+        .map_err(err("writing the manifest list of"))?;
+    let mut list = ManifestListWriter::v2(
+        list_out,
+        snapshot_id,
+        metadata.current_snapshot_id(),
+        sequence_number,
+    );
+    list.add_manifests(manifests.into_iter())
+        .map_err(err("writing the manifest list of"))?;
+    list.close()
+        .await
+        .map_err(err("writing the manifest list of"))?;
+
+    let mut properties = summary.build();
+    totals(
+        &mut properties,
+        parent.map(|p| &p.summary().additional_properties),
+    );
+    let operation = match (added_data, removed_rows > 0) {
+        (true, false) => Operation::Append,
+        (false, _) => Operation::Delete,
+        (true, true) => Operation::Overwrite,
+    };
+    let snapshot = Snapshot::builder()
+        .with_manifest_list(list_path)
+        .with_snapshot_id(snapshot_id)
+        .with_parent_snapshot_id(metadata.current_snapshot_id())
+        .with_sequence_number(sequence_number)
+        .with_summary(Summary {
+            operation,
+            additional_properties: properties,
+        })
+        .with_schema_id(metadata.current_schema_id())
+        .with_timestamp_ms(chrono_now_ms())
+        .build();
+
+    let location = base
+        .metadata_location_result()
+        .map_err(err("locating metadata of"))?
+        .to_string();
+    let mut builder = metadata.clone().into_builder(Some(location));
+    for update in [
+        TableUpdate::AddSnapshot { snapshot },
+        TableUpdate::SetSnapshotRef {
+            ref_name: MAIN_BRANCH.to_string(),
+            reference: SnapshotReference::new(
+                snapshot_id,
+                SnapshotRetention::branch(None, None, None),
+            ),
+        },
+    ] {
+        builder = update.apply(builder).map_err(err("committing to"))?;
+    }
+    Ok(builder.build().map_err(err("committing to"))?.metadata)
+}
+
+/// Carries the `total-*` counters of the parent snapshot forward.
+fn totals(properties: &mut HashMap<String, String>, parent: Option<&HashMap<String, String>>) {
+    let get = |map: &HashMap<String, String>, key: &str| {
+        map.get(key)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    for (total, added) in [
+        ("total-records", "added-records"),
+        ("total-data-files", "added-data-files"),
+        ("total-delete-files", "added-delete-files"),
+        ("total-position-deletes", "added-position-deletes"),
+        ("total-equality-deletes", "added-equality-deletes"),
+        ("total-files-size", "added-files-size"),
+    ] {
+        let before = parent.map(|p| get(p, total)).unwrap_or(0);
+        let sum = before + get(properties, added);
+        properties.insert(total.to_string(), sum.to_string());
+    }
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A positive snapshot id not used in the table yet.
+fn new_snapshot_id(metadata: &TableMetadata) -> i64 {
+    loop {
+        let (a, b) = uuid::Uuid::new_v4().as_u64_pair();
+        let id = ((a ^ b) & (i64::MAX as u64)) as i64;
+        if id != 0 && metadata.snapshot_by_id(id).is_none() {
+            return id;
+        }
+    }
+}

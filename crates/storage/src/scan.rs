@@ -1,0 +1,151 @@
+//! Planning a read of one snapshot: which data files are live and which of
+//! their rows position deletes have removed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::sync::Arc;
+
+use arrow::array::{Array, Int64Array, StringArray};
+use futures::TryStreamExt;
+use iceberg::expr::Predicate;
+use iceberg::spec::{DataContentType, Struct};
+use iceberg::table::Table;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::{Result, StorageError};
+
+/// A data file to read, with the positions of its deleted rows.
+#[derive(Debug, Clone)]
+pub struct LiveFile {
+    /// The file's location as the table's manifests name it.
+    pub location: String,
+    /// Absolute path of the Parquet file on the local filesystem.
+    pub path: String,
+    /// Size of the file in bytes.
+    pub size: u64,
+    /// Rows in the file, deleted ones included.
+    pub record_count: Option<u64>,
+    /// Zero-based positions of rows that are deleted, sorted.
+    pub deleted: Arc<BTreeSet<u64>>,
+    /// The partition the file belongs to, and the id of its partition spec;
+    /// delete files for its rows must carry the same.
+    pub partition: Option<(Struct, i32)>,
+}
+
+impl LiveFile {
+    /// Rows of the file that are still live, if the row count is known.
+    pub fn live_rows(&self) -> Option<u64> {
+        self.record_count
+            .map(|n| n.saturating_sub(self.deleted.len() as u64))
+    }
+}
+
+/// The files to read for `table` at `snapshot_id` (the current snapshot if
+/// `None`), pruned by `predicate` where manifests allow.
+pub async fn live_files(
+    table: &Table,
+    snapshot_id: Option<i64>,
+    predicate: Option<Predicate>,
+) -> Result<Vec<LiveFile>> {
+    let ident = table.identifier().to_string();
+    let err = |op| StorageError::iceberg(op, &ident);
+    let metadata = table.metadata();
+    let snapshot_id = snapshot_id.or(metadata.current_snapshot_id());
+    let Some(snapshot_id) = snapshot_id else {
+        return Ok(Vec::new());
+    };
+    let spec_id = metadata.default_partition_spec_id();
+    let mut builder = table.scan().snapshot_id(snapshot_id).select_all();
+    // Manifests bind a predicate with the schema of the snapshot and compare
+    // bounds in the types they were written with; after a rename or a type
+    // change either can disagree with the current names and types, so such
+    // tables are pruned by Parquet statistics only.
+    let predicate = predicate.filter(|_| metadata.schemas_iter().len() == 1);
+    if let Some(predicate) = predicate {
+        builder = builder.with_filter(predicate);
+    }
+    let tasks: Vec<_> = builder
+        .build()
+        .map_err(err("planning a scan of"))?
+        .plan_files()
+        .await
+        .map_err(err("planning a scan of"))?
+        .try_collect()
+        .await
+        .map_err(err("planning a scan of"))?;
+
+    // Read every position-delete file once, keeping the positions per data file.
+    let mut delete_paths = BTreeSet::new();
+    for task in &tasks {
+        for delete in &task.deletes {
+            if delete.file_type != DataContentType::PositionDeletes {
+                return Err(StorageError::Unsupported {
+                    table: ident.clone(),
+                    feature: "equality delete files".into(),
+                });
+            }
+            delete_paths.insert(delete.file_path.clone());
+        }
+    }
+    let mut deleted: HashMap<String, BTreeSet<u64>> = HashMap::new();
+    for path in delete_paths {
+        read_position_deletes(&path, &mut deleted)?;
+    }
+
+    Ok(tasks
+        .into_iter()
+        .map(|task| LiveFile {
+            deleted: Arc::new(deleted.remove(&task.data_file_path).unwrap_or_default()),
+            path: local_path(&task.data_file_path).to_string(),
+            location: task.data_file_path.clone(),
+            size: task.file_size_in_bytes,
+            record_count: task.record_count,
+            // Floe never evolves partition specs, so every file has the default one.
+            partition: task.partition.map(|p| (p, spec_id)),
+        })
+        .collect())
+}
+
+/// The filesystem path of a `file://` location.
+pub fn local_path(location: &str) -> &str {
+    location.strip_prefix("file://").unwrap_or(location)
+}
+
+/// Adds the (data file, position) pairs of one position-delete file.
+fn read_position_deletes(location: &str, into: &mut HashMap<String, BTreeSet<u64>>) -> Result<()> {
+    let io = |source: std::io::Error| StorageError::DataFileIo {
+        path: location.to_string(),
+        reason: source.to_string(),
+    };
+    let pq = |source: parquet::errors::ParquetError| StorageError::DataFileIo {
+        path: location.to_string(),
+        reason: source.to_string(),
+    };
+    let file = File::open(local_path(location)).map_err(io)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [0, 1]);
+    for batch in builder.with_projection(mask).build().map_err(pq)? {
+        let batch = batch.map_err(|e| StorageError::DataFileIo {
+            path: location.to_string(),
+            reason: e.to_string(),
+        })?;
+        let paths = batch.column(0).as_any().downcast_ref::<StringArray>();
+        let positions = batch.column(1).as_any().downcast_ref::<Int64Array>();
+        let (Some(paths), Some(positions)) = (paths, positions) else {
+            return Err(StorageError::DataFileIo {
+                path: location.to_string(),
+                reason: "not a position-delete file (file_path, pos)".into(),
+            });
+        };
+        for i in 0..batch.num_rows() {
+            if paths.is_null(i) || positions.is_null(i) {
+                continue;
+            }
+            into.entry(paths.value(i).to_string())
+                .or_default()
+                .insert(positions.value(i) as u64);
+        }
+    }
+    Ok(())
+}
