@@ -152,6 +152,33 @@ def test_rows_survive_kill_9(floe_factory):
     assert srv.query("SELECT count(*) FROM durable")[0][0] == len(expected) + 1
 
 
+def test_issue_2_row_changes_and_schema_changes_survive_kill_9(floe_factory):
+    srv = floe_factory()
+    conn = srv.connect()
+    conn.execute("CREATE TABLE kv (k BIGINT PRIMARY KEY, v TEXT)")
+    conn.execute("INSERT INTO kv SELECT value, 'v' || value FROM range(100)")
+    conn.execute("DELETE FROM kv WHERE k % 3 = 0")
+    conn.execute("UPDATE kv SET v = 'changed' WHERE k < 10")
+    conn.execute("INSERT INTO kv VALUES (1, 'upserted'), (500, 'new') ON CONFLICT (k) DO UPDATE SET v = excluded.v")
+    conn.execute("ALTER TABLE kv RENAME COLUMN v TO val")
+    conn.execute("ALTER TABLE kv ADD COLUMN extra BIGINT")
+    expected = {k: f"v{k}" for k in range(100) if k % 3 != 0}
+    expected.update({k: "changed" for k in range(10) if k % 3 != 0})
+    expected.update({1: "upserted", 500: "new"})
+    rc = srv.kill()
+    assert rc == -signal.SIGKILL
+    try:
+        conn.close()
+    except psycopg.Error:
+        pass
+
+    srv.start()
+    rows = srv.query("SELECT k, val, extra FROM kv ORDER BY k")
+    assert rows == [(k, v, None) for k, v in sorted(expected.items())]
+    srv.query("UPDATE kv SET extra = k * 2 WHERE k = 500")
+    assert srv.query("SELECT extra FROM kv WHERE k = 500") == [(1000,)]
+
+
 def test_data_persists_across_graceful_restart(floe_factory):
     srv = floe_factory()
     srv.query("CREATE TABLE persist_t (id BIGINT, name TEXT)")

@@ -2,9 +2,10 @@
 //!
 //! This crate owns the DataFusion session and everything SQL means in Floe:
 //! the catalog that exposes the store's schemas and tables to DataFusion,
-//! the table provider that scans committed Iceberg snapshots and writes
-//! through the storage layer, CREATE/DROP, COPY, system tables and time
-//! travel. Every front end (PG wire, HTTP, the `floe sql` shell) executes
+//! the table provider that scans committed Iceberg snapshots (with
+//! DataFusion's Parquet reader, by field id, honouring position deletes) and
+//! writes through the storage layer, CREATE/DROP/ALTER, UPDATE/DELETE and
+//! upserts, COPY, system tables and time travel. Every front end (PG wire, HTTP, the `floe sql` shell) executes
 //! statements through [`Engine`]; it is the only crate that depends on
 //! DataFusion's planning APIs.
 

@@ -12,7 +12,11 @@
 //!   before its commit leaves no visible trace (at most unreferenced files).
 //! - Commits to one table are serialized, and each applies on top of the
 //!   latest committed snapshot, so concurrent appends never lose rows.
-//! - When [`TableHandle::commit`] returns, the snapshot is durable (data files
+//! - Changes that read before they write (row deletes and updates, schema
+//!   changes) hold the table's commit lock from the read to the commit
+//!   ([`TableHandle::begin`]) and swap the catalog's metadata pointer with a
+//!   compare-and-swap, so no commit is lost or applied to a stale state.
+//! - When a commit returns, the snapshot is durable (data files
 //!   are fsynced, the metadata file is written and the SQLite catalog has
 //!   committed) and every later read sees it.
 
