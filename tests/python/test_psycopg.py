@@ -215,8 +215,7 @@ def test_decimal_literal_predicate(conn):
     assert cur.fetchall() == [(1,)]
 
 
-@pytest.mark.xfail(strict=True, reason="UUID parameters are not decoded yet")
-@pytest.mark.parametrize("protocol", ["simple", "extended"])
+@pytest.mark.parametrize("protocol", ["simple", "extended", "prepared"])
 def test_uuid_parameters(conn, protocol):
     t = create_typed_table(conn)
     cur = make_cursor(conn, protocol)

@@ -145,7 +145,7 @@ impl Engine {
 
     /// Plans a statement with DataFusion.
     pub async fn plan(&self, mut stmt: Statement) -> Result<LogicalPlan, QueryError> {
-        bytea_hex_literals(&mut stmt);
+        pg_literals(&mut stmt)?;
         let state = self.ctx.state();
         Ok(state
             .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
@@ -298,14 +298,37 @@ impl Engine {
     }
 }
 
-/// Rewrites `'\x0aff'::bytea` (PostgreSQL's hex form of a bytea literal,
-/// as drivers send it) into a binary literal; DataFusion would otherwise
-/// cast the text's own bytes.
-fn bytea_hex_literals(stmt: &mut Statement) {
+/// Rewrites PostgreSQL literal forms drivers send that DataFusion reads
+/// differently:
+/// - `'\x0aff'::bytea` (the hex form of a bytea literal) becomes a binary
+///   literal; DataFusion would otherwise cast the text's own bytes;
+/// - `::uuid` casts become casts to text, the type uuid columns have in SQL
+///   (values are checked as uuids when they are written).
+fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
     use datafusion::sql::sqlparser::ast::{
         DataType as SqlType, Expr, Value, visit_expressions_mut,
     };
-    let _ = visit_expressions_mut(stmt, |expr| {
+    let outcome = visit_expressions_mut(stmt, |expr| {
+        if let Expr::Cast {
+            data_type, expr, ..
+        } = expr
+            && *data_type == SqlType::Uuid
+        {
+            *data_type = SqlType::Text;
+            if let Expr::Value(v) = expr.as_mut()
+                && let Value::SingleQuotedString(text) = &mut v.value
+            {
+                match uuid::Uuid::parse_str(text.trim()) {
+                    Ok(u) => *text = u.hyphenated().to_string(),
+                    Err(_) => {
+                        return std::ops::ControlFlow::Break(QueryError::InvalidLiteral {
+                            ty: "uuid",
+                            value: text.clone(),
+                        });
+                    }
+                }
+            }
+        }
         if let Expr::Cast {
             data_type: SqlType::Bytea,
             expr: inner,
@@ -319,6 +342,10 @@ fn bytea_hex_literals(stmt: &mut Statement) {
         {
             *expr = Expr::Value(Value::HexStringLiteral(hex.to_string()).into());
         }
-        std::ops::ControlFlow::<()>::Continue(())
+        std::ops::ControlFlow::Continue(())
     });
+    match outcome {
+        std::ops::ControlFlow::Break(e) => Err(e),
+        std::ops::ControlFlow::Continue(()) => Ok(()),
+    }
 }

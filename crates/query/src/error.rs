@@ -63,6 +63,9 @@ pub enum QueryError {
     /// A column referenced by name does not exist.
     #[error("column \"{column}\" of relation \"{table}\" does not exist")]
     NoSuchColumn { table: String, column: String },
+    /// A literal does not parse as the type it is cast to.
+    #[error("invalid input syntax for type {ty}: \"{value}\"")]
+    InvalidLiteral { ty: &'static str, value: String },
     /// One statement would change the same row twice.
     #[error("{command} would affect row of relation \"{table}\" a second time")]
     RowChangedTwice {
@@ -192,6 +195,7 @@ impl HasStatus for QueryError {
             QueryError::NoSuchColumn { .. } => Status::UndefinedColumn,
             QueryError::Unsupported { .. } => Status::FeatureNotSupported,
             QueryError::RowChangedTwice { .. } => Status::CardinalityViolation,
+            QueryError::InvalidLiteral { .. } => Status::InvalidTextRepresentation,
             QueryError::NoConflictTarget { .. } => Status::InvalidColumnReference,
             QueryError::CopyValue { .. } => Status::InvalidTextRepresentation,
             QueryError::CopyFormat { .. } => Status::BadCopyFileFormat,

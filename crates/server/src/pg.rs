@@ -24,7 +24,7 @@ use datafusion_postgres::pgwire::api::portal::{Format, Portal};
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use datafusion_postgres::pgwire::api::results::{FieldFormat, FieldInfo};
 use datafusion_postgres::pgwire::api::results::{QueryResponse, Response, Tag};
-use datafusion_postgres::pgwire::api::stmt::QueryParser;
+use datafusion_postgres::pgwire::api::stmt::{QueryParser, StoredStatement};
 use datafusion_postgres::pgwire::api::store::PortalStore;
 use datafusion_postgres::pgwire::api::{
     ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers,
@@ -415,7 +415,10 @@ impl ExtendedQueryHandler for FloeExtended {
         };
         let types = ordered_parameter_types(plan)?;
         let type_refs: Vec<Option<&DataType>> = types.iter().map(Option::as_ref).collect();
-        let params = deserialize_parameters(portal, &type_refs)?;
+        let params = match uuid_parameters_as_text(portal) {
+            Some(portal) => deserialize_parameters(&portal, &type_refs)?,
+            None => deserialize_parameters(portal, &type_refs)?,
+        };
         for hook in &self.hooks {
             if let Some(result) = hook
                 .handle_extended_query(stmt, plan, &params, self.engine.context(), client)
@@ -461,6 +464,48 @@ impl ExtendedQueryHandler for FloeExtended {
 }
 
 /// Statements the library's parser rejects are syntax errors (42601).
+/// A copy of the portal with uuid parameters turned into text, the type uuid
+/// columns have in SQL; `None` if it has no uuid parameter. Binary uuids
+/// (16 bytes) become their canonical text form.
+fn uuid_parameters_as_text(portal: &Portal<ParsedStatement>) -> Option<Portal<ParsedStatement>> {
+    let types = &portal.statement.parameter_types;
+    let is_uuid = |i: usize| matches!(types.get(i), Some(Some(t)) if *t == Type::UUID);
+    if !(0..types.len()).any(is_uuid) {
+        return None;
+    }
+    let text_types = types
+        .iter()
+        .map(|t| match t {
+            Some(t) if *t == Type::UUID => Some(Type::TEXT),
+            other => other.clone(),
+        })
+        .collect();
+    let mut copy = Portal::default();
+    copy.name = portal.name.clone();
+    copy.statement = Arc::new(StoredStatement::new(
+        portal.statement.id.clone(),
+        portal.statement.statement.clone(),
+        text_types,
+    ));
+    copy.parameter_format = portal.parameter_format.clone();
+    copy.result_column_format = portal.result_column_format.clone();
+    copy.parameters = portal
+        .parameters
+        .iter()
+        .enumerate()
+        .map(|(i, value)| match value {
+            Some(bytes) if is_uuid(i) && portal.parameter_format.is_binary(i) => {
+                match uuid::Uuid::from_slice(bytes) {
+                    Ok(u) => Some(bytes::Bytes::from(u.hyphenated().to_string())),
+                    Err(_) => value.clone(),
+                }
+            }
+            _ => value.clone(),
+        })
+        .collect();
+    Some(copy)
+}
+
 fn parse_failure(e: PgWireError) -> PgWireError {
     match e {
         PgWireError::ApiError(e) => pg_error_with(
