@@ -124,6 +124,16 @@ def test_sigint_exits_zero(floe_factory):
     assert rc == 0, f"exit code {rc} after SIGINT\n{srv.logs()}"
 
 
+def kill_9_with_client_connected(srv, conn):
+    """kill -9 the server while a client connection is still open."""
+    rc = srv.kill()
+    assert rc == -signal.SIGKILL
+    try:
+        conn.close()
+    except psycopg.Error:
+        pass
+
+
 def test_rows_survive_kill_9(floe_factory):
     srv = floe_factory()
     expected = []
@@ -136,13 +146,7 @@ def test_rows_survive_kill_9(floe_factory):
     expected += [(10, "ten"), (11, "eleven"), (12, None)]
     conn.execute("INSERT INTO durable SELECT value + 1000, 'bulk' FROM range(500)")
     expected += [(1000 + i, "bulk") for i in range(500)]
-    # kill while the client connection is still open
-    rc = srv.kill()
-    assert rc == -signal.SIGKILL
-    try:
-        conn.close()
-    except psycopg.Error:
-        pass
+    kill_9_with_client_connected(srv, conn)
 
     srv.start()  # same data directory, fresh ports
     rows = srv.query("SELECT id, s FROM durable ORDER BY id")
@@ -165,12 +169,7 @@ def test_issue_2_row_changes_and_schema_changes_survive_kill_9(floe_factory):
     expected = {k: f"v{k}" for k in range(100) if k % 3 != 0}
     expected.update({k: "changed" for k in range(10) if k % 3 != 0})
     expected.update({1: "upserted", 500: "new"})
-    rc = srv.kill()
-    assert rc == -signal.SIGKILL
-    try:
-        conn.close()
-    except psycopg.Error:
-        pass
+    kill_9_with_client_connected(srv, conn)
 
     srv.start()
     rows = srv.query("SELECT k, val, extra FROM kv ORDER BY k")

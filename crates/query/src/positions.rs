@@ -99,13 +99,7 @@ impl TableFunctionImpl for RowPositions {
                 "row_positions takes a table name: row_positions('public.t')".into(),
             ));
         };
-        let (schema, table) = crate::names::split_qualified(name);
-        let handle = self.store.table(&schema, &table).ok_or_else(|| {
-            QueryError::NoSuchTable {
-                name: format!("{schema}.{table}"),
-            }
-            .into_datafusion()
-        })?;
+        let handle = crate::system::table_by_name(&self.store, name)?;
         Ok(Arc::new(PositionTable::new(handle)?))
     }
 }

@@ -305,13 +305,18 @@ impl TableFunctionImpl for AtSnapshot {
             Expr::Literal(ScalarValue::Int32(Some(v)), _) => *v as i64,
             _ => return Err(usage()),
         };
-        let (schema, table) = crate::names::split_qualified(name);
-        let handle = self.store.table(&schema, &table).ok_or_else(|| {
-            QueryError::NoSuchTable {
-                name: format!("{schema}.{table}"),
-            }
-            .into_datafusion()
-        })?;
+        let handle = table_by_name(&self.store, name)?;
         Ok(Arc::new(FloeTable::at_snapshot(handle, id)?))
     }
+}
+
+/// The table a table function's `'schema.table'` argument names.
+pub(crate) fn table_by_name(store: &Store, name: &str) -> DFResult<Arc<TableHandle>> {
+    let (schema, table) = crate::names::split_qualified(name);
+    store.table(&schema, &table).ok_or_else(|| {
+        QueryError::NoSuchTable {
+            name: format!("{schema}.{table}"),
+        }
+        .into_datafusion()
+    })
 }
