@@ -93,6 +93,9 @@ impl Engine {
             .register_schema(SYSTEM_SCHEMA, Arc::new(SystemSchema::new(store.clone())))
             .expect("registering a built-in schema cannot fail");
         ctx.register_catalog(CATALOG_NAME, catalog);
+        for udaf in crate::functions::aggregates() {
+            ctx.register_udaf(udaf);
+        }
         ctx.register_udtf("at_snapshot", Arc::new(AtSnapshot::new(store.clone())));
         ctx.register_udtf("row_positions", Arc::new(RowPositions::new(store.clone())));
         Engine { store, ctx }

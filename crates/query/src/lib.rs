@@ -16,6 +16,7 @@ mod ddl;
 mod dml;
 mod engine;
 mod error;
+mod functions;
 mod names;
 pub mod positions;
 mod scan;
