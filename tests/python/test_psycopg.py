@@ -197,16 +197,11 @@ def test_parameter_roundtrip(conn, protocol):
     # parameters in predicates, one per type
     for row in PARAM_ROWS:
         for idx, name in enumerate(PARAM_NAMES):
-            if protocol == "simple" and name == "d":
-                continue  # pinned by test_decimal_literal_predicate
             want = sorted((r[1],) for r in PARAM_ROWS if r[idx] == row[idx])
             execute(cur, protocol, f"SELECT b FROM {t} WHERE {name} = %s ORDER BY b", (row[idx],))
             assert cur.fetchall() == want, f"WHERE {name} = {row[idx]!r} ({protocol})"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a DECIMAL column compared with a numeric literal of another scale"
-)
 def test_decimal_literal_predicate(conn):
     t = create_typed_table(conn)
     cur = ClientCursor(conn)

@@ -87,6 +87,9 @@ impl Engine {
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_SCHEMA);
         config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
+        // As in PostgreSQL, 1.5 is a numeric literal, not a double: it
+        // compares exactly with DECIMAL columns.
+        config.options_mut().sql_parser.parse_float_as_decimal = true;
         let ctx = SessionContext::new_with_config(config);
         let catalog = Arc::new(FloeCatalog::new(store.clone()));
         catalog
@@ -305,6 +308,8 @@ impl Engine {
 /// differently:
 /// - `'\x0aff'::bytea` (the hex form of a bytea literal) becomes a binary
 ///   literal; DataFusion would otherwise cast the text's own bytes;
+/// - numeric literals with an exponent (`1e300`) become double precision;
+///   others are decimals, as in PostgreSQL;
 /// - `::uuid` casts become casts to text, the type uuid columns have in SQL
 ///   (values are checked as uuids when they are written).
 fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
@@ -312,6 +317,21 @@ fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
         DataType as SqlType, Expr, Value, visit_expressions_mut,
     };
     let outcome = visit_expressions_mut(stmt, |expr| {
+        if let Expr::Value(v) = expr
+            && let Value::Number(text, _) = &v.value
+            && text.contains(['e', 'E'])
+        {
+            // Numeric literals are decimals, but one with an exponent may
+            // not fit a decimal: it is a double precision value.
+            *expr = Expr::Cast {
+                kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
+                expr: Box::new(Expr::Value(Value::SingleQuotedString(text.clone()).into())),
+                data_type: SqlType::DoublePrecision,
+                array: false,
+                format: None,
+            };
+            return std::ops::ControlFlow::Continue(());
+        }
         if let Expr::Cast {
             data_type, expr, ..
         } = expr
