@@ -89,8 +89,20 @@ pub async fn live_files(
         }
     }
     let mut deleted: HashMap<String, BTreeSet<u64>> = HashMap::new();
-    for path in delete_paths {
-        read_position_deletes(&path, &mut deleted)?;
+    if !delete_paths.is_empty() {
+        // Parquet reads block; keep them off the async workers.
+        deleted = tokio::task::spawn_blocking(move || {
+            let mut deleted = HashMap::new();
+            for path in delete_paths {
+                read_position_deletes(&path, &mut deleted)?;
+            }
+            Ok::<_, StorageError>(deleted)
+        })
+        .await
+        .map_err(|e| StorageError::DataFileIo {
+            path: "position-delete files".into(),
+            reason: e.to_string(),
+        })??;
     }
 
     Ok(tasks
