@@ -211,35 +211,43 @@ impl SystemTable {
 
 fn describe_spec(h: &TableHandle) -> String {
     let t = h.table();
-    let m = t.metadata();
-    let schema = m.current_schema();
-    m.default_partition_spec()
-        .fields()
-        .iter()
-        .map(|f| {
-            let source = schema
-                .field_by_id(f.source_id)
-                .map(|c| c.name.clone())
-                .unwrap_or_default();
-            format!("{}({source})", f.transform)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    let fields = t.metadata().default_partition_spec().fields().to_vec();
+    describe_fields(
+        h,
+        fields
+            .iter()
+            .map(|f| (f.source_id, f.transform.to_string())),
+        |c, t| format!("{t}({c})"),
+    )
 }
 
 fn describe_order(h: &TableHandle) -> String {
     let t = h.table();
-    let m = t.metadata();
-    let schema = m.current_schema();
-    m.default_sort_order()
-        .fields
-        .iter()
-        .map(|f| {
-            let source = schema
-                .field_by_id(f.source_id)
+    let fields = t.metadata().default_sort_order().fields.clone();
+    describe_fields(
+        h,
+        fields
+            .iter()
+            .map(|f| (f.source_id, f.direction.to_string())),
+        |c, d| format!("{c} {d}"),
+    )
+}
+
+/// Joins `(source field id, detail)` items, each shown by `show(column, detail)`.
+fn describe_fields(
+    h: &TableHandle,
+    items: impl Iterator<Item = (i32, String)>,
+    show: impl Fn(&str, &str) -> String,
+) -> String {
+    let t = h.table();
+    let schema = t.metadata().current_schema();
+    items
+        .map(|(id, detail)| {
+            let column = schema
+                .field_by_id(id)
                 .map(|c| c.name.clone())
                 .unwrap_or_default();
-            format!("{source} {}", f.direction)
+            show(&column, &detail)
         })
         .collect::<Vec<_>>()
         .join(", ")
