@@ -42,8 +42,6 @@ pub enum Status {
     DivisionByZero,
     /// 23502: NULL in a column that does not allow it.
     NotNullViolation,
-    /// 23505: a row would duplicate a primary key.
-    UniqueViolation,
     /// 21000: one statement would change the same row twice.
     CardinalityViolation,
     /// 42P10: a column list does not match a constraint.
@@ -93,7 +91,6 @@ impl Status {
             Status::NumericValueOutOfRange => "22003",
             Status::DivisionByZero => "22012",
             Status::NotNullViolation => "23502",
-            Status::UniqueViolation => "23505",
             Status::CardinalityViolation => "21000",
             Status::InvalidTableDefinition => "42P16",
             Status::InvalidColumnReference => "42P10",
@@ -118,7 +115,6 @@ impl Status {
             | Status::DuplicateSchema
             | Status::ObjectInUse
             | Status::SerializationFailure
-            | Status::UniqueViolation
             | Status::DependentObjectsStillExist => 409,
             Status::InsufficientPrivilege => 403,
             Status::ProgramLimitExceeded => 413,
@@ -150,7 +146,7 @@ impl Status {
     }
 }
 
-const ALL: [Status; 31] = [
+const ALL: [Status; 30] = [
     Status::SyntaxError,
     Status::UndefinedTable,
     Status::UndefinedSchema,
@@ -168,7 +164,6 @@ const ALL: [Status; 31] = [
     Status::NumericValueOutOfRange,
     Status::DivisionByZero,
     Status::NotNullViolation,
-    Status::UniqueViolation,
     Status::CardinalityViolation,
     Status::InvalidTableDefinition,
     Status::InvalidColumnReference,

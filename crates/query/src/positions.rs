@@ -29,7 +29,7 @@ use datafusion::physical_plan::{
 };
 use floe_storage::{LiveFile, Store, TableHandle};
 use futures::{StreamExt, TryStreamExt};
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::{PARQUET_FIELD_ID_META_KEY, ParquetRecordBatchStreamBuilder};
 
 use crate::error::QueryError;
 
@@ -37,9 +37,6 @@ use crate::error::QueryError;
 pub const FILE_COLUMN: &str = "_file";
 /// Column holding the zero-based position of a row in its data file.
 pub const POS_COLUMN: &str = "_pos";
-
-/// Parquet field metadata key carrying the Iceberg field id.
-const FIELD_ID_KEY: &str = "PARQUET:field_id";
 
 /// Converts a batch read from a data file to the table's current schema:
 /// columns are matched by Iceberg field id (so renamed columns keep their
@@ -51,7 +48,11 @@ pub fn adapt_to_table(batch: &RecordBatch, table: &SchemaRef) -> DFResult<Record
         .fields()
         .iter()
         .enumerate()
-        .filter_map(|(i, f)| f.metadata().get(FIELD_ID_KEY).map(|id| (id.as_str(), i)))
+        .filter_map(|(i, f)| {
+            f.metadata()
+                .get(PARQUET_FIELD_ID_META_KEY)
+                .map(|id| (id.as_str(), i))
+        })
         .collect();
     let options = CastOptions {
         safe: false,
@@ -61,7 +62,7 @@ pub fn adapt_to_table(batch: &RecordBatch, table: &SchemaRef) -> DFResult<Record
     for field in table.fields() {
         let found = field
             .metadata()
-            .get(FIELD_ID_KEY)
+            .get(PARQUET_FIELD_ID_META_KEY)
             .and_then(|id| by_id.get(id.as_str()))
             .map(|&i| batch.column(i));
         let column = match found {
