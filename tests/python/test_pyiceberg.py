@@ -243,6 +243,15 @@ def test_issue_2_pyiceberg_reads_partitioned_deletes(floe_server):
     assert srv.query("SELECT id, kind FROM ev ORDER BY id") == expected
     tbl = catalog_for(srv.data_dir).load_table("public.ev")
     assert arrow_rows(tbl.scan().to_arrow(), ["id", "kind"]) == expected
+    before = tbl.current_snapshot().snapshot_id
+
+    srv.query("TRUNCATE ev")
+    assert srv.query("SELECT count(*) FROM ev") == [(0,)]
+    tbl = catalog_for(srv.data_dir).load_table("public.ev")
+    assert tbl.scan().to_arrow().num_rows == 0
+    assert list(tbl.scan().plan_files()) == []
+    # the rows before TRUNCATE are still there for time travel
+    assert arrow_rows(tbl.scan(snapshot_id=before).to_arrow(), ["id", "kind"]) == expected
 
 
 def test_issue_2_pyiceberg_reads_after_schema_changes(floe_server):

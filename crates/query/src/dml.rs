@@ -155,16 +155,18 @@ impl Positions {
         if self.by_file.is_empty() {
             return Ok(Vec::new());
         }
-        let partitions: HashMap<String, _> = floe_storage::live_files(change.base(), None, None)
-            .await?
-            .into_iter()
-            .map(|f| (f.location, f.partition))
-            .collect();
+        let base = change.base();
+        let spec_id = base.metadata().default_partition_spec_id();
+        let partitions = if base.metadata().default_partition_spec().is_unpartitioned() {
+            HashMap::new()
+        } else {
+            floe_storage::file_partitions(base).await?
+        };
         Ok(self
             .by_file
             .into_iter()
             .map(|(data_file, positions)| PositionDeletes {
-                partition: partitions.get(&data_file).cloned().flatten(),
+                partition: partitions.get(&data_file).map(|p| (p.clone(), spec_id)),
                 data_file,
                 positions: positions.into_iter().collect(),
             })
@@ -211,18 +213,7 @@ pub async fn delete(engine: &Engine, delete: Delete) -> Result<u64, QueryError> 
 /// `TRUNCATE t`: deletes every row.
 pub async fn truncate(engine: &Engine, name: &ObjectName) -> Result<(), QueryError> {
     let target = Target::resolve(engine, name, None)?;
-    let change = target.handle.begin().await;
-    let mut positions = Positions::default();
-    for file in floe_storage::live_files(change.base(), None, None).await? {
-        let Some(count) = file.record_count else {
-            return Err(unsupported("TRUNCATE of a file without a row count"));
-        };
-        let live: BTreeSet<u64> = (0..count).filter(|p| !file.deleted.contains(p)).collect();
-        positions.rows += live.len() as u64;
-        positions.by_file.insert(file.location, live);
-    }
-    let deletes = positions.into_deletes(&change).await?;
-    change.commit_rows(None, deletes).await?;
+    target.handle.begin().await.truncate().await?;
     Ok(())
 }
 

@@ -140,7 +140,7 @@ pub(crate) async fn write_position_deletes(
     let ident = table.identifier();
     let field = |name: &str, ty: DataType, id: i32| {
         Field::new(name, ty, false).with_metadata(HashMap::from([(
-            "PARQUET:field_id".to_string(),
+            parquet::arrow::PARQUET_FIELD_ID_META_KEY.to_string(),
             id.to_string(),
         )]))
     };
@@ -205,10 +205,20 @@ pub(crate) async fn write_position_deletes(
         })
 }
 
+/// What a new snapshot does with the files of the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Existing {
+    /// Keep every existing data and delete file.
+    Keep,
+    /// Drop them all (TRUNCATE): the snapshot holds only what it adds.
+    Drop,
+}
+
 /// New metadata with one more snapshot on `base` that adds `data` files and
-/// `deletes` files, keeping every existing manifest.
+/// `deletes` files, keeping or dropping the existing ones.
 pub(crate) async fn with_row_delta(
     base: &Table,
+    existing: Existing,
     data: Vec<DataFile>,
     deletes: Vec<DataFile>,
 ) -> Result<TableMetadata> {
@@ -227,7 +237,7 @@ pub(crate) async fn with_row_delta(
     let parent = metadata.current_snapshot();
 
     let mut manifests: Vec<ManifestFile> = match parent {
-        Some(parent) => base
+        Some(parent) if existing == Existing::Keep => base
             .manifest_list_reader(parent)
             .load()
             .await
@@ -235,7 +245,7 @@ pub(crate) async fn with_row_delta(
             .consume_entries()
             .into_iter()
             .collect(),
-        None => Vec::new(),
+        _ => Vec::new(),
     };
 
     let schema = metadata.current_schema().clone();
@@ -244,7 +254,7 @@ pub(crate) async fn with_row_delta(
     for file in data.iter().chain(&deletes) {
         summary.add_file(file, schema.clone(), spec.clone());
     }
-    let removed_rows: u64 = deletes.iter().map(|f| f.record_count()).sum();
+    let removes_rows = !deletes.is_empty() || existing == Existing::Drop;
     let added_data = !data.is_empty();
 
     let mut counter = 0;
@@ -311,11 +321,22 @@ pub(crate) async fn with_row_delta(
         .map_err(err("writing the manifest list of"))?;
 
     let mut properties = summary.build();
-    totals(
-        &mut properties,
-        parent.map(|p| &p.summary().additional_properties),
-    );
-    let operation = match (added_data, removed_rows > 0) {
+    let parent_summary = parent.map(|p| &p.summary().additional_properties);
+    match existing {
+        Existing::Keep => totals(&mut properties, parent_summary),
+        Existing::Drop => {
+            totals(&mut properties, None);
+            for (removed, total) in [
+                ("deleted-data-files", "total-data-files"),
+                ("deleted-records", "total-records"),
+            ] {
+                if let Some(n) = parent_summary.and_then(|p| p.get(total)) {
+                    properties.insert(removed.to_string(), n.clone());
+                }
+            }
+        }
+    }
+    let operation = match (added_data, removes_rows) {
         (true, false) => Operation::Append,
         (false, _) => Operation::Delete,
         (true, true) => Operation::Overwrite,
@@ -330,7 +351,7 @@ pub(crate) async fn with_row_delta(
             additional_properties: properties,
         })
         .with_schema_id(metadata.current_schema_id())
-        .with_timestamp_ms(chrono_now_ms())
+        .with_timestamp_ms(now_ms())
         .build();
 
     let location = base
@@ -374,7 +395,7 @@ fn totals(properties: &mut HashMap<String, String>, parent: Option<&HashMap<Stri
     }
 }
 
-fn chrono_now_ms() -> i64 {
+fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -31,7 +31,7 @@ mod writer;
 pub use commit::PositionDeletes;
 pub use datadir::DataDir;
 pub use error::StorageError;
-pub use scan::{LiveFile, live_files, local_path};
+pub use scan::{LiveFile, file_partitions, live_files, local_path};
 pub use store::{Store, TableDefinition};
 pub use table::{CommitSummary, TableChange, TableHandle};
 pub use writer::TableAppend;

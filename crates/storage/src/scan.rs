@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arrow::array::{Array, Int64Array, StringArray};
 use futures::TryStreamExt;
 use iceberg::expr::Predicate;
+use iceberg::scan::FileScanTask;
 use iceberg::spec::{DataContentType, Struct};
 use iceberg::table::Table;
 use parquet::arrow::ProjectionMask;
@@ -49,31 +50,8 @@ pub async fn live_files(
     predicate: Option<Predicate>,
 ) -> Result<Vec<LiveFile>> {
     let ident = table.identifier().to_string();
-    let err = |op| StorageError::iceberg(op, &ident);
-    let metadata = table.metadata();
-    let snapshot_id = snapshot_id.or(metadata.current_snapshot_id());
-    let Some(snapshot_id) = snapshot_id else {
-        return Ok(Vec::new());
-    };
-    let spec_id = metadata.default_partition_spec_id();
-    let mut builder = table.scan().snapshot_id(snapshot_id).select_all();
-    // Manifests bind a predicate with the schema of the snapshot and compare
-    // bounds in the types they were written with; after a rename or a type
-    // change either can disagree with the current names and types, so such
-    // tables are pruned by Parquet statistics only.
-    let predicate = predicate.filter(|_| metadata.schemas_iter().len() == 1);
-    if let Some(predicate) = predicate {
-        builder = builder.with_filter(predicate);
-    }
-    let tasks: Vec<_> = builder
-        .build()
-        .map_err(err("planning a scan of"))?
-        .plan_files()
-        .await
-        .map_err(err("planning a scan of"))?
-        .try_collect()
-        .await
-        .map_err(err("planning a scan of"))?;
+    let spec_id = table.metadata().default_partition_spec_id();
+    let tasks = plan_tasks(table, snapshot_id, predicate).await?;
 
     // Read every position-delete file once, keeping the positions per data file.
     let mut delete_paths = BTreeSet::new();
@@ -117,6 +95,49 @@ pub async fn live_files(
             partition: task.partition.map(|p| (p, spec_id)),
         })
         .collect())
+}
+
+/// The partition of every data file of the current snapshot, by location,
+/// from the manifests alone.
+pub async fn file_partitions(table: &Table) -> Result<HashMap<String, Struct>> {
+    Ok(plan_tasks(table, None, None)
+        .await?
+        .into_iter()
+        .filter_map(|t| t.partition.map(|p| (t.data_file_path, p)))
+        .collect())
+}
+
+/// The snapshot's data-file scan tasks, pruned by `predicate` where the
+/// manifests allow.
+async fn plan_tasks(
+    table: &Table,
+    snapshot_id: Option<i64>,
+    predicate: Option<Predicate>,
+) -> Result<Vec<FileScanTask>> {
+    let ident = table.identifier().to_string();
+    let err = |op| StorageError::iceberg(op, &ident);
+    let metadata = table.metadata();
+    let Some(snapshot_id) = snapshot_id.or(metadata.current_snapshot_id()) else {
+        return Ok(Vec::new());
+    };
+    let mut builder = table.scan().snapshot_id(snapshot_id).select_all();
+    // Manifests bind a predicate with the schema of the snapshot and compare
+    // bounds in the types they were written with; after a rename or a type
+    // change either can disagree with the current names and types, so such
+    // tables are pruned by Parquet statistics only.
+    let predicate = predicate.filter(|_| metadata.schemas_iter().len() == 1);
+    if let Some(predicate) = predicate {
+        builder = builder.with_filter(predicate);
+    }
+    builder
+        .build()
+        .map_err(err("planning a scan of"))?
+        .plan_files()
+        .await
+        .map_err(err("planning a scan of"))?
+        .try_collect()
+        .await
+        .map_err(err("planning a scan of"))
 }
 
 /// The filesystem path of a `file://` location.

@@ -10,7 +10,7 @@ use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, TableIdent};
 use iceberg_catalog_sql::SqlCatalog;
 
-use crate::commit::{self, CatalogPointer, PositionDeletes};
+use crate::commit::{self, CatalogPointer, Existing, PositionDeletes};
 use crate::writer::TableAppend;
 use crate::{Result, StorageError};
 
@@ -210,7 +210,8 @@ impl TableChange<'_> {
             });
         }
         let files = data.len();
-        let metadata = commit::with_row_delta(&self.base, data, delete_files).await?;
+        let metadata =
+            commit::with_row_delta(&self.base, Existing::Keep, data, delete_files).await?;
         let committed = self.handle.pointer.swap(&self.base, metadata).await?;
         let snapshot_id = committed.metadata().current_snapshot_id();
         self.handle.set_current(committed);
@@ -219,6 +220,19 @@ impl TableChange<'_> {
             rows,
             files,
         })
+    }
+
+    /// Removes every row (TRUNCATE): a snapshot that references no files.
+    /// Earlier snapshots keep theirs, so time travel still reads them.
+    pub async fn truncate(self) -> Result<()> {
+        if self.base.metadata().current_snapshot().is_none() {
+            return Ok(());
+        }
+        let metadata =
+            commit::with_row_delta(&self.base, Existing::Drop, Vec::new(), Vec::new()).await?;
+        let committed = self.handle.pointer.swap(&self.base, metadata).await?;
+        self.handle.set_current(committed);
+        Ok(())
     }
 
     /// Makes `schema` the table's current schema (schema evolution; field
