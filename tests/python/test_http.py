@@ -153,3 +153,36 @@ def test_failed_statement_in_batch_stops_batch(floe_shared):
     assert resp.json()["error"]["code"] == "42P01"
     rows = floe_shared.sql_http(f"SELECT a FROM {t} ORDER BY a").json()["rows"]
     assert [2] not in rows, "statements after a failed one must not run"
+
+
+def test_issue_2_row_changes_over_http(floe_shared):
+    """UPDATE, DELETE and upserts report their counts over HTTP, and their
+    errors carry the SQLSTATE and an HTTP status."""
+    t = unique_name("hu")
+    resp = floe_shared.sql_http(
+        f"CREATE TABLE {t} (k BIGINT PRIMARY KEY, v TEXT); "
+        f"INSERT INTO {t} VALUES (1, 'a'), (2, 'b'), (3, 'c')"
+    )
+    assert resp.status == 200, resp.body
+
+    def command(sql):
+        resp = floe_shared.sql_http(sql)
+        assert resp.status == 200, resp.body
+        body = resp.json()
+        return body["command"], body["rows"]
+
+    assert command(f"UPDATE {t} SET v = 'z' WHERE k >= 2") == ("UPDATE", [[2]])
+    assert command(f"DELETE FROM {t} WHERE k = 3") == ("DELETE", [[1]])
+    assert command(
+        f"INSERT INTO {t} VALUES (1, 'new'), (9, 'nine') ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+    ) == ("INSERT", [[2]])
+    rows = floe_shared.sql_http(f"SELECT k, v FROM {t} ORDER BY k").json()["rows"]
+    assert rows == [[1, "new"], [2, "z"], [9, "nine"]]
+
+    resp = floe_shared.sql_http(
+        f"INSERT INTO {t} VALUES (5, 'x'), (5, 'y') ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+    )
+    assert resp.status == 400, (resp.status, resp.body)
+    err = resp.json()["error"]
+    assert err["code"] == "21000"
+    assert t in err["message"]
