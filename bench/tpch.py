@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """TPC-H benchmark: Floe vs DuckDB vs chDB (ClickHouse in-process).
 
+A fourth engine, "datafusion", is Apache DataFusion (the Python package of
+the same release Floe embeds) querying the Parquet files Floe wrote. It is
+not a peer but a floor: it shows how much of Floe's time is the query
+engine itself and how much is Floe (catalog, scan planning, wire protocol).
+
 Steps:
   1. generate TPC-H Parquet files with tpchgen-cli into bench/data/tpch-sf{N}/
      (one file per table: <table>.parquet), unless already there;
@@ -99,7 +104,7 @@ TPCH_SCHEMA: dict[str, list[tuple[str, str]]] = {
                  ("l_shipmode", "VARCHAR"), ("l_comment", "VARCHAR")],
 }
 
-ALL_ENGINES = ["duckdb", "chdb", "floe"]
+ALL_ENGINES = ["duckdb", "chdb", "floe", "datafusion"]
 REL_TOL = 1e-6
 ABS_TOL = 1e-9
 
@@ -401,6 +406,53 @@ class ChdbEngine(Engine):
             pass
 
 
+class DataFusionEngine(Engine):
+    """DataFusion over the data files of Floe's tables (run after "floe")."""
+
+    name = "datafusion"
+
+    def __init__(self, out_dir: Path, sf: float):
+        import datafusion
+        self._df = datafusion
+        self.warehouse = out_dir / "floe-data" / "warehouse" / "public"
+        cfg = (datafusion.SessionConfig()
+               .with_target_partitions(os.cpu_count() or 1)
+               .set("datafusion.sql_parser.parse_float_as_decimal", "true"))
+        self.ctx = datafusion.SessionContext(cfg)
+        self.files: list[Path] = []
+
+    def load(self, files):
+        times = {}
+        for t in files:
+            found = sorted(self.warehouse.glob(f"{t}/data/*.parquet"))
+            if not found:
+                raise RuntimeError(f"no Floe data files for {t} under {self.warehouse}; "
+                                   f"the datafusion engine reads Floe's files, so run floe first")
+            t0 = time.perf_counter()
+            self.ctx.register_listing_table(t, str(self.warehouse / t / "data") + "/",
+                                            file_extension=".parquet")
+            times[t] = time.perf_counter() - t0
+            self.files += found
+        return times
+
+    def query(self, sql):
+        rows: list[tuple] = []
+        for stmt in [s for s in sql.split(";") if s.strip()]:
+            batches = self.ctx.sql(stmt).collect()
+            rows = arrow_rows(pa.Table.from_batches(batches)) if batches else []
+        return rows
+
+    def disk_size(self):
+        used = apparent = 0
+        for f in self.files:
+            d = dir_size(f)
+            used, apparent = used + d["du_bytes"], apparent + d["apparent_bytes"]
+        return {"du_bytes": used, "apparent_bytes": apparent}
+
+    def version(self):
+        return self._df.__version__
+
+
 _FLOE_PROCS: list[subprocess.Popen] = []
 
 
@@ -689,6 +741,8 @@ def make_engine(name: str, args, out_dir: Path) -> Engine:
         return ChdbEngine(out_dir, args.sf)
     if name == "floe":
         return FloeEngine(out_dir, args.sf, args.floe_bin)
+    if name == "datafusion":
+        return DataFusionEngine(out_dir, args.sf)
     raise ValueError(name)
 
 
@@ -802,16 +856,19 @@ def build_report(args, engines, pq_info, load, results, checks, started: dt.date
              f"- runs: 1 cold (first run after load) + {args.runs} hot, median of hot runs (ms)",
              f"- engines: " + ", ".join(f"{e} {load[e].get('version', '')}".strip() for e in engines),
              ""]
-    header = ["query", "duckdb ms", "chdb ms", "floe ms", "floe/duckdb", "floe/chdb",
-              "floe correct", "chdb correct"]
+    header = ["query", "duckdb ms", "chdb ms", "floe ms", "datafusion ms", "floe/duckdb",
+              "floe/chdb", "floe/datafusion", "floe correct", "chdb correct", "datafusion correct"]
     lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "|".join(["---"] + ["---:"] * 5 + [":---:"] * 2) + "|")
+    lines.append("|" + "|".join(["---"] + ["---:"] * 7 + [":---:"] * 3) + "|")
     for q in qnums:
         r = {e: results[e][q] for e in engines}
         lines.append("| " + " | ".join([
             f"Q{q:02d}", fmt_ms(r.get("duckdb")), fmt_ms(r.get("chdb")), fmt_ms(r.get("floe")),
+            fmt_ms(r.get("datafusion")),
             fmt_ratio(r.get("floe"), r.get("duckdb")), fmt_ratio(r.get("floe"), r.get("chdb")),
+            fmt_ratio(r.get("floe"), r.get("datafusion")),
             fmt_check(checks.get("floe", {}).get(q)), fmt_check(checks.get("chdb", {}).get(q)),
+            fmt_check(checks.get("datafusion", {}).get(q)),
         ]) + " |")
 
     common = [q for q in qnums if all(results[e][q].get("status") == "ok" for e in engines)]
@@ -828,7 +885,8 @@ def build_report(args, engines, pq_info, load, results, checks, started: dt.date
             human_bytes(li.get("size", {}).get("du_bytes")) + " |"
     parquet_bytes = sum(v["bytes"] for v in pq_info.values())
     lines.append(f"| (parquet input) | | | {human_bytes(parquet_bytes)} |")
-    pairs = [("floe", "duckdb"), ("floe", "chdb"), ("chdb", "duckdb")]
+    pairs = [("floe", "duckdb"), ("floe", "chdb"), ("chdb", "duckdb"),
+             ("floe", "datafusion"), ("datafusion", "duckdb")]
     ratio_lines = []
     for a, b in pairs:
         if a in engines and b in engines and gm.get(a) and gm.get(b):
