@@ -130,6 +130,8 @@ async fn issue_2_time_travel_reads_an_earlier_snapshot() {
         .batch_execute("CREATE TABLE tt (v BIGINT); INSERT INTO tt VALUES (1)")
         .await
         .unwrap();
+    // Small inserts are buffered; CHECKPOINT commits them as a snapshot.
+    client.batch_execute("CHECKPOINT").await.unwrap();
     let first: i64 = client
         .query_one(
             "SELECT snapshot_id FROM system.snapshots WHERE table_name = 'tt'",
@@ -142,6 +144,7 @@ async fn issue_2_time_travel_reads_an_earlier_snapshot() {
         .batch_execute("INSERT INTO tt VALUES (2), (3)")
         .await
         .unwrap();
+    client.batch_execute("CHECKPOINT").await.unwrap();
     let then: i64 = client
         .query_one(
             &format!("SELECT count(*) FROM at_snapshot('public.tt', {first})"),

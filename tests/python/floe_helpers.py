@@ -283,6 +283,13 @@ class FloeServer:
     def http(self, method: str, path: str, body=None, headers=None, timeout: float = 60.0):
         return http_request(method, self.http_url + path, body, headers, timeout)
 
+    def checkpoint(self) -> None:
+        """Commit every table's buffered rows (CHECKPOINT), so other Iceberg
+        readers see them."""
+        r = self.sql_http("CHECKPOINT")
+        if r.status != 200:
+            raise ServerError(f"CHECKPOINT failed: {r.status} {r.body!r}")
+
     def sql_http(self, sql: str, accept: str | None = None, timeout: float = 60.0) -> HttpResponse:
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if accept:

@@ -55,6 +55,13 @@ def catalog_for(data_dir) -> SqlCatalog:
     )
 
 
+def iceberg_catalog(srv) -> SqlCatalog:
+    """The catalog of a running server, after CHECKPOINT has committed
+    every buffered row (PyIceberg reads committed snapshots only)."""
+    srv.checkpoint()
+    return catalog_for(srv.data_dir)
+
+
 def arrow_rows(arrow_table, cols) -> list[tuple]:
     return sorted(
         (tuple(r[c] for c in cols) for r in arrow_table.to_pylist()),
@@ -70,9 +77,11 @@ def typed_table(floe_server):
             "d DATE, ts TIMESTAMP, flag BOOLEAN)"
         )
         cur = conn.cursor()
-        # several commits (one per statement)
+        # two commits: small inserts are buffered until CHECKPOINT
         cur.executemany("INSERT INTO t VALUES (%s, %s, %s, %s, %s, %s, %s)", ROWS[:2])
+        floe_server.checkpoint()
         cur.executemany("INSERT INTO t VALUES (%s, %s, %s, %s, %s, %s, %s)", ROWS[2:])
+        floe_server.checkpoint()
     return floe_server
 
 
@@ -81,14 +90,14 @@ def test_pyiceberg_reads_rows_written_by_floe(typed_table):
     floe_rows = srv.query(f"SELECT {', '.join(COLS)} FROM t ORDER BY id")
     assert floe_rows == ROWS
 
-    catalog = catalog_for(srv.data_dir)
+    catalog = iceberg_catalog(srv)
     tbl = catalog.load_table("public.t")
     got = arrow_rows(tbl.scan().to_arrow(), COLS)
     assert got == sorted(floe_rows)
 
 
 def test_pyiceberg_schema_types(typed_table):
-    tbl = catalog_for(typed_table.data_dir).load_table("public.t")
+    tbl = iceberg_catalog(typed_table).load_table("public.t")
     fields = {f.name: f.field_type for f in tbl.schema().fields}
     assert [f.name for f in tbl.schema().fields] == COLS
     assert fields["id"] == LongType()
@@ -102,9 +111,9 @@ def test_pyiceberg_schema_types(typed_table):
 
 def test_snapshots_match_system_snapshots(typed_table):
     srv = typed_table
-    tbl = catalog_for(srv.data_dir).load_table("public.t")
+    tbl = iceberg_catalog(srv).load_table("public.t")
     iceberg_ids = {s.snapshot_id for s in tbl.snapshots()}
-    assert len(iceberg_ids) >= 2, "each INSERT should commit a snapshot"
+    assert len(iceberg_ids) >= 2, "each CHECKPOINT should commit a snapshot"
     floe_ids = {
         r[0]
         for r in srv.query(
@@ -119,7 +128,7 @@ def test_snapshots_match_system_snapshots(typed_table):
 def test_pyiceberg_sees_new_commits_and_drop(typed_table):
     srv = typed_table
     srv.query("INSERT INTO t (id, name) VALUES (100, 'late')")
-    catalog = catalog_for(srv.data_dir)
+    catalog = iceberg_catalog(srv)
     got = arrow_rows(catalog.load_table("public.t").scan().to_arrow(), ["id", "name"])
     assert (100, "late") in got
     assert len(got) == len(ROWS) + 1
@@ -134,7 +143,7 @@ def test_table_in_other_schema(floe_server):
     floe_server.query("CREATE SCHEMA sales")
     floe_server.query("CREATE TABLE sales.orders (order_id BIGINT, total DECIMAL(10,2))")
     floe_server.query("INSERT INTO sales.orders VALUES (1, 9.99), (2, 100.00)")
-    catalog = catalog_for(floe_server.data_dir)
+    catalog = iceberg_catalog(floe_server)
     assert ("sales",) in catalog.list_namespaces()
     assert ("sales", "orders") in catalog.list_tables("sales")
     got = arrow_rows(catalog.load_table("sales.orders").scan().to_arrow(), ["order_id", "total"])
@@ -162,7 +171,7 @@ def test_partitioned_table(floe_server):
             conn.execute(f"INSERT INTO p VALUES {values}")
     assert srv.query("SELECT id, ts, v FROM p ORDER BY id") == rows
 
-    tbl = catalog_for(srv.data_dir).load_table("public.p")
+    tbl = iceberg_catalog(srv).load_table("public.p")
     schema = tbl.schema()
     spec = tbl.spec()
     assert len(spec.fields) == 2, spec
@@ -205,6 +214,7 @@ def test_issue_2_pyiceberg_reads_updates_and_deletes(floe_server):
     with srv.connect() as conn:
         conn.execute("CREATE TABLE acct (id BIGINT PRIMARY KEY, owner TEXT, balance DECIMAL(10,2))")
         conn.execute("INSERT INTO acct VALUES (1, 'ada', 10.00), (2, 'bob', 20.00), (3, 'cy', 30.00)")
+        srv.checkpoint()
         conn.execute("INSERT INTO acct VALUES (4, 'dee', 40.00)")
         conn.execute("DELETE FROM acct WHERE id = 2")
         conn.execute("UPDATE acct SET balance = balance + 1 WHERE id IN (3, 4)")
@@ -219,7 +229,7 @@ def test_issue_2_pyiceberg_reads_updates_and_deletes(floe_server):
         (5, "eve", Decimal("50.00")),
     ]
     assert srv.query("SELECT id, owner, balance FROM acct ORDER BY id") == expected
-    tbl = catalog_for(srv.data_dir).load_table("public.acct")
+    tbl = iceberg_catalog(srv).load_table("public.acct")
     assert arrow_rows(tbl.scan().to_arrow(), ["id", "owner", "balance"]) == expected
     # the deletes are Iceberg position-delete files
     delete_files = [d for task in tbl.scan().plan_files() for d in task.delete_files]
@@ -241,13 +251,13 @@ def test_issue_2_pyiceberg_reads_partitioned_deletes(floe_server):
         conn.execute("DELETE FROM ev WHERE id % 10 = 0 OR id = 7")
     expected = [(i, "even" if i % 2 == 0 else "odd") for i in range(1, 101) if i % 10 != 0 and i != 7]
     assert srv.query("SELECT id, kind FROM ev ORDER BY id") == expected
-    tbl = catalog_for(srv.data_dir).load_table("public.ev")
+    tbl = iceberg_catalog(srv).load_table("public.ev")
     assert arrow_rows(tbl.scan().to_arrow(), ["id", "kind"]) == expected
     before = tbl.current_snapshot().snapshot_id
 
     srv.query("TRUNCATE ev")
     assert srv.query("SELECT count(*) FROM ev") == [(0,)]
-    tbl = catalog_for(srv.data_dir).load_table("public.ev")
+    tbl = iceberg_catalog(srv).load_table("public.ev")
     assert tbl.scan().to_arrow().num_rows == 0
     assert list(tbl.scan().plan_files()) == []
     # the rows before TRUNCATE are still there for time travel
@@ -268,7 +278,7 @@ def test_issue_2_pyiceberg_reads_after_schema_changes(floe_server):
         conn.execute("UPDATE m SET note = 'upd' WHERE id = 1")
     expected = [(1, "a", 1.5, "upd"), (2, "b", 2.5, None), (3000000000, "c", 3.25, "new")]
     assert srv.query("SELECT id, label, reading, note FROM m ORDER BY id") == expected
-    tbl = catalog_for(srv.data_dir).load_table("public.m")
+    tbl = iceberg_catalog(srv).load_table("public.m")
     assert [f.name for f in tbl.schema().fields] == ["id", "label", "reading", "note"]
     assert tbl.schema().find_field("id").field_type == LongType()
     assert tbl.schema().find_field("reading").field_type == DoubleType()
@@ -303,5 +313,5 @@ def test_issue_2_concurrent_writers_lose_nothing(floe_server):
     assert not errors, errors
     assert srv.query("SELECT n FROM ctr") == [(40,)]
     assert srv.query("SELECT count(*), count(DISTINCT writer * 100 + i) FROM log") == [(40, 40)]
-    tbl = catalog_for(srv.data_dir).load_table("public.ctr")
+    tbl = iceberg_catalog(srv).load_table("public.ctr")
     assert arrow_rows(tbl.scan().to_arrow(), ["id", "n"]) == [(1, 40)]

@@ -62,6 +62,8 @@ pub enum Status {
     QueryCanceled,
     /// 54000: a size or count limit was exceeded.
     ProgramLimitExceeded,
+    /// 53000: Floe is over a memory or disk bound; retrying later may succeed.
+    InsufficientResources,
     /// 58P01: a file named in the statement does not exist.
     UndefinedFile,
     /// 58030: an I/O error in Floe's own storage.
@@ -101,6 +103,7 @@ impl Status {
             Status::SerializationFailure => "40001",
             Status::QueryCanceled => "57014",
             Status::ProgramLimitExceeded => "54000",
+            Status::InsufficientResources => "53000",
             Status::UndefinedFile => "58P01",
             Status::IoError => "58030",
             Status::Internal => "XX000",
@@ -118,6 +121,7 @@ impl Status {
             | Status::DependentObjectsStillExist => 409,
             Status::InsufficientPrivilege => 403,
             Status::ProgramLimitExceeded => 413,
+            Status::InsufficientResources => 503,
             Status::FeatureNotSupported => 501,
             Status::QueryCanceled => 499,
             Status::IoError | Status::Internal => 500,
@@ -146,7 +150,7 @@ impl Status {
     }
 }
 
-const ALL: [Status; 30] = [
+const ALL: [Status; 31] = [
     Status::SyntaxError,
     Status::UndefinedTable,
     Status::UndefinedSchema,
@@ -174,6 +178,7 @@ const ALL: [Status; 30] = [
     Status::SerializationFailure,
     Status::QueryCanceled,
     Status::ProgramLimitExceeded,
+    Status::InsufficientResources,
     Status::UndefinedFile,
     Status::IoError,
     Status::Internal,

@@ -32,7 +32,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     println!("  http:     http://{http_addr}");
     println!("ready");
-    floe_server::serve(engine, pg, http, shutdown_signal()).await?;
+    floe_server::serve(engine.clone(), pg, http, shutdown_signal()).await?;
+    // Buffered rows are safe in the write-ahead log either way; flushing
+    // them makes the Iceberg tables complete for other readers.
+    match engine.store().flush_all().await {
+        Ok(rows) if rows > 0 => println!("flushed {rows} buffered rows"),
+        Ok(_) => {}
+        Err(e) => eprintln!(
+            "warning: flushing buffered rows failed (they stay in the write-ahead log): {e}"
+        ),
+    }
     println!("stopped");
     Ok(ExitCode::SUCCESS)
 }

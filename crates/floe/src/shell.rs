@@ -187,7 +187,7 @@ fn print(format: OutputFormat, printed: Printed) -> anyhow::Result<()> {
 fn statements(sql: &str) -> Result<Vec<String>, StatementError> {
     use floe_common::HasStatus;
     Engine::parse(sql)
-        .map(|stmts| stmts.iter().map(|s| s.to_string()).collect())
+        .map(|stmts| stmts.iter().map(Engine::statement_text).collect())
         .map_err(|e| StatementError {
             code: e.status().sqlstate().to_string(),
             message: e.message(),
@@ -210,6 +210,19 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!(e.message()))?,
         ),
     };
+    let code = run_on(&target, &args).await;
+    if let Target::Embedded(engine) = &target
+        && let Err(e) = engine.store().flush_all().await
+    {
+        eprintln!(
+            "warning: flushing buffered rows failed (they stay in the write-ahead log): {}",
+            e
+        );
+    }
+    code
+}
+
+async fn run_on(target: &Target, args: &SqlArgs) -> anyhow::Result<ExitCode> {
     let mut scripts: Vec<String> = args.commands.clone();
     for file in &args.files {
         scripts.push(
@@ -238,7 +251,7 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    interactive(&target, args.format).await
+    interactive(target, args.format).await
 }
 
 async fn interactive(target: &Target, format: OutputFormat) -> anyhow::Result<ExitCode> {

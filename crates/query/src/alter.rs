@@ -23,7 +23,7 @@ pub async fn execute(engine: &Engine, alter: AlterTable) -> Result<(), QueryErro
         }
         return Err(QueryError::NoSuchTable { name: qualified });
     };
-    let change = handle.begin().await;
+    let change = handle.begin().await?;
     let metadata = change.base().metadata().clone();
     let current = metadata.current_schema();
     let mut fields: Vec<NestedField> = current

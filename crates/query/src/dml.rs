@@ -192,7 +192,7 @@ pub async fn delete(engine: &Engine, delete: Delete) -> Result<u64, QueryError> 
         return Err(unsupported("DELETE from several tables"));
     };
     let target = Target::from_relation(engine, relation)?;
-    let change = target.handle.begin().await;
+    let change = target.handle.begin().await?;
     let stmt = positions_query(
         &target,
         Vec::new(),
@@ -213,7 +213,7 @@ pub async fn delete(engine: &Engine, delete: Delete) -> Result<u64, QueryError> 
 /// `TRUNCATE t`: deletes every row.
 pub async fn truncate(engine: &Engine, name: &ObjectName) -> Result<(), QueryError> {
     let target = Target::resolve(engine, name, None)?;
-    target.handle.begin().await.truncate().await?;
+    target.handle.begin().await?.truncate().await?;
     Ok(())
 }
 
@@ -276,7 +276,7 @@ pub async fn update(engine: &Engine, update: Update) -> Result<u64, QueryError> 
         None => Vec::new(),
     };
 
-    let change = target.handle.begin().await;
+    let change = target.handle.begin().await?;
     let stmt = positions_query(&target, projection, from, update.selection)?;
     let mut positions = Positions::default();
     let mut append = change.append()?;
@@ -343,7 +343,7 @@ pub async fn upsert(engine: &Engine, insert: Insert) -> Result<u64, QueryError> 
         None => {}
     }
 
-    let change = target.handle.begin().await;
+    let change = target.handle.begin().await?;
     let do_update = match on_conflict.action {
         OnConflictAction::DoNothing => None,
         OnConflictAction::DoUpdate(u) => Some(u),

@@ -115,13 +115,62 @@ impl Engine {
     }
 
     /// Parses SQL text (PostgreSQL dialect) into statements.
+    ///
+    /// `CHECKPOINT`, which the SQL parser does not know, is recognized here
+    /// and represented by [`checkpoint_statement`].
     pub fn parse(sql: &str) -> Result<Vec<Statement>, QueryError> {
-        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| QueryError::Parse {
+        use datafusion::sql::sqlparser::tokenizer::Token;
+        let parse_error = |e: datafusion::sql::sqlparser::parser::ParserError| QueryError::Parse {
             message: e
                 .to_string()
                 .trim_start_matches("sql parser error: ")
                 .to_string(),
-        })
+        };
+        let dialect = PostgreSqlDialect {};
+        let mut parser = Parser::new(&dialect)
+            .try_with_sql(sql)
+            .map_err(parse_error)?;
+        let mut statements = Vec::new();
+        loop {
+            while parser.consume_token(&Token::SemiColon) {}
+            let next = parser.peek_token();
+            let statement = match &next.token {
+                Token::EOF => break,
+                Token::Word(w)
+                    if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("checkpoint") =>
+                {
+                    parser.next_token();
+                    checkpoint_statement()
+                }
+                _ => parser.parse_statement().map_err(parse_error)?,
+            };
+            statements.push(statement);
+            let after = parser.peek_token();
+            if !matches!(after.token, Token::SemiColon | Token::EOF) {
+                return Err(QueryError::Parse {
+                    message: format!(
+                        "Expected: end of statement, found: {} at {}",
+                        after.token, after.span.start
+                    ),
+                });
+            }
+        }
+        Ok(statements)
+    }
+
+    /// The SQL text of a parsed statement, as it can be parsed again.
+    pub fn statement_text(stmt: &Statement) -> String {
+        if is_checkpoint(stmt) {
+            "CHECKPOINT".to_string()
+        } else {
+            stmt.to_string()
+        }
+    }
+
+    /// Flushes every table's buffered rows into committed files.
+    pub async fn checkpoint(&self) -> Result<Output, QueryError> {
+        self.store.flush_all().await?;
+        Ok(Output::command("CHECKPOINT"))
     }
 
     /// Whether Floe executes the statement itself rather than handing it to
@@ -146,7 +195,7 @@ impl Engine {
                 object_type: ObjectType::Table | ObjectType::Schema,
                 ..
             }
-        )
+        ) || is_checkpoint(stmt)
     }
 
     /// Plans a statement with DataFusion.
@@ -257,6 +306,7 @@ impl Engine {
                 Ok(Output::command("TRUNCATE TABLE"))
             }
             Statement::Merge(_) => Err(unsupported("MERGE")),
+            stmt if is_checkpoint(&stmt) => self.checkpoint().await,
             other => {
                 let plan = self.plan(other).await?;
                 let df = self.ctx.execute_logical_plan(plan).await?;
@@ -292,7 +342,7 @@ impl Engine {
         };
         let result = async { append_stream(&handle, df.execute_stream().await?).await }.await;
         match result {
-            Ok(summary) => Ok(Output::count("SELECT", summary.rows)),
+            Ok(rows) => Ok(Output::count("SELECT", rows)),
             Err(e) => {
                 // CREATE TABLE AS is all or nothing: take the new table away again.
                 if let Err(drop_err) = self.store.drop_table(&schema, &table, true).await {
@@ -302,6 +352,25 @@ impl Engine {
             }
         }
     }
+}
+
+/// How `CHECKPOINT` is represented among parsed statements: MySQL's
+/// `FLUSH TABLES`, which the PostgreSQL dialect never produces itself.
+pub fn checkpoint_statement() -> Statement {
+    use datafusion::sql::sqlparser::ast::FlushType;
+    Statement::Flush {
+        object_type: FlushType::Tables,
+        location: None,
+        channel: None,
+        read_lock: false,
+        export: false,
+        tables: Vec::new(),
+    }
+}
+
+/// Whether `stmt` is `CHECKPOINT` (see [`checkpoint_statement`]).
+pub fn is_checkpoint(stmt: &Statement) -> bool {
+    matches!(stmt, Statement::Flush { .. })
 }
 
 /// Rewrites PostgreSQL literal forms drivers send that DataFusion reads

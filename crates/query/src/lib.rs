@@ -25,7 +25,7 @@ mod table;
 mod types;
 pub mod uuid;
 
-pub use engine::{Engine, Output};
+pub use engine::{Engine, Output, is_checkpoint};
 pub use error::{FilePosition, QueryError};
 
 /// DataFusion, re-exported so front ends use the same version.

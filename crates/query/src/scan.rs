@@ -56,6 +56,17 @@ pub async fn parquet_scan(
     projection: Option<&Vec<usize>>,
     limit: Option<usize>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
+    if files.is_empty() {
+        // One empty partition: a scan with no file groups has none, which
+        // operators that need a single partition refuse.
+        let schema = match projection {
+            Some(p) => Arc::new(table_schema.project(p)?),
+            None => table_schema.clone(),
+        };
+        return Ok(Arc::new(datafusion::physical_plan::empty::EmptyExec::new(
+            schema,
+        )));
+    }
     let url = ObjectStoreUrl::local_filesystem();
     let store = state.runtime_env().object_store(&url)?;
     let metadata_cache = state.runtime_env().cache_manager.get_file_metadata_cache();

@@ -54,6 +54,8 @@ impl Kind {
                 Field::new("rows", DataType::Int64, false),
                 Field::new("files", DataType::Int64, false),
                 Field::new("bytes", DataType::Int64, false),
+                Field::new("buffered_rows", DataType::Int64, false),
+                Field::new("buffered_bytes", DataType::Int64, false),
                 Field::new("partition_spec", DataType::Utf8, false),
                 Field::new("sort_order", DataType::Utf8, false),
                 Field::new("location", DataType::Utf8, false),
@@ -122,6 +124,8 @@ impl SystemTable {
                 let mut rows = vec![];
                 let mut files = vec![];
                 let mut bytes = vec![];
+                let mut buffered_rows = vec![];
+                let mut buffered_bytes = vec![];
                 let mut spec = vec![];
                 let mut order = vec![];
                 let mut location = vec![];
@@ -135,10 +139,15 @@ impl SystemTable {
                     name.push(h.name().to_string());
                     snapshot.push(current.map(|s| s.snapshot_id()));
                     last.push(current.map(|s| s.timestamp_ms()));
+                    let buffered = h.buffer_stats();
                     // Each position delete removes exactly one live row.
-                    rows.push(get("total-records") - get("total-position-deletes"));
+                    rows.push(
+                        get("total-records") - get("total-position-deletes") + buffered.rows as i64,
+                    );
                     files.push(get("total-data-files"));
                     bytes.push(get("total-files-size"));
+                    buffered_rows.push(buffered.rows as i64);
+                    buffered_bytes.push(buffered.bytes as i64);
                     spec.push(describe_spec(h));
                     order.push(describe_order(h));
                     location.push(m.location().to_string());
@@ -151,6 +160,8 @@ impl SystemTable {
                     Arc::new(Int64Array::from(rows)),
                     Arc::new(Int64Array::from(files)),
                     Arc::new(Int64Array::from(bytes)),
+                    Arc::new(Int64Array::from(buffered_rows)),
+                    Arc::new(Int64Array::from(buffered_bytes)),
                     Arc::new(StringArray::from(spec)),
                     Arc::new(StringArray::from(order)),
                     Arc::new(StringArray::from(location)),

@@ -8,6 +8,7 @@ use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::arrow::compute::SortOptions;
 use datafusion::catalog::Session;
+use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result as DFResult};
@@ -16,9 +17,10 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::{LexRequirement, PhysicalSortRequirement};
 use datafusion::physical_plan::expressions::Column;
+use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
+use floe_storage::TableHandle;
 use floe_storage::iceberg::spec::{NullOrder, SortDirection, Transform};
-use floe_storage::{CommitSummary, TableHandle};
 use futures::StreamExt;
 use iceberg_datafusion::physical_plan::convert_filters_to_predicate;
 
@@ -113,16 +115,36 @@ impl TableProvider for FloeTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let table = match self.snapshot_id {
-            None => self.handle.table(),
-            Some(id) => self.handle.table_at(id).map_err(QueryError::from)?,
+        let (table, buffered) = match self.snapshot_id {
+            None => self
+                .handle
+                .read_view(&self.stored)
+                .map_err(QueryError::from)?,
+            Some(id) => (
+                self.handle.table_at(id).map_err(QueryError::from)?,
+                Vec::new(),
+            ),
         };
         let predicate = convert_filters_to_predicate(filters);
         let files = floe_storage::live_files(&table, self.snapshot_id, predicate)
             .await
             .map_err(|e| QueryError::from(e).into_datafusion())?;
-        let scan =
-            crate::scan::parquet_scan(state, &self.stored, &files, projection, limit).await?;
+        let mut parts = Vec::with_capacity(2);
+        if !files.is_empty() || buffered.is_empty() {
+            parts.push(
+                crate::scan::parquet_scan(state, &self.stored, &files, projection, limit).await?,
+            );
+        }
+        if !buffered.is_empty() {
+            // Rows acknowledged but not yet flushed to a file.
+            let memory: Arc<dyn ExecutionPlan> = MemorySourceConfig::try_new_exec(
+                &[buffered],
+                self.stored.clone(),
+                projection.cloned(),
+            )?;
+            parts.push(memory);
+        }
+        let scan = UnionExec::try_new(parts)?;
         Ok(crate::uuid::text_scan(scan))
     }
 
@@ -182,19 +204,44 @@ impl TableProvider for FloeTable {
     }
 }
 
-/// Appends a stream of batches to a table as one commit.
+/// Statements that write fewer rows than this (and fewer bytes than
+/// [`DIRECT_WRITE_BYTES`]) go through the write-ahead log and the table's
+/// buffer; larger ones write Parquet files and commit them directly.
+pub const DIRECT_WRITE_ROWS: usize = 100_000;
+/// See [`DIRECT_WRITE_ROWS`].
+pub const DIRECT_WRITE_BYTES: usize = 32 << 20;
+
+/// Appends a stream of batches to a table.
 ///
-/// When this returns `Ok`, the rows are durable and visible; on error
-/// nothing of the stream is visible.
+/// Small writes are acknowledged from the write-ahead log and buffered;
+/// large ones become one snapshot of their own. Either way, when this
+/// returns `Ok` the rows are durable and visible, and on error nothing of
+/// the stream is.
 pub async fn append_stream(
     handle: &Arc<TableHandle>,
     mut stream: SendableRecordBatchStream,
-) -> Result<CommitSummary, QueryError> {
+) -> Result<u64, QueryError> {
+    let mut held = Vec::new();
+    let (mut rows, mut bytes) = (0usize, 0usize);
+    while rows < DIRECT_WRITE_ROWS && bytes < DIRECT_WRITE_BYTES {
+        match stream.next().await {
+            Some(batch) => {
+                let batch = batch?;
+                rows += batch.num_rows();
+                bytes += batch.get_array_memory_size();
+                held.push(batch);
+            }
+            None => return Ok(handle.append_buffered(&held).await?),
+        }
+    }
     let mut append = handle.append()?;
+    for batch in held {
+        append.write(batch).await?;
+    }
     while let Some(batch) = stream.next().await {
         append.write(batch?).await?;
     }
-    Ok(append.commit().await?)
+    Ok(append.commit().await?.rows)
 }
 
 /// The sink behind INSERT: one commit per statement.
@@ -225,13 +272,12 @@ impl DataSink for FloeSink {
         data: SendableRecordBatchStream,
         _context: &Arc<TaskContext>,
     ) -> DFResult<u64> {
-        let summary = append_stream(&self.handle, data)
+        append_stream(&self.handle, data)
             .await
             .map_err(|e| match e {
                 QueryError::DataFusion(e) => e,
                 other => other.into_datafusion(),
-            })?;
-        Ok(summary.rows)
+            })
     }
 }
 

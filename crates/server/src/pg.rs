@@ -88,6 +88,7 @@ pub async fn serve(
 
 /// The pgwire handler set: DataFusion sessions with Floe's hook first.
 struct Handlers {
+    engine: Arc<Engine>,
     session: Arc<DfSessionService>,
     extended: Arc<FloeExtended>,
     startup: Arc<Startup>,
@@ -112,10 +113,11 @@ impl Handlers {
                 inner: session.query_parser(),
             }),
             hooks: library_hooks,
-            engine,
+            engine: engine.clone(),
         });
         let connections = Arc::new(ConnectionManager::new());
         Handlers {
+            engine,
             session,
             extended,
             startup: Arc::new(Startup {
@@ -130,6 +132,7 @@ impl PgWireServerHandlers for Handlers {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
         Arc::new(FloeSimple {
             inner: self.session.clone(),
+            engine: self.engine.clone(),
         })
     }
 
@@ -522,6 +525,7 @@ fn parse_failure(e: PgWireError) -> PgWireError {
 /// reported as syntax errors.
 struct FloeSimple {
     inner: Arc<DfSessionService>,
+    engine: Arc<Engine>,
 }
 
 #[async_trait]
@@ -533,6 +537,20 @@ impl SimpleQueryHandler for FloeSimple {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        // CHECKPOINT is not SQL the protocol library's parser knows.
+        if let Ok(statements) = Engine::parse(query)
+            && !statements.is_empty()
+            && statements.iter().all(floe_query::is_checkpoint)
+        {
+            let mut responses = Vec::with_capacity(statements.len());
+            for _ in &statements {
+                match self.engine.checkpoint().await {
+                    Ok(_) => responses.push(Response::Execution(Tag::new("CHECKPOINT"))),
+                    Err(e) => return Err(pg_error(&e)),
+                }
+            }
+            return Ok(responses);
+        }
         SimpleQueryHandler::do_query(self.inner.as_ref(), client, query)
             .await
             .map_err(parse_failure)

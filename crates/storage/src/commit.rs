@@ -215,12 +215,14 @@ pub(crate) enum Existing {
 }
 
 /// New metadata with one more snapshot on `base` that adds `data` files and
-/// `deletes` files, keeping or dropping the existing ones.
+/// `deletes` files, keeping or dropping the existing ones, and sets the
+/// table `properties` in the same commit.
 pub(crate) async fn with_row_delta(
     base: &Table,
     existing: Existing,
     data: Vec<DataFile>,
     deletes: Vec<DataFile>,
+    properties: &[(&str, String)],
 ) -> Result<TableMetadata> {
     let ident = base.identifier();
     let err = |op| StorageError::iceberg(op, ident);
@@ -320,6 +322,7 @@ pub(crate) async fn with_row_delta(
         .await
         .map_err(err("writing the manifest list of"))?;
 
+    let set_properties = properties;
     let mut properties = summary.build();
     let parent_summary = parent.map(|p| &p.summary().additional_properties);
     match existing {
@@ -359,7 +362,7 @@ pub(crate) async fn with_row_delta(
         .map_err(err("locating metadata of"))?
         .to_string();
     let mut builder = metadata.clone().into_builder(Some(location));
-    for update in [
+    let mut updates = vec![
         TableUpdate::AddSnapshot { snapshot },
         TableUpdate::SetSnapshotRef {
             ref_name: MAIN_BRANCH.to_string(),
@@ -368,7 +371,16 @@ pub(crate) async fn with_row_delta(
                 SnapshotRetention::branch(None, None, None),
             ),
         },
-    ] {
+    ];
+    if !set_properties.is_empty() {
+        updates.push(TableUpdate::SetProperties {
+            updates: set_properties
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        });
+    }
+    for update in updates {
         builder = update.apply(builder).map_err(err("committing to"))?;
     }
     Ok(builder.build().map_err(err("committing to"))?.metadata)

@@ -63,6 +63,11 @@ impl DataDir {
         self.root.join(CATALOG_FILE)
     }
 
+    /// The write-ahead log's segment files.
+    pub fn wal_path(&self) -> PathBuf {
+        self.root.join("wal")
+    }
+
     /// The folder holding table data and metadata.
     pub fn warehouse_path(&self) -> PathBuf {
         self.root.join(WAREHOUSE_DIR)

@@ -82,6 +82,16 @@ pub enum StorageError {
     /// The SQLite catalog could not be read or updated.
     #[error("catalog update of table \"{table}\" failed: {reason}")]
     Catalog { table: String, reason: String },
+    /// The write-ahead log failed or refused a record.
+    #[error(transparent)]
+    Wal(#[from] floe_wal::WalError),
+    /// Ingestion is over a memory or disk bound; the client should retry later.
+    #[error("{resource} is full ({used} of {limit} bytes); retry in a moment")]
+    Overloaded {
+        resource: &'static str,
+        used: u64,
+        limit: u64,
+    },
     /// Arrow could not convert or combine batches.
     #[error("{operation} failed: {source}")]
     Arrow {
@@ -131,6 +141,8 @@ impl HasStatus for StorageError {
             StorageError::InvalidAlter { .. } => Status::InvalidTableDefinition,
             StorageError::Catalog { .. } => Status::IoError,
             StorageError::Arrow { .. } => Status::DatatypeMismatch,
+            StorageError::Wal(e) => e.status(),
+            StorageError::Overloaded { .. } => Status::InsufficientResources,
         }
     }
 }

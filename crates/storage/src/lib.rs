@@ -19,21 +19,31 @@
 //! - When a commit returns, the snapshot is durable (data files
 //!   are fsynced, the metadata file is written and the SQLite catalog has
 //!   committed) and every later read sees it.
+//! - Small writes go through the write-ahead log into a per-table Arrow
+//!   buffer ([`TableHandle::append_buffered`]); they are acknowledged once
+//!   fsynced in the log. A flush commits buffered rows together with the
+//!   highest LSN they cover (table property `floe.wal-lsn`), and swaps the
+//!   committed snapshot and the shrunken buffer in one step, so a reader
+//!   sees each row once, and a replay after a crash skips exactly the rows
+//!   already committed.
 
+mod buffer;
 mod commit;
 mod datadir;
 mod error;
+mod maintenance;
 mod scan;
 mod store;
 mod table;
 mod writer;
 
+pub use buffer::{FLUSH_INTERVAL_MS, FLUSH_MAX_BYTES, FLUSH_MAX_ROWS, FlushPolicy, IngestLimits};
 pub use commit::PositionDeletes;
 pub use datadir::DataDir;
 pub use error::StorageError;
 pub use scan::{LiveFile, file_partitions, live_files, local_path};
 pub use store::{Store, TableDefinition};
-pub use table::{CommitSummary, TableChange, TableHandle};
+pub use table::{BufferStats, CommitSummary, TableChange, TableHandle};
 pub use writer::TableAppend;
 
 /// Result type of this crate.

@@ -11,6 +11,7 @@ use iceberg_catalog_sql::{SqlBindStyle, SqlCatalog, SqlCatalogBuilder};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
+use crate::buffer::{Ingest, IngestLimits};
 use crate::commit::CatalogPointer;
 use crate::datadir::DataDir;
 use crate::table::TableHandle;
@@ -39,6 +40,7 @@ pub struct Store {
     dir: DataDir,
     catalog: Arc<SqlCatalog>,
     pointer: Arc<CatalogPointer>,
+    ingest: Arc<Ingest>,
     tables: RwLock<Tables>,
     ddl: tokio::sync::Mutex<()>,
 }
@@ -51,8 +53,21 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Locks and opens the data directory at `path`, creating it and the
-    /// default schema if they do not exist.
+    /// default schema if they do not exist, with default ingestion limits.
     pub async fn open(path: &Path, default_schema: &str) -> Result<Arc<Store>> {
+        Store::open_with(path, default_schema, IngestLimits::default()).await
+    }
+
+    /// Like [`Store::open`], with the given ingestion limits.
+    ///
+    /// Rows in the write-ahead log that no committed snapshot holds yet are
+    /// put back into their tables' buffers, and a background task starts
+    /// that flushes buffers by their policies.
+    pub async fn open_with(
+        path: &Path,
+        default_schema: &str,
+        limits: IngestLimits,
+    ) -> Result<Arc<Store>> {
         let dir = DataDir::open(path)?;
         let catalog_path = dir.catalog_path();
         let uri = format!("sqlite:{}?mode=rwc", catalog_path.display());
@@ -86,7 +101,7 @@ impl Store {
             catalog_name: floe_common::defaults::CATALOG_NAME.to_string(),
         });
 
-        let mut tables = Tables::new();
+        let mut loaded = Vec::new();
         let namespaces = catalog
             .list_namespaces(None)
             .await
@@ -97,28 +112,115 @@ impl Store {
                 .list_tables(&ns)
                 .await
                 .map_err(StorageError::iceberg("listing tables", &name))?;
-            let mut in_ns = BTreeMap::new();
+            let mut in_ns = Vec::new();
             for ident in idents {
                 let table = catalog
                     .load_table(&ident)
                     .await
                     .map_err(StorageError::iceberg("loading table", &ident))?;
-                in_ns.insert(
-                    ident.name().to_string(),
-                    Arc::new(TableHandle::new(catalog.clone(), pointer.clone(), table)),
-                );
+                in_ns.push(table);
             }
-            tables.insert(name, in_ns);
+            loaded.push((name, in_ns));
         }
+
+        // The WAL continues above every LSN a table has recorded as committed.
+        let floor = loaded
+            .iter()
+            .flat_map(|(_, ts)| ts)
+            .map(|t| crate::buffer::committed_lsn(t.metadata().properties()))
+            .max()
+            .unwrap_or(0);
+        let (wal, replayed) =
+            floe_wal::Wal::open(&dir.wal_path(), floe_wal::WalOptions::default(), floor + 1)?;
+        let ingest = Arc::new(Ingest {
+            wal,
+            limits,
+            buffered_bytes: Default::default(),
+            flush_now: tokio::sync::Notify::new(),
+        });
+
+        let mut tables = Tables::new();
+        let mut by_key = HashMap::new();
+        for (name, in_ns) in loaded {
+            let mut handles = BTreeMap::new();
+            for table in in_ns {
+                let handle = Arc::new(TableHandle::new(
+                    catalog.clone(),
+                    pointer.clone(),
+                    ingest.clone(),
+                    table,
+                ));
+                by_key.insert(handle.wal_key().to_string(), handle.clone());
+                handles.insert(handle.name().to_string(), handle);
+            }
+            tables.insert(name, handles);
+        }
+        let mut restored = 0u64;
+        for entry in replayed {
+            let Some(handle) = by_key.get(&entry.key) else {
+                // The table was dropped after the write.
+                ingest.wal.forget(&entry.key);
+                continue;
+            };
+            if entry.lsn <= handle.committed_lsn() {
+                continue;
+            }
+            let batch = crate::buffer::decode(&entry.payload)?;
+            restored += batch.num_rows() as u64;
+            handle.restore(entry.lsn, batch);
+        }
+        for handle in by_key.values() {
+            ingest.wal.release(handle.wal_key(), handle.committed_lsn());
+        }
+        if restored > 0 {
+            tracing::info!(
+                rows = restored,
+                "restored buffered rows from the write-ahead log"
+            );
+        }
+
         let store = Arc::new(Store {
             dir,
             catalog,
             pointer,
+            ingest,
             tables: RwLock::new(tables),
             ddl: tokio::sync::Mutex::new(()),
         });
         store.create_schema(default_schema, true).await?;
+        tokio::spawn(crate::maintenance::run(Arc::downgrade(&store)));
         Ok(store)
+    }
+
+    /// The ingestion limits the store was opened with.
+    pub fn limits(&self) -> IngestLimits {
+        self.ingest.limits
+    }
+
+    /// Bytes buffered in all tables together.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.ingest
+            .buffered_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Bytes of write-ahead log segments on disk.
+    pub fn wal_bytes(&self) -> u64 {
+        self.ingest.wal.disk_bytes()
+    }
+
+    pub(crate) fn ingest(&self) -> &Arc<Ingest> {
+        &self.ingest
+    }
+
+    /// Flushes every table's buffer to committed files (CHECKPOINT, and
+    /// graceful shutdown). Returns the rows flushed.
+    pub async fn flush_all(&self) -> Result<u64> {
+        let mut rows = 0;
+        for handle in self.all_tables() {
+            rows += handle.flush().await?.rows;
+        }
+        Ok(rows)
     }
 
     /// The absolute path of the data directory.
@@ -270,6 +372,7 @@ impl Store {
         let handle = Arc::new(TableHandle::new(
             self.catalog.clone(),
             self.pointer.clone(),
+            self.ingest.clone(),
             table,
         ));
         self.write()
@@ -311,6 +414,7 @@ impl Store {
         if let Some(t) = self.write().get_mut(schema) {
             t.remove(name);
         }
+        handle.discard_buffer();
         // The catalog entry is gone, so the files are unreachable; removing
         // them is cleanup, and a failure here only leaves garbage behind.
         if let Some(path) = location.strip_prefix("file://")

@@ -1,8 +1,12 @@
-//! One table: its latest committed metadata and its commit path.
+//! One table: its latest committed metadata, its buffer of rows not yet in
+//! files, and its commit paths.
 
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use floe_wal::Lsn;
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::spec::DataFile;
 use iceberg::table::Table;
@@ -10,12 +14,13 @@ use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, TableIdent};
 use iceberg_catalog_sql::SqlCatalog;
 
+use crate::buffer::{self, Buffer, Buffered, FlushPolicy, Ingest};
 use crate::commit::{self, CatalogPointer, Existing, PositionDeletes};
 use crate::writer::TableAppend;
 use crate::{Result, StorageError};
 
 /// What a commit did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitSummary {
     /// The snapshot the commit created; `None` if there was nothing to commit.
     pub snapshot_id: Option<i64>,
@@ -25,16 +30,40 @@ pub struct CommitSummary {
     pub files: usize,
 }
 
+/// How much a table holds in its buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BufferStats {
+    /// Rows buffered (durable in the WAL, not yet in a committed file).
+    pub rows: u64,
+    /// Bytes of Arrow data buffered.
+    pub bytes: u64,
+    /// When the oldest buffered row was written.
+    pub oldest: Option<Instant>,
+}
+
 /// A table in the store.
 ///
 /// Readers take [`TableHandle::table`], an immutable view of the latest
-/// committed snapshot, and keep reading it however many commits follow.
+/// committed snapshot, and keep reading it however many commits follow;
+/// [`TableHandle::read_view`] adds the buffered rows consistent with it.
 pub struct TableHandle {
     catalog: Arc<SqlCatalog>,
     pointer: Arc<CatalogPointer>,
+    ingest: Arc<Ingest>,
+    /// The table's key in the WAL: its Iceberg table uuid, so a table
+    /// dropped and created again under the same name never replays the
+    /// old one's rows.
+    key: String,
     ident: TableIdent,
-    current: RwLock<Table>,
+    current: RwLock<Current>,
     commits: tokio::sync::Mutex<()>,
+}
+
+/// The latest committed snapshot and the buffered rows on top of it,
+/// swapped together so a reader never sees a flushed row twice or not at all.
+struct Current {
+    table: Table,
+    buffer: Buffer,
 }
 
 impl std::fmt::Debug for TableHandle {
@@ -49,15 +78,50 @@ impl TableHandle {
     pub(crate) fn new(
         catalog: Arc<SqlCatalog>,
         pointer: Arc<CatalogPointer>,
+        ingest: Arc<Ingest>,
         table: Table,
     ) -> TableHandle {
         TableHandle {
             catalog,
             pointer,
+            ingest,
+            key: table.metadata().uuid().to_string(),
             ident: table.identifier().clone(),
-            current: RwLock::new(table),
+            current: RwLock::new(Current {
+                table,
+                buffer: Buffer::default(),
+            }),
             commits: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The table's key in the write-ahead log.
+    pub(crate) fn wal_key(&self) -> &str {
+        &self.key
+    }
+
+    /// The WAL position up to which this table's rows are in committed files.
+    pub(crate) fn committed_lsn(&self) -> Lsn {
+        buffer::committed_lsn(self.table().metadata().properties())
+    }
+
+    /// Puts a replayed WAL record back into the buffer.
+    pub(crate) fn restore(&self, lsn: Lsn, batch: RecordBatch) {
+        let bytes = batch.get_array_memory_size() as u64;
+        self.current_mut().buffer.push(Buffered {
+            lsn,
+            batch,
+            bytes,
+            at: Instant::now(),
+        });
+        self.ingest.add_bytes(bytes as i64);
+    }
+
+    /// Empties the buffer (the table is gone).
+    pub(crate) fn discard_buffer(&self) {
+        let removed = self.current_mut().buffer.retain(|_| false);
+        self.ingest.add_bytes(-(removed as i64));
+        self.ingest.wal.forget(&self.key);
     }
 
     /// The schema (namespace) the table lives in.
@@ -77,10 +141,152 @@ impl TableHandle {
 
     /// The latest committed state of the table.
     pub fn table(&self) -> Table {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.current_ref().table.clone()
+    }
+
+    /// The latest committed state and the buffered rows on top of it,
+    /// conformed by field id to `schema` (an Arrow schema of the table with
+    /// field ids): together, every acknowledged row exactly once.
+    pub fn read_view(&self, schema: &SchemaRef) -> Result<(Table, Vec<RecordBatch>)> {
+        let (table, entries) = {
+            let current = self.current_ref();
+            (current.table.clone(), current.buffer.entries.clone())
+        };
+        // Entries past the durable LSN are still being written and are not
+        // acknowledged yet.
+        let durable = self.ingest.wal.durable_lsn();
+        let mut batches = Vec::with_capacity(entries.len());
+        for entry in entries.iter().take_while(|e| e.lsn <= durable) {
+            batches.push(buffer::conform_by_id(&entry.batch, schema)?);
+        }
+        Ok((table, batches))
+    }
+
+    /// What the table holds in its buffer.
+    pub fn buffer_stats(&self) -> BufferStats {
+        let current = self.current_ref();
+        BufferStats {
+            rows: current.buffer.rows,
+            bytes: current.buffer.bytes,
+            oldest: current.buffer.oldest(),
+        }
+    }
+
+    /// The table's flush policy: its properties over `defaults`.
+    pub fn flush_policy(&self, defaults: FlushPolicy) -> FlushPolicy {
+        FlushPolicy::for_table(self.table().metadata().properties(), defaults)
+    }
+
+    /// Appends rows through the write-ahead log into the buffer.
+    ///
+    /// When this returns `Ok`, the rows are durable (fsynced in the WAL) and
+    /// visible to every later read; on error none of them is. Columns are
+    /// matched by name and cast to the table's types.
+    pub async fn append_buffered(&self, batches: &[RecordBatch]) -> Result<u64> {
+        let schema = self.arrow_schema()?;
+        let mut conformed = Vec::with_capacity(batches.len());
+        for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+            conformed.push(crate::writer::conform(&schema, &self.ident, batch)?);
+        }
+        if conformed.is_empty() {
+            return Ok(0);
+        }
+        let batch = arrow::compute::concat_batches(&schema, &conformed).map_err(|source| {
+            StorageError::Arrow {
+                operation: "assembling rows",
+                source,
+            }
+        })?;
+        let rows = batch.num_rows() as u64;
+        let bytes = batch.get_array_memory_size() as u64;
+        self.ingest.admit(bytes)?;
+        let payload = buffer::encode(&batch)?;
+        let policy = self.flush_policy(self.ingest.limits.flush);
+        let (lsn, full) = {
+            // Submitting under the lock keeps the buffer in LSN order.
+            let mut current = self.current_mut();
+            let lsn = self.ingest.wal.submit(&self.key, &payload)?;
+            current.buffer.push(Buffered {
+                lsn,
+                batch,
+                bytes,
+                at: Instant::now(),
+            });
+            let full =
+                current.buffer.rows >= policy.max_rows || current.buffer.bytes >= policy.max_bytes;
+            (lsn, full)
+        };
+        self.ingest.add_bytes(bytes as i64);
+        if full {
+            self.ingest.flush_now.notify_one();
+        }
+        if let Err(e) = self.ingest.wal.wait_durable(lsn).await {
+            let removed = self.current_mut().buffer.retain(|b| b.lsn != lsn);
+            self.ingest.add_bytes(-(removed as i64));
+            return Err(e.into());
+        }
+        Ok(rows)
+    }
+
+    /// Writes the buffered rows to Parquet and commits them as one snapshot.
+    pub async fn flush(self: &Arc<Self>) -> Result<CommitSummary> {
+        let _serial = self.commits.lock().await;
+        self.flush_locked().await
+    }
+
+    async fn flush_locked(self: &Arc<Self>) -> Result<CommitSummary> {
+        let durable = self.ingest.wal.durable_lsn();
+        let (base, entries) = {
+            let current = self.current_ref();
+            (current.table.clone(), current.buffer.entries.clone())
+        };
+        let flushed: Vec<&Buffered> = entries.iter().take_while(|e| e.lsn <= durable).collect();
+        let Some(last) = flushed.last().map(|e| e.lsn) else {
+            return Ok(CommitSummary::default());
+        };
+        let metadata = base.metadata();
+        let schema = self.arrow_schema_of(&base)?;
+        let mut batches = Vec::with_capacity(flushed.len());
+        for entry in &flushed {
+            batches.push(buffer::conform_by_id(&entry.batch, &schema)?);
+        }
+        let batch = arrow::compute::concat_batches(&schema, &batches).map_err(|source| {
+            StorageError::Arrow {
+                operation: "assembling buffered rows",
+                source,
+            }
+        })?;
+        let batch = buffer::sort_batch(
+            batch,
+            metadata.default_sort_order(),
+            metadata.current_schema(),
+        )?;
+        let mut append = TableAppend::new(self.clone(), base.clone())?;
+        append.write(batch).await?;
+        let (data, rows) = append.finish().await?;
+        let files = data.len();
+        let metadata = commit::with_row_delta(
+            &base,
+            Existing::Keep,
+            data,
+            Vec::new(),
+            &[(buffer::WAL_LSN, last.to_string())],
+        )
+        .await?;
+        let committed = self.pointer.swap(&base, metadata).await?;
+        let snapshot_id = committed.metadata().current_snapshot_id();
+        let removed = {
+            let mut current = self.current_mut();
+            current.table = committed;
+            current.buffer.retain(|b| b.lsn > last)
+        };
+        self.ingest.add_bytes(-(removed as i64));
+        self.ingest.wal.release(&self.key, last);
+        Ok(CommitSummary {
+            snapshot_id,
+            rows,
+            files,
+        })
     }
 
     /// The table as it was at `snapshot_id`, for time travel.
@@ -97,10 +303,21 @@ impl TableHandle {
 
     /// The Arrow schema of the current table schema, with Iceberg field ids.
     pub fn arrow_schema(&self) -> Result<SchemaRef> {
-        let table = self.table();
+        self.arrow_schema_of(&self.table())
+    }
+
+    fn arrow_schema_of(&self, table: &Table) -> Result<SchemaRef> {
         let schema = schema_to_arrow_schema(table.metadata().current_schema())
             .map_err(StorageError::iceberg("converting schema", &self.ident))?;
         Ok(Arc::new(schema))
+    }
+
+    fn current_ref(&self) -> std::sync::RwLockReadGuard<'_, Current> {
+        self.current.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn current_mut(&self) -> std::sync::RwLockWriteGuard<'_, Current> {
+        self.current.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts an append. Nothing is visible until [`TableAppend::commit`].
@@ -111,18 +328,20 @@ impl TableHandle {
     /// Starts a change that reads the table before it writes (UPDATE,
     /// DELETE, upserts, ALTER TABLE). Every other commit to the table waits
     /// until the change commits or is dropped, so what it read is still the
-    /// latest state when it commits.
-    pub async fn begin(self: &Arc<Self>) -> TableChange<'_> {
+    /// latest state when it commits. Buffered rows are flushed first, so
+    /// every row the change can see has a file and a position.
+    pub async fn begin(self: &Arc<Self>) -> Result<TableChange<'_>> {
         let serial = self.commits.lock().await;
-        TableChange {
+        self.flush_locked().await?;
+        Ok(TableChange {
             handle: self,
             _serial: serial,
             base: self.table(),
-        }
+        })
     }
 
     fn set_current(&self, table: Table) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = table;
+        self.current_mut().table = table;
     }
 
     pub(crate) async fn lock_commits(&self) -> tokio::sync::MutexGuard<'_, ()> {
@@ -211,7 +430,7 @@ impl TableChange<'_> {
         }
         let files = data.len();
         let metadata =
-            commit::with_row_delta(&self.base, Existing::Keep, data, delete_files).await?;
+            commit::with_row_delta(&self.base, Existing::Keep, data, delete_files, &[]).await?;
         let committed = self.handle.pointer.swap(&self.base, metadata).await?;
         let snapshot_id = committed.metadata().current_snapshot_id();
         self.handle.set_current(committed);
@@ -229,7 +448,7 @@ impl TableChange<'_> {
             return Ok(());
         }
         let metadata =
-            commit::with_row_delta(&self.base, Existing::Drop, Vec::new(), Vec::new()).await?;
+            commit::with_row_delta(&self.base, Existing::Drop, Vec::new(), Vec::new(), &[]).await?;
         let committed = self.handle.pointer.swap(&self.base, metadata).await?;
         self.handle.set_current(committed);
         Ok(())

@@ -163,7 +163,7 @@ impl TableAppend {
 }
 
 /// Casts `batch` to `schema` by column name, checking NOT NULL columns.
-fn conform(
+pub(crate) fn conform(
     schema: &SchemaRef,
     ident: &iceberg::TableIdent,
     batch: &RecordBatch,
