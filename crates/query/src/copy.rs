@@ -10,10 +10,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, FixedSizeBinaryBuilder, RecordBatch, StringArray,
-    new_null_array,
-};
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::config::CsvOptions;
@@ -25,6 +22,8 @@ use datafusion::sql::sqlparser::ast::{
 };
 use floe_storage::{StorageError, TableAppend};
 use futures::StreamExt;
+
+use floe_ingest::values::{parse_column, type_name};
 
 use crate::engine::Engine;
 use crate::error::{FilePosition, QueryError};
@@ -546,6 +545,7 @@ impl Reader<'_> {
                         _ => text.clone(),
                     };
                     let (typed, bad) = parse_column(field.data_type(), &text);
+                    let bad = bad.first().copied();
                     if let Some(row) = bad {
                         return Err(QueryError::CopyValue {
                             table: self.table.to_string(),
@@ -583,90 +583,6 @@ fn reading_context() -> SessionContext {
             .with_target_partitions(1)
             .with_repartition_file_scans(false),
     )
-}
-
-/// The SQL name of a storage type, for error messages.
-fn type_name(ty: &DataType) -> String {
-    match ty {
-        DataType::Boolean => "boolean".into(),
-        DataType::Int32 => "integer".into(),
-        DataType::Int64 => "bigint".into(),
-        DataType::Float32 => "real".into(),
-        DataType::Float64 => "double precision".into(),
-        DataType::Decimal128(p, s) => format!("numeric({p},{s})"),
-        DataType::Date32 => "date".into(),
-        DataType::Timestamp(_, None) => "timestamp".into(),
-        DataType::Timestamp(_, Some(_)) => "timestamptz".into(),
-        DataType::FixedSizeBinary(16) => "uuid".into(),
-        DataType::Binary | DataType::LargeBinary => "bytea".into(),
-        other => other.to_string().to_lowercase(),
-    }
-}
-
-/// Parses a text column as `ty`. Returns the typed column and the first row
-/// whose text did not parse, if any.
-fn parse_column(ty: &DataType, text: &StringArray) -> (ArrayRef, Option<usize>) {
-    let bad = |typed: &dyn Array| (0..text.len()).find(|&i| text.is_valid(i) && typed.is_null(i));
-    match ty {
-        DataType::Utf8 => (Arc::new(text.clone()), None),
-        DataType::Boolean => {
-            let typed: BooleanArray = text.iter().map(|v| v.and_then(parse_bool)).collect();
-            let b = bad(&typed);
-            (Arc::new(typed), b)
-        }
-        DataType::Binary => {
-            let typed: BinaryArray = text.iter().map(|v| v.and_then(parse_bytea)).collect();
-            let b = bad(&typed);
-            (Arc::new(typed), b)
-        }
-        DataType::FixedSizeBinary(16) => {
-            let mut builder = FixedSizeBinaryBuilder::with_capacity(text.len(), 16);
-            for v in text.iter() {
-                match v.and_then(|s| uuid::Uuid::parse_str(s.trim()).ok()) {
-                    Some(u) => builder.append_value(u.as_bytes()).expect("16 bytes"),
-                    None => builder.append_null(),
-                }
-            }
-            let typed = builder.finish();
-            let b = bad(&typed);
-            (Arc::new(typed), b)
-        }
-        other => {
-            let trimmed = StringArray::from_iter(text.iter().map(|v| v.map(str::trim)));
-            match cast_with_options(&trimmed, other, &CastOptions::default()) {
-                Ok(typed) => {
-                    let b = bad(typed.as_ref());
-                    (typed, b)
-                }
-                Err(_) => (
-                    new_null_array(other, text.len()),
-                    (!text.is_empty()).then_some(0),
-                ),
-            }
-        }
-    }
-}
-
-fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "t" | "true" | "y" | "yes" | "on" | "1" => Some(true),
-        "f" | "false" | "n" | "no" | "off" | "0" => Some(false),
-        _ => None,
-    }
-}
-
-/// PostgreSQL's hex bytea text form (`\x0a0b`), or the raw bytes.
-fn parse_bytea(s: &str) -> Option<Vec<u8>> {
-    let Some(hex) = s.strip_prefix("\\x") else {
-        return Some(s.as_bytes().to_vec());
-    };
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
-        .collect()
 }
 
 /// Splits one CSV line into fields (for the header line).

@@ -239,6 +239,13 @@ fn build(
                 },
                 other => other.to_string(),
             };
+            if let Some(Err(reason)) = floe_storage::FlushPolicy::check_property(&key.value, &value)
+            {
+                return Err(QueryError::InvalidOption {
+                    option: option.to_string(),
+                    reason,
+                });
+            }
             properties.insert(key.value.clone(), value);
         }
     }

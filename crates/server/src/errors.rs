@@ -32,11 +32,24 @@ pub fn http_body(status: Status, message: &str) -> serde_json::Value {
     json!({"error": {"code": status.sqlstate(), "message": message}})
 }
 
-/// An HTTP error response: the status's HTTP code and a JSON body naming the SQLSTATE.
+/// An HTTP error response: the status's HTTP code and a JSON body naming
+/// the SQLSTATE. Overload answers tell the client when to retry.
 pub fn http_error(status: Status, message: &str) -> Response {
     let code =
         StatusCode::from_u16(status.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (code, axum::Json(http_body(status, message))).into_response()
+    let mut response = (code, axum::Json(http_body(status, message))).into_response();
+    if status == Status::InsufficientResources {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+    }
+    response
+}
+
+/// An HTTP error response for a body that cannot be ingested.
+pub fn http_ingest_error(e: &floe_ingest::IngestError) -> Response {
+    http_error(e.status(), &e.to_string())
 }
 
 /// An HTTP error response for a Floe error.

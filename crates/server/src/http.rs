@@ -1,4 +1,5 @@
-//! The HTTP API: `GET /healthz`, `GET /v1/tables` and `POST /v1/sql`.
+//! The HTTP API: `GET /healthz`, `GET /v1/tables`, `POST /v1/sql` and
+//! `POST /v1/tables/{schema}.{table}/rows` (see [`crate::rows`]).
 
 use std::sync::Arc;
 
@@ -34,6 +35,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/v1/tables", get(tables))
         .route("/v1/sql", post(sql))
         .layer(DefaultBodyLimit::max(MAX_SQL_BYTES))
+        // The rows endpoint bounds its body itself, to answer in JSON.
+        .route(
+            "/v1/tables/{name}/rows",
+            post(crate::rows::ingest).layer(DefaultBodyLimit::disable()),
+        )
         .with_state(engine)
 }
 

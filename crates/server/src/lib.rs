@@ -9,6 +9,7 @@
 pub mod errors;
 pub mod http;
 pub mod pg;
+pub mod rows;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -32,15 +32,3 @@ fn header_lines_split_with_quotes() {
         vec!["a", "x\"y"]
     );
 }
-
-#[test]
-fn the_first_unparseable_value_is_found() {
-    let text = StringArray::from(vec![Some("1"), None, Some("x"), Some("4")]);
-    let (_, bad) = parse_column(&DataType::Int64, &text);
-    assert_eq!(bad, Some(2));
-    let (typed, bad) = parse_column(&DataType::Boolean, &StringArray::from(vec!["t", "off"]));
-    assert_eq!(bad, None);
-    assert_eq!(typed.len(), 2);
-    assert_eq!(parse_bytea("\\x0aff"), Some(vec![10, 255]));
-    assert_eq!(parse_bytea("\\x0"), None);
-}

@@ -1,0 +1,619 @@
+//! Event bodies (NDJSON, a JSON array, CSV with a header, an Arrow IPC
+//! stream) into one record batch of a table's schema, naming every row
+//! that does not fit.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, StringArray};
+use arrow::compute::filter;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::values::{parse_column, type_name};
+use crate::{IngestError, Result};
+
+/// At most this many rejected rows are described in an error.
+pub const MAX_REPORTED: usize = 100;
+
+/// The body formats `POST /v1/tables/{table}/rows` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line (`application/x-ndjson`).
+    Ndjson,
+    /// A JSON array of objects (`application/json`).
+    JsonArray,
+    /// CSV with a header line (`text/csv`).
+    Csv,
+    /// An Arrow IPC stream (`application/vnd.apache.arrow.stream`).
+    ArrowIpc,
+}
+
+impl Format {
+    /// The format named by a `Content-Type` header; NDJSON when there is none.
+    pub fn from_content_type(content_type: Option<&str>) -> Result<Format> {
+        let Some(ct) = content_type else {
+            return Ok(Format::Ndjson);
+        };
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines" => Ok(Format::Ndjson),
+            "application/json" => Ok(Format::JsonArray),
+            "text/csv" => Ok(Format::Csv),
+            "application/vnd.apache.arrow.stream" | "application/x-arrow-stream" => {
+                Ok(Format::ArrowIpc)
+            }
+            _ => Err(IngestError::UnsupportedFormat {
+                content_type: ct.to_string(),
+            }),
+        }
+    }
+
+    /// How rows are counted in error messages.
+    pub fn row_word(self) -> &'static str {
+        match self {
+            Format::JsonArray => "index",
+            Format::ArrowIpc => "row",
+            Format::Ndjson | Format::Csv => "line",
+        }
+    }
+}
+
+/// A row that does not fit the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The line (NDJSON, CSV; from 1) or array index (JSON; from 0).
+    pub row: u64,
+    /// The field at fault, if one is.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub reason: String,
+    /// The row as it was sent.
+    pub raw: String,
+}
+
+/// The rows of a body that fit the table, and those that do not.
+#[derive(Debug)]
+pub struct Decoded {
+    /// Rows that fit, in the table's Arrow schema.
+    pub batch: RecordBatch,
+    /// Rows that do not fit, in body order (one entry per row).
+    pub rejected: Vec<Rejected>,
+}
+
+/// Undoes a `Content-Encoding` (gzip, zstd or identity), refusing output
+/// larger than `limit` bytes.
+pub fn decompress(encoding: Option<&str>, body: &[u8], limit: usize) -> Result<Vec<u8>> {
+    let encoding = encoding.map(|e| e.trim().to_ascii_lowercase());
+    let reader: Box<dyn Read + '_> = match encoding.as_deref() {
+        None | Some("") | Some("identity") => return Ok(body.to_vec()),
+        Some("gzip") | Some("x-gzip") => Box::new(flate2::read::MultiGzDecoder::new(body)),
+        Some("zstd") => Box::new(zstd::stream::read::Decoder::new(body).map_err(|e| {
+            IngestError::Decompress {
+                encoding: "zstd".into(),
+                reason: e.to_string(),
+            }
+        })?),
+        Some(other) => {
+            return Err(IngestError::UnsupportedEncoding {
+                encoding: other.to_string(),
+            });
+        }
+    };
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
+    let read = reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| IngestError::Decompress {
+            encoding: encoding.clone().unwrap_or_default(),
+            reason: e.to_string(),
+        })?;
+    if read > limit {
+        return Err(IngestError::TooLarge { limit });
+    }
+    Ok(out)
+}
+
+/// Decodes `body` into rows of `schema` (the table's Arrow schema).
+/// Fields are matched by name; a field the table does not have rejects
+/// its row unless `extra` is given, in which case its name and an
+/// inferred type are collected there for schema evolution.
+pub fn decode(
+    format: Format,
+    body: &[u8],
+    schema: &SchemaRef,
+    mut extra: Option<&mut Vec<Field>>,
+) -> Result<Decoded> {
+    match format {
+        Format::ArrowIpc => decode_arrow(body, schema),
+        Format::Ndjson => {
+            let text = utf8(body)?;
+            let mut rows = TextRows::new(schema);
+            for (i, line) in text.split('\n').enumerate() {
+                let line = line.trim_end_matches('\r');
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let row = i as u64 + 1;
+                match serde_json::from_str::<Value>(line) {
+                    Ok(value) => rows.push_json(row, line, value, extra.as_deref_mut()),
+                    Err(e) => rows.reject(row, None, format!("invalid JSON: {e}"), line),
+                }
+            }
+            rows.finish()
+        }
+        Format::JsonArray => {
+            let text = utf8(body)?;
+            let items: Vec<&RawValue> =
+                serde_json::from_str(text).map_err(|e| IngestError::Malformed {
+                    format: "JSON",
+                    reason: format!(
+                        "expected a JSON array of objects: {e} (line {}, column {})",
+                        e.line(),
+                        e.column()
+                    ),
+                })?;
+            let mut rows = TextRows::new(schema);
+            for (i, item) in items.into_iter().enumerate() {
+                let raw = item.get();
+                match serde_json::from_str::<Value>(raw) {
+                    Ok(value) => rows.push_json(i as u64, raw, value, extra.as_deref_mut()),
+                    Err(e) => rows.reject(i as u64, None, format!("invalid JSON: {e}"), raw),
+                }
+            }
+            rows.finish()
+        }
+        Format::Csv => decode_csv(body, schema, extra),
+    }
+}
+
+fn utf8(body: &[u8]) -> Result<&str> {
+    std::str::from_utf8(body).map_err(|e| IngestError::Malformed {
+        format: "text",
+        reason: format!("body is not valid UTF-8 (at byte {})", e.valid_up_to()),
+    })
+}
+
+fn decode_arrow(body: &[u8], schema: &SchemaRef) -> Result<Decoded> {
+    let malformed = |e: arrow::error::ArrowError| IngestError::Malformed {
+        format: "Arrow IPC",
+        reason: e.to_string(),
+    };
+    let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(body), None)
+        .map_err(malformed)?;
+    let sent = reader.schema();
+    for field in sent.fields() {
+        if schema.field_with_name(field.name()).is_err() {
+            return Err(IngestError::UnknownField {
+                field: field.name().clone(),
+            });
+        }
+    }
+    let batches = reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(malformed)?;
+    let batch = arrow::compute::concat_batches(&sent, &batches).map_err(malformed)?;
+    // Types are cast to the table's (and NOT NULL checked) by the writer.
+    Ok(Decoded {
+        batch,
+        rejected: Vec::new(),
+    })
+}
+
+fn decode_csv(
+    body: &[u8],
+    schema: &SchemaRef,
+    mut extra: Option<&mut Vec<Field>>,
+) -> Result<Decoded> {
+    let text = utf8(body)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| IngestError::Malformed {
+            format: "CSV",
+            reason: format!("cannot read the header line: {e}"),
+        })?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if header.iter().all(|h| h.is_empty()) {
+        return Err(IngestError::Malformed {
+            format: "CSV",
+            reason: "the body has no header line".into(),
+        });
+    }
+    let mut rows = TextRows::new(schema);
+    let mut unknown = Vec::new();
+    for name in &header {
+        if rows.index.contains_key(name.as_str()) {
+            continue;
+        }
+        match extra.as_deref_mut() {
+            Some(extra) => {
+                if !extra.iter().any(|f| f.name() == name) {
+                    extra.push(Field::new(name, DataType::Utf8, true));
+                }
+            }
+            None => unknown.push(name.clone()),
+        }
+    }
+    if let Some(field) = unknown.into_iter().next() {
+        return Err(IngestError::UnknownField { field });
+    }
+    let mut record = csv::StringRecord::new();
+    let mut start = reader.position().byte() as usize;
+    loop {
+        let line = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let end = reader.position().byte() as usize;
+                let raw = text[start..end.min(text.len())].trim_end_matches(['\r', '\n']);
+                start = end;
+                if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
+                    continue;
+                }
+                if record.len() != header.len() {
+                    rows.reject(
+                        line,
+                        None,
+                        format!("expected {} fields, found {}", header.len(), record.len()),
+                        raw,
+                    );
+                    continue;
+                }
+                rows.push_text(
+                    line,
+                    raw,
+                    header.iter().map(String::as_str).zip(record.iter()),
+                );
+            }
+            Err(e) => {
+                return Err(IngestError::Malformed {
+                    format: "CSV",
+                    reason: format!("line {line}: {e}"),
+                });
+            }
+        }
+    }
+    rows.finish()
+}
+
+/// Rows gathered as text per field, then parsed column by column.
+struct TextRows<'a> {
+    schema: SchemaRef,
+    index: HashMap<String, usize>,
+    columns: Vec<Vec<Option<String>>>,
+    /// Row number and raw text of each accepted-so-far row.
+    rows: Vec<(u64, &'a str)>,
+    rejected: Vec<Rejected>,
+}
+
+impl<'a> TextRows<'a> {
+    fn new(schema: &SchemaRef) -> TextRows<'a> {
+        TextRows {
+            schema: schema.clone(),
+            index: schema
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.name().clone(), i))
+                .collect(),
+            columns: vec![Vec::new(); schema.fields().len()],
+            rows: Vec::new(),
+            rejected: Vec::new(),
+        }
+    }
+
+    fn reject(&mut self, row: u64, field: Option<&str>, reason: String, raw: &str) {
+        self.rejected.push(Rejected {
+            row,
+            field: field.map(str::to_string),
+            reason,
+            raw: raw.to_string(),
+        });
+    }
+
+    fn push_json(&mut self, row: u64, raw: &'a str, value: Value, extra: Option<&mut Vec<Field>>) {
+        let Value::Object(object) = value else {
+            return self.reject(row, None, "expected a JSON object".into(), raw);
+        };
+        let mut values: Vec<Option<String>> = vec![None; self.columns.len()];
+        let mut extra = extra;
+        for (key, value) in object {
+            let Some(&i) = self.index.get(&key) else {
+                match extra.as_deref_mut() {
+                    Some(extra) => {
+                        if !value.is_null() && !extra.iter().any(|f| f.name() == &key) {
+                            extra.push(Field::new(&key, infer_json(&value), true));
+                        }
+                        continue;
+                    }
+                    None => {
+                        return self.reject(
+                            row,
+                            Some(&key),
+                            "the table has no such column".into(),
+                            raw,
+                        );
+                    }
+                }
+            };
+            values[i] = json_text(value);
+        }
+        self.accept(row, raw, values);
+    }
+
+    fn push_text<'f>(
+        &mut self,
+        row: u64,
+        raw: &'a str,
+        fields: impl Iterator<Item = (&'f str, &'f str)>,
+    ) {
+        let mut values: Vec<Option<String>> = vec![None; self.columns.len()];
+        for (name, value) in fields {
+            if let Some(&i) = self.index.get(name)
+                && !value.is_empty()
+            {
+                values[i] = Some(value.to_string());
+            }
+        }
+        self.accept(row, raw, values);
+    }
+
+    fn accept(&mut self, row: u64, raw: &'a str, values: Vec<Option<String>>) {
+        let schema = self.schema.clone();
+        for (i, field) in schema.fields().iter().enumerate() {
+            if !field.is_nullable() && values[i].is_none() {
+                return self.reject(
+                    row,
+                    Some(field.name()),
+                    "null value violates not-null constraint".into(),
+                    raw,
+                );
+            }
+        }
+        for (column, value) in self.columns.iter_mut().zip(values) {
+            column.push(value);
+        }
+        self.rows.push((row, raw));
+    }
+
+    fn finish(mut self) -> Result<Decoded> {
+        let n = self.rows.len();
+        let mut good = vec![true; n];
+        let mut late: Vec<(usize, Rejected)> = Vec::new();
+        let mut typed: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        for (field, column) in self
+            .schema
+            .fields()
+            .iter()
+            .zip(std::mem::take(&mut self.columns))
+        {
+            let text = StringArray::from(column);
+            let (array, bad) = parse_column(field.data_type(), &text);
+            for i in bad {
+                if good[i] {
+                    good[i] = false;
+                    let (row, raw) = self.rows[i];
+                    late.push((
+                        i,
+                        Rejected {
+                            row,
+                            field: Some(field.name().clone()),
+                            reason: format!(
+                                "invalid input syntax for type {}: \"{}\"",
+                                type_name(field.data_type()),
+                                text.value(i)
+                            ),
+                            raw: raw.to_string(),
+                        },
+                    ));
+                }
+            }
+            typed.push(array);
+        }
+        let arrow = |e: arrow::error::ArrowError| IngestError::Malformed {
+            format: "rows",
+            reason: e.to_string(),
+        };
+        let kept_rows = good.iter().filter(|g| **g).count();
+        let columns = if late.is_empty() {
+            typed
+        } else {
+            let mask = BooleanArray::from(good);
+            typed
+                .iter()
+                .map(|c| filter(c.as_ref(), &mask))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(arrow)?
+        };
+        let options = RecordBatchOptions::new().with_row_count(Some(kept_rows));
+        let batch = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
+            .map_err(arrow)?;
+        let mut rejected = self.rejected;
+        rejected.extend(late.into_iter().map(|(_, r)| r));
+        rejected.sort_by_key(|r| r.row);
+        Ok(Decoded { batch, rejected })
+    }
+}
+
+/// A JSON value as the text a column parses: strings as they are, other
+/// scalars in JSON form, objects and arrays as JSON text.
+fn json_text(value: Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The column type a new JSON field gets (`?create=auto`, schema evolution).
+pub fn infer_json(value: &Value) -> DataType {
+    match value {
+        Value::Bool(_) => DataType::Boolean,
+        Value::Number(n) if n.is_i64() => DataType::Int64,
+        Value::Number(_) => DataType::Float64,
+        Value::String(s) if looks_like_timestamp(s) => DataType::Timestamp(
+            arrow::datatypes::TimeUnit::Microsecond,
+            Some("+00:00".into()),
+        ),
+        _ => DataType::Utf8,
+    }
+}
+
+fn looks_like_timestamp(s: &str) -> bool {
+    chrono::DateTime::parse_from_rfc3339(s.trim()).is_ok()
+}
+
+/// Infers a table schema from a body, for `?create=auto`: fields in the
+/// order first seen, typed by their first non-null value (integers and
+/// floats together become double precision; CSV fields are text).
+pub fn infer_schema(format: Format, body: &[u8]) -> Result<Schema> {
+    let mut fields: Vec<Field> = Vec::new();
+    let empty: SchemaRef = Arc::new(Schema::empty());
+    match format {
+        Format::ArrowIpc => {
+            let reader =
+                arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(body), None)
+                    .map_err(|e| IngestError::Malformed {
+                        format: "Arrow IPC",
+                        reason: e.to_string(),
+                    })?;
+            return Ok(reader.schema().as_ref().clone());
+        }
+        _ => {
+            decode(format, body, &empty, Some(&mut fields))?;
+        }
+    }
+    if matches!(format, Format::Ndjson | Format::JsonArray) {
+        // A later float widens a field first seen as an integer.
+        widen_numbers(format, body, &mut fields)?;
+        // JSON objects decode with sorted keys; columns follow the body.
+        let order = key_order(format, utf8(body)?);
+        fields.sort_by_key(|f| {
+            order
+                .iter()
+                .position(|k| k == f.name())
+                .unwrap_or(usize::MAX)
+        });
+    }
+    if fields.is_empty() {
+        return Err(IngestError::Malformed {
+            format: "rows",
+            reason: "cannot create a table from a body without fields".into(),
+        });
+    }
+    Ok(Schema::new(fields))
+}
+
+fn widen_numbers(format: Format, body: &[u8], fields: &mut [Field]) -> Result<()> {
+    let text = utf8(body)?;
+    let mut visit = |value: &Value| {
+        if let Value::Object(o) = value {
+            for f in fields.iter_mut() {
+                if *f.data_type() == DataType::Int64 && o.get(f.name()).is_some_and(|v| v.is_f64())
+                {
+                    *f = Field::new(f.name(), DataType::Float64, true);
+                }
+            }
+        }
+    };
+    match format {
+        Format::Ndjson => {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                if let Ok(v) = serde_json::from_str::<Value>(line) {
+                    visit(&v);
+                }
+            }
+        }
+        _ => {
+            if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) {
+                items.iter().for_each(visit);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Object keys in the order they first appear in the body.
+fn key_order(format: Format, text: &str) -> Vec<String> {
+    struct Keys(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Keys, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> std::result::Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some(k) = map.next_key::<String>()? {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        keys.push(k);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    let mut order: Vec<String> = Vec::new();
+    let mut add = |raw: &str| {
+        if let Ok(Keys(keys)) = serde_json::from_str::<Keys>(raw) {
+            for k in keys {
+                if !order.contains(&k) {
+                    order.push(k);
+                }
+            }
+        }
+    };
+    match format {
+        Format::Ndjson => text.lines().for_each(&mut add),
+        _ => {
+            if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(text) {
+                items.iter().for_each(|i| add(i.get()));
+            }
+        }
+    }
+    order
+}
+
+/// Summarizes rejected rows for an error message.
+pub fn describe(format: Format, rejected: &[Rejected]) -> String {
+    let word = format.row_word();
+    let mut parts: Vec<String> = rejected
+        .iter()
+        .take(3)
+        .map(|r| match &r.field {
+            Some(f) => format!("{word} {}, field \"{f}\": {}", r.row, r.reason),
+            None => format!("{word} {}: {}", r.row, r.reason),
+        })
+        .collect();
+    if rejected.len() > 3 {
+        parts.push(format!("and {} more", rejected.len() - 3));
+    }
+    format!("{} row(s) rejected: {}", rejected.len(), parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests;
