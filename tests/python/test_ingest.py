@@ -176,6 +176,22 @@ def test_issue_3_flush_policy_is_a_table_property(floe_server):
     assert r.status == 400 and "floe.flush.max-rows must be a positive integer" in r.json()["error"]["message"]
 
 
+def test_issue_3_new_fields_add_columns_when_the_table_allows_it(floe_server):
+    srv = floe_server
+    srv.query("CREATE TABLE strict (id BIGINT)")
+    r = post_rows(srv, "strict", ndjson([{"id": 1, "color": "red"}]))
+    assert r.status == 400 and r.json()["error"]["rejected"][0]["field"] == "color"
+    srv.query("""CREATE TABLE open (id BIGINT) WITH ("floe.ingest.add-columns" = 'true')""")
+    assert post_rows(srv, "open", ndjson([{"id": 1}])).status == 200
+    r = post_rows(srv, "open", ndjson([{"id": 2, "color": "red", "n": 3}, {"id": 3, "n": 4.5}]))
+    assert r.status == 200, r.body
+    assert srv.query("SELECT id, color, n FROM open ORDER BY id") == [(1, None, None), (2, "red", 3.0), (3, None, 4.5)]
+    # The new columns are Iceberg schema evolution: PyIceberg sees them.
+    srv.checkpoint()
+    tbl = catalog_for(srv.data_dir).load_table("public.open")
+    assert [f.name for f in tbl.schema().fields] == ["id", "color", "n"]
+
+
 def catalog_for(data_dir) -> SqlCatalog:
     return SqlCatalog("floe", uri=f"sqlite:///{data_dir}/catalog.db", warehouse=f"file://{data_dir}/warehouse")
 

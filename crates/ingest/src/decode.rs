@@ -337,8 +337,14 @@ impl<'a> TextRows<'a> {
             let Some(&i) = self.index.get(&key) else {
                 match extra.as_deref_mut() {
                     Some(extra) => {
-                        if !value.is_null() && !extra.iter().any(|f| f.name() == &key) {
-                            extra.push(Field::new(&key, infer_json(&value), true));
+                        match extra.iter_mut().find(|f| f.name() == &key) {
+                            // A fraction widens a field first seen as an integer.
+                            Some(f) if *f.data_type() == DataType::Int64 && value.is_f64() => {
+                                *f = Field::new(&key, DataType::Float64, true);
+                            }
+                            Some(_) => {}
+                            None if value.is_null() => {}
+                            None => extra.push(Field::new(&key, infer_json(&value), true)),
                         }
                         continue;
                     }
@@ -502,8 +508,6 @@ pub fn infer_schema(format: Format, body: &[u8]) -> Result<Schema> {
         }
     }
     if matches!(format, Format::Ndjson | Format::JsonArray) {
-        // A later float widens a field first seen as an integer.
-        widen_numbers(format, body, &mut fields)?;
         // JSON objects decode with sorted keys; columns follow the body.
         let order = key_order(format, utf8(body)?);
         fields.sort_by_key(|f| {
@@ -520,35 +524,6 @@ pub fn infer_schema(format: Format, body: &[u8]) -> Result<Schema> {
         });
     }
     Ok(Schema::new(fields))
-}
-
-fn widen_numbers(format: Format, body: &[u8], fields: &mut [Field]) -> Result<()> {
-    let text = utf8(body)?;
-    let mut visit = |value: &Value| {
-        if let Value::Object(o) = value {
-            for f in fields.iter_mut() {
-                if *f.data_type() == DataType::Int64 && o.get(f.name()).is_some_and(|v| v.is_f64())
-                {
-                    *f = Field::new(f.name(), DataType::Float64, true);
-                }
-            }
-        }
-    };
-    match format {
-        Format::Ndjson => {
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                if let Ok(v) = serde_json::from_str::<Value>(line) {
-                    visit(&v);
-                }
-            }
-        }
-        _ => {
-            if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) {
-                items.iter().for_each(visit);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Object keys in the order they first appear in the body.

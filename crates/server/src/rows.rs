@@ -26,6 +26,9 @@ use crate::errors::{http_error, http_ingest_error, http_query_error};
 /// Largest request body accepted, before and after decompression.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
+/// Table property: `true` lets ingested rows add columns for new fields.
+pub const ADD_COLUMNS: &str = "floe.ingest.add-columns";
+
 /// Suffix of the companion table that keeps rows rejected with `on_error=skip`.
 pub const REJECTED_SUFFIX: &str = "_rejected";
 
@@ -113,10 +116,31 @@ pub async fn ingest(
         Ok(s) => s,
         Err(e) => return http_query_error(&QueryError::Storage(e)),
     };
-    let decoded = match decode::decode(format, &body, &target, None) {
+    let evolve = handle
+        .table()
+        .metadata()
+        .properties()
+        .get(ADD_COLUMNS)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let mut extra = Vec::new();
+    let mut decoded = match decode::decode(format, &body, &target, evolve.then_some(&mut extra)) {
         Ok(d) => d,
         Err(e) => return http_ingest_error(&e),
     };
+    if !extra.is_empty() {
+        // Schema evolution: new fields become new nullable columns.
+        if let Err(resp) = add_columns(&engine, &handle, &extra).await {
+            return resp;
+        }
+        let target = match handle.arrow_schema() {
+            Ok(s) => s,
+            Err(e) => return http_query_error(&QueryError::Storage(e)),
+        };
+        decoded = match decode::decode(format, &body, &target, None) {
+            Ok(d) => d,
+            Err(e) => return http_ingest_error(&e),
+        };
+    }
     if !decoded.rejected.is_empty() && !skip {
         return rejected_response(format, &decoded.rejected);
     }
@@ -184,6 +208,29 @@ async fn create_table(
             &format!("table {schema}.{table} vanished after it was created"),
         )
     })
+}
+
+/// Adds nullable columns for fields a body brought that the table lacks.
+async fn add_columns(
+    engine: &Engine,
+    handle: &TableHandle,
+    fields: &[Field],
+) -> Result<(), Response> {
+    for field in fields {
+        let sql = format!(
+            "ALTER TABLE {}.{} ADD COLUMN IF NOT EXISTS {} {}",
+            quote(&handle.schema_name()),
+            quote(handle.name()),
+            quote(field.name()),
+            sql_type(field.data_type())
+        );
+        // IF NOT EXISTS: a concurrent request may have added it first.
+        engine
+            .execute_sql(&sql)
+            .await
+            .map_err(|e| http_query_error(&e))?;
+    }
+    Ok(())
 }
 
 fn quote(name: &str) -> String {
