@@ -54,7 +54,7 @@ def test_issue_3_every_format_is_visible_to_the_next_query(floe_server):
     assert r.json()["accepted"] == 1, r.body
 
     assert reader.execute("SELECT count(*), sum(id) FROM ev").fetchone() == (8, 36)
-    assert reader.execute("SELECT url, props FROM ev WHERE id = 1").fetchone() == ("/a", '{"k":[1]}')
+    assert reader.execute("SELECT url, props FROM ev WHERE id = 1").fetchone() == ("/a", '{"k": [1]}')
     assert reader.execute("SELECT url FROM ev WHERE id = 5").fetchone() == (None,)
     # HTTP SQL sees them too.
     assert srv.sql_http("SELECT count(*) FROM ev").json()["rows"] == [[8]]
@@ -190,6 +190,37 @@ def test_issue_3_new_fields_add_columns_when_the_table_allows_it(floe_server):
     srv.checkpoint()
     tbl = catalog_for(srv.data_dir).load_table("public.open")
     assert [f.name for f in tbl.schema().fields] == ["id", "color", "n"]
+
+
+def test_issue_3_idempotency_key_applies_a_retry_at_most_once(floe_factory):
+    srv = floe_factory()
+    srv.query("CREATE TABLE once (id BIGINT)")
+    body = ndjson([{"id": 1}, {"id": 2}])
+    first = post_rows(srv, "once", body, {**NDJSON, "Idempotency-Key": "req-1"})
+    assert first.json() == {"table": "public.once", "accepted": 2, "rejected": 0}
+    again = post_rows(srv, "once", body, {**NDJSON, "Idempotency-Key": "req-1"})
+    assert again.status == 200 and again.json()["duplicate"] is True and again.json()["accepted"] == 2
+    assert count(srv, "once") == 2
+    # Remembered while buffered, across a crash (replayed from the WAL) ...
+    srv.kill()
+    srv.start()
+    assert post_rows(srv, "once", body, {**NDJSON, "Idempotency-Key": "req-1"}).json()["duplicate"] is True
+    # ... and once committed, across a restart (kept with the commit).
+    srv.checkpoint()
+    srv.kill()
+    srv.start()
+    assert post_rows(srv, "once", body, {**NDJSON, "Idempotency-Key": "req-1"}).json()["duplicate"] is True
+    assert count(srv, "once") == 2
+    # Other keys and requests without a key are written.
+    assert post_rows(srv, "once", body, {**NDJSON, "Idempotency-Key": "req-2"}).json()["accepted"] == 2
+    assert post_rows(srv, "once", body).json()["accepted"] == 2
+    assert count(srv, "once") == 6
+    # A rejected request does not use up its key.
+    bad = post_rows(srv, "once", ndjson([{"id": "x"}]), {**NDJSON, "Idempotency-Key": "req-3"})
+    assert bad.status == 400
+    assert post_rows(srv, "once", body, {**NDJSON, "Idempotency-Key": "req-3"}).json()["accepted"] == 2
+    r = post_rows(srv, "once", body, {**NDJSON, "Idempotency-Key": "k" * 201})
+    assert r.status == 400
 
 
 def catalog_for(data_dir) -> SqlCatalog:

@@ -144,11 +144,7 @@ pub fn decode(
                 if line.trim().is_empty() {
                     continue;
                 }
-                let row = i as u64 + 1;
-                match serde_json::from_str::<Value>(line) {
-                    Ok(value) => rows.push_json(row, line, value, extra.as_deref_mut()),
-                    Err(e) => rows.reject(row, None, format!("invalid JSON: {e}"), line),
-                }
+                rows.push_json(i as u64 + 1, line, extra.as_deref_mut());
             }
             rows.finish()
         }
@@ -165,11 +161,7 @@ pub fn decode(
                 })?;
             let mut rows = TextRows::new(schema);
             for (i, item) in items.into_iter().enumerate() {
-                let raw = item.get();
-                match serde_json::from_str::<Value>(raw) {
-                    Ok(value) => rows.push_json(i as u64, raw, value, extra.as_deref_mut()),
-                    Err(e) => rows.reject(i as u64, None, format!("invalid JSON: {e}"), raw),
-                }
+                rows.push_json(i as u64, item.get(), extra.as_deref_mut());
             }
             rows.finish()
         }
@@ -327,9 +319,18 @@ impl<'a> TextRows<'a> {
         });
     }
 
-    fn push_json(&mut self, row: u64, raw: &'a str, value: Value, extra: Option<&mut Vec<Field>>) {
-        let Value::Object(object) = value else {
-            return self.reject(row, None, "expected a JSON object".into(), raw);
+    /// One JSON object. Values are taken from the raw text, so nested
+    /// objects and arrays keep their key order and formatting.
+    fn push_json(&mut self, row: u64, raw: &'a str, extra: Option<&mut Vec<Field>>) {
+        let object: Vec<(String, &RawValue)> = match serde_json::from_str::<RawObject>(raw) {
+            Ok(RawObject(o)) => o,
+            Err(e) => {
+                let reason = match serde_json::from_str::<serde::de::IgnoredAny>(raw) {
+                    Ok(_) => "expected a JSON object".to_string(),
+                    Err(_) => format!("invalid JSON: {e}"),
+                };
+                return self.reject(row, None, reason, raw);
+            }
         };
         let mut values: Vec<Option<String>> = vec![None; self.columns.len()];
         let mut extra = extra;
@@ -337,6 +338,7 @@ impl<'a> TextRows<'a> {
             let Some(&i) = self.index.get(&key) else {
                 match extra.as_deref_mut() {
                     Some(extra) => {
+                        let value: Value = serde_json::from_str(value.get()).unwrap_or(Value::Null);
                         match extra.iter_mut().find(|f| f.name() == &key) {
                             // A fraction widens a field first seen as an integer.
                             Some(f) if *f.data_type() == DataType::Int64 && value.is_f64() => {
@@ -358,7 +360,7 @@ impl<'a> TextRows<'a> {
                     }
                 }
             };
-            values[i] = json_text(value);
+            values[i] = raw_text(value.get());
         }
         self.accept(row, raw, values);
     }
@@ -457,15 +459,41 @@ impl<'a> TextRows<'a> {
     }
 }
 
-/// A JSON value as the text a column parses: strings as they are, other
-/// scalars in JSON form, objects and arrays as JSON text.
-fn json_text(value: Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(s) => Some(s),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        other => Some(other.to_string()),
+/// A JSON value (raw text) as the text a column parses: strings unescaped,
+/// other scalars as written, objects and arrays as their JSON text.
+fn raw_text(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    match raw.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(raw).ok(),
+        _ if raw == "null" => None,
+        _ => Some(raw.to_string()),
+    }
+}
+
+/// A JSON object's members in body order, values as raw text.
+struct RawObject<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for RawObject<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = RawObject<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<RawObject<'a>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let v: &'a RawValue = map.next_value()?;
+                    members.push((k, v));
+                }
+                Ok(RawObject(members))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 

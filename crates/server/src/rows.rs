@@ -18,13 +18,16 @@ use floe_common::defaults::DEFAULT_SCHEMA;
 use floe_ingest::decode::{self, Format, MAX_REPORTED};
 use floe_ingest::values::type_name;
 use floe_query::{Engine, QueryError};
-use floe_storage::TableHandle;
+use floe_storage::{Appended, TableHandle};
 use serde_json::{Value, json};
 
 use crate::errors::{http_error, http_ingest_error, http_query_error};
 
 /// Largest request body accepted, before and after decompression.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Longest accepted `Idempotency-Key`.
+pub const MAX_KEY_BYTES: usize = 200;
 
 /// Table property: `true` lets ingested rows add columns for new fields.
 pub const ADD_COLUMNS: &str = "floe.ingest.add-columns";
@@ -144,8 +147,34 @@ pub async fn ingest(
     if !decoded.rejected.is_empty() && !skip {
         return rejected_response(format, &decoded.rejected);
     }
-    let accepted = match handle.append_buffered(&[decoded.batch]).await {
-        Ok(n) => n,
+    let idempotency_key =
+        header_str(header::HeaderName::from_static("idempotency-key")).map(str::to_string);
+    if let Some(key) = &idempotency_key
+        && (key.is_empty() || key.len() > MAX_KEY_BYTES)
+    {
+        return http_error(
+            Status::InvalidParameterValue,
+            &format!("Idempotency-Key must be 1 to {MAX_KEY_BYTES} bytes"),
+        );
+    }
+    let written = match &idempotency_key {
+        Some(key) => handle.append_buffered_once(&[decoded.batch], key).await,
+        None => handle
+            .append_buffered(&[decoded.batch])
+            .await
+            .map(Appended::Written),
+    };
+    let accepted = match written {
+        Ok(Appended::Written(n)) => n,
+        Ok(Appended::Duplicate(n)) => {
+            return axum::Json(json!({
+                "table": format!("{}.{}", handle.schema_name(), handle.name()),
+                "accepted": n,
+                "rejected": 0,
+                "duplicate": true,
+            }))
+            .into_response();
+        }
         Err(e) => return http_query_error(&QueryError::Storage(e)),
     };
     let rejected = decoded.rejected.len();

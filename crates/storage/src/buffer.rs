@@ -154,6 +154,23 @@ pub(crate) struct Buffered {
     pub batch: RecordBatch,
     pub bytes: u64,
     pub at: Instant,
+    /// The request's idempotency key, if it had one.
+    pub key: Option<String>,
+}
+
+/// Schema metadata key that carries an idempotency key in a WAL record.
+pub(crate) const IDEMPOTENCY_KEY: &str = "floe.idempotency-key";
+
+/// How long idempotency keys are remembered.
+pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(3600);
+
+/// The state of one idempotency key of a table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KeyState {
+    /// A request with the key is being written.
+    Pending,
+    /// A request with the key was written: its row count, and when.
+    Done { rows: u64, at: Instant },
 }
 
 /// The buffer of one table.
@@ -186,32 +203,44 @@ impl Buffer {
     }
 }
 
-/// Serializes a batch for the write-ahead log (Arrow IPC stream).
-pub(crate) fn encode(batch: &RecordBatch) -> Result<Vec<u8>> {
+/// Serializes a batch for the write-ahead log (Arrow IPC stream), with the
+/// request's idempotency key in the schema metadata.
+pub(crate) fn encode(batch: &RecordBatch, key: Option<&str>) -> Result<Vec<u8>> {
     let arrow = |source| StorageError::Arrow {
         operation: "encoding rows for the write-ahead log",
         source,
     };
     let mut out = Vec::with_capacity(batch.get_array_memory_size() / 2 + 1024);
-    let mut writer = StreamWriter::try_new(&mut out, &batch.schema()).map_err(arrow)?;
-    writer.write(batch).map_err(arrow)?;
+    let schema = match key {
+        None => batch.schema(),
+        Some(key) => {
+            let mut metadata = batch.schema().metadata().clone();
+            metadata.insert(IDEMPOTENCY_KEY.to_string(), key.to_string());
+            Arc::new(batch.schema().as_ref().clone().with_metadata(metadata))
+        }
+    };
+    let batch = batch.clone().with_schema(schema.clone()).map_err(arrow)?;
+    let mut writer = StreamWriter::try_new(&mut out, &schema).map_err(arrow)?;
+    writer.write(&batch).map_err(arrow)?;
     writer.finish().map_err(arrow)?;
     drop(writer);
     Ok(out)
 }
 
-/// Reads back a batch written by [`encode`].
-pub(crate) fn decode(payload: &[u8]) -> Result<RecordBatch> {
+/// Reads back a batch written by [`encode`], and its idempotency key.
+pub(crate) fn decode(payload: &[u8]) -> Result<(RecordBatch, Option<String>)> {
     let arrow = |source| StorageError::Arrow {
         operation: "decoding rows from the write-ahead log",
         source,
     };
     let reader = StreamReader::try_new(std::io::Cursor::new(payload), None).map_err(arrow)?;
     let schema = reader.schema();
+    let key = schema.metadata().get(IDEMPOTENCY_KEY).cloned();
     let batches = reader
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(arrow)?;
-    arrow::compute::concat_batches(&schema, &batches).map_err(arrow)
+    let batch = arrow::compute::concat_batches(&schema, &batches).map_err(arrow)?;
+    Ok((batch, key))
 }
 
 fn field_id(field: &Field) -> Option<&str> {

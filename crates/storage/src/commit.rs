@@ -54,6 +54,18 @@ impl CatalogPointer {
     /// catalog pointer from `base`'s file to it. Fails with a commit
     /// conflict if `base` is no longer the table's current metadata.
     pub(crate) async fn swap(&self, base: &Table, metadata: TableMetadata) -> Result<Table> {
+        self.swap_with_keys(base, metadata, &[]).await
+    }
+
+    /// Like [`CatalogPointer::swap`], and records `keys` (idempotency keys
+    /// of the committed rows, with their row counts) in the same SQLite
+    /// transaction.
+    pub(crate) async fn swap_with_keys(
+        &self,
+        base: &Table,
+        metadata: TableMetadata,
+        keys: &[(String, u64)],
+    ) -> Result<Table> {
         let ident = base.identifier().clone();
         let err = |op| StorageError::iceberg(op, &ident);
         let current = base
@@ -69,6 +81,11 @@ impl CatalogPointer {
             .await
             .map_err(err("writing metadata of"))?;
         let next = next.to_string();
+        let catalog_err = |e: sqlx::Error| StorageError::Catalog {
+            table: ident.to_string(),
+            reason: e.to_string(),
+        };
+        let mut tx = self.pool.begin().await.map_err(catalog_err)?;
         let swapped = sqlx::query(
             "UPDATE iceberg_tables
                 SET metadata_location = ?, previous_metadata_location = ?
@@ -82,12 +99,9 @@ impl CatalogPointer {
         .bind(ident.namespace().join("."))
         .bind(ident.name())
         .bind(&current)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(|e| StorageError::Catalog {
-            table: ident.to_string(),
-            reason: e.to_string(),
-        })?;
+        .map_err(catalog_err)?;
         if swapped.rows_affected() != 1 {
             return Err(StorageError::iceberg("committing to", &ident)(
                 iceberg::Error::new(
@@ -96,6 +110,21 @@ impl CatalogPointer {
                 ),
             ));
         }
+        let table_uuid = metadata.uuid().to_string();
+        for (key, rows) in keys {
+            sqlx::query(
+                "INSERT OR REPLACE INTO floe_idempotency_keys (table_uuid, key, rows, created_ms)
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(&table_uuid)
+            .bind(key)
+            .bind(*rows as i64)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(catalog_err)?;
+        }
+        tx.commit().await.map_err(catalog_err)?;
         Table::builder()
             .identifier(ident.clone())
             .file_io(base.file_io().clone())
@@ -104,6 +133,51 @@ impl CatalogPointer {
             .runtime(iceberg::Runtime::current())
             .build()
             .map_err(err("loading committed metadata of"))
+    }
+
+    /// Creates the table of committed idempotency keys if needed, drops keys
+    /// older than `retention_ms`, and returns the rest per table uuid.
+    pub(crate) async fn load_keys(
+        &self,
+        retention_ms: i64,
+    ) -> Result<std::collections::HashMap<String, Vec<(String, u64, i64)>>> {
+        let catalog_err = |e: sqlx::Error| StorageError::Catalog {
+            table: "(idempotency keys)".into(),
+            reason: e.to_string(),
+        };
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS floe_idempotency_keys (
+                table_uuid TEXT NOT NULL, key TEXT NOT NULL, rows INTEGER NOT NULL,
+                created_ms INTEGER NOT NULL, PRIMARY KEY (table_uuid, key))",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(catalog_err)?;
+        self.expire_keys(retention_ms).await?;
+        let rows: Vec<(String, String, i64, i64)> =
+            sqlx::query_as("SELECT table_uuid, key, rows, created_ms FROM floe_idempotency_keys")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(catalog_err)?;
+        let mut out: std::collections::HashMap<String, Vec<(String, u64, i64)>> =
+            Default::default();
+        for (table, key, rows, at) in rows {
+            out.entry(table).or_default().push((key, rows as u64, at));
+        }
+        Ok(out)
+    }
+
+    /// Deletes committed idempotency keys older than `retention_ms`.
+    pub(crate) async fn expire_keys(&self, retention_ms: i64) -> Result<()> {
+        sqlx::query("DELETE FROM floe_idempotency_keys WHERE created_ms < ?")
+            .bind(now_ms() - retention_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StorageError::Catalog {
+                table: "(idempotency keys)".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(())
     }
 }
 

@@ -85,6 +85,11 @@ pub enum StorageError {
     /// The write-ahead log failed or refused a record.
     #[error(transparent)]
     Wal(#[from] floe_wal::WalError),
+    /// A request with the same idempotency key is still being written.
+    #[error(
+        "a request with Idempotency-Key \"{key}\" is still being written; retry when it has finished"
+    )]
+    KeyInUse { key: String },
     /// Ingestion is over a memory or disk bound; the client should retry later.
     #[error("{resource} is full ({used} of {limit} bytes); retry in a moment")]
     Overloaded {
@@ -143,6 +148,7 @@ impl HasStatus for StorageError {
             StorageError::Arrow { .. } => Status::DatatypeMismatch,
             StorageError::Wal(e) => e.status(),
             StorageError::Overloaded { .. } => Status::InsufficientResources,
+            StorageError::KeyInUse { .. } => Status::ObjectInUse,
         }
     }
 }

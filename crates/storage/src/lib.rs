@@ -43,7 +43,7 @@ pub use datadir::DataDir;
 pub use error::StorageError;
 pub use scan::{LiveFile, file_partitions, live_files, local_path};
 pub use store::{Store, TableDefinition};
-pub use table::{BufferStats, CommitSummary, TableChange, TableHandle};
+pub use table::{Appended, BufferStats, CommitSummary, TableChange, TableHandle};
 pub use writer::TableAppend;
 
 /// Result type of this crate.

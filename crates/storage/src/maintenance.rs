@@ -1,5 +1,5 @@
 //! Background work on every table of a store: flushing buffers by their
-//! flush policies.
+//! flush policies, and forgetting expired idempotency keys.
 
 use std::sync::Weak;
 use std::time::{Duration, Instant};
@@ -8,14 +8,23 @@ use crate::store::Store;
 
 /// How often buffers are checked against their policies.
 const TICK: Duration = Duration::from_millis(100);
+/// How often expired idempotency keys are forgotten.
+const EXPIRE_KEYS: Duration = Duration::from_secs(60);
 /// How long a table whose flush failed waits before the next attempt.
 const RETRY: Duration = Duration::from_secs(5);
 
 /// Runs until the store is dropped.
 pub(crate) async fn run(store: Weak<Store>) {
     let mut failed: std::collections::HashMap<String, Instant> = Default::default();
+    let mut expired = Instant::now();
     loop {
         let Some(s) = store.upgrade() else { return };
+        if expired.elapsed() >= EXPIRE_KEYS {
+            expired = Instant::now();
+            if let Err(e) = s.expire_keys().await {
+                tracing::warn!(error = %e, "expiring idempotency keys failed");
+            }
+        }
         let ingest = s.ingest().clone();
         let notified = ingest.flush_now.notified();
         tokio::pin!(notified);

@@ -165,12 +165,25 @@ impl Store {
             if entry.lsn <= handle.committed_lsn() {
                 continue;
             }
-            let batch = crate::buffer::decode(&entry.payload)?;
+            let (batch, key) = crate::buffer::decode(&entry.payload)?;
             restored += batch.num_rows() as u64;
-            handle.restore(entry.lsn, batch);
+            handle.restore(entry.lsn, batch, key);
         }
         for handle in by_key.values() {
             ingest.wal.release(handle.wal_key(), handle.committed_lsn());
+        }
+        let retention = crate::buffer::IDEMPOTENCY_RETENTION.as_millis() as i64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        for (table, keys) in pointer.load_keys(retention).await? {
+            if let Some(handle) = by_key.get(&table) {
+                for (key, rows, at) in keys {
+                    let age = std::time::Duration::from_millis((now - at).max(0) as u64);
+                    handle.remember_key(key, rows, age);
+                }
+            }
         }
         if restored > 0 {
             tracing::info!(
@@ -211,6 +224,15 @@ impl Store {
 
     pub(crate) fn ingest(&self) -> &Arc<Ingest> {
         &self.ingest
+    }
+
+    /// Forgets idempotency keys past their retention, in memory and in the catalog.
+    pub(crate) async fn expire_keys(&self) -> Result<()> {
+        let retention = crate::buffer::IDEMPOTENCY_RETENTION;
+        for handle in self.all_tables() {
+            handle.expire_keys(retention);
+        }
+        self.pointer.expire_keys(retention.as_millis() as i64).await
     }
 
     /// Flushes every table's buffer to committed files (CHECKPOINT, and

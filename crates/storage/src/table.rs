@@ -14,7 +14,7 @@ use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, TableIdent};
 use iceberg_catalog_sql::SqlCatalog;
 
-use crate::buffer::{self, Buffer, Buffered, FlushPolicy, Ingest};
+use crate::buffer::{self, Buffer, Buffered, FlushPolicy, Ingest, KeyState};
 use crate::commit::{self, CatalogPointer, Existing, PositionDeletes};
 use crate::writer::TableAppend;
 use crate::{Result, StorageError};
@@ -57,6 +57,18 @@ pub struct TableHandle {
     ident: TableIdent,
     current: RwLock<Current>,
     commits: tokio::sync::Mutex<()>,
+    /// Idempotency keys seen recently (buffered, committed or in flight).
+    keys: std::sync::Mutex<std::collections::HashMap<String, KeyState>>,
+}
+
+/// What [`TableHandle::append_buffered_once`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// The rows were written; this many.
+    Written(u64),
+    /// A request with the same idempotency key was written before, with
+    /// this many rows; nothing was written now.
+    Duplicate(u64),
 }
 
 /// The latest committed snapshot and the buffered rows on top of it,
@@ -92,7 +104,26 @@ impl TableHandle {
                 buffer: Buffer::default(),
             }),
             commits: tokio::sync::Mutex::new(()),
+            keys: Default::default(),
         }
+    }
+
+    fn keys(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, KeyState>> {
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remembers an idempotency key committed earlier (loaded on start).
+    pub(crate) fn remember_key(&self, key: String, rows: u64, age: std::time::Duration) {
+        let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+        self.keys().insert(key, KeyState::Done { rows, at });
+    }
+
+    /// Forgets idempotency keys older than `retention`.
+    pub(crate) fn expire_keys(&self, retention: std::time::Duration) {
+        self.keys().retain(|_, state| match state {
+            KeyState::Pending => true,
+            KeyState::Done { at, .. } => at.elapsed() < retention,
+        });
     }
 
     /// The table's key in the write-ahead log.
@@ -106,13 +137,24 @@ impl TableHandle {
     }
 
     /// Puts a replayed WAL record back into the buffer.
-    pub(crate) fn restore(&self, lsn: Lsn, batch: RecordBatch) {
+    pub(crate) fn restore(&self, lsn: Lsn, batch: RecordBatch, key: Option<String>) {
         let bytes = batch.get_array_memory_size() as u64;
+        if let Some(key) = &key {
+            let rows = batch.num_rows() as u64;
+            self.keys().insert(
+                key.clone(),
+                KeyState::Done {
+                    rows,
+                    at: Instant::now(),
+                },
+            );
+        }
         self.current_mut().buffer.push(Buffered {
             lsn,
             batch,
             bytes,
             at: Instant::now(),
+            key,
         });
         self.ingest.add_bytes(bytes as i64);
     }
@@ -183,6 +225,47 @@ impl TableHandle {
     /// visible to every later read; on error none of them is. Columns are
     /// matched by name and cast to the table's types.
     pub async fn append_buffered(&self, batches: &[RecordBatch]) -> Result<u64> {
+        self.append_keyed(batches, None).await
+    }
+
+    /// Like [`TableHandle::append_buffered`], at most once per idempotency
+    /// key: a key seen within [`buffer::IDEMPOTENCY_RETENTION`] (also across
+    /// restarts) writes nothing and reports the first request's row count;
+    /// a key whose request is still being written is refused (55006).
+    pub async fn append_buffered_once(
+        &self,
+        batches: &[RecordBatch],
+        key: &str,
+    ) -> Result<Appended> {
+        match self.keys().get(key).copied() {
+            Some(KeyState::Done { rows, .. }) => return Ok(Appended::Duplicate(rows)),
+            Some(KeyState::Pending) => {
+                return Err(StorageError::KeyInUse {
+                    key: key.to_string(),
+                });
+            }
+            None => {}
+        }
+        self.keys().insert(key.to_string(), KeyState::Pending);
+        match self.append_keyed(batches, Some(key)).await {
+            Ok(rows) => {
+                self.keys().insert(
+                    key.to_string(),
+                    KeyState::Done {
+                        rows,
+                        at: Instant::now(),
+                    },
+                );
+                Ok(Appended::Written(rows))
+            }
+            Err(e) => {
+                self.keys().remove(key);
+                Err(e)
+            }
+        }
+    }
+
+    async fn append_keyed(&self, batches: &[RecordBatch], key: Option<&str>) -> Result<u64> {
         let schema = self.arrow_schema()?;
         let mut conformed = Vec::with_capacity(batches.len());
         for batch in batches.iter().filter(|b| b.num_rows() > 0) {
@@ -200,7 +283,7 @@ impl TableHandle {
         let rows = batch.num_rows() as u64;
         let bytes = batch.get_array_memory_size() as u64;
         self.ingest.admit(bytes)?;
-        let payload = buffer::encode(&batch)?;
+        let payload = buffer::encode(&batch, key)?;
         let policy = self.flush_policy(self.ingest.limits.flush);
         let (lsn, full) = {
             // Submitting under the lock keeps the buffer in LSN order.
@@ -211,6 +294,7 @@ impl TableHandle {
                 batch,
                 bytes,
                 at: Instant::now(),
+                key: key.map(str::to_string),
             });
             let full =
                 current.buffer.rows >= policy.max_rows || current.buffer.bytes >= policy.max_bytes;
@@ -273,7 +357,11 @@ impl TableHandle {
             &[(buffer::WAL_LSN, last.to_string())],
         )
         .await?;
-        let committed = self.pointer.swap(&base, metadata).await?;
+        let keys: Vec<(String, u64)> = flushed
+            .iter()
+            .filter_map(|e| e.key.clone().map(|k| (k, e.batch.num_rows() as u64)))
+            .collect();
+        let committed = self.pointer.swap_with_keys(&base, metadata, &keys).await?;
         let snapshot_id = committed.metadata().current_snapshot_id();
         let removed = {
             let mut current = self.current_mut();

@@ -17,7 +17,7 @@ fn schema() -> SchemaRef {
 
 #[test]
 fn ndjson_rows_decode_with_objects_as_json_text() {
-    let body = br#"{"id": 1, "name": "a", "at": "2024-01-01T00:00:00Z", "props": {"k": [1, 2]}}
+    let body = br#"{"id": 1, "name": "a\u00e9", "at": "2024-01-01T00:00:00Z", "props": {"z": [1, 2], "a": 0}}
 
 {"id": 2}
 "#;
@@ -37,7 +37,15 @@ fn ndjson_rows_decode_with_objects_as_json_text() {
         .as_any()
         .downcast_ref::<StringArray>()
         .unwrap();
-    assert_eq!(props.value(0), r#"{"k":[1,2]}"#);
+    // Nested JSON is kept as sent: key order and spacing.
+    assert_eq!(props.value(0), r#"{"z": [1, 2], "a": 0}"#);
+    let names = d
+        .batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(names.value(0), "a\u{e9}");
     assert!(props.is_null(1));
     let at = d
         .batch
