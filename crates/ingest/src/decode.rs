@@ -2,11 +2,12 @@
 //! stream) into one record batch of a table's schema, naming every row
 //! that does not fit.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, StringArray};
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, StringBuilder};
 use arrow::compute::filter;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde_json::Value;
@@ -288,7 +289,11 @@ fn decode_csv(
 struct TextRows<'a> {
     schema: SchemaRef,
     index: HashMap<String, usize>,
-    columns: Vec<Vec<Option<String>>>,
+    /// One text column per field, appended to without a copy per value.
+    columns: Vec<StringBuilder>,
+    /// The values of the row being read, borrowed from the body when they
+    /// need no unescaping.
+    row: Vec<Option<Cow<'a, str>>>,
     /// Row number and raw text of each accepted-so-far row.
     rows: Vec<(u64, &'a str)>,
     rejected: Vec<Rejected>,
@@ -304,7 +309,10 @@ impl<'a> TextRows<'a> {
                 .enumerate()
                 .map(|(i, f)| (f.name().clone(), i))
                 .collect(),
-            columns: vec![Vec::new(); schema.fields().len()],
+            columns: (0..schema.fields().len())
+                .map(|_| StringBuilder::new())
+                .collect(),
+            row: Vec::new(),
             rows: Vec::new(),
             rejected: Vec::new(),
         }
@@ -322,7 +330,8 @@ impl<'a> TextRows<'a> {
     /// One JSON object. Values are taken from the raw text, so nested
     /// objects and arrays keep their key order and formatting.
     fn push_json(&mut self, row: u64, raw: &'a str, extra: Option<&mut Vec<Field>>) {
-        let object: Vec<(String, &RawValue)> = match serde_json::from_str::<RawObject>(raw) {
+        let object: Vec<(Cow<'a, str>, &'a RawValue)> = match serde_json::from_str::<RawObject>(raw)
+        {
             Ok(RawObject(o)) => o,
             Err(e) => {
                 let reason = match serde_json::from_str::<serde::de::IgnoredAny>(raw) {
@@ -332,21 +341,29 @@ impl<'a> TextRows<'a> {
                 return self.reject(row, None, reason, raw);
             }
         };
-        let mut values: Vec<Option<String>> = vec![None; self.columns.len()];
+        self.row.clear();
+        self.row.resize(self.columns.len(), None);
         let mut extra = extra;
+        let mut next = 0;
         for (key, value) in object {
-            let Some(&i) = self.index.get(&key) else {
+            // Fields usually come in table order: try the next one first.
+            let found = match self.schema.fields().get(next) {
+                Some(f) if f.name() == key.as_ref() => Some(next),
+                _ => self.index.get(key.as_ref()).copied(),
+            };
+            let Some(i) = found else {
                 match extra.as_deref_mut() {
                     Some(extra) => {
                         let value: Value = serde_json::from_str(value.get()).unwrap_or(Value::Null);
-                        match extra.iter_mut().find(|f| f.name() == &key) {
+                        let key = key.as_ref();
+                        match extra.iter_mut().find(|f| f.name() == key) {
                             // A fraction widens a field first seen as an integer.
                             Some(f) if *f.data_type() == DataType::Int64 && value.is_f64() => {
-                                *f = Field::new(&key, DataType::Float64, true);
+                                *f = Field::new(key, DataType::Float64, true);
                             }
                             Some(_) => {}
                             None if value.is_null() => {}
-                            None => extra.push(Field::new(&key, infer_json(&value), true)),
+                            None => extra.push(Field::new(key, infer_json(&value), true)),
                         }
                         continue;
                     }
@@ -360,9 +377,10 @@ impl<'a> TextRows<'a> {
                     }
                 }
             };
-            values[i] = raw_text(value.get());
+            next = i + 1;
+            self.row[i] = raw_text(value.get());
         }
-        self.accept(row, raw, values);
+        self.accept(row, raw);
     }
 
     fn push_text<'f>(
@@ -371,21 +389,22 @@ impl<'a> TextRows<'a> {
         raw: &'a str,
         fields: impl Iterator<Item = (&'f str, &'f str)>,
     ) {
-        let mut values: Vec<Option<String>> = vec![None; self.columns.len()];
+        self.row.clear();
+        self.row.resize(self.columns.len(), None);
         for (name, value) in fields {
             if let Some(&i) = self.index.get(name)
                 && !value.is_empty()
             {
-                values[i] = Some(value.to_string());
+                self.row[i] = Some(Cow::Owned(value.to_string()));
             }
         }
-        self.accept(row, raw, values);
+        self.accept(row, raw);
     }
 
-    fn accept(&mut self, row: u64, raw: &'a str, values: Vec<Option<String>>) {
+    fn accept(&mut self, row: u64, raw: &'a str) {
         let schema = self.schema.clone();
         for (i, field) in schema.fields().iter().enumerate() {
-            if !field.is_nullable() && values[i].is_none() {
+            if !field.is_nullable() && self.row[i].is_none() {
                 return self.reject(
                     row,
                     Some(field.name()),
@@ -394,8 +413,8 @@ impl<'a> TextRows<'a> {
                 );
             }
         }
-        for (column, value) in self.columns.iter_mut().zip(values) {
-            column.push(value);
+        for (column, value) in self.columns.iter_mut().zip(self.row.drain(..)) {
+            column.append_option(value);
         }
         self.rows.push((row, raw));
     }
@@ -411,7 +430,8 @@ impl<'a> TextRows<'a> {
             .iter()
             .zip(std::mem::take(&mut self.columns))
         {
-            let text = StringArray::from(column);
+            let mut column = column;
+            let text = column.finish();
             let (array, bad) = parse_column(field.data_type(), &text);
             for i in bad {
                 if good[i] {
@@ -461,17 +481,50 @@ impl<'a> TextRows<'a> {
 
 /// A JSON value (raw text) as the text a column parses: strings unescaped,
 /// other scalars as written, objects and arrays as their JSON text.
-fn raw_text(raw: &str) -> Option<String> {
+fn raw_text(raw: &str) -> Option<Cow<'_, str>> {
     let raw = raw.trim();
     match raw.as_bytes().first() {
-        Some(b'"') => serde_json::from_str::<String>(raw).ok(),
+        Some(b'"') => {
+            let inner = &raw[1..raw.len() - 1];
+            if inner.contains('\\') {
+                serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+            } else {
+                Some(Cow::Borrowed(inner))
+            }
+        }
         _ if raw == "null" => None,
-        _ => Some(raw.to_string()),
+        _ => Some(Cow::Borrowed(raw)),
     }
 }
 
-/// A JSON object's members in body order, values as raw text.
-struct RawObject<'a>(Vec<(String, &'a RawValue)>);
+/// A JSON object's members in body order, values as raw text; keys are
+/// borrowed from the body unless they hold escapes.
+struct RawObject<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+/// An object key, borrowed when possible.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Key<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Key<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Key<'a>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> std::result::Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
 
 impl<'de: 'a, 'a> serde::Deserialize<'de> for RawObject<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
@@ -486,7 +539,7 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for RawObject<'a> {
                 mut map: A,
             ) -> std::result::Result<RawObject<'a>, A::Error> {
                 let mut members = Vec::new();
-                while let Some(k) = map.next_key::<String>()? {
+                while let Some(Key(k)) = map.next_key::<Key<'a>>()? {
                     let v: &'a RawValue = map.next_value()?;
                     members.push((k, v));
                 }

@@ -1,5 +1,5 @@
 use super::*;
-use arrow::array::{Array, Int64Array, TimestampMicrosecondArray};
+use arrow::array::{Array, Int64Array, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::TimeUnit;
 
 fn schema() -> SchemaRef {
@@ -189,4 +189,25 @@ fn content_types_pick_formats() {
         Format::Csv
     );
     assert!(Format::from_content_type(Some("text/xml")).is_err());
+}
+
+#[test]
+fn escaped_keys_and_values_are_unescaped() {
+    let body = br#"{"i\u0064": 7, "name": "say \"hi\"\n"}"#;
+    let d = decode(Format::Ndjson, body, &schema(), None).unwrap();
+    assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+    let ids = d
+        .batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    assert_eq!(ids.value(0), 7);
+    let names = d
+        .batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(names.value(0), "say \"hi\"\n");
 }
