@@ -40,7 +40,8 @@ def test_issue_3_every_format_is_visible_to_the_next_query(floe_server):
     assert r.json() == {"table": "public.ev", "accepted": 1, "rejected": 0}
     assert reader.execute("SELECT count(*) FROM ev").fetchone()[0] == 1
 
-    r = post_rows(srv, "ev", json.dumps([{"id": 2, "dur": 1.5}, {"id": 3}]), {"Content-Type": "application/json"})
+    # Names in the path fold to lower case, as unquoted SQL names do.
+    r = post_rows(srv, "PUBLIC.Ev", json.dumps([{"id": 2, "dur": 1.5}, {"id": 3}]), {"Content-Type": "application/json"})
     assert r.json()["accepted"] == 2
     r = post_rows(srv, "ev", "id,url\n4,/d\n5,\n", {"Content-Type": "text/csv"})
     assert r.json()["accepted"] == 2

@@ -79,12 +79,8 @@ impl Target {
 
     /// The quoted alias, for building SQL.
     fn quoted_alias(&self) -> String {
-        quoted(&self.alias)
+        names::quoted(&self.alias)
     }
-}
-
-fn quoted(name: &str) -> String {
-    Ident::with_quote('"', name).to_string()
 }
 
 /// `SELECT alias._file, alias._pos FROM row_positions('s.t') AS alias`,

@@ -17,7 +17,7 @@ mod dml;
 mod engine;
 mod error;
 mod functions;
-mod names;
+pub mod names;
 pub mod positions;
 mod scan;
 mod system;

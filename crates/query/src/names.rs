@@ -6,6 +6,11 @@ use floe_common::defaults::DEFAULT_SCHEMA;
 
 use crate::error::QueryError;
 
+/// `name` as a double-quoted SQL identifier (quotes inside doubled).
+pub fn quoted(name: &str) -> String {
+    Ident::with_quote('"', name).to_string()
+}
+
 /// The name an identifier refers to.
 pub fn ident(ident: &Ident) -> String {
     if ident.quote_style.is_some() {

@@ -14,9 +14,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use floe_common::Status;
-use floe_common::defaults::DEFAULT_SCHEMA;
 use floe_ingest::decode::{self, Format, MAX_REPORTED};
 use floe_ingest::values::type_name;
+use floe_query::names::{quoted, split_qualified};
 use floe_query::{Engine, QueryError};
 use floe_storage::{Appended, TableHandle};
 use serde_json::{Value, json};
@@ -53,10 +53,7 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (schema, table) = match name.split_once('.') {
-        Some((s, t)) => (s.to_string(), t.to_string()),
-        None => (DEFAULT_SCHEMA.to_string(), name.clone()),
-    };
+    let (schema, table) = split_qualified(&name);
     let skip = match params.on_error.as_deref() {
         None | Some("abort") => false,
         Some("skip") => true,
@@ -219,12 +216,12 @@ async fn create_table(
     let columns: Vec<String> = inferred
         .fields()
         .iter()
-        .map(|f| format!("{} {}", quote(f.name()), sql_type(f.data_type())))
+        .map(|f| format!("{} {}", quoted(f.name()), sql_type(f.data_type())))
         .collect();
     let sql = format!(
         "CREATE TABLE IF NOT EXISTS {}.{} ({})",
-        quote(schema),
-        quote(table),
+        quoted(schema),
+        quoted(table),
         columns.join(", ")
     );
     engine
@@ -248,9 +245,9 @@ async fn add_columns(
     for field in fields {
         let sql = format!(
             "ALTER TABLE {}.{} ADD COLUMN IF NOT EXISTS {} {}",
-            quote(&handle.schema_name()),
-            quote(handle.name()),
-            quote(field.name()),
+            quoted(&handle.schema_name()),
+            quoted(handle.name()),
+            quoted(field.name()),
             sql_type(field.data_type())
         );
         // IF NOT EXISTS: a concurrent request may have added it first.
@@ -260,10 +257,6 @@ async fn add_columns(
             .map_err(|e| http_query_error(&e))?;
     }
     Ok(())
-}
-
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn sql_type(ty: &DataType) -> String {
@@ -293,8 +286,8 @@ async fn keep_rejected(
         None => {
             let sql = format!(
                 "CREATE TABLE IF NOT EXISTS {}.{} (received_at TIMESTAMPTZ, format TEXT, \"row\" BIGINT, field TEXT, reason TEXT, raw TEXT)",
-                quote(&schema),
-                quote(&name)
+                quoted(&schema),
+                quoted(&name)
             );
             engine
                 .execute_sql(&sql)
