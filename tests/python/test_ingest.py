@@ -236,8 +236,18 @@ def test_issue_3_acknowledged_rows_survive_kill_9_exactly_once(floe_factory):
     cycles = int(os.environ.get("FLOE_CRASH_CYCLES", "20"))
     rng = random.Random(int(os.environ.get("FLOE_CRASH_SEED", "3")))
     srv = floe_factory()
-    srv.query("CREATE TABLE crash (writer BIGINT NOT NULL, seq BIGINT NOT NULL, batch BIGINT NOT NULL, pad TEXT)")
-    srv.query("""CREATE TABLE crash2 (k BIGINT, v TEXT) WITH ("floe.flush.interval-ms" = '50')""")
+    # Both tables compact from 2 small files on and expire snapshots older
+    # than 2 s, so kills also land in compaction and expiry.
+    maintenance = """"floe.compaction.min-input-files" = '2', "history.expire.max-snapshot-age-ms" = '2000'"""
+    srv.query(
+        "CREATE TABLE crash (writer BIGINT NOT NULL, seq BIGINT NOT NULL, batch BIGINT NOT NULL, pad TEXT) "
+        f"WITH ({maintenance})"
+    )
+    srv.query(f"""CREATE TABLE crash2 (k BIGINT, v TEXT) WITH ("floe.flush.interval-ms" = '50', {maintenance})""")
+    # Background maintenance runs every few seconds, and a cycle lives for
+    # less than a second; an explicit VACUUM in about half the cycles makes
+    # sure kills also hit a running flush + compaction + expiry.
+    vacuum_rng = random.Random(int(os.environ.get("FLOE_CRASH_SEED", "3")) + 1)
     acked: dict[tuple[int, int], int] = {}  # (writer, seq) -> rows in that request
     maybe: dict[tuple[int, int], int] = {}  # sent, no answer before the kill
     acked2 = 0
@@ -266,6 +276,19 @@ def test_issue_3_acknowledged_rows_survive_kill_9_exactly_once(floe_factory):
                         raise AssertionError(r.body)
 
         threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
+        if vacuum_rng.random() < 0.5:
+            delay = vacuum_rng.uniform(0.0, 0.3)
+            target = vacuum_rng.choice(["", " public.crash", " crash2"])
+
+            def vacuum(delay=delay, target=target, stop=stop):
+                if stop.wait(delay):
+                    return
+                try:
+                    srv.sql_http("VACUUM" + target, timeout=30)
+                except Exception:  # noqa: BLE001 - the server was killed
+                    pass
+
+            threads.append(threading.Thread(target=vacuum))
         for t in threads:
             t.start()
         # Small SQL inserts on a second table with a fast flush, meanwhile.
@@ -306,3 +329,16 @@ def test_issue_3_acknowledged_rows_survive_kill_9_exactly_once(floe_factory):
     catalog = catalog_for(srv.data_dir)
     assert catalog.load_table("public.crash").scan().to_arrow().num_rows == total
     assert catalog.load_table("public.crash2").scan().to_arrow().num_rows == acked2
+    # After all the crashes, a VACUUM compacts each table's small files
+    # (well under the 128 MiB target) and changes no row.
+    r = srv.sql_http("VACUUM")
+    assert r.status == 200, r.body
+    for table, n in (("crash", total), ("crash2", acked2)):
+        rows, files, delete_files, nbytes, last_error = srv.query(
+            "SELECT rows, files, delete_files, bytes, last_error FROM system.tables "
+            f"WHERE table_schema = 'public' AND table_name = '{table}'"
+        )[0]
+        assert rows == n and delete_files == 0 and last_error is None, (table, rows, delete_files, last_error)
+        assert files <= nbytes // (128 << 20) + 1, (table, files, nbytes)
+        assert srv.query(f"SELECT count(*) FROM {table}")[0][0] == n
+        assert catalog.load_table(f"public.{table}").scan().to_arrow().num_rows == n

@@ -239,8 +239,7 @@ fn build(
                 },
                 other => other.to_string(),
             };
-            if let Some(Err(reason)) = floe_storage::FlushPolicy::check_property(&key.value, &value)
-            {
+            if let Err(reason) = floe_storage::check_property(&key.value, &value) {
                 return Err(QueryError::InvalidOption {
                     option: option.to_string(),
                     reason,

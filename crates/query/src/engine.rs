@@ -173,6 +173,35 @@ impl Engine {
         Ok(Output::command("CHECKPOINT"))
     }
 
+    /// `VACUUM [table]`: flushes, compacts every group of small files and
+    /// every file with deleted rows, expires snapshots past retention and
+    /// deletes unreferenced files, for one table or every table.
+    pub async fn vacuum(
+        &self,
+        vacuum: datafusion::sql::sqlparser::ast::VacuumStatement,
+    ) -> Result<Output, QueryError> {
+        if vacuum.threshold.is_some() || vacuum.boost || vacuum.reindex || vacuum.recluster {
+            return Err(unsupported("VACUUM with Redshift options"));
+        }
+        let tables = match &vacuum.table_name {
+            Some(name) => {
+                let (schema, table) = names::table(name)?;
+                let handle =
+                    self.store
+                        .table(&schema, &table)
+                        .ok_or_else(|| QueryError::NoSuchTable {
+                            name: format!("{schema}.{table}"),
+                        })?;
+                vec![handle]
+            }
+            None => self.store.all_tables(),
+        };
+        for handle in tables {
+            handle.vacuum_now().await?;
+        }
+        Ok(Output::command("VACUUM"))
+    }
+
     /// Whether Floe executes the statement itself rather than handing it to
     /// DataFusion's planner (DDL, COPY, and DML DataFusion cannot write).
     pub fn executes_itself(stmt: &Statement) -> bool {
@@ -186,6 +215,7 @@ impl Engine {
                 | Statement::AlterTable(_)
                 | Statement::Truncate(_)
                 | Statement::Merge(_)
+                | Statement::Vacuum(_)
                 | Statement::StartTransaction { .. }
                 | Statement::Commit { .. }
                 | Statement::Rollback { .. }
@@ -306,6 +336,7 @@ impl Engine {
                 Ok(Output::command("TRUNCATE TABLE"))
             }
             Statement::Merge(_) => Err(unsupported("MERGE")),
+            Statement::Vacuum(vacuum) => self.vacuum(vacuum).await,
             stmt if is_checkpoint(&stmt) => self.checkpoint().await,
             other => {
                 let plan = self.plan(other).await?;

@@ -53,9 +53,12 @@ impl Kind {
                 Field::new("last_commit", ts, true),
                 Field::new("rows", DataType::Int64, false),
                 Field::new("files", DataType::Int64, false),
+                Field::new("delete_files", DataType::Int64, false),
                 Field::new("bytes", DataType::Int64, false),
                 Field::new("buffered_rows", DataType::Int64, false),
                 Field::new("buffered_bytes", DataType::Int64, false),
+                Field::new("snapshots", DataType::Int64, false),
+                Field::new("last_error", DataType::Utf8, true),
                 Field::new("partition_spec", DataType::Utf8, false),
                 Field::new("sort_order", DataType::Utf8, false),
                 Field::new("location", DataType::Utf8, false),
@@ -123,6 +126,9 @@ impl SystemTable {
                 let mut last = vec![];
                 let mut rows = vec![];
                 let mut files = vec![];
+                let mut delete_files = vec![];
+                let mut snapshots = vec![];
+                let mut errors = vec![];
                 let mut bytes = vec![];
                 let mut buffered_rows = vec![];
                 let mut buffered_bytes = vec![];
@@ -145,6 +151,9 @@ impl SystemTable {
                         get("total-records") - get("total-position-deletes") + buffered.rows as i64,
                     );
                     files.push(get("total-data-files"));
+                    delete_files.push(get("total-delete-files"));
+                    snapshots.push(m.snapshots().len() as i64);
+                    errors.push(h.last_error());
                     bytes.push(get("total-files-size"));
                     buffered_rows.push(buffered.rows as i64);
                     buffered_bytes.push(buffered.bytes as i64);
@@ -159,9 +168,12 @@ impl SystemTable {
                     Arc::new(TimestampMillisecondArray::from(last).with_timezone("+00:00")),
                     Arc::new(Int64Array::from(rows)),
                     Arc::new(Int64Array::from(files)),
+                    Arc::new(Int64Array::from(delete_files)),
                     Arc::new(Int64Array::from(bytes)),
                     Arc::new(Int64Array::from(buffered_rows)),
                     Arc::new(Int64Array::from(buffered_bytes)),
+                    Arc::new(Int64Array::from(snapshots)),
+                    Arc::new(StringArray::from(errors)),
                     Arc::new(StringArray::from(spec)),
                     Arc::new(StringArray::from(order)),
                     Arc::new(StringArray::from(location)),

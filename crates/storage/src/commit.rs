@@ -7,7 +7,7 @@
 //! metadata pointer in the SQLite catalog with a compare-and-swap on the
 //! previous pointer. Until that swap nothing is visible; after it, all is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -281,11 +281,14 @@ pub(crate) async fn write_position_deletes(
 
 /// What a new snapshot does with the files of the one before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Existing {
+pub(crate) enum Existing<'a> {
     /// Keep every existing data and delete file.
     Keep,
     /// Drop them all (TRUNCATE): the snapshot holds only what it adds.
     Drop,
+    /// Keep them except these data files (compaction), by location, and
+    /// the position-delete files that reference them.
+    Rewrite(&'a HashSet<String>),
 }
 
 /// New metadata with one more snapshot on `base` that adds `data` files and
@@ -293,7 +296,7 @@ pub(crate) enum Existing {
 /// table `properties` in the same commit.
 pub(crate) async fn with_row_delta(
     base: &Table,
-    existing: Existing,
+    existing: Existing<'_>,
     data: Vec<DataFile>,
     deletes: Vec<DataFile>,
     properties: &[(&str, String)],
@@ -313,13 +316,16 @@ pub(crate) async fn with_row_delta(
     let parent = metadata.current_snapshot();
 
     let mut manifests: Vec<ManifestFile> = match parent {
-        Some(parent) if existing == Existing::Keep => base
+        // A manifest that lists no live file (only files an earlier snapshot
+        // removed) has done its job and is not carried forward.
+        Some(parent) if existing != Existing::Drop => base
             .manifest_list_reader(parent)
             .load()
             .await
             .map_err(err("reading manifests of"))?
             .consume_entries()
             .into_iter()
+            .filter(|m| m.has_added_files() || m.has_existing_files())
             .collect(),
         _ => Vec::new(),
     };
@@ -330,10 +336,18 @@ pub(crate) async fn with_row_delta(
     for file in data.iter().chain(&deletes) {
         summary.add_file(file, schema.clone(), spec.clone());
     }
+    let ctx = ManifestContext {
+        base,
+        snapshot_id,
+        commit_id,
+    };
+    let mut counter = 0;
+    if let Existing::Rewrite(removed) = existing {
+        manifests = rewrite_manifests(&ctx, manifests, removed, &mut summary, &mut counter).await?;
+    }
     let removes_rows = !deletes.is_empty() || existing == Existing::Drop;
     let added_data = !data.is_empty();
 
-    let mut counter = 0;
     for (content, files) in [
         (ManifestContentType::Data, data),
         (ManifestContentType::Deletes, deletes),
@@ -341,25 +355,8 @@ pub(crate) async fn with_row_delta(
         if files.is_empty() {
             continue;
         }
-        let path = format!(
-            "{}/metadata/{commit_id}-m{counter}.avro",
-            metadata.location()
-        );
-        counter += 1;
-        let output = base
-            .file_io()
-            .new_output(path)
-            .map_err(err("writing manifests of"))?;
-        let builder = ManifestWriterBuilder::new(
-            output,
-            Some(snapshot_id),
-            schema.clone(),
-            spec.as_ref().clone(),
-        );
-        let mut writer = match content {
-            ManifestContentType::Data => builder.build_v2_data(),
-            ManifestContentType::Deletes => builder.build_v2_deletes(),
-        };
+        let mut writer =
+            ctx.writer(&mut counter, content, schema.clone(), spec.as_ref().clone())?;
         for file in files {
             writer
                 .add_file(file, sequence_number)
@@ -400,7 +397,7 @@ pub(crate) async fn with_row_delta(
     let mut properties = summary.build();
     let parent_summary = parent.map(|p| &p.summary().additional_properties);
     match existing {
-        Existing::Keep => totals(&mut properties, parent_summary),
+        Existing::Keep | Existing::Rewrite(_) => totals(&mut properties, parent_summary),
         Existing::Drop => {
             totals(&mut properties, None);
             for (removed, total) in [
@@ -414,6 +411,7 @@ pub(crate) async fn with_row_delta(
         }
     }
     let operation = match (added_data, removes_rows) {
+        _ if matches!(existing, Existing::Rewrite(_)) => Operation::Replace,
         (true, false) => Operation::Append,
         (false, _) => Operation::Delete,
         (true, true) => Operation::Overwrite,
@@ -460,25 +458,150 @@ pub(crate) async fn with_row_delta(
     Ok(builder.build().map_err(err("committing to"))?.metadata)
 }
 
-/// Carries the `total-*` counters of the parent snapshot forward.
+/// Carries the `total-*` counters of the parent snapshot forward, adding
+/// what this snapshot added and subtracting what it removed.
 fn totals(properties: &mut HashMap<String, String>, parent: Option<&HashMap<String, String>>) {
     let get = |map: &HashMap<String, String>, key: &str| {
         map.get(key)
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    for (total, added) in [
-        ("total-records", "added-records"),
-        ("total-data-files", "added-data-files"),
-        ("total-delete-files", "added-delete-files"),
-        ("total-position-deletes", "added-position-deletes"),
-        ("total-equality-deletes", "added-equality-deletes"),
-        ("total-files-size", "added-files-size"),
+    for (total, added, removed) in [
+        ("total-records", "added-records", "deleted-records"),
+        ("total-data-files", "added-data-files", "deleted-data-files"),
+        (
+            "total-delete-files",
+            "added-delete-files",
+            "removed-delete-files",
+        ),
+        (
+            "total-position-deletes",
+            "added-position-deletes",
+            "removed-position-deletes",
+        ),
+        (
+            "total-equality-deletes",
+            "added-equality-deletes",
+            "removed-equality-deletes",
+        ),
+        ("total-files-size", "added-files-size", "removed-files-size"),
     ] {
         let before = parent.map(|p| get(p, total)).unwrap_or(0);
-        let sum = before + get(properties, added);
+        let sum = (before + get(properties, added)).saturating_sub(get(properties, removed));
         properties.insert(total.to_string(), sum.to_string());
     }
+}
+
+/// Where the manifests of a new snapshot are written.
+struct ManifestContext<'a> {
+    base: &'a Table,
+    snapshot_id: i64,
+    commit_id: uuid::Uuid,
+}
+
+impl ManifestContext<'_> {
+    /// A writer for the next manifest of the snapshot.
+    fn writer(
+        &self,
+        counter: &mut usize,
+        content: ManifestContentType,
+        schema: iceberg::spec::SchemaRef,
+        spec: iceberg::spec::PartitionSpec,
+    ) -> Result<iceberg::spec::ManifestWriter> {
+        let path = format!(
+            "{}/metadata/{}-m{counter}.avro",
+            self.base.metadata().location(),
+            self.commit_id
+        );
+        *counter += 1;
+        let output = self
+            .base
+            .file_io()
+            .new_output(path)
+            .map_err(StorageError::iceberg(
+                "writing manifests of",
+                self.base.identifier(),
+            ))?;
+        let builder = ManifestWriterBuilder::new(output, Some(self.snapshot_id), schema, spec);
+        Ok(match content {
+            ManifestContentType::Data => builder.build_v2_data(),
+            ManifestContentType::Deletes => builder.build_v2_deletes(),
+        })
+    }
+}
+
+/// Takes the `removed` data files, and the position-delete files that
+/// reference them, out of `manifests`: every manifest that lists one of them
+/// is merged with the others of its content into one manifest where they
+/// are marked deleted and the rest existing. Manifests without any of them
+/// are kept as they are.
+async fn rewrite_manifests(
+    ctx: &ManifestContext<'_>,
+    manifests: Vec<ManifestFile>,
+    removed: &HashSet<String>,
+    summary: &mut SnapshotSummaryCollector,
+    counter: &mut usize,
+) -> Result<Vec<ManifestFile>> {
+    let err = |op| StorageError::iceberg(op, ctx.base.identifier());
+    let goes = |file: &DataFile| {
+        removed.contains(file.file_path())
+            || (file.content_type() == DataContentType::PositionDeletes
+                && file
+                    .referenced_data_file()
+                    .is_some_and(|d| removed.contains(&d)))
+    };
+    let mut kept = Vec::with_capacity(manifests.len());
+    let mut writers: HashMap<ManifestContentType, iceberg::spec::ManifestWriter> = HashMap::new();
+    for manifest in manifests {
+        let loaded = manifest
+            .load_manifest(ctx.base.file_io())
+            .await
+            .map_err(err("reading manifests of"))?;
+        if !loaded
+            .entries()
+            .iter()
+            .any(|e| e.is_alive() && goes(e.data_file()))
+        {
+            kept.push(manifest);
+            continue;
+        }
+        let writer = match writers.entry(manifest.content) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(ctx.writer(
+                counter,
+                manifest.content,
+                loaded.metadata().schema().clone(),
+                loaded.metadata().partition_spec().clone(),
+            )?),
+        };
+        let schema = loaded.metadata().schema().clone();
+        let spec = Arc::new(loaded.metadata().partition_spec().clone());
+        for entry in loaded.entries().iter().filter(|e| e.is_alive()) {
+            let file = entry.data_file().clone();
+            let sequence = entry.sequence_number().unwrap_or(manifest.sequence_number);
+            let file_sequence = entry.file_sequence_number.or(Some(sequence));
+            if goes(&file) {
+                summary.remove_file(&file, schema.clone(), spec.clone());
+                writer
+                    .add_delete_file(file, sequence, file_sequence)
+                    .map_err(err("writing manifests of"))?;
+            } else {
+                let added_by = entry.snapshot_id().unwrap_or(manifest.added_snapshot_id);
+                writer
+                    .add_existing_file(file, added_by, sequence, file_sequence)
+                    .map_err(err("writing manifests of"))?;
+            }
+        }
+    }
+    for (_, writer) in writers {
+        kept.push(
+            writer
+                .write_manifest_file()
+                .await
+                .map_err(err("writing manifests of"))?,
+        );
+    }
+    Ok(kept)
 }
 
 fn now_ms() -> i64 {

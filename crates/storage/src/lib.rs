@@ -26,25 +26,47 @@
 //!   committed snapshot and the shrunken buffer in one step, so a reader
 //!   sees each row once, and a replay after a crash skips exactly the rows
 //!   already committed.
+//! - Background maintenance keeps tables healthy: compaction replaces small
+//!   files with target-size ones without changing what any snapshot reads
+//!   ([`TableHandle::compact`]), and vacuum expires old snapshots and
+//!   deletes the files nothing references any more ([`TableHandle::vacuum`]).
 
 mod buffer;
 mod commit;
+mod compact;
 mod datadir;
 mod error;
 mod maintenance;
 mod scan;
 mod store;
 mod table;
+mod vacuum;
 mod writer;
 
 pub use buffer::{FLUSH_INTERVAL_MS, FLUSH_MAX_BYTES, FLUSH_MAX_ROWS, FlushPolicy, IngestLimits};
 pub use commit::PositionDeletes;
+pub use compact::{
+    COMPACTION_ENABLED, COMPACTION_MIN_INPUT_FILES, CompactionPolicy, CompactionSummary,
+    TARGET_FILE_SIZE,
+};
 pub use datadir::DataDir;
 pub use error::StorageError;
 pub use scan::{LiveFile, file_partitions, live_files, local_path};
 pub use store::{Store, TableDefinition};
 pub use table::{Appended, BufferStats, CommitSummary, TableChange, TableHandle};
+pub use vacuum::{
+    MAX_SNAPSHOT_AGE_MS, MIN_SNAPSHOTS_TO_KEEP, ORPHAN_MIN_AGE_MS, RetentionPolicy, VacuumSummary,
+};
 pub use writer::TableAppend;
+
+/// Checks the value of a table property Floe reads (flush, compaction and
+/// retention settings): `Err` names what is wrong; other keys pass.
+pub fn check_property(key: &str, value: &str) -> std::result::Result<(), String> {
+    FlushPolicy::check_property(key, value)
+        .or_else(|| CompactionPolicy::check_property(key, value))
+        .or_else(|| RetentionPolicy::check_property(key, value))
+        .unwrap_or(Ok(()))
+}
 
 /// Result type of this crate.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -1,5 +1,7 @@
 //! Background work on every table of a store: flushing buffers by their
-//! flush policies, and forgetting expired idempotency keys.
+//! flush policies and forgetting expired idempotency keys ([`run`]), and
+//! compaction, snapshot expiry and orphan-file cleanup ([`run_compaction`]),
+//! in a task of its own so a long compaction never holds up a flush.
 
 use std::sync::Weak;
 use std::time::{Duration, Instant};
@@ -12,6 +14,12 @@ const TICK: Duration = Duration::from_millis(100);
 const EXPIRE_KEYS: Duration = Duration::from_secs(60);
 /// How long a table whose flush failed waits before the next attempt.
 const RETRY: Duration = Duration::from_secs(5);
+/// How often tables whose snapshot changed are checked for compaction.
+const COMPACT_TICK: Duration = Duration::from_secs(2);
+/// How often tables are checked for snapshots to expire.
+const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+/// How often every table is checked for orphan files.
+const ORPHANS_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs until the store is dropped.
 pub(crate) async fn run(store: Weak<Store>) {
@@ -47,7 +55,9 @@ pub(crate) async fn run(store: Weak<Store>) {
             if !due {
                 continue;
             }
-            match handle.flush().await {
+            let outcome = handle.flush().await;
+            handle.record_outcome("flush", &outcome);
+            match outcome {
                 Ok(_) => {
                     failed.remove(&name);
                 }
@@ -62,6 +72,55 @@ pub(crate) async fn run(store: Weak<Store>) {
         tokio::select! {
             _ = notified => {}
             _ = tokio::time::sleep(TICK) => {}
+        }
+    }
+}
+
+/// Compacts, expires and cleans up every table, until the store is dropped.
+pub(crate) async fn run_compaction(store: Weak<Store>) {
+    // The snapshot each table was last checked for compaction at.
+    let mut checked: std::collections::HashMap<String, Option<i64>> = Default::default();
+    let mut expired_at = Instant::now();
+    // The first orphan check comes a minute after start, for what a crash left.
+    let mut orphans_at = Instant::now()
+        .checked_sub(ORPHANS_EVERY - EXPIRE_EVERY)
+        .unwrap_or_else(Instant::now);
+    loop {
+        tokio::time::sleep(COMPACT_TICK).await;
+        let Some(s) = store.upgrade() else { return };
+        let tables = s.all_tables();
+        drop(s);
+        for handle in &tables {
+            let name = handle.ident().to_string();
+            let snapshot = handle.table().metadata().current_snapshot_id();
+            if checked.get(&name) == Some(&snapshot) {
+                continue;
+            }
+            let outcome = handle.compact(false).await;
+            handle.record_outcome("compaction", &outcome);
+            if let Err(e) = &outcome {
+                tracing::error!(table = %name, error = %e,
+                    "compaction failed; it is tried again after the next commit");
+            }
+            checked.insert(name, snapshot);
+        }
+        let expire = expired_at.elapsed() >= EXPIRE_EVERY;
+        let orphans = orphans_at.elapsed() >= ORPHANS_EVERY;
+        if expire {
+            expired_at = Instant::now();
+        }
+        if orphans {
+            orphans_at = Instant::now();
+        }
+        for handle in &tables {
+            if !orphans && !(expire && handle.has_expired_snapshots()) {
+                continue;
+            }
+            let outcome = handle.vacuum(orphans).await;
+            handle.record_outcome("vacuum", &outcome);
+            if let Err(e) = outcome {
+                tracing::error!(table = %handle.ident(), error = %e, "vacuum failed; will retry");
+            }
         }
     }
 }

@@ -202,6 +202,7 @@ impl Store {
         });
         store.create_schema(default_schema, true).await?;
         tokio::spawn(crate::maintenance::run(Arc::downgrade(&store)));
+        tokio::spawn(crate::maintenance::run_compaction(Arc::downgrade(&store)));
         Ok(store)
     }
 

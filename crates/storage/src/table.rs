@@ -59,6 +59,9 @@ pub struct TableHandle {
     commits: tokio::sync::Mutex<()>,
     /// Idempotency keys seen recently (buffered, committed or in flight).
     keys: std::sync::Mutex<std::collections::HashMap<String, KeyState>>,
+    /// The last failure of each kind of background work (flush,
+    /// compaction, vacuum), until that work next succeeds.
+    errors: std::sync::Mutex<std::collections::BTreeMap<&'static str, String>>,
 }
 
 /// What [`TableHandle::append_buffered_once`] did.
@@ -105,7 +108,38 @@ impl TableHandle {
             }),
             commits: tokio::sync::Mutex::new(()),
             keys: Default::default(),
+            errors: Default::default(),
         }
+    }
+
+    /// Records the outcome of background work of one kind.
+    pub(crate) fn record_outcome<T>(&self, work: &'static str, outcome: &Result<T>) {
+        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(_) => {
+                errors.remove(work);
+            }
+            Err(e) => {
+                errors.insert(work, e.to_string());
+            }
+        }
+    }
+
+    /// The last failure of background work on this table (flush, compaction,
+    /// vacuum) that has not succeeded since, as `work: error` lines.
+    pub fn last_error(&self) -> Option<String> {
+        let errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        (!errors.is_empty()).then(|| {
+            errors
+                .iter()
+                .map(|(work, e)| format!("{work}: {e}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    pub(crate) fn pointer(&self) -> &CatalogPointer {
+        &self.pointer
     }
 
     fn keys(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, KeyState>> {
@@ -428,7 +462,7 @@ impl TableHandle {
         })
     }
 
-    fn set_current(&self, table: Table) {
+    pub(crate) fn set_current(&self, table: Table) {
         self.current_mut().table = table;
     }
 

@@ -71,10 +71,8 @@ impl TableAppend {
             None,
             DataFileFormat::Parquet,
         );
-        let target_size = metadata
-            .table_properties()
-            .map_err(err("reading properties of"))?
-            .write_target_file_size_bytes;
+        let target_size = crate::compact::CompactionPolicy::for_table(metadata.properties())
+            .target_file_size as usize;
         let rolling = RollingFileWriterBuilder::new(
             parquet,
             target_size,

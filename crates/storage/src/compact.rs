@@ -1,0 +1,348 @@
+//! Compaction: merging a table's small data files into files of the target
+//! size, sorted by the table's sort order, with deleted rows left out.
+//!
+//! Flushes write one file per flush, so a busy table gains a small file
+//! every few seconds. Compaction groups the small files of a partition by
+//! size tier (sizes within a factor of 4 of each other) and rewrites a tier
+//! once it holds enough files, so each row is rewritten a bounded number of
+//! times (once per tier) on its way into a target-size file. A file that
+//! position deletes have thinned out is rewritten without the deleted rows,
+//! and its delete files go away with it.
+//!
+//! The new files are written without holding the table's commit lock; the
+//! commit then takes it and succeeds only if every snapshot since the one
+//! compaction read added files and nothing else, so a concurrent DELETE or
+//! UPDATE is never undone. A compaction that loses that race deletes what
+//! it wrote and is tried again later.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{BooleanArray, RecordBatch};
+use arrow::datatypes::SchemaRef;
+use iceberg::spec::Operation;
+use iceberg::table::Table;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::buffer;
+use crate::commit::{self, Existing};
+use crate::scan::{self, LiveFile};
+use crate::table::TableHandle;
+use crate::writer::TableAppend;
+use crate::{Result, StorageError};
+
+/// Table property: whether background compaction runs (`true`/`false`).
+pub const COMPACTION_ENABLED: &str = "floe.compaction.enabled";
+/// Table property: how many small files of one size tier start a compaction.
+pub const COMPACTION_MIN_INPUT_FILES: &str = "floe.compaction.min-input-files";
+/// Table property (Iceberg's): the size compaction aims for, in bytes.
+pub const TARGET_FILE_SIZE: &str = "write.target-file-size-bytes";
+
+/// The compaction target when a table sets none. Smaller than Iceberg's
+/// 512 MiB default because a group is sorted in memory.
+const DEFAULT_TARGET: u64 = 128 << 20;
+/// A file at least this fraction of the target is not small.
+const SMALL_FRACTION: f64 = 0.75;
+/// A file with at least this fraction of its rows deleted is rewritten.
+const DELETED_FRACTION: f64 = 0.1;
+/// Files within a tier differ in size by less than this factor.
+const TIER_FACTOR: f64 = 4.0;
+
+/// When and how a table's files are compacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactionPolicy {
+    /// Whether background compaction runs.
+    pub enabled: bool,
+    /// Small files of one tier needed to start a background compaction.
+    pub min_input_files: usize,
+    /// The size of the files compaction writes, in bytes.
+    pub target_file_size: u64,
+}
+
+impl CompactionPolicy {
+    /// The policy a table's properties set.
+    pub fn for_table(properties: &HashMap<String, String>) -> CompactionPolicy {
+        let get = |key: &str| {
+            properties
+                .get(key)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        CompactionPolicy {
+            enabled: properties
+                .get(COMPACTION_ENABLED)
+                .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
+            min_input_files: get(COMPACTION_MIN_INPUT_FILES).unwrap_or(4).max(2) as usize,
+            target_file_size: get(TARGET_FILE_SIZE).unwrap_or(DEFAULT_TARGET).max(1),
+        }
+    }
+
+    /// Checks a table property value; `None` if the key is not a compaction setting.
+    pub fn check_property(key: &str, value: &str) -> Option<std::result::Result<(), String>> {
+        let value = value.trim();
+        Some(match key {
+            COMPACTION_ENABLED => match value.to_ascii_lowercase().as_str() {
+                "true" | "false" => Ok(()),
+                _ => Err(format!("{key} must be true or false, not \"{value}\"")),
+            },
+            COMPACTION_MIN_INPUT_FILES => match value.parse::<u64>() {
+                Ok(n) if n >= 2 => Ok(()),
+                _ => Err(format!(
+                    "{key} must be an integer of at least 2, not \"{value}\""
+                )),
+            },
+            TARGET_FILE_SIZE => match value.parse::<u64>() {
+                Ok(n) if n > 0 => Ok(()),
+                _ => Err(format!("{key} must be a positive integer, not \"{value}\"")),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompactionSummary {
+    /// Data files replaced.
+    pub files_removed: usize,
+    /// Data files written in their place.
+    pub files_added: usize,
+    /// Rows written (the live rows of the replaced files).
+    pub rows: u64,
+}
+
+impl CompactionSummary {
+    fn add(&mut self, other: CompactionSummary) {
+        self.files_removed += other.files_removed;
+        self.files_added += other.files_added;
+        self.rows += other.rows;
+    }
+}
+
+/// Groups of files to rewrite together, each into files of the target size.
+///
+/// In the background (`force` false) a size tier is compacted once it holds
+/// `min_input_files` small files; `force` (VACUUM) compacts any two or more
+/// small files of a partition. Files with deleted rows are rewritten in
+/// both cases, alone if need be.
+fn plan(files: Vec<LiveFile>, policy: &CompactionPolicy, force: bool) -> Vec<Vec<LiveFile>> {
+    let target = policy.target_file_size;
+    let small = |f: &LiveFile| (f.size as f64) < target as f64 * SMALL_FRACTION;
+    let thinned = |f: &LiveFile| {
+        let deleted = f.deleted.len() as f64;
+        deleted > 0.0 && (force || deleted >= f.record_count.unwrap_or(0) as f64 * DELETED_FRACTION)
+    };
+    let mut by_partition: HashMap<String, Vec<LiveFile>> = HashMap::new();
+    for file in files {
+        let key = format!("{:?}", file.partition);
+        by_partition.entry(key).or_default().push(file);
+    }
+    let mut groups = Vec::new();
+    for (_, files) in by_partition {
+        let mut tiers: HashMap<i32, Vec<LiveFile>> = HashMap::new();
+        let mut chosen = Vec::new();
+        for file in files {
+            if thinned(&file) {
+                chosen.push(file);
+            } else if small(&file) {
+                let tier = if force {
+                    0
+                } else {
+                    ((file.size.max(1) as f64 / (1 << 20) as f64).log(TIER_FACTOR)).floor() as i32
+                };
+                tiers.entry(tier).or_default().push(file);
+            }
+        }
+        let needed = if force { 2 } else { policy.min_input_files };
+        for (_, tier) in tiers {
+            if tier.len() >= needed || !chosen.is_empty() {
+                chosen.extend(tier);
+            }
+        }
+        groups.extend(pack(chosen, target));
+    }
+    groups
+}
+
+/// Packs files into groups of about `target` bytes, keeping their order;
+/// a group of one file with nothing deleted would gain nothing and is left out.
+fn pack(files: Vec<LiveFile>, target: u64) -> Vec<Vec<LiveFile>> {
+    let mut groups: Vec<Vec<LiveFile>> = Vec::new();
+    let mut current: Vec<LiveFile> = Vec::new();
+    let mut bytes = 0;
+    for file in files {
+        if !current.is_empty() && bytes + file.size > target {
+            groups.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += file.size;
+        current.push(file);
+    }
+    groups.push(current);
+    groups.retain(|g| g.len() > 1 || g.first().is_some_and(|f| !f.deleted.is_empty()));
+    groups
+}
+
+impl TableHandle {
+    /// Compacts the table's small files by its compaction policy; `force`
+    /// compacts every group of two or more small files and every file with
+    /// deleted rows, whatever the policy's thresholds.
+    ///
+    /// When this returns `Ok`, the replaced files are out of the current
+    /// snapshot and the table reads exactly the rows it read before.
+    pub async fn compact(self: &Arc<Self>, force: bool) -> Result<CompactionSummary> {
+        let base = self.table();
+        let policy = CompactionPolicy::for_table(base.metadata().properties());
+        if !force && !policy.enabled {
+            return Ok(CompactionSummary::default());
+        }
+        let files = scan::live_files(&base, None, None).await?;
+        let mut summary = CompactionSummary::default();
+        for group in plan(files, &policy, force) {
+            // Each group commits on its own, so a long compaction makes
+            // progress and later groups build on the earlier ones.
+            let base = self.table();
+            match self.rewrite(&base, group).await? {
+                Some(done) => summary.add(done),
+                None => break,
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Rewrites one group of files; `None` if a concurrent change to the
+    /// table got in first (nothing is committed then).
+    async fn rewrite(
+        self: &Arc<Self>,
+        base: &Table,
+        group: Vec<LiveFile>,
+    ) -> Result<Option<CompactionSummary>> {
+        let metadata = base.metadata();
+        let schema = self.arrow_schema()?;
+        let sorted = !metadata.default_sort_order().is_unsorted();
+        let mut append = TableAppend::new(self.clone(), base.clone())?;
+        let mut pending = Vec::new();
+        for file in &group {
+            let batches = read_live_rows(file.clone(), schema.clone()).await?;
+            if sorted {
+                pending.extend(batches);
+            } else {
+                for batch in batches {
+                    append.write(batch).await?;
+                }
+            }
+        }
+        if sorted && !pending.is_empty() {
+            let batch = arrow::compute::concat_batches(&schema, &pending).map_err(|source| {
+                StorageError::Arrow {
+                    operation: "assembling rows to compact",
+                    source,
+                }
+            })?;
+            drop(pending);
+            let batch = buffer::sort_batch(
+                batch,
+                metadata.default_sort_order(),
+                metadata.current_schema(),
+            )?;
+            append.write(batch).await?;
+        }
+        let (data, rows) = append.finish().await?;
+        let removed: HashSet<String> = group.iter().map(|f| f.location.clone()).collect();
+        let added = data.len();
+        let written: Vec<String> = data.iter().map(|f| f.file_path().to_string()).collect();
+
+        let _serial = self.lock_commits().await;
+        let latest = self.table();
+        if !only_appends_since(&latest, base) {
+            drop(_serial);
+            for path in written {
+                let _ = std::fs::remove_file(scan::local_path(&path));
+            }
+            return Ok(None);
+        }
+        let metadata =
+            commit::with_row_delta(&latest, Existing::Rewrite(&removed), data, Vec::new(), &[])
+                .await?;
+        let committed = self.pointer().swap(&latest, metadata).await?;
+        self.set_current(committed);
+        tracing::info!(table = %self.ident(), removed = removed.len(), added, rows,
+            "compacted data files");
+        Ok(Some(CompactionSummary {
+            files_removed: removed.len(),
+            files_added: added,
+            rows,
+        }))
+    }
+}
+
+/// Whether every snapshot from `base`'s current one to `latest`'s current
+/// one only appended files (so `base`'s files and deletes are unchanged).
+fn only_appends_since(latest: &Table, base: &Table) -> bool {
+    let target = base.metadata().current_snapshot_id();
+    let metadata = latest.metadata();
+    let mut at = metadata.current_snapshot();
+    loop {
+        match at {
+            Some(snapshot) if Some(snapshot.snapshot_id()) == target => return true,
+            Some(snapshot) => {
+                if snapshot.summary().operation != Operation::Append {
+                    return false;
+                }
+                at = snapshot
+                    .parent_snapshot_id()
+                    .and_then(|id| metadata.snapshot_by_id(id));
+            }
+            None => return target.is_none(),
+        }
+    }
+}
+
+/// Reads the rows of a data file that no position delete removed,
+/// conformed by field id to the table's current `schema`.
+async fn read_live_rows(file: LiveFile, schema: SchemaRef) -> Result<Vec<RecordBatch>> {
+    tokio::task::spawn_blocking(move || {
+        let path = file.path.clone();
+        let io = |reason: String| StorageError::DataFileIo {
+            path: path.clone(),
+            reason,
+        };
+        let handle = std::fs::File::open(&file.path).map_err(|e| io(e.to_string()))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
+            .map_err(|e| io(e.to_string()))?
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|e| io(e.to_string()))?;
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        for batch in reader {
+            let batch = batch.map_err(|e| io(e.to_string()))?;
+            let rows = batch.num_rows() as u64;
+            let batch = if file.deleted.range(offset..offset + rows).next().is_some() {
+                let keep: BooleanArray = (offset..offset + rows)
+                    .map(|pos| Some(!file.deleted.contains(&pos)))
+                    .collect();
+                arrow::compute::filter_record_batch(&batch, &keep).map_err(|source| {
+                    StorageError::Arrow {
+                        operation: "leaving out deleted rows",
+                        source,
+                    }
+                })?
+            } else {
+                batch
+            };
+            offset += rows;
+            if batch.num_rows() > 0 {
+                out.push(buffer::conform_by_id(&batch, &schema)?);
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| StorageError::DataFileIo {
+        path: "(compaction)".into(),
+        reason: e.to_string(),
+    })?
+}
+
+#[cfg(test)]
+mod tests;
