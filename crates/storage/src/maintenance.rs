@@ -113,7 +113,8 @@ pub(crate) async fn run_compaction(store: Weak<Store>) {
             orphans_at = Instant::now();
         }
         for handle in &tables {
-            if !orphans && !(expire && handle.has_expired_snapshots()) {
+            let due = orphans || (expire && handle.has_expired_snapshots());
+            if !due {
                 continue;
             }
             let outcome = handle.vacuum(orphans).await;
