@@ -341,3 +341,19 @@ _names = Counter()
 
 def unique_name(prefix: str = "t") -> str:
     return f"{prefix}_{os.getpid()}_{_names.next()}"
+
+
+def catalog_for(data_dir) -> "SqlCatalog":
+    """PyIceberg's SQL catalog over a Floe data directory."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    return SqlCatalog(
+        "floe", uri=f"sqlite:///{data_dir}/catalog.db", warehouse=f"file://{data_dir}/warehouse"
+    )
+
+
+def iceberg_catalog(srv) -> "SqlCatalog":
+    """The catalog of a running server, after CHECKPOINT has committed
+    every buffered row (PyIceberg reads committed snapshots only)."""
+    srv.checkpoint()
+    return catalog_for(srv.data_dir)

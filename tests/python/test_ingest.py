@@ -12,7 +12,8 @@ import threading
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
-from pyiceberg.catalog.sql import SqlCatalog
+
+from floe_helpers import catalog_for
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
@@ -222,10 +223,6 @@ def test_issue_3_idempotency_key_applies_a_retry_at_most_once(floe_factory):
     assert post_rows(srv, "once", body, {**NDJSON, "Idempotency-Key": "req-3"}).json()["accepted"] == 2
     r = post_rows(srv, "once", body, {**NDJSON, "Idempotency-Key": "k" * 201})
     assert r.status == 400
-
-
-def catalog_for(data_dir) -> SqlCatalog:
-    return SqlCatalog("floe", uri=f"sqlite:///{data_dir}/catalog.db", warehouse=f"file://{data_dir}/warehouse")
 
 
 def test_issue_3_acknowledged_rows_survive_kill_9_exactly_once(floe_factory):

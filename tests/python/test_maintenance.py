@@ -17,25 +17,11 @@ from pathlib import Path
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from pyiceberg.catalog.sql import SqlCatalog
 
-from floe_helpers import describe
+from floe_helpers import catalog_for, describe
 
 BACKGROUND_TIMEOUT = 60.0  # seconds to wait for background compaction
 TWO_HOURS = 2 * 3600
-
-
-def catalog_for(data_dir) -> SqlCatalog:
-    return SqlCatalog(
-        "floe", uri=f"sqlite:///{data_dir}/catalog.db", warehouse=f"file://{data_dir}/warehouse"
-    )
-
-
-def iceberg_catalog(srv) -> SqlCatalog:
-    """The catalog of a running server, after CHECKPOINT has committed
-    every buffered row (PyIceberg reads committed snapshots only)."""
-    srv.checkpoint()
-    return catalog_for(srv.data_dir)
 
 
 def local_path(uri: str) -> Path:

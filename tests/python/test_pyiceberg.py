@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import EqualTo, GreaterThanOrEqual
 from pyiceberg.transforms import BucketTransform, DayTransform
@@ -21,6 +20,8 @@ from pyiceberg.types import (
     TimestampType,
 )
 from pyiceberg.utils.datetime import datetime_to_micros
+
+from floe_helpers import iceberg_catalog
 
 COLS = ["id", "name", "score", "amount", "d", "ts", "flag"]
 
@@ -47,19 +48,6 @@ ROWS = [
     ),
     (5, "", 0.0, Decimal("0.00"), date(2100, 6, 15), datetime(2100, 6, 15, 12, 0, 0, 1), False),
 ]
-
-
-def catalog_for(data_dir) -> SqlCatalog:
-    return SqlCatalog(
-        "floe", uri=f"sqlite:///{data_dir}/catalog.db", warehouse=f"file://{data_dir}/warehouse"
-    )
-
-
-def iceberg_catalog(srv) -> SqlCatalog:
-    """The catalog of a running server, after CHECKPOINT has committed
-    every buffered row (PyIceberg reads committed snapshots only)."""
-    srv.checkpoint()
-    return catalog_for(srv.data_dir)
 
 
 def arrow_rows(arrow_table, cols) -> list[tuple]:

@@ -2,6 +2,11 @@
 //! flush policies and forgetting expired idempotency keys ([`run`]), and
 //! compaction, snapshot expiry and orphan-file cleanup ([`run_compaction`]),
 //! in a task of its own so a long compaction never holds up a flush.
+//!
+//! Each runs on a thread of its own, off the runtime that serves clients:
+//! encoding Parquet and sorting are seconds of CPU that would otherwise
+//! delay the acknowledgements queued behind them. Compaction runs at a
+//! lower CPU priority still, since it can always wait.
 
 use std::sync::Weak;
 use std::time::{Duration, Instant};
@@ -20,6 +25,55 @@ const COMPACT_TICK: Duration = Duration::from_secs(2);
 const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 /// How often every table is checked for orphan files.
 const ORPHANS_EVERY: Duration = Duration::from_secs(3600);
+
+/// Starts the flusher and the compactor on threads of their own.
+pub(crate) fn start(store: &std::sync::Arc<Store>) {
+    let weak = std::sync::Arc::downgrade(store);
+    spawn_thread("floe-flush", 0, run(weak.clone()));
+    spawn_thread("floe-compact", COMPACT_NICE, run_compaction(weak));
+}
+
+/// The CPU priority (nice value) of compaction, relative to the process.
+const COMPACT_NICE: i32 = 10;
+
+/// Runs `work` on a new thread with its own single-threaded runtime, at
+/// `nice` more than the process's nice value.
+fn spawn_thread(
+    name: &str,
+    nice: i32,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let spawned = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            if nice != 0 {
+                lower_priority(nice);
+            }
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(work),
+                Err(e) => tracing::error!(error = %e, "background maintenance could not start"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, thread = name, "background maintenance could not start");
+    }
+}
+
+/// Raises the calling thread's nice value by `by` (on Linux a nice value
+/// belongs to a thread; threads it starts inherit it).
+fn lower_priority(by: i32) {
+    // SAFETY: getpriority and setpriority only read and write the
+    // scheduling priority of the calling thread (`who` 0); no memory is shared.
+    unsafe {
+        let current = libc::getpriority(libc::PRIO_PROCESS, 0);
+        if libc::setpriority(libc::PRIO_PROCESS, 0, current + by) != 0 {
+            tracing::debug!("could not lower the priority of background compaction");
+        }
+    }
+}
 
 /// Runs until the store is dropped.
 pub(crate) async fn run(store: Weak<Store>) {

@@ -201,8 +201,7 @@ impl Store {
             ddl: tokio::sync::Mutex::new(()),
         });
         store.create_schema(default_schema, true).await?;
-        tokio::spawn(crate::maintenance::run(Arc::downgrade(&store)));
-        tokio::spawn(crate::maintenance::run_compaction(Arc::downgrade(&store)));
+        crate::maintenance::start(&store);
         Ok(store)
     }
 
