@@ -49,7 +49,6 @@ import random
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,34 +57,17 @@ import time
 import traceback
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
-VENV_PY = REPO / ".venv" / "bin" / "python"
+from common import (
+    BENCH_DIR, default_floe_bin, ensure_venv, exit_on_signal, free_port, log, pdeathsig,
+)
 
-
-def _ensure_venv() -> None:
-    """Re-exec inside <repo>/.venv when the needed modules are missing."""
-    try:
-        import chdb  # noqa: F401
-        import duckdb  # noqa: F401
-        import psycopg  # noqa: F401
-        import pyarrow  # noqa: F401
-    except ImportError:
-        if VENV_PY.exists() and Path(sys.executable).resolve() != VENV_PY.resolve() \
-                and not os.environ.get("FLOE_BENCH_REEXEC"):
-            os.environ["FLOE_BENCH_REEXEC"] = "1"
-            os.execv(str(VENV_PY), [str(VENV_PY), __file__, *sys.argv[1:]])
-        sys.exit("missing Python packages: run bench/setup-venv.sh, then "
-                 ".venv/bin/python bench/ingest.py")
-
-
-_ensure_venv()
+ensure_venv(__file__, ['chdb', 'duckdb', 'psycopg', 'pyarrow'])
 
 import duckdb  # noqa: E402
 import psycopg  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-# (name, Floe type, ClickHouse type, DuckDB type, Arrow type)
+
 COLUMNS = [
     ("ts", "TIMESTAMPTZ", "DateTime64(6, 'UTC')", "TIMESTAMPTZ", pa.timestamp("us", tz="UTC")),
     ("site", "TEXT", "String", "VARCHAR", pa.string()),
@@ -121,10 +103,6 @@ TARGET_VISIBLE_P99_MS = 100.0
 
 NDJSON_HEADERS = {"Content-Type": "application/x-ndjson"}
 HTTP_TIMEOUT = 60.0
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -202,12 +180,6 @@ def make_pool(seed: int, n_batches: int, batch_rows: int) -> list[Batch]:
 # helpers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def percentile(xs: list[float], p: float) -> float | None:
     """Nearest-rank percentile."""
     if not xs:
@@ -276,22 +248,6 @@ _WORK_DIRS: list[Path] = []
 _STOP_ALL = threading.Event()
 
 
-def _pdeathsig():
-    """In the child: get SIGTERM if the benchmark process dies (Linux)."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001
-        pass
-
-
-def default_floe_bin() -> str:
-    if os.environ.get("FLOE_BIN"):
-        return os.environ["FLOE_BIN"]
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.expanduser("~/.cache/floe-target")
-    return os.path.join(target, "release", "floe")
-
-
 class FloeServer:
     def __init__(self, binary: str, data_dir: Path, log_path: Path, startup_timeout: float = 60):
         self.binary, self.data_dir, self.log_path = binary, data_dir, log_path
@@ -306,7 +262,7 @@ class FloeServer:
                  "--pg-addr", f"127.0.0.1:{self.pg_port}",
                  "--http-addr", f"127.0.0.1:{self.http_port}"],
                 stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_pdeathsig)
+                preexec_fn=pdeathsig)
         _SERVERS.append(self)
         deadline = time.monotonic() + startup_timeout
         while True:
@@ -390,10 +346,6 @@ def _cleanup() -> None:
 
 
 atexit.register(_cleanup)
-
-
-def _on_signal(signum, _frame):
-    raise SystemExit(128 + signum)
 
 
 def floe_version(binary: str) -> str:
@@ -1178,8 +1130,8 @@ def main(argv=None) -> int:
     if any(p not in ("chdb", "duckdb") for p in peers):
         ap.error(f"unknown peers in {args.peers!r}; choose from chdb,duckdb")
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    signal.signal(signal.SIGTERM, exit_on_signal)
+    signal.signal(signal.SIGHUP, exit_on_signal)
 
     started = dt.datetime.now()
     stamp = started.strftime("%Y-%m-%d-%H%M%S")

@@ -35,7 +35,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,30 +44,16 @@ import traceback
 import urllib.request
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
-VENV_PY = REPO / ".venv" / "bin" / "python"
+from common import (
+    BENCH_DIR, default_floe_bin, ensure_venv, exit_on_signal, free_port, log, pdeathsig,
+)
 
-
-def _ensure_venv() -> None:
-    """Re-exec inside <repo>/.venv when the needed modules are missing."""
-    try:
-        import duckdb  # noqa: F401
-        import pyarrow  # noqa: F401
-    except ImportError:
-        if VENV_PY.exists() and Path(sys.executable).resolve() != VENV_PY.resolve() \
-                and not os.environ.get("FLOE_BENCH_REEXEC"):
-            os.environ["FLOE_BENCH_REEXEC"] = "1"
-            os.execv(str(VENV_PY), [str(VENV_PY), __file__, *sys.argv[1:]])
-        sys.exit("missing Python packages: run bench/setup-venv.sh, then "
-                 ".venv/bin/python bench/tpch.py")
-
-
-_ensure_venv()
+ensure_venv(__file__, ['duckdb', 'pyarrow'])
 
 import duckdb  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+
 
 TABLES = ["region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"]
 
@@ -121,10 +106,6 @@ CHDB_SETTINGS: dict[int, str] = {
 CHDB_REWRITES: dict[int, list[tuple[str, str]]] = {
     8: [("END) / sum(volume) AS mkt_share", "END) / toFloat64(sum(volume)) AS mkt_share")],
 }
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -225,12 +206,6 @@ def human_bytes(n: int | None) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sql_str(s: str) -> str:
@@ -478,26 +453,6 @@ def _stop_all_floe() -> None:
 atexit.register(_stop_all_floe)
 
 
-def _on_signal(signum, _frame):
-    raise SystemExit(128 + signum)
-
-
-def _pdeathsig():
-    """In the child: get SIGTERM if the benchmark process dies (Linux)."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001
-        pass
-
-
-def default_floe_bin() -> str:
-    if os.environ.get("FLOE_BIN"):
-        return os.environ["FLOE_BIN"]
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.expanduser("~/.cache/floe-target")
-    return os.path.join(target, "release", "floe")
-
-
 class FloeEngine(Engine):
     name = "floe"
 
@@ -526,7 +481,7 @@ class FloeEngine(Engine):
                "--pg-addr", f"127.0.0.1:{self.pg_port}",
                "--http-addr", f"127.0.0.1:{self.http_port}"]
         self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, preexec_fn=_pdeathsig)
+                                     stdin=subprocess.DEVNULL, preexec_fn=pdeathsig)
         logf.close()
         _FLOE_PROCS.append(self.proc)
         url = f"http://127.0.0.1:{self.http_port}/healthz"
@@ -974,8 +929,8 @@ def main(argv=None) -> int:
         ap.error(f"floe binary not found at {args.floe_bin} (build it with cargo build --release, "
                  f"set FLOE_BIN, or leave floe out with --engines duckdb,chdb)")
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    signal.signal(signal.SIGTERM, exit_on_signal)
+    signal.signal(signal.SIGHUP, exit_on_signal)
 
     started = dt.datetime.now()
     out_dir = Path(args.out_dir).resolve()
