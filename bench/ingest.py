@@ -803,6 +803,28 @@ def phase_files(srv: FloeServer, pool: list[Batch], rate: float, threads: int,
 # peers
 
 
+def timed_inserts(engine: str, insert, count_rows, pool: list[Batch], n_batches: int,
+                  timeout: float, res: dict) -> None:
+    """Runs `insert(i)` for batches 0..n_batches-1 (or until `timeout`), then
+    checks `count_rows()` against the rows sent; the figures go into `res`."""
+    rows = done = 0
+    t0 = time.perf_counter()
+    deadline = t0 + timeout
+    for i in range(n_batches):
+        insert(i)
+        rows += pool[i % len(pool)].rows
+        done += 1
+        if time.perf_counter() > deadline:
+            res["timed_out"] = True
+            break
+    elapsed = time.perf_counter() - t0
+    count = count_rows()
+    res.update(rows=rows, batches=done, elapsed_s=elapsed, rows_s=rows / elapsed,
+               count=count, count_ok=count == rows)
+    log(f"[{engine}]   {rows / elapsed:,.0f} rows/s ({rows:,} rows in {elapsed:.2f} s); "
+        f"count {count:,}")
+
+
 def run_chdb(pool: list[Batch], n_batches: int, work: Path, timeout: float) -> dict:
     import chdb
     import chdb.session as chs
@@ -819,22 +841,9 @@ def run_chdb(pool: list[Batch], n_batches: int, work: Path, timeout: float) -> d
                   "date_time_input_format = 'best_effort' FORMAT JSONEachRow\n")
         queries = [prefix + b.body.decode() for b in pool]
         log(f"[chdb] {n_batches} sequential INSERTs of {pool[0].rows} rows (JSONEachRow)")
-        rows = done = 0
-        t0 = time.perf_counter()
-        deadline = t0 + timeout
-        for i in range(n_batches):
-            sess.query(queries[i % len(queries)])
-            rows += pool[i % len(pool)].rows
-            done += 1
-            if time.perf_counter() > deadline:
-                res["timed_out"] = True
-                break
-        elapsed = time.perf_counter() - t0
-        count = int(str(sess.query("SELECT count() FROM bench.events", "CSV")).strip())
-        res.update(rows=rows, batches=done, elapsed_s=elapsed, rows_s=rows / elapsed,
-                   count=count, count_ok=count == rows)
-        log(f"[chdb]   {rows / elapsed:,.0f} rows/s ({rows:,} rows in {elapsed:.2f} s); "
-            f"count {count:,}")
+        timed_inserts("chdb", lambda i: sess.query(queries[i % len(queries)]),
+                      lambda: int(str(sess.query("SELECT count() FROM bench.events", "CSV")).strip()),
+                      pool, n_batches, timeout, res)
     finally:
         try:
             sess.close()
@@ -855,22 +864,9 @@ def run_duckdb(pool: list[Batch], n_batches: int, work: Path, timeout: float) ->
             con.register(f"batch_{j}", b.arrow)
         queries = [f"INSERT INTO events SELECT * FROM batch_{j}" for j in range(len(pool))]
         log(f"[duckdb] {n_batches} sequential INSERTs of {pool[0].rows} rows (from Arrow)")
-        rows = done = 0
-        t0 = time.perf_counter()
-        deadline = t0 + timeout
-        for i in range(n_batches):
-            con.execute(queries[i % len(queries)])
-            rows += pool[i % len(pool)].rows
-            done += 1
-            if time.perf_counter() > deadline:
-                res["timed_out"] = True
-                break
-        elapsed = time.perf_counter() - t0
-        count = con.execute("SELECT count(*) FROM events").fetchone()[0]
-        res.update(rows=rows, batches=done, elapsed_s=elapsed, rows_s=rows / elapsed,
-                   count=count, count_ok=count == rows)
-        log(f"[duckdb]   {rows / elapsed:,.0f} rows/s ({rows:,} rows in {elapsed:.2f} s); "
-            f"count {count:,}")
+        timed_inserts("duckdb", lambda i: con.execute(queries[i % len(queries)]),
+                      lambda: con.execute("SELECT count(*) FROM events").fetchone()[0],
+                      pool, n_batches, timeout, res)
     finally:
         try:
             con.close()
