@@ -54,11 +54,7 @@ impl FlushPolicy {
         properties: &std::collections::HashMap<String, String>,
         defaults: FlushPolicy,
     ) -> FlushPolicy {
-        let get = |key: &str| {
-            properties
-                .get(key)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
+        let get = |key: &str| crate::buffer::u64_property(properties, key);
         FlushPolicy {
             interval: get(FLUSH_INTERVAL_MS)
                 .map(Duration::from_millis)
@@ -78,6 +74,18 @@ impl FlushPolicy {
             _ => Err(format!("{key} must be a positive integer, not \"{value}\"")),
         })
     }
+}
+
+/// A table property read as a non-negative integer; `None` if it is unset
+/// or not a number (CREATE TABLE refuses such values, see
+/// [`crate::check_property`]).
+pub(crate) fn u64_property(
+    properties: &std::collections::HashMap<String, String>,
+    key: &str,
+) -> Option<u64> {
+    properties
+        .get(key)
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// Bounds on ingestion, for the whole store.

@@ -62,11 +62,7 @@ pub struct CompactionPolicy {
 impl CompactionPolicy {
     /// The policy a table's properties set.
     pub fn for_table(properties: &HashMap<String, String>) -> CompactionPolicy {
-        let get = |key: &str| {
-            properties
-                .get(key)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
+        let get = |key: &str| crate::buffer::u64_property(properties, key);
         CompactionPolicy {
             enabled: properties
                 .get(COMPACTION_ENABLED)

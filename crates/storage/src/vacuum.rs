@@ -44,11 +44,7 @@ pub struct RetentionPolicy {
 impl RetentionPolicy {
     /// The policy a table's properties set.
     pub fn for_table(properties: &HashMap<String, String>) -> RetentionPolicy {
-        let get = |key: &str| {
-            properties
-                .get(key)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
+        let get = |key: &str| crate::buffer::u64_property(properties, key);
         RetentionPolicy {
             max_snapshot_age: Duration::from_millis(get(MAX_SNAPSHOT_AGE_MS).unwrap_or(3_600_000)),
             min_snapshots: get(MIN_SNAPSHOTS_TO_KEEP).unwrap_or(1).max(1) as usize,
@@ -118,11 +114,13 @@ impl TableHandle {
         let expire = expired(&table, &policy);
         let mut summary = VacuumSummary::default();
         let mut dead = HashSet::new();
+        // Snapshots share most manifests: each is read once per vacuum.
+        let mut manifests = HashMap::new();
         if !expire.is_empty() {
             let metadata = table.metadata();
             for id in &expire {
                 if let Some(snapshot) = metadata.snapshot_by_id(*id) {
-                    files_of(&table, snapshot, &mut dead, &mut HashMap::new()).await?;
+                    files_of(&table, snapshot, &mut dead, &mut manifests).await?;
                 }
             }
             let location = table
@@ -143,7 +141,7 @@ impl TableHandle {
         if expire.is_empty() && !orphans {
             return Ok(summary);
         }
-        let live = live_files(&table).await?;
+        let live = live_files(&table, &mut manifests).await?;
         let root = PathBuf::from(local_path(table.metadata().location()));
         let files: Vec<(PathBuf, bool)> = [("metadata", true), ("data", false)]
             .into_iter()
@@ -238,7 +236,10 @@ fn expired(table: &Table, policy: &RetentionPolicy) -> Vec<i64> {
 /// current one and those in the metadata log) and, for every snapshot, the
 /// manifest list, the manifests and their data and delete files. Paths are
 /// local filesystem paths.
-async fn live_files(table: &Table) -> Result<HashSet<String>> {
+async fn live_files(
+    table: &Table,
+    manifests: &mut HashMap<String, Vec<String>>,
+) -> Result<HashSet<String>> {
     let mut live = HashSet::new();
     if let Some(current) = table.metadata_location() {
         live.insert(local_path(current).to_string());
@@ -246,15 +247,15 @@ async fn live_files(table: &Table) -> Result<HashSet<String>> {
     for entry in table.metadata().metadata_log() {
         live.insert(local_path(&entry.metadata_file).to_string());
     }
-    let mut manifests = HashMap::new();
     for snapshot in table.metadata().snapshots() {
-        files_of(table, snapshot, &mut live, &mut manifests).await?;
+        files_of(table, snapshot, &mut live, manifests).await?;
     }
     Ok(live)
 }
 
 /// Adds the files one snapshot references to `into`; `seen` caches the
-/// contents of manifests shared between snapshots.
+/// contents of manifests (which never change once written) shared between
+/// snapshots.
 async fn files_of(
     table: &Table,
     snapshot: &SnapshotRef,
