@@ -251,7 +251,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<(RecordBatch, Option<String>)> {
     Ok((batch, key))
 }
 
-fn field_id(field: &Field) -> Option<&str> {
+pub(crate) fn field_id(field: &Field) -> Option<&str> {
     field
         .metadata()
         .get(parquet::arrow::PARQUET_FIELD_ID_META_KEY)

@@ -206,6 +206,26 @@ pub(crate) fn with_schema(base: &Table, schema: Schema) -> Result<TableMetadata>
         .metadata)
 }
 
+/// New metadata that sets table `properties`, with no new snapshot.
+pub(crate) fn with_properties(base: &Table, properties: &[(&str, String)]) -> Result<TableMetadata> {
+    let ident = base.identifier();
+    let err = |op| StorageError::iceberg(op, ident);
+    let location = base
+        .metadata_location_result()
+        .map_err(err("locating metadata of"))?
+        .to_string();
+    let builder = base.metadata().clone().into_builder(Some(location));
+    let builder = TableUpdate::SetProperties {
+        updates: properties
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    }
+    .apply(builder)
+    .map_err(err("setting properties of"))?;
+    Ok(builder.build().map_err(err("setting properties of"))?.metadata)
+}
+
 /// Writes one position-delete file for rows of one data file.
 pub(crate) async fn write_position_deletes(
     table: &Table,

@@ -36,6 +36,7 @@ mod commit;
 mod compact;
 mod datadir;
 mod error;
+mod keyed;
 mod maintenance;
 mod scan;
 mod store;

@@ -535,6 +535,22 @@ impl TableChange<'_> {
         append: Option<TableAppend>,
         deletes: Vec<PositionDeletes>,
     ) -> Result<CommitSummary> {
+        self.commit_delta(append, deletes, Existing::Keep, &[]).await
+    }
+
+    pub(crate) fn handle(&self) -> &Arc<TableHandle> {
+        self.handle
+    }
+
+    /// One row-delta snapshot: new rows, position deletes, the existing
+    /// files kept or dropped, and table properties set.
+    pub(crate) async fn commit_delta(
+        self,
+        append: Option<TableAppend>,
+        deletes: Vec<PositionDeletes>,
+        existing: Existing<'_>,
+        properties: &[(&str, String)],
+    ) -> Result<CommitSummary> {
         let (data, rows) = match append {
             Some(append) => append.finish().await?,
             None => (Vec::new(), 0),
@@ -543,7 +559,9 @@ impl TableChange<'_> {
         for delete in deletes.iter().filter(|d| !d.positions.is_empty()) {
             delete_files.push(commit::write_position_deletes(&self.base, delete).await?);
         }
-        if data.is_empty() && delete_files.is_empty() {
+        let drops = matches!(existing, Existing::Drop)
+            && self.base.metadata().current_snapshot().is_some();
+        if data.is_empty() && delete_files.is_empty() && !drops && properties.is_empty() {
             return Ok(CommitSummary {
                 snapshot_id: None,
                 rows: 0,
@@ -552,7 +570,7 @@ impl TableChange<'_> {
         }
         let files = data.len();
         let metadata =
-            commit::with_row_delta(&self.base, Existing::Keep, data, delete_files, &[]).await?;
+            commit::with_row_delta(&self.base, existing, data, delete_files, properties).await?;
         let committed = self.handle.pointer.swap(&self.base, metadata).await?;
         let snapshot_id = committed.metadata().current_snapshot_id();
         self.handle.set_current(committed);

@@ -1,0 +1,351 @@
+//! Row changes by primary key, as replication applies them: finding the
+//! live rows of given keys, and committing new row versions together with
+//! position deletes of the rows they replace as one snapshot.
+//!
+//! Keys are compared in the row format of `arrow::row`, so composite keys
+//! and every key type compare by value. Files written before a key column
+//! was widened are read in their own type and cast to the current one.
+
+use std::collections::{BTreeSet, HashSet};
+
+use arrow::array::{Array, ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch};
+use arrow::compute::{cast, filter_record_batch};
+use arrow::datatypes::{DataType, FieldRef, SchemaRef};
+use arrow::row::{RowConverter, SortField};
+use iceberg::expr::{Predicate, Reference};
+use iceberg::spec::Datum;
+use iceberg::table::Table;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::commit::{self, Existing, PositionDeletes};
+use crate::scan::{self, LiveFile};
+use crate::table::{CommitSummary, TableChange};
+use crate::writer::TableAppend;
+use crate::{Result, StorageError, buffer};
+
+/// The key columns of a table's current schema, with field ids, in key order.
+fn key_fields(schema: &SchemaRef, table: &Table) -> Result<Vec<FieldRef>> {
+    let iceberg = table.metadata().current_schema();
+    let mut fields = Vec::new();
+    for id in iceberg.identifier_field_ids() {
+        let name = iceberg
+            .field_by_id(id)
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
+        let field = schema
+            .fields()
+            .iter()
+            .find(|f| *f.name() == name)
+            .cloned()
+            .ok_or_else(|| StorageError::InvalidDefinition {
+                table: table.identifier().to_string(),
+                reason: format!("identifier field {id} is not in the schema"),
+            })?;
+        fields.push(field);
+    }
+    if fields.is_empty() {
+        return Err(StorageError::Unsupported {
+            table: table.identifier().to_string(),
+            feature: "changes by key on a table without a primary key".into(),
+        });
+    }
+    Ok(fields)
+}
+
+fn converter(keys: &[FieldRef]) -> Result<RowConverter> {
+    RowConverter::new(
+        keys.iter()
+            .map(|f| SortField::new(f.data_type().clone()))
+            .collect(),
+    )
+    .map_err(|source| StorageError::Arrow {
+        operation: "encoding primary keys",
+        source,
+    })
+}
+
+/// The encoded keys of `batch`'s key columns (taken by name).
+fn encode_keys(
+    converter: &RowConverter,
+    keys: &[FieldRef],
+    batch: &RecordBatch,
+) -> Result<Vec<Vec<u8>>> {
+    let mut columns = Vec::with_capacity(keys.len());
+    for field in keys {
+        let column =
+            batch
+                .column_by_name(field.name())
+                .ok_or_else(|| StorageError::SchemaMismatch {
+                    table: "(changes by key)".into(),
+                    column: field.name().clone(),
+                    reason: "key column missing".into(),
+                })?;
+        columns.push(column.clone());
+    }
+    let rows = converter
+        .convert_columns(&columns)
+        .map_err(|source| StorageError::Arrow {
+            operation: "encoding primary keys",
+            source,
+        })?;
+    Ok(rows.iter().map(|r| r.as_ref().to_vec()).collect())
+}
+
+/// A predicate that prunes files by the range of a single integer key.
+fn key_range(keys: &[FieldRef], batches: &[&RecordBatch]) -> Option<Predicate> {
+    let [field] = keys else { return None };
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for batch in batches {
+        let column = batch.column_by_name(field.name())?;
+        let values: Vec<i64> = match column.data_type() {
+            DataType::Int64 => column
+                .as_any()
+                .downcast_ref::<Int64Array>()?
+                .iter()
+                .flatten()
+                .collect(),
+            DataType::Int32 => column
+                .as_any()
+                .downcast_ref::<Int32Array>()?
+                .iter()
+                .flatten()
+                .map(i64::from)
+                .collect(),
+            _ => return None,
+        };
+        for v in values {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if lo > hi {
+        return None;
+    }
+    let (lo, hi) = match field.data_type() {
+        DataType::Int32 => (
+            Datum::int(i32::try_from(lo).ok()?),
+            Datum::int(i32::try_from(hi).ok()?),
+        ),
+        _ => (Datum::long(lo), Datum::long(hi)),
+    };
+    let name = Reference::new(field.name().clone());
+    Some(
+        name.clone()
+            .greater_than_or_equal_to(lo)
+            .and(name.less_than_or_equal_to(hi)),
+    )
+}
+
+/// Positions of the live rows of `file` whose key is in `wanted`.
+fn matching_positions(
+    file: &LiveFile,
+    keys: &[FieldRef],
+    converter: &RowConverter,
+    wanted: &HashSet<Vec<u8>>,
+) -> Result<Vec<u64>> {
+    let io = |reason: String| StorageError::DataFileIo {
+        path: file.path.clone(),
+        reason,
+    };
+    let handle = std::fs::File::open(&file.path).map_err(|e| io(e.to_string()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(handle).map_err(|e| io(e.to_string()))?;
+    let file_schema = builder.schema().clone();
+    // Root columns of the file holding the key fields, by field id.
+    let mut roots = Vec::with_capacity(keys.len());
+    for key in keys {
+        let id = buffer::field_id(key);
+        let found = file_schema
+            .fields()
+            .iter()
+            .position(|f| id.is_some() && buffer::field_id(f) == id)
+            .ok_or_else(|| io(format!("no column for key field {}", key.name())))?;
+        roots.push(found);
+    }
+    let mut sorted = roots.clone();
+    sorted.sort_unstable();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| io(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| io(e.to_string()))?;
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(keys.len());
+        for (key, root) in keys.iter().zip(&roots) {
+            let at = sorted.binary_search(root).expect("projected");
+            let column = batch.column(at);
+            columns.push(if column.data_type() == key.data_type() {
+                column.clone()
+            } else {
+                cast(column, key.data_type()).map_err(|e| io(e.to_string()))?
+            });
+        }
+        let rows = converter
+            .convert_columns(&columns)
+            .map_err(|source| StorageError::Arrow {
+                operation: "encoding primary keys",
+                source,
+            })?;
+        for (i, row) in rows.iter().enumerate() {
+            let pos = offset + i as u64;
+            if wanted.contains(row.as_ref()) && !file.deleted.contains(&pos) {
+                out.push(pos);
+            }
+        }
+        offset += batch.num_rows() as u64;
+    }
+    Ok(out)
+}
+
+/// The rows of `file` at `positions` (sorted), conformed to `schema`.
+fn rows_at(file: &LiveFile, positions: &[u64], schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
+    let io = |reason: String| StorageError::DataFileIo {
+        path: file.path.clone(),
+        reason,
+    };
+    let wanted: BTreeSet<u64> = positions.iter().copied().collect();
+    let handle = std::fs::File::open(&file.path).map_err(|e| io(e.to_string()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
+        .map_err(|e| io(e.to_string()))?
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| io(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| io(e.to_string()))?;
+        let n = batch.num_rows() as u64;
+        if wanted.range(offset..offset + n).next().is_some() {
+            let keep: BooleanArray = (offset..offset + n)
+                .map(|p| Some(wanted.contains(&p)))
+                .collect();
+            let picked =
+                filter_record_batch(&batch, &keep).map_err(|source| StorageError::Arrow {
+                    operation: "picking rows by key",
+                    source,
+                })?;
+            out.push(buffer::conform_by_id(&picked, schema)?);
+        }
+        offset += n;
+    }
+    Ok(out)
+}
+
+/// Where the live rows of a set of keys are.
+struct Located {
+    files: Vec<(LiveFile, Vec<u64>)>,
+}
+
+impl TableChange<'_> {
+    async fn locate(&self, batches: &[&RecordBatch]) -> Result<(Located, SchemaRef)> {
+        let base = self.base().clone();
+        let schema = self.handle().arrow_schema()?;
+        let keys = key_fields(&schema, &base)?;
+        let converter = converter(&keys)?;
+        let mut wanted = HashSet::new();
+        for batch in batches {
+            wanted.extend(encode_keys(&converter, &keys, batch)?);
+        }
+        if wanted.is_empty() {
+            return Ok((Located { files: Vec::new() }, schema));
+        }
+        let predicate = key_range(&keys, batches);
+        let files = scan::live_files(&base, None, predicate).await?;
+        let found = tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            for file in files {
+                let positions = matching_positions(&file, &keys, &converter, &wanted)?;
+                if !positions.is_empty() {
+                    found.push((file, positions));
+                }
+            }
+            Ok::<_, StorageError>(found)
+        })
+        .await
+        .map_err(|e| StorageError::DataFileIo {
+            path: "(key lookup)".into(),
+            reason: e.to_string(),
+        })??;
+        Ok((Located { files: found }, schema))
+    }
+
+    /// The live rows whose primary key is one of the rows of `keys` (a
+    /// batch holding at least the key columns, by name, in their current
+    /// types), in the table's current Arrow schema.
+    pub async fn rows_by_key(&self, keys: &RecordBatch) -> Result<Vec<RecordBatch>> {
+        let (located, schema) = self.locate(&[keys]).await?;
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for (file, positions) in &located.files {
+                out.extend(rows_at(file, positions, &schema)?);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StorageError::DataFileIo {
+            path: "(key lookup)".into(),
+            reason: e.to_string(),
+        })?
+    }
+
+    /// Commits changes by primary key as one snapshot: the live rows whose
+    /// key is in `delete_keys` or in `upserts` are deleted, the `upserts`
+    /// rows (in the table's current Arrow schema, at most one per key) are
+    /// appended, and `properties` are set.
+    pub async fn commit_keyed(
+        self,
+        upserts: Vec<RecordBatch>,
+        delete_keys: Vec<RecordBatch>,
+        properties: &[(&str, String)],
+    ) -> Result<CommitSummary> {
+        let all: Vec<&RecordBatch> = upserts.iter().chain(delete_keys.iter()).collect();
+        let (located, _) = self.locate(&all).await?;
+        let mut deletes = Vec::with_capacity(located.files.len());
+        for (file, positions) in located.files {
+            deletes.push(PositionDeletes {
+                data_file: file.location.clone(),
+                partition: file.partition.clone(),
+                positions,
+            });
+        }
+        let append = if upserts.iter().any(|b| b.num_rows() > 0) {
+            let mut append = self.append()?;
+            for batch in upserts {
+                if batch.num_rows() > 0 {
+                    append.write(batch).await?;
+                }
+            }
+            Some(append)
+        } else {
+            None
+        };
+        self.commit_delta(append, deletes, Existing::Keep, properties)
+            .await
+    }
+
+    /// Replaces every row of the table with the rows of `append` and sets
+    /// `properties`, as one snapshot (an initial load).
+    pub async fn commit_replace(
+        self,
+        append: TableAppend,
+        properties: &[(&str, String)],
+    ) -> Result<CommitSummary> {
+        self.commit_delta(Some(append), Vec::new(), Existing::Drop, properties)
+            .await
+    }
+
+    /// Sets table properties in a new metadata version, with no new snapshot.
+    pub async fn commit_properties(self, properties: &[(&str, String)]) -> Result<()> {
+        let metadata = commit::with_properties(self.base(), properties)?;
+        let committed = self.handle().pointer().swap(self.base(), metadata).await?;
+        self.handle().set_current(committed);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
