@@ -68,6 +68,10 @@ pub enum Status {
     UndefinedFile,
     /// 58030: an I/O error in Floe's own storage.
     IoError,
+    /// 42710: an object (a source) of that name already exists.
+    DuplicateObject,
+    /// 08006: a connection to another server (a replication source) failed.
+    ConnectionFailure,
     /// XX000: a bug or an unexpected state inside Floe.
     Internal,
 }
@@ -106,6 +110,8 @@ impl Status {
             Status::InsufficientResources => "53000",
             Status::UndefinedFile => "58P01",
             Status::IoError => "58030",
+            Status::DuplicateObject => "42710",
+            Status::ConnectionFailure => "08006",
             Status::Internal => "XX000",
         }
     }
@@ -118,7 +124,9 @@ impl Status {
             | Status::DuplicateSchema
             | Status::ObjectInUse
             | Status::SerializationFailure
+            | Status::DuplicateObject
             | Status::DependentObjectsStillExist => 409,
+            Status::ConnectionFailure => 502,
             Status::InsufficientPrivilege => 403,
             Status::ProgramLimitExceeded => 413,
             Status::InsufficientResources => 503,
@@ -150,7 +158,9 @@ impl Status {
     }
 }
 
-const ALL: [Status; 31] = [
+const ALL: [Status; 33] = [
+    Status::DuplicateObject,
+    Status::ConnectionFailure,
     Status::SyntaxError,
     Status::UndefinedTable,
     Status::UndefinedSchema,

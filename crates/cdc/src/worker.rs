@@ -1,0 +1,661 @@
+//! The replication worker of one source, on a thread of its own: connect,
+//! make sure the publication and slot exist, sync the tables that are not
+//! synced yet, then stream pgoutput and apply whole source transactions in
+//! commit order. On any failure it reconnects with backoff and resumes
+//! from the slot's confirmed position; each table's applied LSN skips what
+//! it already has, so nothing is lost or applied twice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use floe_storage::{Store, TableHandle};
+use tokio_postgres::NoTls;
+
+use crate::apply::{self, Op};
+use crate::error::{CdcError, Result};
+use crate::pgoutput::{self, Message, Relation};
+use crate::proto::{PgConfig, ReplConn, StreamMessage, format_lsn, pg_time_to_unix_ms, quote_ident};
+use crate::snapshot;
+use crate::source::{Shared, SourceSpec, create_publication_sql};
+use crate::types::TextColumns;
+
+/// Table properties that tie a Floe table to its source.
+pub mod props {
+    /// The source's name.
+    pub const SOURCE: &str = "floe.cdc.source";
+    /// The source table, `schema.table`.
+    pub const RELATION: &str = "floe.cdc.relation";
+    /// Every source transaction committed before this LSN is applied.
+    pub const LSN: &str = "floe.cdc.lsn";
+    /// `true` once the initial copy is committed.
+    pub const SYNCED: &str = "floe.cdc.synced";
+}
+
+/// Longest wait for more transactions before applying what arrived.
+const APPLY_INTERVAL: Duration = Duration::from_millis(100);
+/// Apply at once when this many row changes are waiting.
+const APPLY_MAX_CHANGES: usize = 200_000;
+/// How often the worker reports its position to the server.
+const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the publication is checked for new tables.
+const DISCOVER_INTERVAL: Duration = Duration::from_secs(5);
+
+pub(crate) fn sql_error(source: &str, command: &str, e: tokio_postgres::Error) -> CdcError {
+    match e.as_db_error() {
+        Some(db) => CdcError::Server {
+            source_name: source.to_string(),
+            command: command.to_string(),
+            sqlstate: db.code().code().to_string(),
+            message: db.message().to_string(),
+        },
+        None => CdcError::Protocol {
+            source_name: source.to_string(),
+            reason: format!("{command}: {e}"),
+        },
+    }
+}
+
+/// An ordinary SQL connection to the source.
+pub(crate) async fn sql_connect(config: &PgConfig, source: &str) -> Result<tokio_postgres::Client> {
+    let (client, connection) =
+        config
+            .sql_config()
+            .connect(NoTls)
+            .await
+            .map_err(|e| match e.as_db_error() {
+                Some(_) => sql_error(source, "connecting", e),
+                None => CdcError::Connect {
+                    source_name: source.to_string(),
+                    address: config.address(),
+                    reason: e.to_string(),
+                },
+            })?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// Converts collected text rows, naming the value that does not convert.
+pub(crate) fn finish_text(
+    text: &mut TextColumns,
+    source: &str,
+    upstream: &str,
+) -> Result<arrow::array::RecordBatch> {
+    text.finish().map_err(|bad| CdcError::InvalidValue {
+        source_name: source.to_string(),
+        table: upstream.to_string(),
+        column: bad.column,
+        value: bad.value,
+        ty: bad.ty,
+    })
+}
+
+/// Checks the source server and creates what replication needs there:
+/// `wal_level = logical`, the publication (when Floe owns it) and the
+/// slot. Returns whether the slot had to be created.
+pub(crate) async fn prepare_source(config: &PgConfig, spec: &SourceSpec) -> Result<bool> {
+    let source = spec.name.as_str();
+    let client = sql_connect(config, source).await?;
+    let level: String = client
+        .query_one("SELECT current_setting('wal_level')", &[])
+        .await
+        .map_err(|e| sql_error(source, "reading wal_level", e))?
+        .get(0);
+    if level != "logical" {
+        return Err(CdcError::InvalidOption {
+            source_name: source.to_string(),
+            option: "wal_level".into(),
+            reason: format!(
+                "the source has wal_level = {level}; set wal_level = logical in postgresql.conf and restart PostgreSQL"
+            ),
+        });
+    }
+    let exists = !client
+        .query(
+            "SELECT 1 FROM pg_publication WHERE pubname = $1",
+            &[&spec.publication],
+        )
+        .await
+        .map_err(|e| sql_error(source, "reading pg_publication", e))?
+        .is_empty();
+    if !exists {
+        if spec.owns_publication {
+            client
+                .batch_execute(&create_publication_sql(spec))
+                .await
+                .map_err(|e| sql_error(source, "CREATE PUBLICATION", e))?;
+        } else {
+            return Err(CdcError::InvalidOption {
+                source_name: source.to_string(),
+                option: "PUBLICATION".into(),
+                reason: format!(
+                    "publication \"{}\" does not exist on the source",
+                    spec.publication
+                ),
+            });
+        }
+    }
+    let has_slot = !client
+        .query(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+            &[&spec.slot],
+        )
+        .await
+        .map_err(|e| sql_error(source, "reading pg_replication_slots", e))?
+        .is_empty();
+    if !has_slot {
+        let mut repl = ReplConn::connect(config, source).await?;
+        repl.simple_query(&format!(
+            "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+            quote_ident(&spec.slot)
+        ))
+        .await?;
+    }
+    Ok(!has_slot)
+}
+
+/// Drops the source's slot and, if Floe created it, its publication.
+pub(crate) async fn drop_upstream(spec: &SourceSpec) -> Result<()> {
+    let source = spec.name.as_str();
+    let config = spec.config()?;
+    let client = sql_connect(&config, source).await?;
+    // A walsender that has not noticed the worker left yet holds the slot.
+    for _ in 0..50 {
+        let active: Vec<bool> = client
+            .query(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+                &[&spec.slot],
+            )
+            .await
+            .map_err(|e| sql_error(source, "reading pg_replication_slots", e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        match active.first() {
+            None => break,
+            Some(false) => {
+                client
+                    .query("SELECT pg_drop_replication_slot($1)", &[&spec.slot])
+                    .await
+                    .map_err(|e| sql_error(source, "dropping the replication slot", e))?;
+                break;
+            }
+            Some(true) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    if spec.owns_publication {
+        client
+            .batch_execute(&format!(
+                "DROP PUBLICATION IF EXISTS {}",
+                quote_ident(&spec.publication)
+            ))
+            .await
+            .map_err(|e| sql_error(source, "DROP PUBLICATION", e))?;
+    }
+    Ok(())
+}
+
+/// Starts the worker thread of a source.
+pub(crate) fn spawn(store: Arc<Store>, shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("floe-cdc-{}", shared.spec.name))
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a replication runtime");
+            runtime.block_on(run(store, shared));
+        })
+        .expect("spawning a replication thread")
+}
+
+async fn run(store: Arc<Store>, shared: Arc<Shared>) {
+    let mut backoff = Duration::from_millis(500);
+    while !shared.stopping() {
+        shared.status().state = "connecting".into();
+        let started = Instant::now();
+        let mut worker = Worker::new(store.clone(), shared.clone());
+        match worker.run_once().await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(source = %shared.spec.name, error = %e,
+                    "replication stopped; reconnecting in {:?}", backoff);
+                let mut status = shared.status();
+                status.state = "retrying".into();
+                status.last_error = Some(e.to_string());
+            }
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = Duration::from_millis(500);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shared.wake.notified() => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+    shared.status().state = "stopped".into();
+}
+
+/// A relation of the stream and where its changes go.
+struct RelState {
+    relation: Arc<Relation>,
+    upstream: String,
+    target: Option<Arc<TableHandle>>,
+    /// Transactions that commit before this LSN are already in the table.
+    from_lsn: u64,
+    paused: bool,
+}
+
+/// A transaction being received.
+struct Txn {
+    final_lsn: u64,
+    ops: Vec<(String, Op)>,
+}
+
+/// Whole transactions received and not yet applied.
+#[derive(Default)]
+struct Pending {
+    tables: HashMap<String, (Arc<TableHandle>, Vec<Op>)>,
+    changes: usize,
+    end_lsn: u64,
+    since: Option<Instant>,
+    last_commit_time: i64,
+}
+
+struct Worker {
+    store: Arc<Store>,
+    shared: Arc<Shared>,
+    tables: HashMap<String, Arc<TableHandle>>,
+    relations: HashMap<u32, RelState>,
+    confirmed: u64,
+    wal_end: u64,
+}
+
+impl Worker {
+    fn new(store: Arc<Store>, shared: Arc<Shared>) -> Worker {
+        Worker {
+            store,
+            shared,
+            tables: HashMap::new(),
+            relations: HashMap::new(),
+            confirmed: 0,
+            wal_end: 0,
+        }
+    }
+
+    fn source(&self) -> &str {
+        &self.shared.spec.name
+    }
+
+    /// The synced Floe tables of this source, by upstream name.
+    fn load_tables(&mut self) {
+        self.tables.clear();
+        for handle in self.store.all_tables() {
+            let table = handle.table();
+            let p = table.metadata().properties();
+            if p.get(props::SOURCE).map(String::as_str) == Some(self.source())
+                && p.get(props::SYNCED).map(String::as_str) == Some("true")
+                && let Some(upstream) = p.get(props::RELATION)
+            {
+                self.tables.insert(upstream.clone(), handle.clone());
+            }
+        }
+    }
+
+    fn applied_lsn(handle: &TableHandle) -> u64 {
+        handle
+            .table()
+            .metadata()
+            .properties()
+            .get(props::LSN)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Tables of the publication that this source replicates.
+    async fn published(&self, client: &tokio_postgres::Client) -> Result<Vec<(String, String)>> {
+        let rows = client
+            .query(
+                "SELECT schemaname::text, tablename::text FROM pg_publication_tables
+                 WHERE pubname = $1 ORDER BY 1, 2",
+                &[&self.shared.spec.publication],
+            )
+            .await
+            .map_err(|e| sql_error(self.source(), "reading pg_publication_tables", e))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+            .filter(|(s, t)| self.shared.spec.includes(s, t))
+            .collect())
+    }
+
+    /// Syncs every published table that has no synced Floe table yet.
+    async fn sync_missing(&mut self, config: &PgConfig, client: &tokio_postgres::Client) -> Result<()> {
+        let missing: Vec<(String, String)> = self
+            .published(client)
+            .await?
+            .into_iter()
+            .filter(|(s, t)| !self.tables.contains_key(&format!("{s}.{t}")))
+            .filter(|(s, t)| {
+                // Refused tables are not retried until the source restarts.
+                let status = self.shared.status();
+                status
+                    .tables
+                    .get(&format!("{s}.{t}"))
+                    .is_none_or(|t| t.state != "refused")
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        self.shared.status().state = "snapshotting".into();
+        let synced = snapshot::sync_tables(&self.store, &self.shared, config, &missing).await?;
+        for (upstream, handle) in synced {
+            for rel in self.relations.values_mut() {
+                if rel.upstream == upstream {
+                    rel.from_lsn = Self::applied_lsn(&handle);
+                    rel.target = Some(handle.clone());
+                }
+            }
+            self.tables.insert(upstream, handle);
+        }
+        self.shared.status().state = "streaming".into();
+        Ok(())
+    }
+
+    fn set_table_status(&self, upstream: &str, f: impl FnOnce(&mut crate::source::TableStatus)) {
+        let mut status = self.shared.status();
+        if let Some(t) = status.tables.get_mut(upstream) {
+            f(t);
+        }
+    }
+
+    /// Shows every synced table as streaming, with its applied LSN.
+    fn publish_tables(&self) {
+        let mut status = self.shared.status();
+        for (upstream, handle) in &self.tables {
+            let entry = status
+                .tables
+                .entry(upstream.clone())
+                .or_insert_with(|| crate::source::TableStatus {
+                    upstream: upstream.clone(),
+                    schema: handle.schema_name(),
+                    table: handle.name().to_string(),
+                    ..Default::default()
+                });
+            if entry.state != "paused" {
+                entry.state = "streaming".into();
+            }
+            entry.applied_lsn = Self::applied_lsn(handle);
+        }
+    }
+
+    async fn run_once(&mut self) -> Result<()> {
+        let spec = self.shared.spec.clone();
+        let config = spec.config()?;
+        let created = prepare_source(&config, &spec).await?;
+        self.load_tables();
+        if created && !self.tables.is_empty() {
+            // The slot was lost (dropped on the source): changes since the
+            // last sync are gone with it, so every table is copied again.
+            tracing::warn!(source = %spec.name,
+                "the replication slot was missing and has been re-created; re-syncing every table");
+            self.tables.clear();
+        }
+        let client = sql_connect(&config, &spec.name).await?;
+        self.sync_missing(&config, &client).await?;
+        self.publish_tables();
+
+        let mut repl = ReplConn::connect(&config, &spec.name).await?;
+        repl.start_replication(&spec.slot, 0, &spec.publication)
+            .await?;
+        {
+            let mut status = self.shared.status();
+            status.state = "streaming".into();
+            status.last_error = None;
+        }
+        tracing::info!(source = %spec.name, slot = %spec.slot, "streaming changes");
+
+        let mut txn: Option<Txn> = None;
+        let mut pending = Pending::default();
+        let mut last_status = Instant::now();
+        let mut last_discover = Instant::now();
+        loop {
+            if self.shared.stopping() {
+                if txn.is_none() {
+                    self.apply(&mut pending, &mut repl).await?;
+                }
+                return Ok(());
+            }
+            let wait = match pending.since {
+                Some(since) => APPLY_INTERVAL.saturating_sub(since.elapsed()),
+                None => STATUS_INTERVAL,
+            };
+            let message = tokio::select! {
+                m = repl.next_message() => Some(m?),
+                _ = tokio::time::sleep(wait) => None,
+                _ = self.shared.wake.notified() => None,
+            };
+            match message {
+                Some(StreamMessage::XLogData { wal_end, data, .. }) => {
+                    self.wal_end = self.wal_end.max(wal_end);
+                    let message = pgoutput::decode(data).map_err(|e| CdcError::Protocol {
+                        source_name: spec.name.clone(),
+                        reason: e.0,
+                    })?;
+                    self.on_message(message, &mut txn, &mut pending, &config, &client)
+                        .await?;
+                }
+                Some(StreamMessage::Keepalive { wal_end, reply }) => {
+                    self.wal_end = self.wal_end.max(wal_end);
+                    if txn.is_none() && pending.since.is_none() {
+                        // Everything the server sent before its WAL end is applied.
+                        self.confirmed = self.confirmed.max(pending.end_lsn).max(wal_end);
+                    }
+                    if reply {
+                        repl.send_status(self.wal_end, self.confirmed).await?;
+                        last_status = Instant::now();
+                    }
+                }
+                None => {}
+            }
+            let due = pending
+                .since
+                .is_some_and(|s| s.elapsed() >= APPLY_INTERVAL)
+                || pending.changes >= APPLY_MAX_CHANGES;
+            if due {
+                self.apply(&mut pending, &mut repl).await?;
+            }
+            if last_status.elapsed() >= STATUS_INTERVAL {
+                repl.send_status(self.wal_end, self.confirmed).await?;
+                last_status = Instant::now();
+                let mut status = self.shared.status();
+                status.wal_end = self.wal_end;
+                status.confirmed_lsn = self.confirmed;
+                if pending.since.is_none() && txn.is_none() {
+                    status.lag_seconds = 0.0;
+                }
+            }
+            if txn.is_none() && last_discover.elapsed() >= DISCOVER_INTERVAL {
+                last_discover = Instant::now();
+                self.sync_missing(&config, &client).await?;
+            }
+        }
+    }
+
+    async fn on_message(
+        &mut self,
+        message: Message,
+        txn: &mut Option<Txn>,
+        pending: &mut Pending,
+        config: &PgConfig,
+        client: &tokio_postgres::Client,
+    ) -> Result<()> {
+        match message {
+            Message::Begin { final_lsn, .. } => {
+                *txn = Some(Txn {
+                    final_lsn,
+                    ops: Vec::new(),
+                });
+            }
+            Message::Relation(relation) => {
+                self.on_relation(relation, config, client).await?;
+            }
+            Message::Insert { relation, new } => {
+                self.push(txn, relation, |rel| Op::Upsert {
+                    relation: rel,
+                    old: None,
+                    new,
+                });
+            }
+            Message::Update { relation, old, new } => {
+                self.push(txn, relation, |rel| Op::Upsert {
+                    relation: rel,
+                    old,
+                    new,
+                });
+            }
+            Message::Delete { relation, old } => {
+                self.push(txn, relation, |rel| Op::Delete { relation: rel, old });
+            }
+            Message::Truncate { relations } => {
+                for relation in relations {
+                    self.push(txn, relation, |_| Op::Truncate);
+                }
+            }
+            Message::Commit {
+                end_lsn,
+                commit_time,
+                ..
+            } => {
+                if let Some(done) = txn.take() {
+                    for (upstream, op) in done.ops {
+                        let Some(handle) = self.tables.get(&upstream) else {
+                            continue;
+                        };
+                        pending.changes += 1;
+                        pending
+                            .tables
+                            .entry(upstream)
+                            .or_insert_with(|| (handle.clone(), Vec::new()))
+                            .1
+                            .push(op);
+                    }
+                }
+                pending.end_lsn = end_lsn;
+                pending.last_commit_time = commit_time;
+                pending.since.get_or_insert_with(Instant::now);
+            }
+            Message::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    fn push(&self, txn: &mut Option<Txn>, relation: u32, op: impl FnOnce(Arc<Relation>) -> Op) {
+        let Some(txn) = txn.as_mut() else { return };
+        let Some(rel) = self.relations.get(&relation) else {
+            return;
+        };
+        if rel.target.is_none() || rel.paused || txn.final_lsn < rel.from_lsn {
+            return;
+        }
+        txn.ops.push((rel.upstream.clone(), op(rel.relation.clone())));
+    }
+
+    async fn on_relation(
+        &mut self,
+        relation: Relation,
+        config: &PgConfig,
+        client: &tokio_postgres::Client,
+    ) -> Result<()> {
+        let upstream = format!("{}.{}", relation.namespace, relation.name);
+        let included = self
+            .shared
+            .spec
+            .includes(&relation.namespace, &relation.name);
+        if included && !self.tables.contains_key(&upstream) {
+            // A table new to the publication: copy it now. Its changes in
+            // the stream before the copy's consistent point are skipped.
+            self.sync_missing(config, client).await?;
+        }
+        let target = if included {
+            self.tables.get(&upstream).cloned()
+        } else {
+            None
+        };
+        let mut paused = false;
+        if let Some(handle) = &target {
+            if let Err(e) = apply::reconcile(handle, &relation, client, self.source()).await {
+                tracing::warn!(source = %self.source(), table = %upstream, error = %e,
+                    "pausing replication of the table");
+                self.set_table_status(&upstream, |t| {
+                    t.state = "paused".into();
+                    t.last_error = Some(e.to_string());
+                });
+                paused = true;
+            }
+        }
+        let from_lsn = target.as_deref().map(Self::applied_lsn).unwrap_or(0);
+        self.relations.insert(
+            relation.id,
+            RelState {
+                relation: Arc::new(relation),
+                upstream,
+                target,
+                from_lsn,
+                paused,
+            },
+        );
+        Ok(())
+    }
+
+    /// Applies every waiting transaction: one Floe commit per table, each
+    /// recording the LSN it is applied through; then confirms the position
+    /// to the server.
+    async fn apply(&mut self, pending: &mut Pending, repl: &mut ReplConn) -> Result<()> {
+        if pending.since.is_none() {
+            return Ok(());
+        }
+        let batch = std::mem::take(pending);
+        let end_lsn = batch.end_lsn;
+        for (upstream, (handle, ops)) in batch.tables {
+            let count = ops.len() as u64;
+            match apply::apply_ops(&handle, ops, end_lsn, self.source(), &upstream).await {
+                Ok(()) => self.set_table_status(&upstream, |t| {
+                    t.rows_applied += count;
+                    t.applied_lsn = end_lsn;
+                }),
+                Err(e @ (CdcError::InvalidValue { .. } | CdcError::IncompatibleChange { .. })) => {
+                    // Only this table stops; the others go on.
+                    tracing::warn!(source = %self.source(), table = %upstream, error = %e,
+                        "pausing replication of the table");
+                    for rel in self.relations.values_mut() {
+                        if rel.upstream == upstream {
+                            rel.paused = true;
+                        }
+                    }
+                    self.set_table_status(&upstream, |t| {
+                        t.state = "paused".into();
+                        t.last_error = Some(e.to_string());
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.confirmed = self.confirmed.max(end_lsn);
+        repl.send_status(self.wal_end, self.confirmed).await?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let commit_ms = pg_time_to_unix_ms(batch.last_commit_time);
+        let mut status = self.shared.status();
+        status.confirmed_lsn = self.confirmed;
+        status.wal_end = self.wal_end.max(self.confirmed);
+        status.last_commit_ms = Some(commit_ms);
+        status.lag_seconds = ((now_ms - commit_ms).max(0) as f64) / 1000.0;
+        tracing::debug!(source = %self.source(), lsn = %format_lsn(end_lsn),
+            changes = batch.changes, "applied");
+        Ok(())
+    }
+}
