@@ -199,13 +199,23 @@ impl Sources {
                 );
             }
         }
-        Ok(Arc::new(Sources {
+        Ok(Sources::with(store, dir, sources))
+    }
+
+    /// No sources, for a data directory whose `sources/` folder cannot be read.
+    pub fn none(store: Arc<Store>) -> Arc<Sources> {
+        let dir = store.root().join("sources");
+        Sources::with(store, dir, BTreeMap::new())
+    }
+
+    fn with(store: Arc<Store>, dir: PathBuf, sources: BTreeMap<String, Running>) -> Arc<Sources> {
+        Arc::new(Sources {
             store,
             dir,
             sources: Mutex::new(sources),
             started: AtomicBool::new(false),
             ddl: tokio::sync::Mutex::new(()),
-        }))
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Running>> {

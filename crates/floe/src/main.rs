@@ -1,6 +1,7 @@
 //! The `floe` binary: `floe serve` runs the server, `floe sql` is the SQL
 //! shell (embedded on a data directory, or against a server over HTTP).
 
+mod replicate;
 mod serve;
 mod shell;
 
@@ -26,6 +27,36 @@ enum Command {
     Serve(ServeArgs),
     /// Run SQL: an interactive shell, -c statements or -f files.
     Sql(SqlArgs),
+    /// Replicate a PostgreSQL database into a running server (CREATE
+    /// SOURCE), showing the initial snapshot's progress.
+    Replicate(ReplicateArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplicateArgs {
+    /// The source's name in Floe.
+    name: String,
+    /// Connection string of the PostgreSQL database, e.g.
+    /// postgres://user:password@host:5432/db (needs REPLICATION or superuser).
+    connection: String,
+    /// Stream this existing publication; by default Floe creates one.
+    #[arg(long)]
+    publication: Option<String>,
+    /// Replicate only these tables (schema.table; repeatable or comma-separated).
+    #[arg(long = "table", value_delimiter = ',')]
+    tables: Vec<String>,
+    /// Put every table into this Floe schema instead of its own.
+    #[arg(long)]
+    into_schema: Option<String>,
+    /// The server's HTTP address.
+    #[arg(long, env = "FLOE_URL", default_value = concat!("http://", "127.0.0.1:8433"))]
+    url: String,
+    /// Return once the source is declared, without following the snapshot.
+    #[arg(long)]
+    no_wait: bool,
+    /// Give up following after the source has failed for this many seconds.
+    #[arg(long, default_value_t = 30)]
+    fail_after: u64,
 }
 
 #[derive(clap::Args)]
@@ -99,6 +130,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Sql(args) => shell::run(args).await,
+            Command::Replicate(args) => replicate::run(args).await,
         }
     });
     // A query still computing (its client gone or cancelled) must not hold

@@ -31,8 +31,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         pg_addr.port()
     );
     println!("  http:     http://{http_addr}");
+    engine.sources().start();
     println!("ready");
     floe_server::serve(engine.clone(), pg, http, shutdown_signal()).await?;
+    // Replication workers apply what they hold and stop; the source
+    // re-sends anything not yet confirmed on the next start.
+    let sources = engine.sources().clone();
+    let _ = tokio::task::spawn_blocking(move || sources.stop()).await;
     // Buffered rows are safe in the write-ahead log either way; flushing
     // them makes the Iceberg tables complete for other readers.
     match engine.store().flush_all().await {

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use crate::{OutputFormat, SqlArgs};
 
 /// A statement's result, ready to print.
-enum Printed {
+pub(crate) enum Printed {
     Rows(SchemaRef, Vec<RecordBatch>),
     Command(String),
 }
@@ -30,9 +30,9 @@ enum Target {
 
 /// An error from one statement: shown, and the shell goes on (interactive)
 /// or stops (scripts).
-struct StatementError {
-    code: String,
-    message: String,
+pub(crate) struct StatementError {
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 impl Target {
@@ -69,7 +69,7 @@ async fn run_embedded(engine: &Engine, sql: &str) -> Result<Printed, StatementEr
     }
 }
 
-async fn run_remote(
+pub(crate) async fn run_remote(
     client: &reqwest::Client,
     url: &str,
     sql: &str,

@@ -21,7 +21,8 @@ use crate::error::{QueryError, unsupported};
 use crate::positions::RowPositions;
 use crate::system::{AtSnapshot, SystemSchema};
 use crate::table::append_stream;
-use crate::{alter, copy, ddl, dml, names};
+use crate::{alter, copy, ddl, dml, names, sources};
+use floe_cdc::Sources;
 
 /// What a statement produced.
 pub enum Output {
@@ -62,6 +63,7 @@ impl Output {
 /// A Floe engine over one data directory.
 pub struct Engine {
     store: Arc<Store>,
+    sources: Arc<Sources>,
     ctx: SessionContext,
 }
 
@@ -91,9 +93,16 @@ impl Engine {
         // compares exactly with DECIMAL columns.
         config.options_mut().sql_parser.parse_float_as_decimal = true;
         let ctx = SessionContext::new_with_config(config);
+        let sources = Sources::open(store.clone()).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the replication sources; none will run");
+            Sources::none(store.clone())
+        });
         let catalog = Arc::new(FloeCatalog::new(store.clone()));
         catalog
-            .register_schema(SYSTEM_SCHEMA, Arc::new(SystemSchema::new(store.clone())))
+            .register_schema(
+                SYSTEM_SCHEMA,
+                Arc::new(SystemSchema::new(store.clone(), sources.clone())),
+            )
             .expect("registering a built-in schema cannot fail");
         ctx.register_catalog(CATALOG_NAME, catalog);
         for udaf in crate::functions::aggregates() {
@@ -101,7 +110,16 @@ impl Engine {
         }
         ctx.register_udtf("at_snapshot", Arc::new(AtSnapshot::new(store.clone())));
         ctx.register_udtf("row_positions", Arc::new(RowPositions::new(store.clone())));
-        Engine { store, ctx }
+        Engine {
+            store,
+            sources,
+            ctx,
+        }
+    }
+
+    /// The replication sources (`CREATE SOURCE`); `floe serve` starts them.
+    pub fn sources(&self) -> &Arc<Sources> {
+        &self.sources
     }
 
     /// The DataFusion session every front end plans in.
@@ -142,6 +160,12 @@ impl Engine {
                     parser.next_token();
                     checkpoint_statement()
                 }
+                Token::Word(_) if sources::at_words(&parser, &["create", "source"]) => {
+                    sources::parse_create(&mut parser).map_err(parse_error)?
+                }
+                Token::Word(_) if sources::at_words(&parser, &["drop", "source"]) => {
+                    sources::parse_drop(&mut parser).map_err(parse_error)?
+                }
                 _ => parser.parse_statement().map_err(parse_error)?,
             };
             statements.push(statement);
@@ -162,6 +186,8 @@ impl Engine {
     pub fn statement_text(stmt: &Statement) -> String {
         if is_checkpoint(stmt) {
             "CHECKPOINT".to_string()
+        } else if let Some(text) = sources::statement_text(stmt) {
+            text
         } else {
             stmt.to_string()
         }
@@ -216,6 +242,8 @@ impl Engine {
                 | Statement::Truncate(_)
                 | Statement::Merge(_)
                 | Statement::Vacuum(_)
+                | Statement::CreateConnector(_)
+                | Statement::DropConnector { .. }
                 | Statement::StartTransaction { .. }
                 | Statement::Commit { .. }
                 | Statement::Rollback { .. }
@@ -337,6 +365,16 @@ impl Engine {
             }
             Statement::Merge(_) => Err(unsupported("MERGE")),
             Statement::Vacuum(vacuum) => self.vacuum(vacuum).await,
+            Statement::CreateConnector(create) => {
+                self.sources.create(sources::options(&create)?).await?;
+                Ok(Output::command("CREATE SOURCE"))
+            }
+            Statement::DropConnector { if_exists, name } => {
+                self.sources
+                    .drop_source(&names::ident(&name), if_exists)
+                    .await?;
+                Ok(Output::command("DROP SOURCE"))
+            }
             stmt if is_checkpoint(&stmt) => self.checkpoint().await,
             other => {
                 let plan = self.plan(other).await?;
@@ -397,6 +435,17 @@ pub fn checkpoint_statement() -> Statement {
         export: false,
         tables: Vec::new(),
     }
+}
+
+/// Whether `stmt` is one of Floe's own statements that the PostgreSQL
+/// protocol library's parser does not know (CHECKPOINT, CREATE SOURCE,
+/// DROP SOURCE); front ends hand such text to [`Engine::parse`].
+pub fn is_floe_statement(stmt: &Statement) -> bool {
+    is_checkpoint(stmt)
+        || matches!(
+            stmt,
+            Statement::CreateConnector(_) | Statement::DropConnector { .. }
+        )
 }
 
 /// Whether `stmt` is `CHECKPOINT` (see [`checkpoint_statement`]).

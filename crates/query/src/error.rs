@@ -37,6 +37,9 @@ pub enum QueryError {
     /// A storage operation failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Declaring, dropping or running a replication source failed.
+    #[error(transparent)]
+    Cdc(#[from] floe_cdc::CdcError),
     /// DataFusion failed to plan or execute the statement.
     #[error("{0}")]
     DataFusion(#[from] DataFusionError),
@@ -187,6 +190,7 @@ impl HasStatus for QueryError {
         match self {
             QueryError::Parse { .. } => Status::SyntaxError,
             QueryError::Storage(e) => e.status(),
+            QueryError::Cdc(e) => e.status(),
             QueryError::DataFusion(e) => datafusion_status(e),
             QueryError::InvalidColumnType { .. } => Status::FeatureNotSupported,
             QueryError::InvalidLayout { .. } => Status::InvalidParameterValue,

@@ -20,12 +20,14 @@ mod functions;
 pub mod names;
 pub mod positions;
 mod scan;
+mod sources;
 mod system;
 mod table;
 mod types;
 pub mod uuid;
 
-pub use engine::{Engine, Output, is_checkpoint};
+pub use engine::{Engine, Output, is_checkpoint, is_floe_statement};
+pub use floe_cdc;
 pub use error::{FilePosition, QueryError};
 
 /// DataFusion, re-exported so front ends use the same version.

@@ -1,11 +1,13 @@
-//! System tables (`system.tables`, `system.snapshots`) and the time-travel
-//! table function `at_snapshot`.
+//! System tables (`system.tables`, `system.snapshots`, `system.sources`)
+//! and the time-travel table function `at_snapshot`.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::array::{
+    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, Session, TableFunctionImpl};
@@ -15,6 +17,7 @@ use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
+use floe_cdc::{Sources, TableStatus, format_lsn};
 use floe_storage::{Store, TableHandle};
 
 use crate::error::QueryError;
@@ -24,12 +27,13 @@ use crate::table::FloeTable;
 #[derive(Debug)]
 pub struct SystemSchema {
     store: Arc<Store>,
+    sources: Arc<Sources>,
 }
 
 impl SystemSchema {
-    /// The system schema over a store.
-    pub fn new(store: Arc<Store>) -> SystemSchema {
-        SystemSchema { store }
+    /// The system schema over a store and its replication sources.
+    pub fn new(store: Arc<Store>, sources: Arc<Sources>) -> SystemSchema {
+        SystemSchema { store, sources }
     }
 }
 
@@ -37,11 +41,15 @@ impl SystemSchema {
 enum Kind {
     Tables,
     Snapshots,
+    Sources,
 }
 
 impl Kind {
-    const ALL: [(Kind, &'static str); 2] =
-        [(Kind::Tables, "tables"), (Kind::Snapshots, "snapshots")];
+    const ALL: [(Kind, &'static str); 3] = [
+        (Kind::Tables, "tables"),
+        (Kind::Snapshots, "snapshots"),
+        (Kind::Sources, "sources"),
+    ];
 
     fn schema(self) -> SchemaRef {
         let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into()));
@@ -76,6 +84,24 @@ impl Kind {
                 Field::new("total_files", DataType::Int64, true),
                 Field::new("deleted_rows", DataType::Int64, false),
             ],
+            Kind::Sources => vec![
+                Field::new("source", DataType::Utf8, false),
+                Field::new("table_schema", DataType::Utf8, true),
+                Field::new("table_name", DataType::Utf8, true),
+                Field::new("upstream", DataType::Utf8, true),
+                Field::new("state", DataType::Utf8, false),
+                Field::new("applied_lsn", DataType::Utf8, false),
+                Field::new("lag_bytes", DataType::Int64, true),
+                Field::new("lag_seconds", DataType::Float64, true),
+                Field::new("last_commit", ts, true),
+                Field::new("rows_snapshotted", DataType::Int64, false),
+                Field::new("rows_estimated", DataType::Int64, false),
+                Field::new("rows_applied", DataType::Int64, false),
+                Field::new("last_error", DataType::Utf8, true),
+                Field::new("publication", DataType::Utf8, false),
+                Field::new("slot", DataType::Utf8, false),
+                Field::new("connection", DataType::Utf8, false),
+            ],
         };
         Arc::new(Schema::new(fields))
     }
@@ -96,6 +122,7 @@ impl SchemaProvider for SystemSchema {
             Arc::new(SystemTable {
                 kind: *kind,
                 store: self.store.clone(),
+                sources: self.sources.clone(),
             }) as Arc<dyn TableProvider>
         }))
     }
@@ -109,6 +136,7 @@ impl SchemaProvider for SystemSchema {
 struct SystemTable {
     kind: Kind,
     store: Arc<Store>,
+    sources: Arc<Sources>,
 }
 
 fn summary_i64(props: &HashMap<String, String>, key: &str) -> Option<i64> {
@@ -227,8 +255,78 @@ impl SystemTable {
                     Arc::new(Int64Array::from(deleted_rows)),
                 ]
             }
+            Kind::Sources => self.sources_columns(),
         };
         Ok(RecordBatch::try_new(self.kind.schema(), columns)?)
+    }
+}
+
+impl SystemTable {
+    /// One row per source (table columns NULL), then one per table.
+    fn sources_columns(&self) -> Vec<ArrayRef> {
+        let mut source = vec![];
+        let mut schema: Vec<Option<String>> = vec![];
+        let mut table: Vec<Option<String>> = vec![];
+        let mut upstream: Vec<Option<String>> = vec![];
+        let mut state = vec![];
+        let mut lsn = vec![];
+        let mut lag_bytes = vec![];
+        let mut lag_seconds = vec![];
+        let mut last_commit = vec![];
+        let mut snapshotted = vec![];
+        let mut estimated = vec![];
+        let mut applied = vec![];
+        let mut error = vec![];
+        let mut publication = vec![];
+        let mut slot = vec![];
+        let mut connection = vec![];
+        for view in self.sources.list() {
+            let st = &view.status;
+            let mut row = |t: Option<&TableStatus>| {
+                source.push(view.name.clone());
+                schema.push(t.map(|t| t.schema.clone()));
+                table.push(t.map(|t| t.table.clone()));
+                upstream.push(t.map(|t| t.upstream.clone()));
+                state.push(t.map_or(st.state.clone(), |t| t.state.clone()));
+                lsn.push(format_lsn(t.map_or(st.confirmed_lsn, |t| t.applied_lsn)));
+                lag_bytes.push(t.is_none().then(|| st.lag_bytes() as i64));
+                lag_seconds.push(t.is_none().then_some(st.lag_seconds));
+                last_commit.push(t.is_none().then_some(st.last_commit_ms).flatten());
+                let sum = |f: fn(&TableStatus) -> u64| match t {
+                    Some(t) => f(t) as i64,
+                    None => st.tables.values().map(f).sum::<u64>() as i64,
+                };
+                snapshotted.push(sum(|t| t.rows_snapshotted));
+                estimated.push(sum(|t| t.rows_estimated));
+                applied.push(sum(|t| t.rows_applied));
+                error.push(t.map_or(st.last_error.clone(), |t| t.last_error.clone()));
+                publication.push(view.publication.clone());
+                slot.push(view.slot.clone());
+                connection.push(view.connection.clone());
+            };
+            row(None);
+            for t in st.tables.values() {
+                row(Some(t));
+            }
+        }
+        vec![
+            Arc::new(StringArray::from(source)),
+            Arc::new(StringArray::from(schema)),
+            Arc::new(StringArray::from(table)),
+            Arc::new(StringArray::from(upstream)),
+            Arc::new(StringArray::from(state)),
+            Arc::new(StringArray::from(lsn)),
+            Arc::new(Int64Array::from(lag_bytes)),
+            Arc::new(Float64Array::from(lag_seconds)),
+            Arc::new(TimestampMillisecondArray::from(last_commit).with_timezone("+00:00")),
+            Arc::new(Int64Array::from(snapshotted)),
+            Arc::new(Int64Array::from(estimated)),
+            Arc::new(Int64Array::from(applied)),
+            Arc::new(StringArray::from(error)),
+            Arc::new(StringArray::from(publication)),
+            Arc::new(StringArray::from(slot)),
+            Arc::new(StringArray::from(connection)),
+        ]
     }
 }
 

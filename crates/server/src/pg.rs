@@ -339,6 +339,14 @@ impl QueryParser for FloeParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        // Floe's own statements, which the library's parser does not know,
+        // run through the engine (see `FloeBackend::do_query`).
+        if let Ok(mut statements) = Engine::parse(sql)
+            && statements.len() == 1
+            && floe_query::is_floe_statement(&statements[0])
+        {
+            return Ok((sql.to_string(), Some((statements.remove(0), placeholder_plan()))));
+        }
         self.inner
             .parse_sql(client, sql, types)
             .await
@@ -537,17 +545,19 @@ impl SimpleQueryHandler for FloeSimple {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        // CHECKPOINT is not SQL the protocol library's parser knows.
+        // CHECKPOINT and CREATE/DROP SOURCE are not SQL the protocol
+        // library's parser knows.
         if let Ok(statements) = Engine::parse(query)
             && !statements.is_empty()
-            && statements.iter().all(floe_query::is_checkpoint)
+            && statements.iter().all(floe_query::is_floe_statement)
         {
+            let hook = FloeHook {
+                engine: self.engine.clone(),
+            };
+            let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
             let mut responses = Vec::with_capacity(statements.len());
-            for _ in &statements {
-                match self.engine.checkpoint().await {
-                    Ok(_) => responses.push(Response::Execution(Tag::new("CHECKPOINT"))),
-                    Err(e) => return Err(pg_error(&e)),
-                }
+            for stmt in statements {
+                responses.push(hook.execute(stmt, options.clone()).await?);
             }
             return Ok(responses);
         }
