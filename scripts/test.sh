@@ -76,6 +76,9 @@ need_cmd() { # need_cmd COMMAND PACKAGE
   command -v "$1" >/dev/null 2>&1 || MISSING_PKGS+=("$2")
 }
 need_cmd psql postgresql-client
+# The replication tests run a real PostgreSQL 15 server of their own.
+[[ -x /usr/lib/postgresql/15/bin/initdb ]] || MISSING_PKGS+=(postgresql-15)
+command -v runuser >/dev/null 2>&1 || MISSING_PKGS+=(util-linux)
 need_cmd cc gcc
 need_cmd make make
 need_cmd pkg-config pkg-config

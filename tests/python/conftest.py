@@ -10,6 +10,8 @@ Fixtures:
                  teardown and must exit with code 0
   floe_server    function-scoped running server on a fresh data directory
   floe_shared    module-scoped running server (use unique table names)
+  postgres       session-scoped PostgreSQL 15 (wal_level = logical) on its own
+                 data directory and port; use a database of your own per test
 Each server exposes .pg_port, .http_port, .data_dir, .proc, .dsn, .http_url.
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from floe_helpers import FloeServer, ServerError, default_floe_bin
+from pg_source import PostgresServer
 
 DEFAULT_TEST_TIMEOUT = 180  # seconds, per test; override with @pytest.mark.floe_timeout(N)
 
@@ -147,3 +150,16 @@ def floe_shared(floe_bin, tmp_path_factory):
     srv = servers.make(name="shared")
     yield srv
     servers.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    server = PostgresServer()
+    try:
+        server.start()
+    except Exception as e:  # noqa: BLE001 - show PostgreSQL's own log
+        log = server.log.read_text() if server.log.exists() else ""
+        server.cleanup()
+        pytest.fail(f"cannot start PostgreSQL 15: {e}\n{log}", pytrace=False)
+    yield server
+    server.cleanup()

@@ -131,7 +131,8 @@ pub(crate) async fn apply_ops(
                     let (old_values, _) = layout.row(&relation, &old);
                     let old_key = layout.key(&old_values);
                     if old_key != key {
-                        let key_values = layout.keys.iter().map(|&k| old_values[k].clone()).collect();
+                        let key_values =
+                            layout.keys.iter().map(|&k| old_values[k].clone()).collect();
                         // The old row's untouched values move to the new key.
                         if let Some(Net::Upsert {
                             values: prior,
@@ -243,10 +244,12 @@ fn carry_unchanged(
     keep_old: &[(usize, usize)],
     upstream: &str,
 ) -> Result<RecordBatch> {
-    let arrow = |source| CdcError::Storage(floe_storage::StorageError::Arrow {
-        operation: "carrying untouched values",
-        source,
-    });
+    let arrow = |source| {
+        CdcError::Storage(floe_storage::StorageError::Arrow {
+            operation: "carrying untouched values",
+            source,
+        })
+    };
     if old.is_empty() {
         tracing::warn!(table = %upstream, rows = keep_old.len(),
             "an UPDATE left values untouched for rows Floe does not have");
@@ -296,16 +299,32 @@ fn carry_unchanged(
     RecordBatch::try_new(upserts.schema(), columns).map_err(arrow)
 }
 
-/// Makes the Floe table follow a relation's columns: new columns are
-/// added, dropped ones dropped, a column whose type widened is promoted
-/// (Iceberg schema evolution; field ids keep existing data). A change
+/// What following a relation's columns took.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Reconciled {
+    /// The table already has the relation's columns.
+    Same,
+    /// The table's schema evolved in place.
+    Evolved,
+    /// Rows that exist already changed in the source without the change
+    /// being streamed (a column added with a default): the table must be
+    /// copied again.
+    Resync(String),
+}
+
+/// Makes the Floe table follow a relation's columns: a renamed column
+/// keeps its data (the source's attribute number tells a rename from a
+/// drop and an add), new columns are added, dropped ones dropped, a
+/// widened type is promoted (Iceberg schema evolution; field ids keep
+/// existing data). A column added with a default gave existing rows a
+/// value the stream never carries, so the table is copied again. A change
 /// Iceberg cannot express is an error, and the table pauses.
 pub(crate) async fn reconcile(
     handle: &Arc<TableHandle>,
     relation: &Relation,
     client: &tokio_postgres::Client,
     source: &str,
-) -> Result<()> {
+) -> Result<Reconciled> {
     let upstream = format!("{}.{}", relation.namespace, relation.name);
     let incompatible = |reason: String| CdcError::IncompatibleChange {
         source_name: source.to_string(),
@@ -322,48 +341,105 @@ pub(crate) async fn reconcile(
             snapshot::base_type(client, source, column.type_oid, column.type_mod).await?;
         wanted.push((column.name.clone(), iceberg_type(oid, type_mod)));
     }
-    let mut changed = false;
+    let same = wanted.len() == current.as_struct().fields().len()
+        && wanted.iter().all(|(name, ty)| {
+            current
+                .field_by_name(name)
+                .is_some_and(|f| *f.field_type == Type::Primitive(ty.clone()))
+        });
+    if same {
+        return Ok(Reconciled::Same);
+    }
+
+    // The source catalog now: attribute numbers and which columns give
+    // existing rows a value (a default).
+    let rows = client
+        .query(
+            "SELECT attname::text, attnum, (atthasmissing OR atthasdef)
+             FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+            &[&relation.id],
+        )
+        .await
+        .map_err(|e| crate::worker::sql_error(source, "reading pg_attribute", e))?;
+    let catalog: HashMap<String, (i16, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                (r.get::<_, i16>(1), r.get::<_, bool>(2)),
+            )
+        })
+        .collect();
+    let before: HashMap<String, i16> = metadata
+        .properties()
+        .get(props::ATTNUMS)
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
+
     let mut fields: Vec<NestedField> = Vec::new();
+    let mut placed: Vec<&str> = Vec::new();
     for field in current.as_struct().fields() {
-        match wanted.iter().find(|(n, _)| *n == field.name) {
-            Some((_, ty)) => {
-                let Type::Primitive(have) = field.field_type.as_ref() else {
-                    return Err(incompatible(format!("column \"{}\" is not primitive", field.name)));
-                };
-                if have != ty {
-                    if !widens(have, ty) {
-                        return Err(incompatible(format!(
-                            "column \"{}\" changed from {have} to {ty}, which Iceberg cannot promote",
-                            field.name
-                        )));
-                    }
-                    changed = true;
-                    let mut f = field.as_ref().clone();
-                    f.field_type = Box::new(Type::Primitive(ty.clone()));
-                    fields.push(f);
-                } else {
-                    fields.push(field.as_ref().clone());
-                }
-            }
-            None if keys.contains(&field.id) => {
+        // The column under its name now: the same name, or the column the
+        // source renamed it to (same attribute number).
+        let renamed = || {
+            let attnum = before.get(&field.name)?;
+            wanted
+                .iter()
+                .find(|(n, _)| {
+                    current.field_by_name(n).is_none()
+                        && catalog.get(n).map(|c| c.0) == Some(*attnum)
+                })
+                .map(|(n, _)| n.as_str())
+        };
+        let name = if wanted.iter().any(|(n, _)| *n == field.name) {
+            Some(field.name.as_str())
+        } else {
+            renamed()
+        };
+        let Some(name) = name else {
+            if keys.contains(&field.id) {
                 return Err(incompatible(format!(
                     "primary-key column \"{}\" was dropped",
                     field.name
                 )));
             }
-            None => changed = true,
+            continue;
+        };
+        let ty = &wanted.iter().find(|(n, _)| n == name).expect("wanted").1;
+        let Type::Primitive(have) = field.field_type.as_ref() else {
+            return Err(incompatible(format!(
+                "column \"{}\" is not a primitive type",
+                field.name
+            )));
+        };
+        if !widens(have, ty) {
+            return Err(incompatible(format!(
+                "column \"{name}\" changed from {have} to {ty}, which Iceberg cannot promote; \
+                 DROP SOURCE and create it again to copy the table anew"
+            )));
         }
+        let mut f = field.as_ref().clone();
+        f.name = name.to_string();
+        f.field_type = Box::new(Type::Primitive(ty.clone()));
+        fields.push(f);
+        placed.push(name);
     }
     let mut next_id = metadata.last_column_id() + 1;
     for (name, ty) in &wanted {
-        if current.field_by_name(name).is_none() {
-            fields.push(NestedField::optional(next_id, name, Type::Primitive(ty.clone())));
-            next_id += 1;
-            changed = true;
+        if placed.contains(&name.as_str()) {
+            continue;
         }
-    }
-    if !changed {
-        return Ok(());
+        if catalog.get(name).is_some_and(|c| c.1) {
+            return Ok(Reconciled::Resync(format!(
+                "column \"{name}\" was added with a default, which gives existing rows a value"
+            )));
+        }
+        fields.push(NestedField::optional(
+            next_id,
+            name,
+            Type::Primitive(ty.clone()),
+        ));
+        next_id += 1;
     }
     let schema = Schema::builder()
         .with_schema_id(current.schema_id())
@@ -373,5 +449,15 @@ pub(crate) async fn reconcile(
         .map_err(|e| incompatible(e.message().to_string()))?;
     tracing::info!(source, table = %upstream, "following a schema change of the source");
     handle.begin().await?.commit_schema(schema).await?;
-    Ok(())
+    let numbers = snapshot::attnums(
+        wanted
+            .iter()
+            .filter_map(|(n, _)| catalog.get(n).map(|c| (n.as_str(), c.0))),
+    );
+    handle
+        .begin()
+        .await?
+        .commit_properties(&[(props::ATTNUMS, numbers)])
+        .await?;
+    Ok(Reconciled::Evolved)
 }

@@ -85,7 +85,11 @@ impl PgConfig {
 
     /// The connection as a URL with the password masked, for display.
     pub fn redacted(&self) -> String {
-        let password = if self.password.is_some() { ":********" } else { "" };
+        let password = if self.password.is_some() {
+            ":********"
+        } else {
+            ""
+        };
         if self.unix {
             format!(
                 "postgres://{}{password}@/{}?host={}&port={}",
@@ -133,10 +137,7 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 #[derive(Debug)]
 pub enum StreamMessage {
     /// WAL data: one pgoutput message; the server's WAL end is `wal_end`.
-    XLogData {
-        wal_end: u64,
-        data: Bytes,
-    },
+    XLogData { wal_end: u64, data: Bytes },
     /// The server's WAL end, and whether it wants a status update now.
     Keepalive { wal_end: u64, reply: bool },
 }
@@ -265,8 +266,7 @@ impl ReplConn {
             config.password.clone().ok_or_else(|| CdcError::Connect {
                 source_name: source.clone(),
                 address: config.address(),
-                reason: "the server asks for a password and the connection string has none"
-                    .into(),
+                reason: "the server asks for a password and the connection string has none".into(),
             })
         };
         let mut scram: Option<ScramSha256> = None;
@@ -450,7 +450,12 @@ impl ReplConn {
     }
 
     /// Starts streaming the slot from `lsn` with pgoutput for `publication`.
-    pub async fn start_replication(&mut self, slot: &str, lsn: u64, publication: &str) -> Result<()> {
+    pub async fn start_replication(
+        &mut self,
+        slot: &str,
+        lsn: u64,
+        publication: &str,
+    ) -> Result<()> {
         let sql = format!(
             "START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {})",
             quote_ident(slot),

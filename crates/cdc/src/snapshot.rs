@@ -26,13 +26,25 @@ use crate::worker::{self, props};
 /// Rows per converted batch during a copy.
 const COPY_BATCH_ROWS: usize = 64 * 1024;
 
+/// A column of a source table.
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnDesc {
+    pub name: String,
+    /// Base type (domains resolved) and type modifier.
+    pub type_oid: u32,
+    pub type_mod: i32,
+    /// Part of the primary key.
+    pub key: bool,
+    /// Position in the source catalog; stays the same across a rename.
+    pub attnum: i16,
+}
+
 /// A source table's columns as its catalog describes them.
 #[derive(Debug, Clone)]
 pub(crate) struct TableDesc {
     pub schema: String,
     pub name: String,
-    /// (name, base type oid, type modifier, part of the primary key)
-    pub columns: Vec<(String, u32, i32, bool)>,
+    pub columns: Vec<ColumnDesc>,
     /// The planner's row estimate.
     pub estimate: u64,
 }
@@ -84,7 +96,7 @@ pub(crate) async fn describe(
     let rows = client
         .query(
             "SELECT a.attname::text, a.atttypid, a.atttypmod,
-                    COALESCE(a.attnum = ANY(i.indkey), false)
+                    COALESCE(a.attnum = ANY(i.indkey), false), a.attnum
              FROM pg_attribute a
              JOIN pg_class c ON c.oid = a.attrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -98,7 +110,13 @@ pub(crate) async fn describe(
     let mut columns = Vec::with_capacity(rows.len());
     for row in &rows {
         let (oid, type_mod) = base_type(client, source, row.get(1), row.get(2)).await?;
-        columns.push((row.get::<_, String>(0), oid, type_mod, row.get::<_, bool>(3)));
+        columns.push(ColumnDesc {
+            name: row.get(0),
+            type_oid: oid,
+            type_mod,
+            key: row.get(3),
+            attnum: row.get(4),
+        });
     }
     let estimate = client
         .query(
@@ -124,14 +142,14 @@ pub(crate) async fn describe(
 pub(crate) fn iceberg_schema(desc: &TableDesc) -> Result<Schema> {
     let mut fields = Vec::with_capacity(desc.columns.len());
     let mut keys = Vec::new();
-    for (i, (name, oid, type_mod, key)) in desc.columns.iter().enumerate() {
+    for (i, c) in desc.columns.iter().enumerate() {
         let id = i as i32 + 1;
-        let ty = Type::Primitive(iceberg_type(*oid, *type_mod));
-        fields.push(if *key {
+        let ty = Type::Primitive(iceberg_type(c.type_oid, c.type_mod));
+        fields.push(if c.key {
             keys.push(id);
-            NestedField::required(id, name, ty).into()
+            NestedField::required(id, &c.name, ty).into()
         } else {
-            NestedField::optional(id, name, ty).into()
+            NestedField::optional(id, &c.name, ty).into()
         });
     }
     Schema::builder()
@@ -143,6 +161,14 @@ pub(crate) fn iceberg_schema(desc: &TableDesc) -> Result<Schema> {
             table: desc.upstream(),
             reason: e.message().to_string(),
         })
+}
+
+/// The `floe.cdc.attnums` property: each column's source attribute number.
+pub(crate) fn attnums<'a>(columns: impl Iterator<Item = (&'a str, i16)>) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = columns
+        .map(|(n, a)| (n.to_string(), serde_json::Value::from(a)))
+        .collect();
+    serde_json::Value::Object(map).to_string()
 }
 
 /// Creates (or re-creates) the Floe table a source table is replicated into.
@@ -177,6 +203,10 @@ async fn create_target(
         (props::SOURCE.to_string(), spec.name.clone()),
         (props::RELATION.to_string(), desc.upstream()),
         (props::SYNCED.to_string(), "false".to_string()),
+        (
+            props::ATTNUMS.to_string(),
+            attnums(desc.columns.iter().map(|c| (c.name.as_str(), c.attnum))),
+        ),
         // Replication commits often; keep ten minutes of history, not an hour.
         (
             floe_storage::MAX_SNAPSHOT_AGE_MS.to_string(),
@@ -268,7 +298,7 @@ pub(crate) async fn sync_tables(
                 },
             );
         }
-        if !desc.columns.iter().any(|c| c.3) {
+        if !desc.columns.iter().any(|c| c.key) {
             let reason = format!(
                 "{upstream} has no primary key; add one (ALTER TABLE {} ADD PRIMARY KEY (...)) to replicate it",
                 quote_ident(name)
@@ -312,7 +342,7 @@ async fn copy_table(
 ) -> Result<u64> {
     let source = shared.spec.name.as_str();
     let upstream = desc.upstream();
-    let columns: Vec<String> = desc.columns.iter().map(|c| quote_ident(&c.0)).collect();
+    let columns: Vec<String> = desc.columns.iter().map(|c| quote_ident(&c.name)).collect();
     let sql = format!(
         "COPY (SELECT {} FROM {}.{}) TO STDOUT",
         columns.join(", "),
@@ -336,7 +366,13 @@ async fn copy_table(
         let mut start = 0;
         while let Some(end) = carry[start..].iter().position(|&b| b == b'\n') {
             line_no += 1;
-            add_copy_line(&mut text, &carry[start..start + end], &upstream, source, line_no)?;
+            add_copy_line(
+                &mut text,
+                &carry[start..start + end],
+                &upstream,
+                source,
+                line_no,
+            )?;
             start += end + 1;
         }
         carry.drain(..start);

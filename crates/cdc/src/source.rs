@@ -37,7 +37,9 @@ impl SourceSpec {
     /// The Floe schema and table a source table is replicated into.
     pub fn target(&self, schema: &str, table: &str) -> (String, String) {
         (
-            self.into_schema.clone().unwrap_or_else(|| schema.to_string()),
+            self.into_schema
+                .clone()
+                .unwrap_or_else(|| schema.to_string()),
             table.to_string(),
         )
     }
@@ -149,7 +151,7 @@ impl Shared {
 
 struct Running {
     shared: Arc<Shared>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Every declared source of a data directory.
@@ -194,7 +196,7 @@ impl Sources {
                     spec.name.clone(),
                     Running {
                         shared: new_shared(spec),
-                        thread: None,
+                        task: None,
                     },
                 );
             }
@@ -227,27 +229,27 @@ impl Sources {
         self.started.store(true, Ordering::SeqCst);
         let mut sources = self.lock();
         for running in sources.values_mut() {
-            if running.thread.is_none() {
-                running.thread = Some(worker::spawn(self.store.clone(), running.shared.clone()));
+            if running.task.is_none() {
+                running.task = Some(worker::spawn(self.store.clone(), running.shared.clone()));
             }
         }
     }
 
     /// Stops every worker and waits for them (shutdown).
-    pub fn stop(&self) {
-        let threads: Vec<_> = {
+    pub async fn stop(&self) {
+        let tasks: Vec<_> = {
             let mut sources = self.lock();
             sources
                 .values_mut()
                 .filter_map(|r| {
                     r.shared.stop.store(true, Ordering::SeqCst);
                     r.shared.wake.notify_one();
-                    r.thread.take()
+                    r.task.take()
                 })
                 .collect()
         };
-        for t in threads {
-            let _ = t.join();
+        for task in tasks {
+            stop_task(task).await;
         }
     }
 
@@ -319,12 +321,12 @@ impl Sources {
         worker::prepare_source(&config, &spec).await?;
         self.save(&spec)?;
         let shared = new_shared(spec);
-        let thread = if self.started.load(Ordering::SeqCst) {
+        let task = if self.started.load(Ordering::SeqCst) {
             Some(worker::spawn(self.store.clone(), shared.clone()))
         } else {
             None
         };
-        self.lock().insert(name, Running { shared, thread });
+        self.lock().insert(name, Running { shared, task });
         Ok(true)
     }
 
@@ -344,8 +346,8 @@ impl Sources {
         };
         running.shared.stop.store(true, Ordering::SeqCst);
         running.shared.wake.notify_one();
-        if let Some(thread) = running.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        if let Some(task) = running.task.take() {
+            stop_task(task).await;
         }
         let spec = running.shared.spec.clone();
         let path = self.path(name);
@@ -399,6 +401,19 @@ impl Sources {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// Waits for a stopping worker; one stuck in a network call is aborted
+/// after a while (nothing it holds is lost: the source re-sends every
+/// change not yet confirmed).
+async fn stop_task(mut task: tokio::task::JoinHandle<()>) {
+    if tokio::time::timeout(Duration::from_secs(10), &mut task)
+        .await
+        .is_err()
+    {
+        task.abort();
+        let _ = task.await;
     }
 }
 

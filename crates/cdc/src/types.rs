@@ -53,7 +53,9 @@ pub fn iceberg_type(type_oid: u32, type_mod: i32) -> PrimitiveType {
         oid::FLOAT4 => PrimitiveType::Float,
         oid::FLOAT8 => PrimitiveType::Double,
         oid::NUMERIC => match numeric_precision(type_mod) {
-            Some((precision, scale)) if precision <= 38 => PrimitiveType::Decimal { precision, scale },
+            Some((precision, scale)) if precision <= 38 => {
+                PrimitiveType::Decimal { precision, scale }
+            }
             _ => PrimitiveType::String,
         },
         oid::BYTEA => PrimitiveType::Binary,
@@ -117,7 +119,11 @@ pub struct TextColumns {
 impl TextColumns {
     /// Empty columns for `schema`.
     pub fn new(schema: SchemaRef) -> TextColumns {
-        let columns = schema.fields().iter().map(|_| StringBuilder::new()).collect();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|_| StringBuilder::new())
+            .collect();
         TextColumns {
             schema,
             columns,
@@ -204,11 +210,16 @@ fn convert(ty: &DataType, text: &arrow::array::StringArray) -> (ArrayRef, Vec<us
         }
         DataType::Timestamp(_, Some(_)) => {
             // PostgreSQL writes UTC offsets as `+00`; Arrow wants `+00:00`.
-            let fixed: arrow::array::StringArray = text
-                .iter()
-                .map(|v| v.map(normalize_offset))
-                .collect();
+            let fixed: arrow::array::StringArray =
+                text.iter().map(|v| v.map(normalize_offset)).collect();
             floe_ingest::values::parse_column(ty, &fixed)
+        }
+        DataType::LargeBinary => {
+            let (bytes, bad) = floe_ingest::values::parse_column(&DataType::Binary, text);
+            match arrow::compute::cast(&bytes, ty) {
+                Ok(large) => (large, bad),
+                Err(_) => (bytes, bad),
+            }
         }
         _ => floe_ingest::values::parse_column(ty, text),
     }

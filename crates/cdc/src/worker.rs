@@ -1,4 +1,4 @@
-//! The replication worker of one source, on a thread of its own: connect,
+//! The replication worker of one source: connect,
 //! make sure the publication and slot exist, sync the tables that are not
 //! synced yet, then stream pgoutput and apply whole source transactions in
 //! commit order. On any failure it reconnects with backoff and resumes
@@ -15,7 +15,9 @@ use tokio_postgres::NoTls;
 use crate::apply::{self, Op};
 use crate::error::{CdcError, Result};
 use crate::pgoutput::{self, Message, Relation};
-use crate::proto::{PgConfig, ReplConn, StreamMessage, format_lsn, pg_time_to_unix_ms, quote_ident};
+use crate::proto::{
+    PgConfig, ReplConn, StreamMessage, format_lsn, pg_time_to_unix_ms, quote_ident,
+};
 use crate::snapshot;
 use crate::source::{Shared, SourceSpec, create_publication_sql};
 use crate::types::TextColumns;
@@ -30,6 +32,9 @@ pub mod props {
     pub const LSN: &str = "floe.cdc.lsn";
     /// `true` once the initial copy is committed.
     pub const SYNCED: &str = "floe.cdc.synced";
+    /// Each column's attribute number in the source (JSON), to tell a
+    /// renamed column from a dropped and an added one.
+    pub const ATTNUMS: &str = "floe.cdc.attnums";
 }
 
 /// Longest wait for more transactions before applying what arrived.
@@ -197,18 +202,11 @@ pub(crate) async fn drop_upstream(spec: &SourceSpec) -> Result<()> {
     Ok(())
 }
 
-/// Starts the worker thread of a source.
-pub(crate) fn spawn(store: Arc<Store>, shared: Arc<Shared>) -> std::thread::JoinHandle<()> {
-    std::thread::Builder::new()
-        .name(format!("floe-cdc-{}", shared.spec.name))
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a replication runtime");
-            runtime.block_on(run(store, shared));
-        })
-        .expect("spawning a replication thread")
+/// Starts the worker of a source, a task on the server's runtime. (Tables
+/// it creates hold handles that must outlive the worker, so it does not
+/// get a runtime of its own.)
+pub(crate) fn spawn(store: Arc<Store>, shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(store, shared))
 }
 
 async fn run(store: Arc<Store>, shared: Arc<Shared>) {
@@ -333,7 +331,11 @@ impl Worker {
     }
 
     /// Syncs every published table that has no synced Floe table yet.
-    async fn sync_missing(&mut self, config: &PgConfig, client: &tokio_postgres::Client) -> Result<()> {
+    async fn sync_missing(
+        &mut self,
+        config: &PgConfig,
+        client: &tokio_postgres::Client,
+    ) -> Result<()> {
         let missing: Vec<(String, String)> = self
             .published(client)
             .await?
@@ -377,15 +379,14 @@ impl Worker {
     fn publish_tables(&self) {
         let mut status = self.shared.status();
         for (upstream, handle) in &self.tables {
-            let entry = status
-                .tables
-                .entry(upstream.clone())
-                .or_insert_with(|| crate::source::TableStatus {
+            let entry = status.tables.entry(upstream.clone()).or_insert_with(|| {
+                crate::source::TableStatus {
                     upstream: upstream.clone(),
                     schema: handle.schema_name(),
                     table: handle.name().to_string(),
                     ..Default::default()
-                });
+                }
+            });
             if entry.state != "paused" {
                 entry.state = "streaming".into();
             }
@@ -462,9 +463,7 @@ impl Worker {
                 }
                 None => {}
             }
-            let due = pending
-                .since
-                .is_some_and(|s| s.elapsed() >= APPLY_INTERVAL)
+            let due = pending.since.is_some_and(|s| s.elapsed() >= APPLY_INTERVAL)
                 || pending.changes >= APPLY_MAX_CHANGES;
             if due {
                 self.apply(&mut pending, &mut repl).await?;
@@ -502,7 +501,8 @@ impl Worker {
                 });
             }
             Message::Relation(relation) => {
-                self.on_relation(relation, config, client).await?;
+                self.on_relation(relation, txn, pending, config, client)
+                    .await?;
             }
             Message::Insert { relation, new } => {
                 self.push(txn, relation, |rel| Op::Upsert {
@@ -562,12 +562,15 @@ impl Worker {
         if rel.target.is_none() || rel.paused || txn.final_lsn < rel.from_lsn {
             return;
         }
-        txn.ops.push((rel.upstream.clone(), op(rel.relation.clone())));
+        txn.ops
+            .push((rel.upstream.clone(), op(rel.relation.clone())));
     }
 
     async fn on_relation(
         &mut self,
         relation: Relation,
+        txn: &mut Option<Txn>,
+        pending: &mut Pending,
         config: &PgConfig,
         client: &tokio_postgres::Client,
     ) -> Result<()> {
@@ -587,15 +590,32 @@ impl Worker {
             None
         };
         let mut paused = false;
-        if let Some(handle) = &target {
-            if let Err(e) = apply::reconcile(handle, &relation, client, self.source()).await {
-                tracing::warn!(source = %self.source(), table = %upstream, error = %e,
-                    "pausing replication of the table");
-                self.set_table_status(&upstream, |t| {
-                    t.state = "paused".into();
-                    t.last_error = Some(e.to_string());
-                });
-                paused = true;
+        let mut target = target;
+        if let Some(handle) = target.clone() {
+            match apply::reconcile(&handle, &relation, client, self.source()).await {
+                Ok(apply::Reconciled::Resync(reason)) => {
+                    tracing::info!(source = %self.source(), table = %upstream, %reason,
+                        "copying the table again");
+                    // The copy has every change before its consistent
+                    // point; drop the ones waiting here.
+                    pending.changes -= pending.tables.remove(&upstream).map_or(0, |t| t.1.len());
+                    if let Some(txn) = txn.as_mut() {
+                        txn.ops.retain(|(u, _)| *u != upstream);
+                    }
+                    self.tables.remove(&upstream);
+                    self.sync_missing(config, client).await?;
+                    target = self.tables.get(&upstream).cloned();
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(source = %self.source(), table = %upstream, error = %e,
+                        "pausing replication of the table");
+                    self.set_table_status(&upstream, |t| {
+                        t.state = "paused".into();
+                        t.last_error = Some(e.to_string());
+                    });
+                    paused = true;
+                }
             }
         }
         let from_lsn = target.as_deref().map(Self::applied_lsn).unwrap_or(0);

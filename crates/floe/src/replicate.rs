@@ -120,7 +120,10 @@ pub async fn run(args: ReplicateArgs) -> anyhow::Result<ExitCode> {
                     args.name,
                     error.unwrap_or_default()
                 );
-                eprintln!("it stays declared and retries; DROP SOURCE {} to remove it", args.name);
+                eprintln!(
+                    "it stays declared and retries; DROP SOURCE {} to remove it",
+                    args.name
+                );
                 return Ok(ExitCode::FAILURE);
             }
         } else {

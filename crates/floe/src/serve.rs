@@ -36,8 +36,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     floe_server::serve(engine.clone(), pg, http, shutdown_signal()).await?;
     // Replication workers apply what they hold and stop; the source
     // re-sends anything not yet confirmed on the next start.
-    let sources = engine.sources().clone();
-    let _ = tokio::task::spawn_blocking(move || sources.stop()).await;
+    engine.sources().stop().await;
     // Buffered rows are safe in the write-ahead log either way; flushing
     // them makes the Iceberg tables complete for other readers.
     match engine.store().flush_all().await {

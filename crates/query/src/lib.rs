@@ -27,8 +27,8 @@ mod types;
 pub mod uuid;
 
 pub use engine::{Engine, Output, is_checkpoint, is_floe_statement};
-pub use floe_cdc;
 pub use error::{FilePosition, QueryError};
+pub use floe_cdc;
 
 /// DataFusion, re-exported so front ends use the same version.
 pub use datafusion;

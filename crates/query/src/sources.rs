@@ -13,9 +13,7 @@
 //! and carried as the parser's `CREATE CONNECTOR` / `DROP CONNECTOR`
 //! statements, which Floe has no other use for.
 
-use datafusion::sql::sqlparser::ast::{
-    CreateConnector, Expr, Ident, SqlOption, Statement, Value,
-};
+use datafusion::sql::sqlparser::ast::{CreateConnector, Expr, Ident, SqlOption, Statement, Value};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::Token;
@@ -70,7 +68,10 @@ pub(crate) fn parse_create(parser: &mut Parser) -> Result<Statement, ParserError
     loop {
         if at_words(parser, &["publication"]) {
             parser.next_token();
-            options.push(option("publication", names::ident(&parser.parse_identifier()?)));
+            options.push(option(
+                "publication",
+                names::ident(&parser.parse_identifier()?),
+            ));
         } else if at_words(parser, &["tables"]) {
             parser.next_token();
             parser.expect_token(&Token::LParen)?;
@@ -87,7 +88,10 @@ pub(crate) fn parse_create(parser: &mut Parser) -> Result<Statement, ParserError
                 .collect();
             options.push(option("tables", list.join(",")));
         } else if parser.parse_keywords(&[Keyword::INTO, Keyword::SCHEMA]) {
-            options.push(option("into_schema", names::ident(&parser.parse_identifier()?)));
+            options.push(option(
+                "into_schema",
+                names::ident(&parser.parse_identifier()?),
+            ));
         } else {
             break;
         }
@@ -113,11 +117,11 @@ pub(crate) fn parse_drop(parser: &mut Parser) -> Result<Statement, ParserError> 
 
 fn option_value(options: &[SqlOption], key: &str) -> Option<String> {
     options.iter().find_map(|o| match o {
-        SqlOption::KeyValue { key: k, value } if k.value == key => match value {
-            Expr::Value(v) => match &v.value {
-                Value::SingleQuotedString(s) => Some(s.clone()),
-                _ => None,
-            },
+        SqlOption::KeyValue {
+            key: k,
+            value: Expr::Value(v),
+        } if k.value == key => match &v.value {
+            Value::SingleQuotedString(s) => Some(s.clone()),
             _ => None,
         },
         _ => None,
@@ -131,8 +135,7 @@ pub(crate) fn options(create: &CreateConnector) -> Result<SourceOptions, QueryEr
         name: names::ident(&create.name),
         connection: create.url.clone().unwrap_or_default(),
         publication: option_value(&props, "publication"),
-        tables: option_value(&props, "tables")
-            .map(|t| t.split(',').map(str::to_string).collect()),
+        tables: option_value(&props, "tables").map(|t| t.split(',').map(str::to_string).collect()),
         into_schema: option_value(&props, "into_schema"),
         if_not_exists: create.if_not_exists,
     })
@@ -146,7 +149,11 @@ pub(crate) fn statement_text(stmt: &Statement) -> Option<String> {
             let o = options(c).ok()?;
             let mut text = format!(
                 "CREATE SOURCE {}{} FROM POSTGRES CONNECTION '{}'",
-                if o.if_not_exists { "IF NOT EXISTS " } else { "" },
+                if o.if_not_exists {
+                    "IF NOT EXISTS "
+                } else {
+                    ""
+                },
                 c.name,
                 o.connection.replace('\'', "''")
             );

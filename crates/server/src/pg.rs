@@ -224,7 +224,10 @@ async fn encode(
         .chain(batches)
         .map(move |batch| {
             let rows: Box<dyn Iterator<Item = PgWireResult<_>> + Send + Sync> = match batch {
-                Ok(batch) => encode_recordbatch(rows_fields.clone(), batch),
+                Ok(batch) => match wide_decimals_as_text(batch) {
+                    Ok(batch) => encode_recordbatch(rows_fields.clone(), batch),
+                    Err(e) => Box::new(std::iter::once(Err(pg_stream_error(e.into())))),
+                },
                 Err(e) => Box::new(std::iter::once(Err(pg_stream_error(e)))),
             };
             stream::iter(rows)
@@ -285,8 +288,50 @@ impl QueryHook for FloeHook {
     }
 }
 
+/// Whether a column is a decimal wider than the protocol library's
+/// numeric encoder holds (28 digits); such columns are sent as exact text.
+fn wide_decimal(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Decimal128(p, _) | DataType::Decimal256(p, _) if *p > 28)
+}
+
+/// The batch with every wide decimal column as its exact decimal text.
+fn wide_decimals_as_text(
+    batch: floe_query::datafusion::arrow::array::RecordBatch,
+) -> Result<
+    floe_query::datafusion::arrow::array::RecordBatch,
+    floe_query::datafusion::arrow::error::ArrowError,
+> {
+    use floe_query::datafusion::arrow::compute::cast;
+    use floe_query::datafusion::arrow::datatypes::Field;
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| wide_decimal(f.data_type()))
+    {
+        return Ok(batch);
+    }
+    let schema = batch.schema();
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if wide_decimal(field.data_type()) {
+            fields.push(Arc::new(Field::new(field.name(), DataType::Utf8, true)));
+            columns.push(cast(column, &DataType::Utf8)?);
+        } else {
+            fields.push(field.clone());
+            columns.push(column.clone());
+        }
+    }
+    floe_query::datafusion::arrow::array::RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )
+}
+
 /// Result columns as PG fields. Columns Floe tags as uuid are reported with
-/// the `uuid` type, always in text format.
+/// the `uuid` type, always in text format; decimals wider than 28 digits
+/// as `numeric` in text format.
 fn pg_fields(
     schema: &Schema,
     format: &Format,
@@ -308,6 +353,18 @@ fn pg_fields(
                 match &options {
                     Some(o) => uuid.with_format_options(o.clone()),
                     None => uuid,
+                }
+            } else if wide_decimal(field.data_type()) {
+                let numeric = FieldInfo::new(
+                    info.name().to_string(),
+                    None,
+                    None,
+                    Type::NUMERIC,
+                    FieldFormat::Text,
+                );
+                match &options {
+                    Some(o) => numeric.with_format_options(o.clone()),
+                    None => numeric,
                 }
             } else {
                 info
@@ -345,7 +402,10 @@ impl QueryParser for FloeParser {
             && statements.len() == 1
             && floe_query::is_floe_statement(&statements[0])
         {
-            return Ok((sql.to_string(), Some((statements.remove(0), placeholder_plan()))));
+            return Ok((
+                sql.to_string(),
+                Some((statements.remove(0), placeholder_plan())),
+            ));
         }
         self.inner
             .parse_sql(client, sql, types)

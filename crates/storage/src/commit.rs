@@ -207,7 +207,10 @@ pub(crate) fn with_schema(base: &Table, schema: Schema) -> Result<TableMetadata>
 }
 
 /// New metadata that sets table `properties`, with no new snapshot.
-pub(crate) fn with_properties(base: &Table, properties: &[(&str, String)]) -> Result<TableMetadata> {
+pub(crate) fn with_properties(
+    base: &Table,
+    properties: &[(&str, String)],
+) -> Result<TableMetadata> {
     let ident = base.identifier();
     let err = |op| StorageError::iceberg(op, ident);
     let location = base
@@ -223,7 +226,10 @@ pub(crate) fn with_properties(base: &Table, properties: &[(&str, String)]) -> Re
     }
     .apply(builder)
     .map_err(err("setting properties of"))?;
-    Ok(builder.build().map_err(err("setting properties of"))?.metadata)
+    Ok(builder
+        .build()
+        .map_err(err("setting properties of"))?
+        .metadata)
 }
 
 /// Writes one position-delete file for rows of one data file.

@@ -149,7 +149,8 @@ fn matching_positions(
         reason,
     };
     let handle = std::fs::File::open(&file.path).map_err(|e| io(e.to_string()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(handle).map_err(|e| io(e.to_string()))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(handle).map_err(|e| io(e.to_string()))?;
     let file_schema = builder.schema().clone();
     // Root columns of the file holding the key fields, by field id.
     let mut roots = Vec::with_capacity(keys.len());

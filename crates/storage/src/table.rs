@@ -535,7 +535,8 @@ impl TableChange<'_> {
         append: Option<TableAppend>,
         deletes: Vec<PositionDeletes>,
     ) -> Result<CommitSummary> {
-        self.commit_delta(append, deletes, Existing::Keep, &[]).await
+        self.commit_delta(append, deletes, Existing::Keep, &[])
+            .await
     }
 
     pub(crate) fn handle(&self) -> &Arc<TableHandle> {
@@ -559,8 +560,8 @@ impl TableChange<'_> {
         for delete in deletes.iter().filter(|d| !d.positions.is_empty()) {
             delete_files.push(commit::write_position_deletes(&self.base, delete).await?);
         }
-        let drops = matches!(existing, Existing::Drop)
-            && self.base.metadata().current_snapshot().is_some();
+        let drops =
+            matches!(existing, Existing::Drop) && self.base.metadata().current_snapshot().is_some();
         if data.is_empty() && delete_files.is_empty() && !drops && properties.is_empty() {
             return Ok(CommitSummary {
                 snapshot_id: None,

@@ -50,7 +50,10 @@ fn decodes_begin_commit_relation_and_changes() {
     let Message::Relation(r) = decode(b.freeze()).unwrap() else {
         panic!("not a relation")
     };
-    assert_eq!((r.id, r.namespace.as_str(), r.name.as_str()), (16384, "public", "payouts"));
+    assert_eq!(
+        (r.id, r.namespace.as_str(), r.name.as_str()),
+        (16384, "public", "payouts")
+    );
     assert!(r.columns[0].key && !r.columns[1].key);
     assert_eq!(r.columns[1].type_oid, 25);
 
@@ -86,7 +89,11 @@ fn decodes_begin_commit_relation_and_changes() {
 
 #[test]
 fn truncated_messages_are_errors_not_panics() {
-    for bytes in [&b"B\0\0"[..], b"I\0\0\0\x01N\0\x01t\0\0\0\x09ab", b"R\0\0\0\x01public"] {
+    for bytes in [
+        &b"B\0\0"[..],
+        b"I\0\0\0\x01N\0\x01t\0\0\0\x09ab",
+        b"R\0\0\0\x01public",
+    ] {
         assert!(decode(Bytes::copy_from_slice(bytes)).is_err());
     }
 }

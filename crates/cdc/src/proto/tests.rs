@@ -11,7 +11,10 @@ fn lsn_round_trips_in_postgres_form() {
 #[test]
 fn connection_strings_parse_and_never_show_the_password() {
     let c = PgConfig::parse("s", "postgres://app:s3cret@127.0.0.1:5433/shop").unwrap();
-    assert_eq!((c.host.as_str(), c.port, c.user.as_str()), ("127.0.0.1", 5433, "app"));
+    assert_eq!(
+        (c.host.as_str(), c.port, c.user.as_str()),
+        ("127.0.0.1", 5433, "app")
+    );
     assert_eq!(c.dbname, "shop");
     assert_eq!(c.password.as_deref(), Some("s3cret"));
     assert!(!c.redacted().contains("s3cret"));

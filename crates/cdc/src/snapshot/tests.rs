@@ -13,8 +13,20 @@ fn source_tables_become_iceberg_schemas_with_their_key() {
         schema: "public".into(),
         name: "payouts".into(),
         columns: vec![
-            ("id".into(), crate::types::oid::INT8, -1, true),
-            ("amount".into(), crate::types::oid::NUMERIC, ((12 << 16) | 2) + 4, false),
+            ColumnDesc {
+                name: "id".into(),
+                type_oid: crate::types::oid::INT8,
+                type_mod: -1,
+                key: true,
+                attnum: 1,
+            },
+            ColumnDesc {
+                name: "amount".into(),
+                type_oid: crate::types::oid::NUMERIC,
+                type_mod: ((12 << 16) | 2) + 4,
+                key: false,
+                attnum: 3,
+            },
         ],
         estimate: 0,
     };
@@ -22,4 +34,12 @@ fn source_tables_become_iceberg_schemas_with_their_key() {
     assert_eq!(schema.identifier_field_ids().collect::<Vec<_>>(), vec![1]);
     assert!(schema.field_by_name("id").unwrap().required);
     assert!(!schema.field_by_name("amount").unwrap().required);
+}
+
+#[test]
+fn attnums_are_recorded_by_name() {
+    assert_eq!(
+        attnums([("id", 1), ("note", 3)].into_iter()),
+        r#"{"id":1,"note":3}"#
+    );
 }

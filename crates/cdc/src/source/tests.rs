@@ -14,8 +14,14 @@ fn spec(tables: Option<Vec<&str>>, into: Option<&str>) -> SourceSpec {
 
 #[test]
 fn tables_keep_their_schema_unless_into_schema() {
-    assert_eq!(spec(None, None).target("sales", "payouts"), ("sales".into(), "payouts".into()));
-    assert_eq!(spec(None, Some("pg")).target("sales", "payouts"), ("pg".into(), "payouts".into()));
+    assert_eq!(
+        spec(None, None).target("sales", "payouts"),
+        ("sales".into(), "payouts".into())
+    );
+    assert_eq!(
+        spec(None, Some("pg")).target("sales", "payouts"),
+        ("pg".into(), "payouts".into())
+    );
 }
 
 #[test]

@@ -30,13 +30,24 @@ fn create_source_parses_every_clause() {
     assert_eq!(options(&again).unwrap().tables, o.tables);
 
     let minimal = options(&create("CREATE SOURCE s FROM POSTGRES CONNECTION 'x'")).unwrap();
-    assert_eq!((minimal.publication, minimal.tables, minimal.into_schema), (None, None, None));
+    assert_eq!(
+        (minimal.publication, minimal.tables, minimal.into_schema),
+        (None, None, None)
+    );
 }
 
 #[test]
 fn drop_source_and_errors() {
-    let stmt = Engine::parse("DROP SOURCE IF EXISTS shop").unwrap().remove(0);
-    assert!(matches!(stmt, Statement::DropConnector { if_exists: true, .. }));
+    let stmt = Engine::parse("DROP SOURCE IF EXISTS shop")
+        .unwrap()
+        .remove(0);
+    assert!(matches!(
+        stmt,
+        Statement::DropConnector {
+            if_exists: true,
+            ..
+        }
+    ));
     assert_eq!(statement_text(&stmt).unwrap(), "DROP SOURCE IF EXISTS shop");
     let err = Engine::parse("CREATE SOURCE s FROM MYSQL CONNECTION 'x'").unwrap_err();
     assert!(err.to_string().contains("Expected: POSTGRES"), "{err}");

@@ -64,7 +64,10 @@ async fn changes_by_key_replace_delete_and_reload() {
     // Initial load, with properties.
     let change = handle.begin().await.unwrap();
     let mut append = change.append().unwrap();
-    append.write(rows(&handle, &[1, 2, 3, 4], "a")).await.unwrap();
+    append
+        .write(rows(&handle, &[1, 2, 3, 4], "a"))
+        .await
+        .unwrap();
     change
         .commit_replace(append, &[("floe.test", "1".into())])
         .await
