@@ -228,6 +228,33 @@ def test_issue4_schema_changes_keep_replicating(floe_server, postgres):
     assert source_status(floe_server, "schemas")[0] == "streaming"
 
 
+@pytest.mark.floe_timeout(240)
+def test_issue4_updates_racing_compaction_keep_one_row_per_key(floe_server, postgres):
+    """Replicated updates land while background compaction rewrites the
+    same files; every key must still have exactly its latest row."""
+    db = postgres.create_database("racing")
+    with postgres.connect(db) as conn:
+        conn.execute("CREATE TABLE p (id int PRIMARY KEY, status text, n int)")
+    create_source(floe_server, postgres, db, "racing")
+    wait_state(floe_server, "racing")
+    deadline = time.monotonic() + 12
+    next_id = 1
+    with postgres.connect(db) as conn:
+        while time.monotonic() < deadline:
+            conn.execute("INSERT INTO p SELECT g, 'pending', 0 FROM generate_series(%s::int, %s::int) g",
+                         (next_id, next_id + 49))
+            conn.execute("UPDATE p SET status = 'paid', n = n + 1 WHERE id BETWEEN %s AND %s",
+                         (max(1, next_id - 200), next_id + 49))
+            next_id += 50
+            time.sleep(0.02)
+    rows = wait_same(floe_server, postgres, db, "SELECT id, status, n FROM public.p ORDER BY id",
+                     "SELECT id, status, n FROM p ORDER BY id", timeout=90)
+    assert len(rows) == next_id - 1
+    snapshots = floe_rows(floe_server, "SELECT count(*) FROM system.snapshots "
+                          "WHERE table_name = 'p' AND operation = 'replace'")[0][0]
+    assert snapshots > 0, "compaction never ran during the test"
+
+
 def test_issue4_tables_without_primary_key_are_refused(floe_server, postgres):
     db = postgres.create_database("nokey")
     with postgres.connect(db) as conn:
@@ -312,6 +339,11 @@ def test_issue4_drop_source_cleans_up_the_slot_and_publication(floe_server, post
     wait_state(floe_server, "dropping")
     with postgres.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'floe_dropping'").fetchone() == (1,)
+    # The lag and progress metrics, in Prometheus' text format.
+    metrics = floe_server.http("GET", "/metrics").text()
+    assert 'floe_replication_lag_seconds{source="dropping"} ' in metrics, metrics
+    assert 'floe_replication_streaming{source="dropping"} 1' in metrics, metrics
+    assert 'floe_replication_rows_snapshotted{source="dropping",table="public.t"} 1' in metrics
     with psycopg.connect(floe_server.dsn, autocommit=True) as conn:
         with pytest.raises(psycopg.errors.DuplicateObject):
             conn.execute(f"CREATE SOURCE dropping FROM POSTGRES CONNECTION '{postgres.url(db)}'")
@@ -324,6 +356,14 @@ def test_issue4_drop_source_cleans_up_the_slot_and_publication(floe_server, post
     with postgres.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'floe_dropping'").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pg_publication WHERE pubname = 'floe_dropping'").fetchone() == (0,)
+        # Changed while no source watched: a new source of the same name
+        # copies the table again instead of resuming the old one.
+        conn.execute("INSERT INTO t VALUES (2)")
+    create_source(floe_server, postgres, db, "dropping")
+    wait_same(floe_server, postgres, db, "SELECT id FROM public.t ORDER BY id",
+              "SELECT id FROM t ORDER BY id")
+    with psycopg.connect(floe_server.dsn, autocommit=True) as conn:
+        conn.execute("DROP SOURCE dropping")
 
     # A wrong password is refused with the source's reason, and nothing is declared.
     with psycopg.connect(floe_server.dsn, autocommit=True) as conn:

@@ -201,6 +201,7 @@ async fn create_target(
     }
     let properties = HashMap::from([
         (props::SOURCE.to_string(), spec.name.clone()),
+        (props::SOURCE_ID.to_string(), spec.id.clone()),
         (props::RELATION.to_string(), desc.upstream()),
         (props::SYNCED.to_string(), "false".to_string()),
         (

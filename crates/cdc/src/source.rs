@@ -31,6 +31,10 @@ pub struct SourceSpec {
     pub into_schema: Option<String>,
     /// The replication slot.
     pub slot: String,
+    /// Tells this source from an earlier one of the same name: tables
+    /// replicated by a dropped source are copied again, not resumed.
+    #[serde(default)]
+    pub id: String,
 }
 
 impl SourceSpec {
@@ -317,6 +321,7 @@ impl Sources {
             tables: options.tables.clone(),
             into_schema: options.into_schema.clone(),
             slot,
+            id: uuid::Uuid::new_v4().to_string(),
         };
         worker::prepare_source(&config, &spec).await?;
         self.save(&spec)?;

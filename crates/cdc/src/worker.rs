@@ -26,6 +26,8 @@ use crate::types::TextColumns;
 pub mod props {
     /// The source's name.
     pub const SOURCE: &str = "floe.cdc.source";
+    /// The source's id (see `SourceSpec::id`).
+    pub const SOURCE_ID: &str = "floe.cdc.source-id";
     /// The source table, `schema.table`.
     pub const RELATION: &str = "floe.cdc.relation";
     /// Every source transaction committed before this LSN is applied.
@@ -295,6 +297,7 @@ impl Worker {
             let table = handle.table();
             let p = table.metadata().properties();
             if p.get(props::SOURCE).map(String::as_str) == Some(self.source())
+                && p.get(props::SOURCE_ID) == Some(&self.shared.spec.id)
                 && p.get(props::SYNCED).map(String::as_str) == Some("true")
                 && let Some(upstream) = p.get(props::RELATION)
             {

@@ -32,6 +32,7 @@ const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/v1/tables", get(tables))
         .route("/v1/sql", post(sql))
         .layer(DefaultBodyLimit::max(MAX_SQL_BYTES))
@@ -58,6 +59,83 @@ pub async fn serve(
 
 async fn healthz() -> impl IntoResponse {
     axum::Json(json!({"status": "ok"}))
+}
+
+/// Prometheus text exposition: replication state and lag per source, rows
+/// per replicated table.
+async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
+    use std::fmt::Write;
+    let sources = engine.sources().list();
+    let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, String)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in rows {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    };
+    let per_source = |f: &dyn Fn(&floe_query::floe_cdc::SourceStatus) -> String| {
+        sources
+            .iter()
+            .map(|v| (format!("source=\"{}\"", label(&v.name)), f(&v.status)))
+            .collect::<Vec<_>>()
+    };
+    family(
+        "floe_replication_lag_seconds",
+        "gauge",
+        "Seconds from the commit of the last applied source transaction to its changes being visible in Floe; 0 when caught up.",
+        per_source(&|s| s.lag_seconds.to_string()),
+    );
+    family(
+        "floe_replication_lag_bytes",
+        "gauge",
+        "Bytes of source WAL not yet confirmed as applied.",
+        per_source(&|s| s.lag_bytes().to_string()),
+    );
+    family(
+        "floe_replication_streaming",
+        "gauge",
+        "1 while the source streams changes, 0 while it connects, copies or retries.",
+        per_source(&|s| u8::from(s.state == "streaming").to_string()),
+    );
+    let per_table = |f: &dyn Fn(&floe_query::floe_cdc::TableStatus) -> u64| {
+        sources
+            .iter()
+            .flat_map(|v| {
+                v.status.tables.values().map(|t| {
+                    (
+                        format!(
+                            "source=\"{}\",table=\"{}.{}\"",
+                            label(&v.name),
+                            label(&t.schema),
+                            label(&t.table)
+                        ),
+                        f(t).to_string(),
+                    )
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    family(
+        "floe_replication_rows_applied_total",
+        "counter",
+        "Row changes applied from the replication stream.",
+        per_table(&|t| t.rows_applied),
+    );
+    family(
+        "floe_replication_rows_snapshotted",
+        "gauge",
+        "Rows copied by the table's initial snapshot.",
+        per_table(&|t| t.rows_snapshotted),
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
 }
 
 async fn tables(State(engine): State<Arc<Engine>>) -> Response {

@@ -192,11 +192,35 @@ impl TableHandle {
             return Ok(CompactionSummary::default());
         }
         let files = scan::live_files(&base, None, None).await?;
+        let mut read_at = base.metadata().current_snapshot_id();
+        let mut live: HashMap<String, LiveFile> = files
+            .iter()
+            .map(|f| (f.location.clone(), f.clone()))
+            .collect();
         let mut summary = CompactionSummary::default();
         for group in plan(files, &policy, force) {
             // Each group commits on its own, so a long compaction makes
-            // progress and later groups build on the earlier ones.
+            // progress and later groups build on the earlier ones. The
+            // group's deleted rows must be those of the snapshot the
+            // rewrite checks against: a change committed since the plan
+            // (a DELETE, a replicated UPDATE, an earlier group) is read
+            // again, and a group whose files are gone is skipped.
             let base = self.table();
+            if base.metadata().current_snapshot_id() != read_at {
+                live = scan::live_files(&base, None, None)
+                    .await?
+                    .into_iter()
+                    .map(|f| (f.location.clone(), f))
+                    .collect();
+                read_at = base.metadata().current_snapshot_id();
+            }
+            let Some(group) = group
+                .iter()
+                .map(|f| live.get(&f.location).cloned())
+                .collect::<Option<Vec<LiveFile>>>()
+            else {
+                continue;
+            };
             match self.rewrite(&base, group).await? {
                 Some(done) => summary.add(done),
                 None => break,

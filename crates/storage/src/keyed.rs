@@ -137,13 +137,66 @@ fn key_range(keys: &[FieldRef], batches: &[&RecordBatch]) -> Option<Predicate> {
     )
 }
 
-/// Positions of the live rows of `file` whose key is in `wanted`.
-fn matching_positions(
-    file: &LiveFile,
-    keys: &[FieldRef],
-    converter: &RowConverter,
-    wanted: &HashSet<Vec<u8>>,
-) -> Result<Vec<u64>> {
+/// The keys being looked for: plain integers for a single integer key
+/// (the common case, and far cheaper to hash), else encoded rows.
+enum Wanted {
+    Ints(HashSet<i64>),
+    Rows(RowConverter, HashSet<Vec<u8>>),
+}
+
+/// The values of an integer key column, widened to i64.
+fn int_keys(column: &ArrayRef) -> Option<Vec<Option<i64>>> {
+    match column.data_type() {
+        DataType::Int64 => Some(
+            column
+                .as_any()
+                .downcast_ref::<Int64Array>()?
+                .iter()
+                .collect(),
+        ),
+        DataType::Int32 => Some(
+            column
+                .as_any()
+                .downcast_ref::<Int32Array>()?
+                .iter()
+                .map(|v| v.map(i64::from))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+impl Wanted {
+    fn new(keys: &[FieldRef], batches: &[&RecordBatch]) -> Result<Wanted> {
+        if let [field] = keys
+            && matches!(field.data_type(), DataType::Int64 | DataType::Int32)
+        {
+            let mut set = HashSet::new();
+            for batch in batches {
+                if let Some(values) = batch.column_by_name(field.name()).and_then(int_keys) {
+                    set.extend(values.into_iter().flatten());
+                }
+            }
+            return Ok(Wanted::Ints(set));
+        }
+        let converter = converter(keys)?;
+        let mut set = HashSet::new();
+        for batch in batches {
+            set.extend(encode_keys(&converter, keys, batch)?);
+        }
+        Ok(Wanted::Rows(converter, set))
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Wanted::Ints(s) => s.is_empty(),
+            Wanted::Rows(_, s) => s.is_empty(),
+        }
+    }
+}
+
+/// Positions of the live rows of `file` whose key is wanted.
+fn matching_positions(file: &LiveFile, keys: &[FieldRef], wanted: &Wanted) -> Result<Vec<u64>> {
     let io = |reason: String| StorageError::DataFileIo {
         path: file.path.clone(),
         reason,
@@ -185,16 +238,30 @@ fn matching_positions(
                 cast(column, key.data_type()).map_err(|e| io(e.to_string()))?
             });
         }
-        let rows = converter
-            .convert_columns(&columns)
-            .map_err(|source| StorageError::Arrow {
-                operation: "encoding primary keys",
-                source,
-            })?;
-        for (i, row) in rows.iter().enumerate() {
-            let pos = offset + i as u64;
-            if wanted.contains(row.as_ref()) && !file.deleted.contains(&pos) {
-                out.push(pos);
+        match wanted {
+            Wanted::Ints(set) => {
+                let values = int_keys(&columns[0]).unwrap_or_default();
+                for (i, v) in values.into_iter().enumerate() {
+                    let pos = offset + i as u64;
+                    if v.is_some_and(|v| set.contains(&v)) && !file.deleted.contains(&pos) {
+                        out.push(pos);
+                    }
+                }
+            }
+            Wanted::Rows(converter, set) => {
+                let rows =
+                    converter
+                        .convert_columns(&columns)
+                        .map_err(|source| StorageError::Arrow {
+                            operation: "encoding primary keys",
+                            source,
+                        })?;
+                for (i, row) in rows.iter().enumerate() {
+                    let pos = offset + i as u64;
+                    if set.contains(row.as_ref()) && !file.deleted.contains(&pos) {
+                        out.push(pos);
+                    }
+                }
             }
         }
         offset += batch.num_rows() as u64;
@@ -246,11 +313,7 @@ impl TableChange<'_> {
         let base = self.base().clone();
         let schema = self.handle().arrow_schema()?;
         let keys = key_fields(&schema, &base)?;
-        let converter = converter(&keys)?;
-        let mut wanted = HashSet::new();
-        for batch in batches {
-            wanted.extend(encode_keys(&converter, &keys, batch)?);
-        }
+        let wanted = Wanted::new(&keys, batches)?;
         if wanted.is_empty() {
             return Ok((Located { files: Vec::new() }, schema));
         }
@@ -259,7 +322,7 @@ impl TableChange<'_> {
         let found = tokio::task::spawn_blocking(move || {
             let mut found = Vec::new();
             for file in files {
-                let positions = matching_positions(&file, &keys, &converter, &wanted)?;
+                let positions = matching_positions(&file, &keys, &wanted)?;
                 if !positions.is_empty() {
                     found.push((file, positions));
                 }

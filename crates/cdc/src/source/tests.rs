@@ -9,6 +9,7 @@ fn spec(tables: Option<Vec<&str>>, into: Option<&str>) -> SourceSpec {
         tables: tables.map(|t| t.into_iter().map(String::from).collect()),
         into_schema: into.map(String::from),
         slot: "floe_shop".into(),
+        id: "1".into(),
     }
 }
 
