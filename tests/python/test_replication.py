@@ -455,3 +455,42 @@ def test_issue4_random_dml_and_ddl_mirror_exactly(floe_server, postgres):
     assert arrow.num_rows == len(rows)
     assert arrow.column("id").to_pylist() == [r[0] for r in rows]
     assert arrow.column("bee").to_pylist() == [r[columns.index("bee") + 1] for r in rows]
+
+
+@pytest.mark.floe_timeout(240)
+def test_issue4_payments_example_answers_live(floe_server, postgres):
+    """examples/payments: schema, load generator and queries, as its README runs them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "payments"
+    db = postgres.create_database("payments")
+    with postgres.connect(db) as conn:
+        conn.execute((example / "schema.sql").read_text())
+    create_source(floe_server, postgres, db, "payments")
+    wait_state(floe_server, "payments")
+    load = subprocess.run(
+        [sys.executable, str(example / "load.py"), "--dsn", postgres.url(db), "--rate", "100",
+         "--duration", "8", "--seed", "1"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert load.returncode == 0, load.stderr
+    wait_same(floe_server, postgres, db,
+              "SELECT id, status, amount, paid_at FROM public.payouts ORDER BY id",
+              "SELECT id, status, amount, paid_at FROM payouts ORDER BY id")
+    out = subprocess.run(
+        ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(floe_server.pg_port),
+         "-U", "floe", "-d", "floe", "-f", str(example / "queries.sql")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "success_rate" in out.stdout and "median_seconds" in out.stdout
+    # The success rate by country and method matches the source's.
+    paid, failed = pg_rows(postgres, db,
+                           "SELECT count(*) FILTER (WHERE status = 'paid'), "
+                           "count(*) FILTER (WHERE status = 'failed') FROM payouts")[0]
+    assert paid > 0
+    got = floe_rows(floe_server, "SELECT count(*) FILTER (WHERE status = 'paid'), "
+                    "count(*) FILTER (WHERE status = 'failed') FROM public.payouts")[0]
+    assert got == (paid, failed)

@@ -7,6 +7,7 @@
 //! was widened are read in their own type and cast to the current one.
 
 use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch};
 use arrow::compute::{cast, filter_record_batch};
@@ -197,6 +198,32 @@ impl Wanted {
 
 /// Positions of the live rows of `file` whose key is wanted.
 fn matching_positions(file: &LiveFile, keys: &[FieldRef], wanted: &Wanted) -> Result<Vec<u64>> {
+    let Wanted::Rows(converter, set) = wanted else {
+        unreachable!("integer keys are looked up in the file's sorted keys")
+    };
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for columns in key_columns(file, keys)? {
+        let rows = converter
+            .convert_columns(&columns)
+            .map_err(|source| StorageError::Arrow {
+                operation: "encoding primary keys",
+                source,
+            })?;
+        for (i, row) in rows.iter().enumerate() {
+            let pos = offset + i as u64;
+            if set.contains(row.as_ref()) && !file.deleted.contains(&pos) {
+                out.push(pos);
+            }
+        }
+        offset += columns.first().map_or(0, |c| c.len() as u64);
+    }
+    Ok(out)
+}
+
+/// The key columns of a data file, batch by batch, in key order and the
+/// keys' current types (found by field id).
+fn key_columns(file: &LiveFile, keys: &[FieldRef]) -> Result<Vec<Vec<ArrayRef>>> {
     let io = |reason: String| StorageError::DataFileIo {
         path: file.path.clone(),
         reason,
@@ -205,7 +232,6 @@ fn matching_positions(file: &LiveFile, keys: &[FieldRef], wanted: &Wanted) -> Re
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(handle).map_err(|e| io(e.to_string()))?;
     let file_schema = builder.schema().clone();
-    // Root columns of the file holding the key fields, by field id.
     let mut roots = Vec::with_capacity(keys.len());
     for key in keys {
         let id = buffer::field_id(key);
@@ -225,7 +251,6 @@ fn matching_positions(file: &LiveFile, keys: &[FieldRef], wanted: &Wanted) -> Re
         .build()
         .map_err(|e| io(e.to_string()))?;
     let mut out = Vec::new();
-    let mut offset = 0u64;
     for batch in reader {
         let batch = batch.map_err(|e| io(e.to_string()))?;
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(keys.len());
@@ -238,35 +263,51 @@ fn matching_positions(file: &LiveFile, keys: &[FieldRef], wanted: &Wanted) -> Re
                 cast(column, key.data_type()).map_err(|e| io(e.to_string()))?
             });
         }
-        match wanted {
-            Wanted::Ints(set) => {
-                let values = int_keys(&columns[0]).unwrap_or_default();
-                for (i, v) in values.into_iter().enumerate() {
-                    let pos = offset + i as u64;
-                    if v.is_some_and(|v| set.contains(&v)) && !file.deleted.contains(&pos) {
-                        out.push(pos);
-                    }
-                }
-            }
-            Wanted::Rows(converter, set) => {
-                let rows =
-                    converter
-                        .convert_columns(&columns)
-                        .map_err(|source| StorageError::Arrow {
-                            operation: "encoding primary keys",
-                            source,
-                        })?;
-                for (i, row) in rows.iter().enumerate() {
-                    let pos = offset + i as u64;
-                    if set.contains(row.as_ref()) && !file.deleted.contains(&pos) {
-                        out.push(pos);
-                    }
-                }
-            }
-        }
-        offset += batch.num_rows() as u64;
+        out.push(columns);
     }
     Ok(out)
+}
+
+/// A data file's integer keys with their positions, sorted by key. Data
+/// files never change, so this is built once per file and kept while the
+/// file is live (`TableHandle::key_index`).
+pub(crate) type SortedKeys = Vec<(i64, u32)>;
+
+fn sorted_int_keys(file: &LiveFile, keys: &[FieldRef]) -> Result<SortedKeys> {
+    let mut out = Vec::new();
+    let mut offset = 0u32;
+    for columns in key_columns(file, keys)? {
+        let values = int_keys(&columns[0]).unwrap_or_default();
+        let n = values.len() as u32;
+        out.extend(
+            values
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.map(|v| (v, offset + i as u32))),
+        );
+        offset += n;
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Positions of the live rows with one of `wanted`'s keys, by binary search.
+fn positions_in(sorted: &SortedKeys, file: &LiveFile, wanted: &HashSet<i64>) -> Vec<u64> {
+    let mut out = Vec::new();
+    for &key in wanted {
+        let start = sorted.partition_point(|(k, _)| *k < key);
+        for &(k, pos) in &sorted[start..] {
+            if k != key {
+                break;
+            }
+            if !file.deleted.contains(&u64::from(pos)) {
+                out.push(u64::from(pos));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// The rows of `file` at `positions` (sorted), conformed to `schema`.
@@ -319,10 +360,27 @@ impl TableChange<'_> {
         }
         let predicate = key_range(&keys, batches);
         let files = scan::live_files(&base, None, predicate).await?;
+        let handle = self.handle().clone();
         let found = tokio::task::spawn_blocking(move || {
             let mut found = Vec::new();
             for file in files {
-                let positions = matching_positions(&file, &keys, &wanted)?;
+                let positions = match &wanted {
+                    Wanted::Ints(set) => {
+                        let cached = handle.key_index().get(&file.location).cloned();
+                        let sorted = match cached {
+                            Some(sorted) => sorted,
+                            None => {
+                                let sorted = Arc::new(sorted_int_keys(&file, &keys)?);
+                                handle
+                                    .key_index()
+                                    .insert(file.location.clone(), sorted.clone());
+                                sorted
+                            }
+                        };
+                        positions_in(&sorted, &file, set)
+                    }
+                    Wanted::Rows(..) => matching_positions(&file, &keys, &wanted)?,
+                };
                 if !positions.is_empty() {
                     found.push((file, positions));
                 }
@@ -334,6 +392,13 @@ impl TableChange<'_> {
             path: "(key lookup)".into(),
             reason: e.to_string(),
         })??;
+        // Forget the sorted keys of files that are no longer live.
+        if self.handle().key_index().len() > found.len() {
+            let live = scan::file_locations(self.base()).await?;
+            self.handle()
+                .key_index()
+                .retain(|location, _| live.contains(location));
+        }
         Ok((Located { files: found }, schema))
     }
 

@@ -107,6 +107,15 @@ pub async fn file_partitions(table: &Table) -> Result<HashMap<String, Struct>> {
         .collect())
 }
 
+/// The locations of the current snapshot's data files, from the manifests alone.
+pub(crate) async fn file_locations(table: &Table) -> Result<BTreeSet<String>> {
+    Ok(plan_tasks(table, None, None)
+        .await?
+        .into_iter()
+        .map(|t| t.data_file_path)
+        .collect())
+}
+
 /// The snapshot's data-file scan tasks, pruned by `predicate` where the
 /// manifests allow.
 async fn plan_tasks(

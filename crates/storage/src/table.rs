@@ -62,6 +62,8 @@ pub struct TableHandle {
     /// The last failure of each kind of background work (flush,
     /// compaction, vacuum), until that work next succeeds.
     errors: std::sync::Mutex<std::collections::BTreeMap<&'static str, String>>,
+    /// Sorted integer primary keys of live data files, for changes by key.
+    key_index: std::sync::Mutex<std::collections::HashMap<String, Arc<crate::keyed::SortedKeys>>>,
 }
 
 /// What [`TableHandle::append_buffered_once`] did.
@@ -109,7 +111,15 @@ impl TableHandle {
             commits: tokio::sync::Mutex::new(()),
             keys: Default::default(),
             errors: Default::default(),
+            key_index: Default::default(),
         }
+    }
+
+    pub(crate) fn key_index(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<crate::keyed::SortedKeys>>>
+    {
+        self.key_index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records the outcome of background work of one kind.
