@@ -81,7 +81,10 @@ pub(crate) fn parse_create(parser: &mut Parser) -> Result<Statement, ParserError
                 .iter()
                 .map(|t| {
                     t.0.iter()
-                        .map(|part| part.to_string().trim_matches('"').to_string())
+                        .map(|part| match part.as_ident() {
+                            Some(ident) => names::ident(ident),
+                            None => part.to_string(),
+                        })
                         .collect::<Vec<_>>()
                         .join(".")
                 })
