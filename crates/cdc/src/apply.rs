@@ -448,7 +448,8 @@ pub(crate) async fn reconcile(
         .build()
         .map_err(|e| incompatible(e.message().to_string()))?;
     tracing::info!(source, table = %upstream, "following a schema change of the source");
-    handle.begin().await?.commit_schema(schema).await?;
+    // The attribute numbers change with the schema, in the same commit, so
+    // a later rename is always told against the schema it applies to.
     let numbers = snapshot::attnums(
         wanted
             .iter()
@@ -457,7 +458,7 @@ pub(crate) async fn reconcile(
     handle
         .begin()
         .await?
-        .commit_properties(&[(props::ATTNUMS, numbers)])
+        .commit_schema(schema, &[(props::ATTNUMS, numbers)])
         .await?;
     Ok(Reconciled::Evolved)
 }

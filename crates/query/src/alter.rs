@@ -177,7 +177,7 @@ pub async fn execute(engine: &Engine, alter: AlterTable) -> Result<(), QueryErro
         .with_identifier_field_ids(current.identifier_field_ids())
         .build()
         .map_err(|e| invalid(e.message().to_string()))?;
-    change.commit_schema(schema).await?;
+    change.commit_schema(schema, &[]).await?;
     Ok(())
 }
 

@@ -182,7 +182,11 @@ impl CatalogPointer {
 }
 
 /// New metadata with `schema` as the current schema.
-pub(crate) fn with_schema(base: &Table, schema: Schema) -> Result<TableMetadata> {
+pub(crate) fn with_schema(
+    base: &Table,
+    schema: Schema,
+    properties: &[(&str, String)],
+) -> Result<TableMetadata> {
     let ident = base.identifier();
     let location = base
         .metadata_location_result()
@@ -197,38 +201,24 @@ pub(crate) fn with_schema(base: &Table, schema: Schema) -> Result<TableMetadata>
             table: ident.to_string(),
             reason: e.message().to_string(),
         })?;
+    let builder = if properties.is_empty() {
+        builder
+    } else {
+        TableUpdate::SetProperties {
+            updates: properties
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        }
+        .apply(builder)
+        .map_err(StorageError::iceberg("setting properties of", ident))?
+    };
     Ok(builder
         .build()
         .map_err(|e| StorageError::InvalidAlter {
             table: ident.to_string(),
             reason: e.message().to_string(),
         })?
-        .metadata)
-}
-
-/// New metadata that sets table `properties`, with no new snapshot.
-pub(crate) fn with_properties(
-    base: &Table,
-    properties: &[(&str, String)],
-) -> Result<TableMetadata> {
-    let ident = base.identifier();
-    let err = |op| StorageError::iceberg(op, ident);
-    let location = base
-        .metadata_location_result()
-        .map_err(err("locating metadata of"))?
-        .to_string();
-    let builder = base.metadata().clone().into_builder(Some(location));
-    let builder = TableUpdate::SetProperties {
-        updates: properties
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-    }
-    .apply(builder)
-    .map_err(err("setting properties of"))?;
-    Ok(builder
-        .build()
-        .map_err(err("setting properties of"))?
         .metadata)
 }
 

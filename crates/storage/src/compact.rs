@@ -18,11 +18,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{BooleanArray, RecordBatch};
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use iceberg::spec::Operation;
 use iceberg::table::Table;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::buffer;
 use crate::commit::{self, Existing};
@@ -321,41 +320,7 @@ fn only_appends_since(latest: &Table, base: &Table) -> bool {
 /// conformed by field id to the table's current `schema`.
 async fn read_live_rows(file: LiveFile, schema: SchemaRef) -> Result<Vec<RecordBatch>> {
     tokio::task::spawn_blocking(move || {
-        let path = file.path.clone();
-        let io = |reason: String| StorageError::DataFileIo {
-            path: path.clone(),
-            reason,
-        };
-        let handle = std::fs::File::open(&file.path).map_err(|e| io(e.to_string()))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
-            .map_err(|e| io(e.to_string()))?
-            .with_batch_size(64 * 1024)
-            .build()
-            .map_err(|e| io(e.to_string()))?;
-        let mut out = Vec::new();
-        let mut offset = 0u64;
-        for batch in reader {
-            let batch = batch.map_err(|e| io(e.to_string()))?;
-            let rows = batch.num_rows() as u64;
-            let batch = if file.deleted.range(offset..offset + rows).next().is_some() {
-                let keep: BooleanArray = (offset..offset + rows)
-                    .map(|pos| Some(!file.deleted.contains(&pos)))
-                    .collect();
-                arrow::compute::filter_record_batch(&batch, &keep).map_err(|source| {
-                    StorageError::Arrow {
-                        operation: "leaving out deleted rows",
-                        source,
-                    }
-                })?
-            } else {
-                batch
-            };
-            offset += rows;
-            if batch.num_rows() > 0 {
-                out.push(buffer::conform_by_id(&batch, &schema)?);
-            }
-        }
-        Ok(out)
+        scan::read_rows(&file, &schema, scan::Rows::AllBut(&file.deleted))
     })
     .await
     .map_err(|e| StorageError::DataFileIo {

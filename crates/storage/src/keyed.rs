@@ -2,24 +2,25 @@
 //! live rows of given keys, and committing new row versions together with
 //! position deletes of the rows they replace as one snapshot.
 //!
-//! Keys are compared in the row format of `arrow::row`, so composite keys
-//! and every key type compare by value. Files written before a key column
-//! was widened are read in their own type and cast to the current one.
+//! A single integer key (the common case) is found by binary search in
+//! the file's keys, sorted once per data file and kept while the file is
+//! live. Other keys are compared in the row format of `arrow::row`, so
+//! composite keys and every key type compare by value. Files written
+//! before a key column was widened are read in their own type and cast to
+//! the current one.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch};
-use arrow::compute::{cast, filter_record_batch};
+use arrow::array::{Array, ArrayRef, Int32Array, Int64Array, RecordBatch};
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, FieldRef, SchemaRef};
 use arrow::row::{RowConverter, SortField};
-use iceberg::expr::{Predicate, Reference};
-use iceberg::spec::Datum;
 use iceberg::table::Table;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::commit::{self, Existing, PositionDeletes};
+use crate::commit::{Existing, PositionDeletes};
 use crate::scan::{self, LiveFile};
 use crate::table::{CommitSummary, TableChange};
 use crate::writer::TableAppend;
@@ -84,58 +85,17 @@ fn encode_keys(
                 })?;
         columns.push(column.clone());
     }
-    let rows = converter
-        .convert_columns(&columns)
-        .map_err(|source| StorageError::Arrow {
-            operation: "encoding primary keys",
-            source,
-        })?;
+    let rows = encode(converter, &columns)?;
     Ok(rows.iter().map(|r| r.as_ref().to_vec()).collect())
 }
 
-/// A predicate that prunes files by the range of a single integer key.
-fn key_range(keys: &[FieldRef], batches: &[&RecordBatch]) -> Option<Predicate> {
-    let [field] = keys else { return None };
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for batch in batches {
-        let column = batch.column_by_name(field.name())?;
-        let values: Vec<i64> = match column.data_type() {
-            DataType::Int64 => column
-                .as_any()
-                .downcast_ref::<Int64Array>()?
-                .iter()
-                .flatten()
-                .collect(),
-            DataType::Int32 => column
-                .as_any()
-                .downcast_ref::<Int32Array>()?
-                .iter()
-                .flatten()
-                .map(i64::from)
-                .collect(),
-            _ => return None,
-        };
-        for v in values {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-    }
-    if lo > hi {
-        return None;
-    }
-    let (lo, hi) = match field.data_type() {
-        DataType::Int32 => (
-            Datum::int(i32::try_from(lo).ok()?),
-            Datum::int(i32::try_from(hi).ok()?),
-        ),
-        _ => (Datum::long(lo), Datum::long(hi)),
-    };
-    let name = Reference::new(field.name().clone());
-    Some(
-        name.clone()
-            .greater_than_or_equal_to(lo)
-            .and(name.less_than_or_equal_to(hi)),
-    )
+fn encode(converter: &RowConverter, columns: &[ArrayRef]) -> Result<arrow::row::Rows> {
+    converter
+        .convert_columns(columns)
+        .map_err(|source| StorageError::Arrow {
+            operation: "encoding primary keys",
+            source,
+        })
 }
 
 /// The keys being looked for: plain integers for a single integer key
@@ -204,12 +164,7 @@ fn matching_positions(file: &LiveFile, keys: &[FieldRef], wanted: &Wanted) -> Re
     let mut out = Vec::new();
     let mut offset = 0u64;
     for columns in key_columns(file, keys)? {
-        let rows = converter
-            .convert_columns(&columns)
-            .map_err(|source| StorageError::Arrow {
-                operation: "encoding primary keys",
-                source,
-            })?;
+        let rows = encode(converter, &columns)?;
         for (i, row) in rows.iter().enumerate() {
             let pos = offset + i as u64;
             if set.contains(row.as_ref()) && !file.deleted.contains(&pos) {
@@ -310,38 +265,10 @@ fn positions_in(sorted: &SortedKeys, file: &LiveFile, wanted: &HashSet<i64>) -> 
     out
 }
 
-/// The rows of `file` at `positions` (sorted), conformed to `schema`.
+/// The rows of `file` at `positions`, conformed to `schema`.
 fn rows_at(file: &LiveFile, positions: &[u64], schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
-    let io = |reason: String| StorageError::DataFileIo {
-        path: file.path.clone(),
-        reason,
-    };
     let wanted: BTreeSet<u64> = positions.iter().copied().collect();
-    let handle = std::fs::File::open(&file.path).map_err(|e| io(e.to_string()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
-        .map_err(|e| io(e.to_string()))?
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| io(e.to_string()))?;
-    let mut out = Vec::new();
-    let mut offset = 0u64;
-    for batch in reader {
-        let batch = batch.map_err(|e| io(e.to_string()))?;
-        let n = batch.num_rows() as u64;
-        if wanted.range(offset..offset + n).next().is_some() {
-            let keep: BooleanArray = (offset..offset + n)
-                .map(|p| Some(wanted.contains(&p)))
-                .collect();
-            let picked =
-                filter_record_batch(&batch, &keep).map_err(|source| StorageError::Arrow {
-                    operation: "picking rows by key",
-                    source,
-                })?;
-            out.push(buffer::conform_by_id(&picked, schema)?);
-        }
-        offset += n;
-    }
-    Ok(out)
+    scan::read_rows(file, schema, scan::Rows::Only(&wanted))
 }
 
 /// Where the live rows of a set of keys are.
@@ -358,8 +285,12 @@ impl TableChange<'_> {
         if wanted.is_empty() {
             return Ok((Located { files: Vec::new() }, schema));
         }
-        let predicate = key_range(&keys, batches);
-        let files = scan::live_files(&base, None, predicate).await?;
+        let files = scan::live_files(&base, None, None).await?;
+        // Forget the sorted keys of files that are no longer live.
+        let live: HashSet<&str> = files.iter().map(|f| f.location.as_str()).collect();
+        self.handle()
+            .key_index()
+            .retain(|location, _| live.contains(location.as_str()));
         let handle = self.handle().clone();
         let found = tokio::task::spawn_blocking(move || {
             let mut found = Vec::new();
@@ -392,13 +323,6 @@ impl TableChange<'_> {
             path: "(key lookup)".into(),
             reason: e.to_string(),
         })??;
-        // Forget the sorted keys of files that are no longer live.
-        if self.handle().key_index().len() > found.len() {
-            let live = scan::file_locations(self.base()).await?;
-            self.handle()
-                .key_index()
-                .retain(|location, _| live.contains(location));
-        }
         Ok((Located { files: found }, schema))
     }
 
@@ -465,14 +389,6 @@ impl TableChange<'_> {
     ) -> Result<CommitSummary> {
         self.commit_delta(Some(append), Vec::new(), Existing::Drop, properties)
             .await
-    }
-
-    /// Sets table properties in a new metadata version, with no new snapshot.
-    pub async fn commit_properties(self, properties: &[(&str, String)]) -> Result<()> {
-        let metadata = commit::with_properties(self.base(), properties)?;
-        let committed = self.handle().pointer().swap(self.base(), metadata).await?;
-        self.handle().set_current(committed);
-        Ok(())
     }
 }
 

@@ -5,7 +5,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::sync::Arc;
 
-use arrow::array::{Array, Int64Array, StringArray};
+use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::SchemaRef;
 use futures::TryStreamExt;
 use iceberg::expr::Predicate;
 use iceberg::scan::FileScanTask;
@@ -107,15 +109,6 @@ pub async fn file_partitions(table: &Table) -> Result<HashMap<String, Struct>> {
         .collect())
 }
 
-/// The locations of the current snapshot's data files, from the manifests alone.
-pub(crate) async fn file_locations(table: &Table) -> Result<BTreeSet<String>> {
-    Ok(plan_tasks(table, None, None)
-        .await?
-        .into_iter()
-        .map(|t| t.data_file_path)
-        .collect())
-}
-
 /// The snapshot's data-file scan tasks, pruned by `predicate` where the
 /// manifests allow.
 async fn plan_tasks(
@@ -147,6 +140,63 @@ async fn plan_tasks(
         .try_collect()
         .await
         .map_err(err("planning a scan of"))
+}
+
+/// Which rows of a data file [`read_rows`] returns, by position.
+pub(crate) enum Rows<'a> {
+    /// Every row but these (the file's deleted rows).
+    AllBut(&'a BTreeSet<u64>),
+    /// Only these.
+    Only(&'a BTreeSet<u64>),
+}
+
+/// Reads rows of a data file by position, conformed by field id to
+/// `schema`. Blocking: call it off the async workers.
+pub(crate) fn read_rows(
+    file: &LiveFile,
+    schema: &SchemaRef,
+    rows: Rows<'_>,
+) -> Result<Vec<RecordBatch>> {
+    let io = |reason: String| StorageError::DataFileIo {
+        path: file.path.clone(),
+        reason,
+    };
+    let handle = File::open(&file.path).map_err(|e| io(e.to_string()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
+        .map_err(|e| io(e.to_string()))?
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| io(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| io(e.to_string()))?;
+        let n = batch.num_rows() as u64;
+        let range = offset..offset + n;
+        offset += n;
+        let (set, keep_listed) = match rows {
+            Rows::AllBut(set) => (set, false),
+            Rows::Only(set) => (set, true),
+        };
+        let touched = set.range(range.clone()).next().is_some();
+        let batch = match (touched, keep_listed) {
+            (false, false) => batch,
+            (false, true) => continue,
+            (true, _) => {
+                let keep: BooleanArray = range
+                    .map(|pos| Some(set.contains(&pos) == keep_listed))
+                    .collect();
+                filter_record_batch(&batch, &keep).map_err(|source| StorageError::Arrow {
+                    operation: "selecting rows of a data file",
+                    source,
+                })?
+            }
+        };
+        if batch.num_rows() > 0 {
+            out.push(crate::buffer::conform_by_id(&batch, schema)?);
+        }
+    }
+    Ok(out)
 }
 
 /// The filesystem path of a `file://` location.

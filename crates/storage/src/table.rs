@@ -606,9 +606,14 @@ impl TableChange<'_> {
     }
 
     /// Makes `schema` the table's current schema (schema evolution; field
-    /// ids carry the data of existing files over).
-    pub async fn commit_schema(self, schema: iceberg::spec::Schema) -> Result<()> {
-        let metadata = commit::with_schema(&self.base, schema)?;
+    /// ids carry the data of existing files over) and sets `properties`,
+    /// in one commit.
+    pub async fn commit_schema(
+        self,
+        schema: iceberg::spec::Schema,
+        properties: &[(&str, String)],
+    ) -> Result<()> {
+        let metadata = commit::with_schema(&self.base, schema, properties)?;
         let committed = self.handle.pointer.swap(&self.base, metadata).await?;
         self.handle.set_current(committed);
         Ok(())

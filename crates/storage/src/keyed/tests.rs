@@ -1,26 +1,8 @@
 use std::sync::Arc;
 
+use crate::store::tests::definition;
+use crate::{Store, TableHandle, live_files};
 use arrow::array::{Int64Array, RecordBatch, StringArray};
-use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
-
-use crate::{Store, TableDefinition, TableHandle, live_files};
-
-fn definition() -> TableDefinition {
-    let schema = Schema::builder()
-        .with_fields(vec![
-            NestedField::required(1, "id", Type::Primitive(PrimitiveType::Long)).into(),
-            NestedField::optional(2, "name", Type::Primitive(PrimitiveType::String)).into(),
-        ])
-        .with_identifier_field_ids([1])
-        .build()
-        .unwrap();
-    TableDefinition {
-        schema,
-        partition_spec: None,
-        sort_order: None,
-        properties: Default::default(),
-    }
-}
 
 fn rows(handle: &TableHandle, ids: &[i64], tag: &str) -> RecordBatch {
     let names: Vec<String> = ids.iter().map(|i| format!("{tag}{i}")).collect();
@@ -103,13 +85,4 @@ async fn changes_by_key_replace_delete_and_reload() {
     append.write(rows(&handle, &[7], "c")).await.unwrap();
     change.commit_replace(append, &[]).await.unwrap();
     assert_eq!(live(&handle).await, vec![(7, "c7".into())]);
-
-    // Properties alone.
-    let change = handle.begin().await.unwrap();
-    change
-        .commit_properties(&[("floe.test", "2".into())])
-        .await
-        .unwrap();
-    let props = handle.table().metadata().properties().clone();
-    assert_eq!(props.get("floe.test").map(String::as_str), Some("2"));
 }

@@ -6,7 +6,8 @@ use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
 
 use super::*;
 
-fn definition() -> TableDefinition {
+/// A table `(id bigint primary key, name text)`; shared with other tests.
+pub(crate) fn definition() -> TableDefinition {
     let schema = Schema::builder()
         .with_fields(vec![
             NestedField::required(1, "id", Type::Primitive(PrimitiveType::Long)).into(),
