@@ -63,6 +63,9 @@ pub(crate) async fn base_type(
     mut type_mod: i32,
 ) -> Result<(u32, i32)> {
     for _ in 0..16 {
+        if crate::types::oid::BUILTIN.contains(&oid) {
+            break;
+        }
         let rows = client
             .query(
                 "SELECT typtype::text, typbasetype, typtypmod FROM pg_type WHERE oid = $1",

@@ -41,6 +41,33 @@ pub mod oid {
     pub const TIMESTAMPTZ: u32 = 1184;
     pub const NUMERIC: u32 = 1700;
     pub const UUID: u32 = 2950;
+
+    /// Built-in base types (never domains), including the text-like ones
+    /// stored as strings: no catalog lookup is needed for these.
+    pub const BUILTIN: [u32; 22] = [
+        BOOL,
+        BYTEA,
+        INT8,
+        INT2,
+        INT4,
+        OID,
+        FLOAT4,
+        FLOAT8,
+        DATE,
+        TIME,
+        TIMESTAMP,
+        TIMESTAMPTZ,
+        NUMERIC,
+        UUID,
+        18,
+        19,
+        25,
+        114,
+        1042,
+        1043,
+        1186,
+        3802,
+    ];
 }
 
 /// The Iceberg type a column of PostgreSQL type `type_oid` (a base type,
