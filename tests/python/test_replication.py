@@ -51,6 +51,18 @@ def source_status(floe, name, table=None):
     return rows[0] if rows else None
 
 
+def replicate(floe, pg, name, *statements, extra=""):
+    """A database `name` in the source, set up by `statements`, replicated by
+    a source `name`; returns the database once the source streams."""
+    db = pg.create_database(name)
+    with pg.connect(db) as conn:
+        for sql in statements:
+            conn.execute(sql)
+    create_source(floe, pg, db, name, extra)
+    wait_state(floe, name)
+    return db
+
+
 def wait_state(floe, name, state="streaming", table=None, timeout=60):
     return wait_until(
         lambda: (s := source_status(floe, name, table)) and s[0] == state and s,
@@ -167,14 +179,13 @@ def test_issue4_snapshot_then_stream_every_type(floe_server, postgres):
 
 
 def test_issue4_schema_changes_keep_replicating(floe_server, postgres):
-    db = postgres.create_database("schemas")
-    with postgres.connect(db) as conn:
-        conn.execute("CREATE TABLE items (id int PRIMARY KEY, qty int, name text, gone text)")
-        conn.execute("CREATE TABLE other (id int PRIMARY KEY, v text)")
-        conn.execute("INSERT INTO items SELECT g, g, 'n' || g, 'x' FROM generate_series(1, 100) g")
-        conn.execute("INSERT INTO other VALUES (1, 'a')")
-    create_source(floe_server, postgres, db, "schemas")
-    wait_state(floe_server, "schemas")
+    db = replicate(
+        floe_server, postgres, "schemas",
+        "CREATE TABLE items (id int PRIMARY KEY, qty int, name text, gone text)",
+        "CREATE TABLE other (id int PRIMARY KEY, v text)",
+        "INSERT INTO items SELECT g, g, 'n' || g, 'x' FROM generate_series(1, 100) g",
+        "INSERT INTO other VALUES (1, 'a')",
+    )
 
     def check(columns):
         return wait_same(
@@ -232,11 +243,8 @@ def test_issue4_schema_changes_keep_replicating(floe_server, postgres):
 def test_issue4_updates_racing_compaction_keep_one_row_per_key(floe_server, postgres):
     """Replicated updates land while background compaction rewrites the
     same files; every key must still have exactly its latest row."""
-    db = postgres.create_database("racing")
-    with postgres.connect(db) as conn:
-        conn.execute("CREATE TABLE p (id int PRIMARY KEY, status text, n int)")
-    create_source(floe_server, postgres, db, "racing")
-    wait_state(floe_server, "racing")
+    db = replicate(floe_server, postgres, "racing",
+                   "CREATE TABLE p (id int PRIMARY KEY, status text, n int)")
     deadline = time.monotonic() + 12
     next_id = 1
     with postgres.connect(db) as conn:
@@ -303,13 +311,12 @@ class Load:
 
 @pytest.mark.floe_timeout(300)
 def test_issue4_restarts_of_floe_and_postgres_lose_and_repeat_nothing(floe_factory, postgres):
-    db = postgres.create_database("restarts")
-    with postgres.connect(db) as conn:
-        conn.execute("CREATE TABLE events (id int8 PRIMARY KEY, v text)")
-        conn.execute("INSERT INTO events SELECT g, 'v0' FROM generate_series(-999, 0) g")
     floe = floe_factory()
-    create_source(floe, postgres, db, "restarts")
-    wait_state(floe, "restarts")
+    db = replicate(
+        floe, postgres, "restarts",
+        "CREATE TABLE events (id int8 PRIMARY KEY, v text)",
+        "INSERT INTO events SELECT g, 'v0' FROM generate_series(-999, 0) g",
+    )
     compare = ("SELECT id, v FROM public.events ORDER BY id", "SELECT id, v FROM events ORDER BY id")
     with Load(postgres, db) as load:
         wait_until(lambda: load.next > 2000, what="load to start")
@@ -331,12 +338,8 @@ def test_issue4_restarts_of_floe_and_postgres_lose_and_repeat_nothing(floe_facto
 
 
 def test_issue4_drop_source_cleans_up_the_slot_and_publication(floe_server, postgres):
-    db = postgres.create_database("dropping")
-    with postgres.connect(db) as conn:
-        conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
-        conn.execute("INSERT INTO t VALUES (1)")
-    create_source(floe_server, postgres, db, "dropping")
-    wait_state(floe_server, "dropping")
+    db = replicate(floe_server, postgres, "dropping",
+                   "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1)")
     with postgres.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'floe_dropping'").fetchone() == (1,)
     # The lag and progress metrics, in Prometheus' text format.
@@ -376,6 +379,37 @@ def test_issue4_drop_source_cleans_up_the_slot_and_publication(floe_server, post
         assert conn.execute("SELECT count(*) FROM system.sources").fetchone() == (0,)
 
 
+def test_issue4_a_named_publication_is_streamed_and_kept(floe_server, postgres):
+    db = postgres.create_database("named")
+    with postgres.connect(db) as conn:
+        conn.execute("CREATE TABLE inpub (id int PRIMARY KEY, v text)")
+        conn.execute("CREATE TABLE outside (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO inpub VALUES (1, 'a')")
+        conn.execute("CREATE PUBLICATION mine FOR TABLE inpub")
+    with psycopg.connect(floe_server.dsn, autocommit=True) as conn:
+        with pytest.raises(psycopg.Error) as e:
+            conn.execute(
+                f"CREATE SOURCE named FROM POSTGRES CONNECTION '{postgres.url(db)}' PUBLICATION nosuch"
+            )
+        assert e.value.sqlstate == "22023"
+        assert 'publication "nosuch" does not exist' in str(e.value)
+    create_source(floe_server, postgres, db, "named", "PUBLICATION mine")
+    wait_state(floe_server, "named")
+    with postgres.connect(db) as conn:
+        conn.execute("INSERT INTO inpub VALUES (2, 'b')")
+        conn.execute("INSERT INTO outside VALUES (1)")
+    wait_same(floe_server, postgres, db, "SELECT id, v FROM public.inpub ORDER BY id",
+              "SELECT id, v FROM inpub ORDER BY id")
+    tables = [r[0] for r in floe_rows(
+        floe_server, "SELECT table_name FROM system.sources WHERE source = 'named' AND table_name IS NOT NULL")]
+    assert tables == ["inpub"]
+    with psycopg.connect(floe_server.dsn, autocommit=True) as conn:
+        conn.execute("DROP SOURCE named")
+    # A publication Floe did not create stays on the source.
+    with postgres.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_publication WHERE pubname = 'mine'").fetchone() == (1,)
+
+
 def test_issue4_floe_replicate_shows_progress_and_streams(floe_server, floe_bin, postgres):
     db = postgres.create_database("cli")
     with postgres.connect(db) as conn:
@@ -390,17 +424,21 @@ def test_issue4_floe_replicate_shows_progress_and_streams(floe_server, floe_bin,
     assert floe_rows(floe_server, "SELECT count(*), sum(amount) FROM pay.payouts") == [
         (50000, pg_rows(postgres, db, "SELECT sum(amount) FROM payouts")[0][0])
     ]
+    # A source that cannot be declared: exit code 1 and the reason.
+    bad = run_floe(floe_bin, "replicate", "cli2", postgres.url(db, password="nope"),
+                   "--url", floe_server.http_url)
+    assert bad.returncode == 1
+    assert "password authentication failed" in bad.stderr and "08006" in bad.stderr, bad.stderr
 
 
 @pytest.mark.floe_timeout(300)
 def test_issue4_random_dml_and_ddl_mirror_exactly(floe_server, postgres):
     rng = random.Random(20261124)
-    db = postgres.create_database("randomized")
-    with postgres.connect(db) as conn:
-        conn.execute("CREATE TABLE r (id int PRIMARY KEY, a int, b text, c numeric(12,3))")
-        conn.execute("INSERT INTO r SELECT g, g % 7, md5(g::text), g / 3.0 FROM generate_series(1, 500) g")
-    create_source(floe_server, postgres, db, "randomized")
-    wait_state(floe_server, "randomized")
+    db = replicate(
+        floe_server, postgres, "randomized",
+        "CREATE TABLE r (id int PRIMARY KEY, a int, b text, c numeric(12,3))",
+        "INSERT INTO r SELECT g, g % 7, md5(g::text), g / 3.0 FROM generate_series(1, 500) g",
+    )
     columns = ["a", "b", "c"]
     added = 0
     with postgres.connect(db) as conn:
@@ -465,11 +503,7 @@ def test_issue4_payments_example_answers_live(floe_server, postgres):
     from pathlib import Path
 
     example = Path(__file__).resolve().parents[2] / "examples" / "payments"
-    db = postgres.create_database("payments")
-    with postgres.connect(db) as conn:
-        conn.execute((example / "schema.sql").read_text())
-    create_source(floe_server, postgres, db, "payments")
-    wait_state(floe_server, "payments")
+    db = replicate(floe_server, postgres, "payments", (example / "schema.sql").read_text())
     load = subprocess.run(
         [sys.executable, str(example / "load.py"), "--dsn", postgres.url(db), "--rate", "100",
          "--duration", "8", "--seed", "1"],
