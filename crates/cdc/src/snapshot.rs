@@ -403,6 +403,9 @@ async fn copy_table(
             ],
         )
         .await?;
+    // Every change streamed after the copy looks its key up in it: index
+    // the keys now, so the first ones do not wait for it.
+    handle.index_keys().await?;
     Ok(total)
 }
 

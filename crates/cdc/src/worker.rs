@@ -39,8 +39,14 @@ pub mod props {
     pub const ATTNUMS: &str = "floe.cdc.attnums";
 }
 
-/// Longest wait for more transactions before applying what arrived.
-const APPLY_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest wait for more transactions before applying what arrived; also
+/// the shortest time between two applies, so a busy table commits at most
+/// about this often.
+const APPLY_INTERVAL: Duration = Duration::from_millis(50);
+/// A stream quiet for this long has sent everything committed so far:
+/// what arrived is applied at once if the last apply is `APPLY_INTERVAL`
+/// old, so a lone transaction is not held back for the full interval.
+const APPLY_IDLE: Duration = Duration::from_millis(2);
 /// Apply at once when this many row changes are waiting.
 const APPLY_MAX_CHANGES: usize = 200_000;
 /// How often the worker reports its position to the server.
@@ -427,6 +433,7 @@ impl Worker {
         let mut pending = Pending::default();
         let mut last_status = Instant::now();
         let mut last_discover = Instant::now();
+        let mut last_apply = Instant::now();
         loop {
             if self.shared.stopping() {
                 if txn.is_none() {
@@ -434,7 +441,11 @@ impl Worker {
                 }
                 return Ok(());
             }
+            let may_apply_early = txn.is_none() && last_apply.elapsed() >= APPLY_INTERVAL;
             let wait = match pending.since {
+                Some(since) if may_apply_early => {
+                    APPLY_IDLE.min(APPLY_INTERVAL.saturating_sub(since.elapsed()))
+                }
                 Some(since) => APPLY_INTERVAL.saturating_sub(since.elapsed()),
                 None => STATUS_INTERVAL,
             };
@@ -443,6 +454,7 @@ impl Worker {
                 _ = tokio::time::sleep(wait) => None,
                 _ = self.shared.wake.notified() => None,
             };
+            let quiet = message.is_none();
             match message {
                 Some(StreamMessage::XLogData { wal_end, data, .. }) => {
                     self.wal_end = self.wal_end.max(wal_end);
@@ -467,9 +479,11 @@ impl Worker {
                 None => {}
             }
             let due = pending.since.is_some_and(|s| s.elapsed() >= APPLY_INTERVAL)
-                || pending.changes >= APPLY_MAX_CHANGES;
+                || pending.changes >= APPLY_MAX_CHANGES
+                || (quiet && may_apply_early && pending.since.is_some());
             if due {
                 self.apply(&mut pending, &mut repl).await?;
+                last_apply = Instant::now();
             }
             if last_status.elapsed() >= STATUS_INTERVAL {
                 repl.send_status(self.wal_end, self.confirmed).await?;

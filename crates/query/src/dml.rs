@@ -156,7 +156,7 @@ impl Positions {
         let partitions = if base.metadata().default_partition_spec().is_unpartitioned() {
             HashMap::new()
         } else {
-            floe_storage::file_partitions(base).await?
+            change.file_partitions().await?
         };
         Ok(self
             .by_file

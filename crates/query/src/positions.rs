@@ -165,7 +165,9 @@ impl TableProvider for PositionTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let files = floe_storage::live_files(&self.handle.table(), None, None)
+        let files = self
+            .handle
+            .live_files(&self.handle.table(), None, None)
             .await
             .map_err(|e| QueryError::from(e).into_datafusion())?;
         let projection = projection

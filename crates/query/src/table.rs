@@ -126,7 +126,9 @@ impl TableProvider for FloeTable {
             ),
         };
         let predicate = convert_filters_to_predicate(filters);
-        let files = floe_storage::live_files(&table, self.snapshot_id, predicate)
+        let files = self
+            .handle
+            .live_files(&table, self.snapshot_id, predicate)
             .await
             .map_err(|e| QueryError::from(e).into_datafusion())?;
         let mut parts = Vec::with_capacity(2);

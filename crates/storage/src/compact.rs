@@ -190,7 +190,7 @@ impl TableHandle {
         if !force && !policy.enabled {
             return Ok(CompactionSummary::default());
         }
-        let files = scan::live_files(&base, None, None).await?;
+        let files = self.live_files(&base, None, None).await?;
         let mut read_at = base.metadata().current_snapshot_id();
         let mut live: HashMap<String, LiveFile> = files
             .iter()
@@ -206,7 +206,8 @@ impl TableHandle {
             // again, and a group whose files are gone is skipped.
             let base = self.table();
             if base.metadata().current_snapshot_id() != read_at {
-                live = scan::live_files(&base, None, None)
+                live = self
+                    .live_files(&base, None, None)
                     .await?
                     .into_iter()
                     .map(|f| (f.location.clone(), f))

@@ -22,7 +22,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::commit::{Existing, PositionDeletes};
 use crate::scan::{self, LiveFile};
-use crate::table::{CommitSummary, TableChange};
+use crate::table::{CommitSummary, TableChange, TableHandle};
 use crate::writer::TableAppend;
 use crate::{Result, StorageError, buffer};
 
@@ -105,6 +105,11 @@ enum Wanted {
     Rows(RowConverter, HashSet<Vec<u8>>),
 }
 
+/// Whether a key column is found by binary search in sorted integers.
+fn is_int_key(field: &FieldRef) -> bool {
+    matches!(field.data_type(), DataType::Int64 | DataType::Int32)
+}
+
 /// The values of an integer key column, widened to i64.
 fn int_keys(column: &ArrayRef) -> Option<Vec<Option<i64>>> {
     match column.data_type() {
@@ -130,7 +135,7 @@ fn int_keys(column: &ArrayRef) -> Option<Vec<Option<i64>>> {
 impl Wanted {
     fn new(keys: &[FieldRef], batches: &[&RecordBatch]) -> Result<Wanted> {
         if let [field] = keys
-            && matches!(field.data_type(), DataType::Int64 | DataType::Int32)
+            && is_int_key(field)
         {
             let mut set = HashSet::new();
             for batch in batches {
@@ -271,6 +276,46 @@ fn rows_at(file: &LiveFile, positions: &[u64], schema: &SchemaRef) -> Result<Vec
     scan::read_rows(file, schema, scan::Rows::Only(&wanted))
 }
 
+impl TableHandle {
+    /// The sorted integer keys of `file`, read once and kept while it is
+    /// live. Blocking.
+    fn sorted_keys(&self, file: &LiveFile, keys: &[FieldRef]) -> Result<Arc<SortedKeys>> {
+        if let Some(sorted) = self.key_index().get(&file.location) {
+            return Ok(sorted.clone());
+        }
+        let sorted = Arc::new(sorted_int_keys(file, keys)?);
+        self.key_index()
+            .insert(file.location.clone(), sorted.clone());
+        Ok(sorted)
+    }
+
+    /// Reads and sorts the keys of every live data file not indexed yet,
+    /// so the first changes by key after a large load (a replicated
+    /// table's initial copy) do not wait for it. Only tables with a single
+    /// integer key keep such an index; for others this does nothing.
+    pub async fn index_keys(self: &Arc<Self>) -> Result<()> {
+        let table = self.table();
+        let schema = self.arrow_schema()?;
+        let keys = key_fields(&schema, &table)?;
+        if !matches!(&keys[..], [k] if is_int_key(k)) {
+            return Ok(());
+        }
+        let files = self.live_files(&table, None, None).await?;
+        let handle = self.clone();
+        tokio::task::spawn_blocking(move || {
+            for file in &files {
+                handle.sorted_keys(file, &keys)?;
+            }
+            Ok::<_, StorageError>(())
+        })
+        .await
+        .map_err(|e| StorageError::DataFileIo {
+            path: "(key index)".into(),
+            reason: e.to_string(),
+        })?
+    }
+}
+
 /// Where the live rows of a set of keys are.
 struct Located {
     files: Vec<(LiveFile, Vec<u64>)>,
@@ -285,7 +330,7 @@ impl TableChange<'_> {
         if wanted.is_empty() {
             return Ok((Located { files: Vec::new() }, schema));
         }
-        let files = scan::live_files(&base, None, None).await?;
+        let files = self.handle().live_files(&base, None, None).await?;
         // Forget the sorted keys of files that are no longer live.
         let live: HashSet<&str> = files.iter().map(|f| f.location.as_str()).collect();
         self.handle()
@@ -297,18 +342,7 @@ impl TableChange<'_> {
             for file in files {
                 let positions = match &wanted {
                     Wanted::Ints(set) => {
-                        let cached = handle.key_index().get(&file.location).cloned();
-                        let sorted = match cached {
-                            Some(sorted) => sorted,
-                            None => {
-                                let sorted = Arc::new(sorted_int_keys(&file, &keys)?);
-                                handle
-                                    .key_index()
-                                    .insert(file.location.clone(), sorted.clone());
-                                sorted
-                            }
-                        };
-                        positions_in(&sorted, &file, set)
+                        positions_in(&*handle.sorted_keys(&file, &keys)?, &file, set)
                     }
                     Wanted::Rows(..) => matching_positions(&file, &keys, &wanted)?,
                 };
@@ -355,8 +389,10 @@ impl TableChange<'_> {
         delete_keys: Vec<RecordBatch>,
         properties: &[(&str, String)],
     ) -> Result<CommitSummary> {
+        let started = std::time::Instant::now();
         let all: Vec<&RecordBatch> = upserts.iter().chain(delete_keys.iter()).collect();
         let (located, _) = self.locate(&all).await?;
+        let located_ms = started.elapsed().as_millis();
         let mut deletes = Vec::with_capacity(located.files.len());
         for (file, positions) in located.files {
             deletes.push(PositionDeletes {
@@ -376,8 +412,15 @@ impl TableChange<'_> {
         } else {
             None
         };
-        self.commit_delta(append, deletes, Existing::Keep, properties)
-            .await
+        let summary = self
+            .commit_delta(append, deletes, Existing::Keep, properties)
+            .await?;
+        tracing::debug!(
+            located_ms,
+            total_ms = started.elapsed().as_millis() as u64,
+            "keyed commit"
+        );
+        Ok(summary)
     }
 
     /// Replaces every row of the table with the rows of `append` and sets

@@ -38,6 +38,7 @@ mod datadir;
 mod error;
 mod keyed;
 mod maintenance;
+mod plan;
 mod scan;
 mod store;
 mod table;
@@ -52,7 +53,7 @@ pub use compact::{
 };
 pub use datadir::DataDir;
 pub use error::StorageError;
-pub use scan::{LiveFile, file_partitions, live_files, local_path};
+pub use scan::{LiveFile, local_path};
 pub use store::{Store, TableDefinition};
 pub use table::{Appended, BufferStats, CommitSummary, TableChange, TableHandle};
 pub use vacuum::{

@@ -1,5 +1,6 @@
-//! Planning a read of one snapshot: which data files are live and which of
-//! their rows position deletes have removed.
+//! Reading what a plan ([`crate::plan`]) found: the live data files of a
+//! snapshot with the positions of their deleted rows, and rows of those
+//! files by position.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
@@ -8,11 +9,7 @@ use std::sync::Arc;
 use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
-use futures::TryStreamExt;
-use iceberg::expr::Predicate;
-use iceberg::scan::FileScanTask;
-use iceberg::spec::{DataContentType, Struct};
-use iceberg::table::Table;
+use iceberg::spec::Struct;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -42,104 +39,6 @@ impl LiveFile {
         self.record_count
             .map(|n| n.saturating_sub(self.deleted.len() as u64))
     }
-}
-
-/// The files to read for `table` at `snapshot_id` (the current snapshot if
-/// `None`), pruned by `predicate` where manifests allow.
-pub async fn live_files(
-    table: &Table,
-    snapshot_id: Option<i64>,
-    predicate: Option<Predicate>,
-) -> Result<Vec<LiveFile>> {
-    let ident = table.identifier().to_string();
-    let spec_id = table.metadata().default_partition_spec_id();
-    let tasks = plan_tasks(table, snapshot_id, predicate).await?;
-
-    // Read every position-delete file once, keeping the positions per data file.
-    let mut delete_paths = BTreeSet::new();
-    for task in &tasks {
-        for delete in &task.deletes {
-            if delete.file_type != DataContentType::PositionDeletes {
-                return Err(StorageError::Unsupported {
-                    table: ident.clone(),
-                    feature: "equality delete files".into(),
-                });
-            }
-            delete_paths.insert(delete.file_path.clone());
-        }
-    }
-    let mut deleted: HashMap<String, BTreeSet<u64>> = HashMap::new();
-    if !delete_paths.is_empty() {
-        // Parquet reads block; keep them off the async workers.
-        deleted = tokio::task::spawn_blocking(move || {
-            let mut deleted = HashMap::new();
-            for path in delete_paths {
-                read_position_deletes(&path, &mut deleted)?;
-            }
-            Ok::<_, StorageError>(deleted)
-        })
-        .await
-        .map_err(|e| StorageError::DataFileIo {
-            path: "position-delete files".into(),
-            reason: e.to_string(),
-        })??;
-    }
-
-    Ok(tasks
-        .into_iter()
-        .map(|task| LiveFile {
-            deleted: Arc::new(deleted.remove(&task.data_file_path).unwrap_or_default()),
-            path: local_path(&task.data_file_path).to_string(),
-            location: task.data_file_path.clone(),
-            size: task.file_size_in_bytes,
-            record_count: task.record_count,
-            // Floe never evolves partition specs, so every file has the default one.
-            partition: task.partition.map(|p| (p, spec_id)),
-        })
-        .collect())
-}
-
-/// The partition of every data file of the current snapshot, by location,
-/// from the manifests alone.
-pub async fn file_partitions(table: &Table) -> Result<HashMap<String, Struct>> {
-    Ok(plan_tasks(table, None, None)
-        .await?
-        .into_iter()
-        .filter_map(|t| t.partition.map(|p| (t.data_file_path, p)))
-        .collect())
-}
-
-/// The snapshot's data-file scan tasks, pruned by `predicate` where the
-/// manifests allow.
-async fn plan_tasks(
-    table: &Table,
-    snapshot_id: Option<i64>,
-    predicate: Option<Predicate>,
-) -> Result<Vec<FileScanTask>> {
-    let ident = table.identifier().to_string();
-    let err = |op| StorageError::iceberg(op, &ident);
-    let metadata = table.metadata();
-    let Some(snapshot_id) = snapshot_id.or(metadata.current_snapshot_id()) else {
-        return Ok(Vec::new());
-    };
-    let mut builder = table.scan().snapshot_id(snapshot_id).select_all();
-    // Manifests bind a predicate with the schema of the snapshot and compare
-    // bounds in the types they were written with; after a rename or a type
-    // change either can disagree with the current names and types, so such
-    // tables are pruned by Parquet statistics only.
-    let predicate = predicate.filter(|_| metadata.schemas_iter().len() == 1);
-    if let Some(predicate) = predicate {
-        builder = builder.with_filter(predicate);
-    }
-    builder
-        .build()
-        .map_err(err("planning a scan of"))?
-        .plan_files()
-        .await
-        .map_err(err("planning a scan of"))?
-        .try_collect()
-        .await
-        .map_err(err("planning a scan of"))
 }
 
 /// Which rows of a data file [`read_rows`] returns, by position.
@@ -205,7 +104,10 @@ pub fn local_path(location: &str) -> &str {
 }
 
 /// Adds the (data file, position) pairs of one position-delete file.
-fn read_position_deletes(location: &str, into: &mut HashMap<String, BTreeSet<u64>>) -> Result<()> {
+pub(crate) fn read_position_deletes(
+    location: &str,
+    into: &mut HashMap<String, BTreeSet<u64>>,
+) -> Result<()> {
     let io = |source: std::io::Error| StorageError::DataFileIo {
         path: location.to_string(),
         reason: source.to_string(),

@@ -64,6 +64,8 @@ pub struct TableHandle {
     errors: std::sync::Mutex<std::collections::BTreeMap<&'static str, String>>,
     /// Sorted integer primary keys of live data files, for changes by key.
     key_index: std::sync::Mutex<std::collections::HashMap<String, Arc<crate::keyed::SortedKeys>>>,
+    /// Manifests and delete files planning has read.
+    pub(crate) plans: crate::plan::PlanCache,
 }
 
 /// What [`TableHandle::append_buffered_once`] did.
@@ -112,7 +114,20 @@ impl TableHandle {
             keys: Default::default(),
             errors: Default::default(),
             key_index: Default::default(),
+            plans: Default::default(),
         }
+    }
+
+    /// The data files to read for `table` (a view of this table) at
+    /// `snapshot_id` (its current snapshot if `None`), with their deleted
+    /// rows, pruned by `predicate` with file statistics.
+    pub async fn live_files(
+        &self,
+        table: &Table,
+        snapshot_id: Option<i64>,
+        predicate: Option<iceberg::expr::Predicate>,
+    ) -> Result<Vec<crate::LiveFile>> {
+        self.plans.live_files(table, snapshot_id, predicate).await
     }
 
     pub(crate) fn key_index(
@@ -553,6 +568,13 @@ impl TableChange<'_> {
         self.handle
     }
 
+    /// The partition of every live data file of the base, by location.
+    pub async fn file_partitions(
+        &self,
+    ) -> Result<std::collections::HashMap<String, iceberg::spec::Struct>> {
+        self.handle.plans.file_partitions(&self.base).await
+    }
+
     /// One row-delta snapshot: new rows, position deletes, the existing
     /// files kept or dropped, and table properties set.
     pub(crate) async fn commit_delta(
@@ -562,10 +584,12 @@ impl TableChange<'_> {
         existing: Existing<'_>,
         properties: &[(&str, String)],
     ) -> Result<CommitSummary> {
+        let t0 = std::time::Instant::now();
         let (data, rows) = match append {
             Some(append) => append.finish().await?,
             None => (Vec::new(), 0),
         };
+        let t_data = t0.elapsed().as_millis() as u64;
         let mut delete_files = Vec::with_capacity(deletes.len());
         for delete in deletes.iter().filter(|d| !d.positions.is_empty()) {
             delete_files.push(commit::write_position_deletes(&self.base, delete).await?);
@@ -580,9 +604,20 @@ impl TableChange<'_> {
             });
         }
         let files = data.len();
+        let t_deletes = t0.elapsed().as_millis() as u64;
+        let ndeletes = delete_files.len();
         let metadata =
             commit::with_row_delta(&self.base, existing, data, delete_files, properties).await?;
+        let t_manifests = t0.elapsed().as_millis() as u64;
         let committed = self.handle.pointer.swap(&self.base, metadata).await?;
+        tracing::debug!(
+            t_data,
+            t_deletes,
+            ndeletes,
+            t_manifests,
+            t_swap = t0.elapsed().as_millis() as u64,
+            "row delta"
+        );
         let snapshot_id = committed.metadata().current_snapshot_id();
         self.handle.set_current(committed);
         Ok(CommitSummary {

@@ -8,7 +8,10 @@
 //! leftovers of a crash or of a failed commit. A data file that nothing
 //! references yet may belong to a write in progress, so only those older
 //! than `floe.orphan.min-age-ms` are deleted; in the metadata folder every
-//! file is written under the table's commit lock, which cleanup holds.
+//! file is written under the table's commit lock, so one older than a
+//! moment at which cleanup held that lock is no write in progress.
+//! Only that moment and the metadata swap hold the lock: reading the
+//! manifests of many snapshots never holds up the table's commits.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -108,8 +111,14 @@ impl TableHandle {
     /// When this returns `Ok`, the current snapshot reads what it read
     /// before, and every file it or a kept snapshot needs is still there.
     pub async fn vacuum(self: &Arc<Self>, orphans: bool) -> Result<VacuumSummary> {
-        let _serial = self.lock_commits().await;
-        let mut table = self.table();
+        // The table as of a moment with no commit in flight: a file in its
+        // metadata folder that it does not reference and that is older
+        // than this moment is no write in progress. Reading manifests
+        // needs no lock (they never change), so commits go on meanwhile.
+        let (mut table, started) = {
+            let _serial = self.lock_commits().await;
+            (self.table(), std::time::SystemTime::now())
+        };
         let policy = RetentionPolicy::for_table(table.metadata().properties());
         let expire = expired(&table, &policy);
         let mut summary = VacuumSummary::default();
@@ -117,30 +126,37 @@ impl TableHandle {
         // Snapshots share most manifests: each is read once per vacuum.
         let mut manifests = HashMap::new();
         if !expire.is_empty() {
-            let metadata = table.metadata();
             for id in &expire {
-                if let Some(snapshot) = metadata.snapshot_by_id(*id) {
+                if let Some(snapshot) = table.metadata().snapshot_by_id(*id) {
                     files_of(&table, snapshot, &mut dead, &mut manifests).await?;
                 }
             }
-            let location = table
+            // Only the swap holds the commit lock, on the latest metadata.
+            let _serial = self.lock_commits().await;
+            let latest = self.table();
+            let location = latest
                 .metadata_location_result()
                 .map_err(StorageError::iceberg("locating metadata of", self.ident()))?
                 .to_string();
-            let next = metadata
+            let next = latest
+                .metadata()
                 .clone()
                 .into_builder(Some(location))
                 .remove_snapshots(&expire)
                 .build()
                 .map_err(StorageError::iceberg("expiring snapshots of", self.ident()))?
                 .metadata;
-            table = self.pointer().swap(&table, next).await?;
+            table = self.pointer().swap(&latest, next).await?;
             self.set_current(table.clone());
             summary.expired_snapshots = expire.len();
-        }
-        if expire.is_empty() && !orphans {
+        } else if !orphans {
             return Ok(summary);
+        } else {
+            table = self.table();
         }
+        // Every snapshot kept, and every commit since the start, holds what
+        // it references in the latest metadata; a later commit references
+        // only files it writes itself or that this metadata references.
         let live = live_files(&table, &mut manifests).await?;
         let root = PathBuf::from(local_path(table.metadata().location()));
         let files: Vec<(PathBuf, bool)> = [("metadata", true), ("data", false)]
@@ -182,9 +198,17 @@ impl TableHandle {
                     .is_some_and(|age| age >= policy.orphan_min_age)
             };
             // Everything in the metadata folder is written under the commit
-            // lock this holds, so an unreferenced file there is no write in
-            // progress.
-            if dead.contains(&name) || in_metadata || (orphans && old_enough()) {
+            // lock, so an unreferenced file there written before `started`
+            // is no write in progress.
+            let written_before = || {
+                std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|at| at < started)
+            };
+            if dead.contains(&name)
+                || (in_metadata && written_before())
+                || (orphans && old_enough())
+            {
                 match std::fs::remove_file(&path) {
                     Ok(()) => summary.deleted_files += 1,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use crate::store::tests::definition;
-use crate::{Store, TableHandle, live_files};
+use crate::{Store, TableHandle};
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 
 fn rows(handle: &TableHandle, ids: &[i64], tag: &str) -> RecordBatch {
@@ -75,7 +75,10 @@ async fn changes_by_key_replace_delete_and_reload() {
         ]
     );
     // The replaced and deleted rows are position deletes on the first file.
-    let files = live_files(&handle.table(), None, None).await.unwrap();
+    let files = handle
+        .live_files(&handle.table(), None, None)
+        .await
+        .unwrap();
     assert_eq!(files.len(), 2);
     assert_eq!(files.iter().map(|f| f.deleted.len()).sum::<usize>(), 2);
 

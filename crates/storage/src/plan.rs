@@ -1,0 +1,438 @@
+//! Planning a read of one snapshot from what the table has read before.
+//!
+//! Manifest lists, manifests and position-delete files never change once
+//! written, so each is read once and kept per table while a snapshot the
+//! table reads still lists it. A plan after a commit reads only the files
+//! the commit added, and the deleted positions of a data file are extended
+//! by its new delete files rather than gathered again. Without this a
+//! table under continuous change (replication, frequent small writes)
+//! would re-read every manifest and delete file on every read and write,
+//! and each would get slower with every commit.
+//!
+//! Files are pruned with their column bounds and null counts
+//! ([`might_match`]), as Iceberg's inclusive metrics evaluation does.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use iceberg::expr::{Bind, BoundPredicate, Predicate, PredicateOperator};
+use iceberg::spec::{
+    DataContentType, DataFile, ManifestContentType, ManifestEntryRef, ManifestFile, PrimitiveType,
+    Struct,
+};
+use iceberg::table::Table;
+
+use crate::scan::{LiveFile, local_path, read_position_deletes};
+use crate::{Result, StorageError};
+
+/// What planning has read of one table; see the module docs.
+#[derive(Default)]
+pub(crate) struct PlanCache {
+    state: Mutex<Cached>,
+}
+
+#[derive(Default)]
+struct Cached {
+    /// Manifest list location → its manifests.
+    lists: HashMap<String, Arc<Vec<ManifestFile>>>,
+    /// Manifest location → its live entries.
+    manifests: HashMap<String, Arc<Vec<ManifestEntryRef>>>,
+    /// Position-delete file location → positions per data file location.
+    deletes: HashMap<String, Arc<DeletedPositions>>,
+    /// Data file location → the delete files applied and their positions.
+    merged: HashMap<String, Merged>,
+}
+
+/// Positions one delete file deletes, per data file location, sorted.
+pub(crate) type DeletedPositions = HashMap<String, Vec<u64>>;
+
+struct Merged {
+    /// The delete files whose positions `deleted` holds, sorted.
+    applied: Vec<String>,
+    deleted: Arc<BTreeSet<u64>>,
+}
+
+impl PlanCache {
+    fn cached(&self) -> std::sync::MutexGuard<'_, Cached> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The files to read for `table` at `snapshot_id` (the current
+    /// snapshot if `None`), pruned by `predicate` with file statistics.
+    pub(crate) async fn live_files(
+        &self,
+        table: &Table,
+        snapshot_id: Option<i64>,
+        predicate: Option<Predicate>,
+    ) -> Result<Vec<LiveFile>> {
+        let ident = table.identifier().to_string();
+        let metadata = table.metadata();
+        let current = snapshot_id.is_none() || snapshot_id == metadata.current_snapshot_id();
+        let Some(snapshot) = snapshot_id
+            .or(metadata.current_snapshot_id())
+            .and_then(|id| metadata.snapshot_by_id(id))
+        else {
+            if current {
+                *self.cached() = Cached::default();
+            }
+            return Ok(Vec::new());
+        };
+        let entries = self.entries(table, snapshot).await?;
+        let list = snapshot.manifest_list();
+        let predicate = match predicate {
+            Some(p) => Some(
+                p.rewrite_not()
+                    .bind(metadata.current_schema().clone(), true)
+                    .map_err(StorageError::iceberg("planning a scan of", &ident))?,
+            ),
+            None => None,
+        };
+
+        let mut data: Vec<&DataFile> = Vec::new();
+        let mut delete_paths: Vec<&str> = Vec::new();
+        for entry in entries.iter().flat_map(|m| m.iter()) {
+            let file = entry.data_file();
+            match file.content_type() {
+                DataContentType::Data => data.push(file),
+                DataContentType::PositionDeletes => delete_paths.push(file.file_path()),
+                DataContentType::EqualityDeletes => {
+                    return Err(StorageError::Unsupported {
+                        table: ident,
+                        feature: "equality delete files".into(),
+                    });
+                }
+            }
+        }
+        let deletes = self.delete_files(&delete_paths).await?;
+
+        // Which delete files name each data file.
+        let mut by_data: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (path, positions) in &deletes {
+            for data_file in positions.keys() {
+                by_data.entry(data_file).or_default().push(path);
+            }
+        }
+        let spec_id = metadata.default_partition_spec_id();
+        let mut cached = self.cached();
+        let mut out = Vec::with_capacity(data.len());
+        for file in data {
+            let mut applied = by_data.remove(file.file_path()).unwrap_or_default();
+            applied.sort_unstable();
+            let deleted = if current {
+                cached.merged_deletes(file.file_path(), &applied, &deletes)
+            } else {
+                Arc::new(merge(file.file_path(), &applied, &deletes, BTreeSet::new()))
+            };
+            if let Some(predicate) = &predicate
+                && !might_match(predicate, file)
+            {
+                continue;
+            }
+            out.push(LiveFile {
+                location: file.file_path().to_string(),
+                path: local_path(file.file_path()).to_string(),
+                size: file.file_size_in_bytes(),
+                record_count: Some(file.record_count()),
+                deleted,
+                // Floe never evolves partition specs, so every file has the default one.
+                partition: Some((file.partition().clone(), spec_id)),
+            });
+        }
+        if current {
+            cached.keep_only(list, &entries, &deletes);
+        }
+        Ok(out)
+    }
+
+    /// The partition of every data file of the current snapshot, by location.
+    pub(crate) async fn file_partitions(&self, table: &Table) -> Result<HashMap<String, Struct>> {
+        let Some(snapshot) = table.metadata().current_snapshot() else {
+            return Ok(HashMap::new());
+        };
+        Ok(self
+            .entries(table, snapshot)
+            .await?
+            .iter()
+            .flat_map(|m| m.iter())
+            .filter(|e| e.content_type() == DataContentType::Data)
+            .map(|e| (e.file_path().to_string(), e.data_file().partition().clone()))
+            .collect())
+    }
+
+    /// The live entries of every manifest of `snapshot`, read where not cached.
+    async fn entries(
+        &self,
+        table: &Table,
+        snapshot: &iceberg::spec::SnapshotRef,
+    ) -> Result<Vec<Arc<Vec<ManifestEntryRef>>>> {
+        let ident = table.identifier();
+        let err = |op| StorageError::iceberg(op, ident);
+        let list_path = snapshot.manifest_list().to_string();
+        let cached = self.cached().lists.get(&list_path).cloned();
+        let list = match cached {
+            Some(list) => list,
+            None => {
+                let list: Vec<ManifestFile> = table
+                    .manifest_list_reader(snapshot)
+                    .load()
+                    .await
+                    .map_err(err("reading manifests of"))?
+                    .consume_entries()
+                    .into_iter()
+                    .collect();
+                let list = Arc::new(list);
+                self.cached().lists.insert(list_path, list.clone());
+                list
+            }
+        };
+        let mut out = Vec::with_capacity(list.len());
+        for manifest in list.iter() {
+            if !manifest.has_added_files() && !manifest.has_existing_files() {
+                continue;
+            }
+            let cached = self
+                .cached()
+                .manifests
+                .get(&manifest.manifest_path)
+                .cloned();
+            let entries = match cached {
+                Some(entries) => entries,
+                None => {
+                    let loaded = manifest
+                        .load_manifest(table.file_io())
+                        .await
+                        .map_err(err("reading manifests of"))?;
+                    let live: Vec<ManifestEntryRef> = loaded
+                        .entries()
+                        .iter()
+                        .filter(|e| e.is_alive())
+                        .filter(|e| match manifest.content {
+                            ManifestContentType::Data => e.content_type() == DataContentType::Data,
+                            ManifestContentType::Deletes => {
+                                e.content_type() != DataContentType::Data
+                            }
+                        })
+                        .cloned()
+                        .collect();
+                    let live = Arc::new(live);
+                    self.cached()
+                        .manifests
+                        .insert(manifest.manifest_path.clone(), live.clone());
+                    live
+                }
+            };
+            out.push(entries);
+        }
+        Ok(out)
+    }
+
+    /// The positions of each delete file, read where not cached.
+    async fn delete_files(&self, paths: &[&str]) -> Result<HashMap<String, Arc<DeletedPositions>>> {
+        let mut out = HashMap::with_capacity(paths.len());
+        let mut missing = Vec::new();
+        {
+            let cached = self.cached();
+            for &path in paths {
+                match cached.deletes.get(path) {
+                    Some(found) => {
+                        out.insert(path.to_string(), found.clone());
+                    }
+                    None => missing.push(path.to_string()),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        // Parquet reads block; keep them off the async workers.
+        let read = tokio::task::spawn_blocking(move || {
+            missing
+                .into_iter()
+                .map(|path| {
+                    let mut positions = HashMap::new();
+                    read_position_deletes(&path, &mut positions)?;
+                    let positions: DeletedPositions = positions
+                        .into_iter()
+                        .map(|(data, set)| (data, set.into_iter().collect()))
+                        .collect();
+                    Ok((path, Arc::new(positions)))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| StorageError::DataFileIo {
+            path: "position-delete files".into(),
+            reason: e.to_string(),
+        })??;
+        let mut cached = self.cached();
+        for (path, positions) in read {
+            cached.deletes.insert(path.clone(), positions.clone());
+            out.insert(path, positions);
+        }
+        Ok(out)
+    }
+}
+
+impl Cached {
+    /// The deleted positions of `data_file` from the delete files
+    /// `applied` (sorted), extending what was merged for it before.
+    fn merged_deletes(
+        &mut self,
+        data_file: &str,
+        applied: &[&str],
+        deletes: &HashMap<String, Arc<DeletedPositions>>,
+    ) -> Arc<BTreeSet<u64>> {
+        if let Some(merged) = self.merged.get_mut(data_file) {
+            if merged.applied.iter().eq(applied.iter()) {
+                return merged.deleted.clone();
+            }
+            let before: HashSet<&str> = merged.applied.iter().map(String::as_str).collect();
+            if before.iter().all(|p| applied.contains(p)) {
+                let new: Vec<&str> = applied
+                    .iter()
+                    .copied()
+                    .filter(|p| !before.contains(p))
+                    .collect();
+                let set = Arc::make_mut(&mut merged.deleted);
+                *set = merge(data_file, &new, deletes, std::mem::take(set));
+                merged.applied = applied.iter().map(|p| p.to_string()).collect();
+                return merged.deleted.clone();
+            }
+        }
+        let deleted = Arc::new(merge(data_file, applied, deletes, BTreeSet::new()));
+        self.merged.insert(
+            data_file.to_string(),
+            Merged {
+                applied: applied.iter().map(|p| p.to_string()).collect(),
+                deleted: deleted.clone(),
+            },
+        );
+        deleted
+    }
+
+    /// Forgets every file the current snapshot, listed in `list`, no
+    /// longer references.
+    fn keep_only(
+        &mut self,
+        list: &str,
+        entries: &[Arc<Vec<ManifestEntryRef>>],
+        deletes: &HashMap<String, Arc<DeletedPositions>>,
+    ) {
+        let manifests: HashSet<&str> = match self.lists.get(list) {
+            Some(l) => l.iter().map(|m| m.manifest_path.as_str()).collect(),
+            None => HashSet::new(),
+        };
+        let data: HashSet<&str> = entries
+            .iter()
+            .flat_map(|m| m.iter())
+            .filter(|e| e.content_type() == DataContentType::Data)
+            .map(|e| e.file_path())
+            .collect();
+        let manifests: HashSet<String> = manifests.into_iter().map(str::to_string).collect();
+        self.manifests.retain(|path, _| manifests.contains(path));
+        self.deletes.retain(|path, _| deletes.contains_key(path));
+        self.merged.retain(|path, _| data.contains(path.as_str()));
+        self.lists.retain(|path, _| path == list);
+    }
+}
+
+/// `into` plus the positions of `data_file` in the delete files `paths`.
+fn merge(
+    data_file: &str,
+    paths: &[&str],
+    deletes: &HashMap<String, Arc<DeletedPositions>>,
+    mut into: BTreeSet<u64>,
+) -> BTreeSet<u64> {
+    for path in paths {
+        if let Some(positions) = deletes.get(*path).and_then(|d| d.get(data_file)) {
+            into.extend(positions.iter().copied());
+        }
+    }
+    into
+}
+
+/// Whether `file` might hold rows for which `predicate` is true, from its
+/// column bounds and counts; `false` only when it certainly holds none.
+pub(crate) fn might_match(predicate: &BoundPredicate, file: &DataFile) -> bool {
+    match predicate {
+        BoundPredicate::AlwaysTrue => true,
+        BoundPredicate::AlwaysFalse => false,
+        BoundPredicate::And(e) => {
+            let [a, b] = e.inputs();
+            might_match(a, file) && might_match(b, file)
+        }
+        BoundPredicate::Or(e) => {
+            let [a, b] = e.inputs();
+            might_match(a, file) || might_match(b, file)
+        }
+        // NOT was rewritten away before binding; keep the file if one is left.
+        BoundPredicate::Not(_) => true,
+        BoundPredicate::Unary(e) => {
+            let id = e.term().field().id;
+            let nulls = file.null_value_counts().get(&id);
+            match e.op() {
+                PredicateOperator::IsNull => nulls != Some(&0),
+                PredicateOperator::NotNull => {
+                    !matches!((nulls, file.value_counts().get(&id)), (Some(n), Some(v)) if n == v)
+                }
+                _ => true,
+            }
+        }
+        BoundPredicate::Binary(e) => {
+            let Some((lower, upper)) = bounds(file, e.term().field()) else {
+                return true;
+            };
+            let lit = e.literal();
+            use std::cmp::Ordering::*;
+            let cmp = |a: &iceberg::spec::Datum, b: &iceberg::spec::Datum| a.partial_cmp(b);
+            match e.op() {
+                PredicateOperator::LessThan => {
+                    cmp(lower, lit) != Some(Greater) && cmp(lower, lit) != Some(Equal)
+                }
+                PredicateOperator::LessThanOrEq => cmp(lower, lit) != Some(Greater),
+                PredicateOperator::GreaterThan => {
+                    cmp(upper, lit) != Some(Less) && cmp(upper, lit) != Some(Equal)
+                }
+                PredicateOperator::GreaterThanOrEq => cmp(upper, lit) != Some(Less),
+                PredicateOperator::Eq => {
+                    cmp(lit, lower) != Some(Less) && cmp(lit, upper) != Some(Greater)
+                }
+                _ => true,
+            }
+        }
+        BoundPredicate::Set(e) => {
+            if e.op() != PredicateOperator::In {
+                return true;
+            }
+            let Some((lower, upper)) = bounds(file, e.term().field()) else {
+                return true;
+            };
+            e.literals().iter().any(|lit| {
+                lit.partial_cmp(lower) != Some(std::cmp::Ordering::Less)
+                    && lit.partial_cmp(upper) != Some(std::cmp::Ordering::Greater)
+            })
+        }
+    }
+}
+
+/// A column's lower and upper bound in `file`, when both are known and
+/// comparisons against them are sound: floating-point bounds leave NaN
+/// out, and NaN compares greater than every number in SQL, so those are
+/// used only when the file counts no NaN.
+fn bounds<'a>(
+    file: &'a DataFile,
+    field: &iceberg::spec::NestedField,
+) -> Option<(&'a iceberg::spec::Datum, &'a iceberg::spec::Datum)> {
+    let id = field.id;
+    let floating = matches!(
+        field.field_type.as_primitive_type(),
+        Some(PrimitiveType::Float | PrimitiveType::Double)
+    );
+    if floating && file.nan_value_counts().get(&id) != Some(&0) {
+        return None;
+    }
+    Some((file.lower_bounds().get(&id)?, file.upper_bounds().get(&id)?))
+}
+
+#[cfg(test)]
+mod tests;
