@@ -299,6 +299,24 @@ pub(crate) fn sort_batch(
     order: &SortOrder,
     schema: &iceberg::spec::Schema,
 ) -> Result<RecordBatch> {
+    match sort_indices(&batch, order, schema)? {
+        Some(indices) => {
+            take_record_batch(&batch, &indices).map_err(|source| StorageError::Arrow {
+                operation: "sorting buffered rows",
+                source,
+            })
+        }
+        None => Ok(batch),
+    }
+}
+
+/// The order `sort_batch` puts the rows of `batch` in, as indices into
+/// it; `None` if it keeps them as they are.
+pub(crate) fn sort_indices(
+    batch: &RecordBatch,
+    order: &SortOrder,
+    schema: &iceberg::spec::Schema,
+) -> Result<Option<arrow::array::UInt32Array>> {
     let mut columns = Vec::new();
     for field in &order.fields {
         if field.transform != Transform::Identity {
@@ -319,14 +337,14 @@ pub(crate) fn sort_batch(
         });
     }
     if columns.is_empty() || batch.num_rows() < 2 {
-        return Ok(batch);
+        return Ok(None);
     }
-    let arrow = |source| StorageError::Arrow {
-        operation: "sorting buffered rows",
-        source,
-    };
-    let indices = lexsort_to_indices(&columns, None).map_err(arrow)?;
-    take_record_batch(&batch, &indices).map_err(arrow)
+    lexsort_to_indices(&columns, None)
+        .map(Some)
+        .map_err(|source| StorageError::Arrow {
+            operation: "sorting buffered rows",
+            source,
+        })
 }
 
 /// The committed WAL position recorded in a table's properties.

@@ -222,11 +222,20 @@ pub(crate) fn with_schema(
         .metadata)
 }
 
-/// Writes one position-delete file for rows of one data file.
-pub(crate) async fn write_position_deletes(
+/// Writes a position-delete file for each of `deletes` that deletes a row.
+pub(crate) async fn write_deletes(
     table: &Table,
-    deletes: &PositionDeletes,
-) -> Result<DataFile> {
+    deletes: &[PositionDeletes],
+) -> Result<Vec<DataFile>> {
+    let mut out = Vec::with_capacity(deletes.len());
+    for delete in deletes.iter().filter(|d| !d.positions.is_empty()) {
+        out.push(write_position_deletes(table, delete).await?);
+    }
+    Ok(out)
+}
+
+/// Writes one position-delete file for rows of one data file.
+async fn write_position_deletes(table: &Table, deletes: &PositionDeletes) -> Result<DataFile> {
     let ident = table.identifier();
     let field = |name: &str, ty: DataType, id: i32| {
         Field::new(name, ty, false).with_metadata(HashMap::from([(

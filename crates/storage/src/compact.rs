@@ -24,7 +24,7 @@ use iceberg::spec::Operation;
 use iceberg::table::Table;
 
 use crate::buffer;
-use crate::commit::{self, Existing};
+use crate::commit::{self, Existing, PositionDeletes};
 use crate::scan::{self, LiveFile};
 use crate::table::TableHandle;
 use crate::writer::TableAppend;
@@ -131,26 +131,33 @@ fn plan(files: Vec<LiveFile>, policy: &CompactionPolicy, force: bool) -> Vec<Vec
         let key = format!("{:?}", file.partition);
         by_partition.entry(key).or_default().push(file);
     }
+    let tier_of = |f: &LiveFile| {
+        if force {
+            0
+        } else {
+            ((f.size.max(1) as f64 / (1 << 20) as f64).log(TIER_FACTOR)).floor() as i32
+        }
+    };
     let mut groups = Vec::new();
     for (_, files) in by_partition {
         let mut tiers: HashMap<i32, Vec<LiveFile>> = HashMap::new();
         let mut chosen = Vec::new();
+        // The largest tier a thinned file is in: small files up to that
+        // size are merged into its rewrite, larger ones are not (a small
+        // thinned file must not drag a large file into every rewrite).
+        let mut thinned_tier = None;
         for file in files {
             if thinned(&file) {
+                thinned_tier = thinned_tier.max(Some(tier_of(&file)));
                 chosen.push(file);
             } else if small(&file) {
-                let tier = if force {
-                    0
-                } else {
-                    ((file.size.max(1) as f64 / (1 << 20) as f64).log(TIER_FACTOR)).floor() as i32
-                };
-                tiers.entry(tier).or_default().push(file);
+                tiers.entry(tier_of(&file)).or_default().push(file);
             }
         }
         let needed = if force { 2 } else { policy.min_input_files };
-        for (_, tier) in tiers {
-            if tier.len() >= needed || !chosen.is_empty() {
-                chosen.extend(tier);
+        for (tier, files) in tiers {
+            if files.len() >= needed || thinned_tier.is_some_and(|t| tier <= t) {
+                chosen.extend(files);
             }
         }
         groups.extend(pack(chosen, target));
@@ -241,7 +248,11 @@ impl TableHandle {
         let sorted = !metadata.default_sort_order().is_unsorted();
         let mut append = TableAppend::new(self.clone(), base.clone())?;
         let mut pending = Vec::new();
-        for file in &group {
+        // Where each written row came from, (file in the group, position),
+        // in the order the rows are written.
+        let mut origins: Vec<(usize, u64)> = Vec::new();
+        for (index, file) in group.iter().enumerate() {
+            origins.extend(live_positions(file).map(|pos| (index, pos)));
             let batches = read_live_rows(file.clone(), schema.clone()).await?;
             if sorted {
                 pending.extend(batches);
@@ -259,30 +270,66 @@ impl TableHandle {
                 }
             })?;
             drop(pending);
-            let batch = buffer::sort_batch(
-                batch,
-                metadata.default_sort_order(),
-                metadata.current_schema(),
-            )?;
+            let order = metadata.default_sort_order();
+            let batch = match buffer::sort_indices(&batch, order, metadata.current_schema())? {
+                Some(indices) => {
+                    origins = indices
+                        .values()
+                        .iter()
+                        .map(|&i| origins[i as usize])
+                        .collect();
+                    arrow::compute::take_record_batch(&batch, &indices).map_err(|source| {
+                        StorageError::Arrow {
+                            operation: "sorting rows to compact",
+                            source,
+                        }
+                    })?
+                }
+                None => batch,
+            };
             append.write(batch).await?;
         }
         let (data, rows) = append.finish().await?;
         let removed: HashSet<String> = group.iter().map(|f| f.location.clone()).collect();
         let added = data.len();
         let written: Vec<String> = data.iter().map(|f| f.file_path().to_string()).collect();
-
-        let _serial = self.lock_commits().await;
-        let latest = self.table();
-        if !only_appends_since(&latest, base) {
-            drop(_serial);
+        let discard = |written: Vec<String>| {
             for path in written {
                 let _ = std::fs::remove_file(scan::local_path(&path));
             }
-            return Ok(None);
+        };
+
+        let _serial = self.lock_commits().await;
+        let latest = self.table();
+        let mut deletes = Vec::new();
+        if !only_appends_since(&latest, base) {
+            // Rows of the group deleted since it was read (a DELETE, a
+            // replicated UPDATE) are deleted from the new file instead.
+            match self.rebase(&latest, &group, &origins, &data).await? {
+                Some(rebased) => deletes = rebased,
+                None => {
+                    drop(_serial);
+                    discard(written);
+                    return Ok(None);
+                }
+            }
         }
-        let metadata =
-            commit::with_row_delta(&latest, Existing::Rewrite(&removed), data, Vec::new(), &[])
-                .await?;
+        let delete_files = match commit::write_deletes(&latest, &deletes).await {
+            Ok(files) => files,
+            Err(e) => {
+                drop(_serial);
+                discard(written);
+                return Err(e);
+            }
+        };
+        let metadata = commit::with_row_delta(
+            &latest,
+            Existing::Rewrite(&removed),
+            data,
+            delete_files,
+            &[],
+        )
+        .await?;
         let committed = self.pointer().swap(&latest, metadata).await?;
         self.set_current(committed);
         tracing::info!(table = %self.ident(), removed = removed.len(), added, rows,
@@ -293,6 +340,66 @@ impl TableHandle {
             rows,
         }))
     }
+
+    /// The position deletes that carry onto the rewritten file the rows of
+    /// `group` deleted between its read and `latest`; `None` if that cannot
+    /// be done (a file of the group is gone, or the rows went to more than
+    /// one file) and the rewrite must be dropped.
+    async fn rebase(
+        &self,
+        latest: &Table,
+        group: &[LiveFile],
+        origins: &[(usize, u64)],
+        data: &[iceberg::spec::DataFile],
+    ) -> Result<Option<Vec<PositionDeletes>>> {
+        let now: HashMap<String, LiveFile> = self
+            .live_files(latest, None, None)
+            .await?
+            .into_iter()
+            .map(|f| (f.location.clone(), f))
+            .collect();
+        let mut gone: Vec<(usize, u64)> = Vec::new();
+        for (index, file) in group.iter().enumerate() {
+            let Some(current) = now.get(&file.location) else {
+                return Ok(None);
+            };
+            gone.extend(
+                current
+                    .deleted
+                    .difference(&file.deleted)
+                    .map(|&pos| (index, pos)),
+            );
+        }
+        if gone.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let [written] = data else {
+            return Ok(None);
+        };
+        if origins.len() as u64 != written.record_count() {
+            return Ok(None);
+        }
+        let gone: HashSet<(usize, u64)> = gone.into_iter().collect();
+        let positions: Vec<u64> = origins
+            .iter()
+            .enumerate()
+            .filter(|(_, origin)| gone.contains(origin))
+            .map(|(at, _)| at as u64)
+            .collect();
+        Ok(Some(vec![PositionDeletes {
+            data_file: written.file_path().to_string(),
+            partition: Some((
+                written.partition().clone(),
+                latest.metadata().default_partition_spec_id(),
+            )),
+            positions,
+        }]))
+    }
+}
+
+/// The positions of a data file's rows that are not deleted, in order.
+fn live_positions(file: &LiveFile) -> impl Iterator<Item = u64> + '_ {
+    (0..file.record_count.unwrap_or(0)).filter(|pos| !file.deleted.contains(pos))
 }
 
 /// Whether every snapshot from `base`'s current one to `latest`'s current

@@ -392,7 +392,7 @@ impl TableChange<'_> {
         let started = std::time::Instant::now();
         let all: Vec<&RecordBatch> = upserts.iter().chain(delete_keys.iter()).collect();
         let (located, _) = self.locate(&all).await?;
-        let located_ms = started.elapsed().as_millis();
+        let located_ms = started.elapsed().as_millis() as u64;
         let mut deletes = Vec::with_capacity(located.files.len());
         for (file, positions) in located.files {
             deletes.push(PositionDeletes {
@@ -418,7 +418,7 @@ impl TableChange<'_> {
         tracing::debug!(
             located_ms,
             total_ms = started.elapsed().as_millis() as u64,
-            "keyed commit"
+            "committed changes by key"
         );
         Ok(summary)
     }

@@ -584,16 +584,12 @@ impl TableChange<'_> {
         existing: Existing<'_>,
         properties: &[(&str, String)],
     ) -> Result<CommitSummary> {
-        let t0 = std::time::Instant::now();
+        let started = std::time::Instant::now();
         let (data, rows) = match append {
             Some(append) => append.finish().await?,
             None => (Vec::new(), 0),
         };
-        let t_data = t0.elapsed().as_millis() as u64;
-        let mut delete_files = Vec::with_capacity(deletes.len());
-        for delete in deletes.iter().filter(|d| !d.positions.is_empty()) {
-            delete_files.push(commit::write_position_deletes(&self.base, delete).await?);
-        }
+        let delete_files = commit::write_deletes(&self.base, &deletes).await?;
         let drops =
             matches!(existing, Existing::Drop) && self.base.metadata().current_snapshot().is_some();
         if data.is_empty() && delete_files.is_empty() && !drops && properties.is_empty() {
@@ -604,19 +600,18 @@ impl TableChange<'_> {
             });
         }
         let files = data.len();
-        let t_deletes = t0.elapsed().as_millis() as u64;
-        let ndeletes = delete_files.len();
+        let written_ms = started.elapsed().as_millis() as u64;
+        let delete_count = delete_files.len();
         let metadata =
             commit::with_row_delta(&self.base, existing, data, delete_files, properties).await?;
-        let t_manifests = t0.elapsed().as_millis() as u64;
         let committed = self.handle.pointer.swap(&self.base, metadata).await?;
         tracing::debug!(
-            t_data,
-            t_deletes,
-            ndeletes,
-            t_manifests,
-            t_swap = t0.elapsed().as_millis() as u64,
-            "row delta"
+            table = %self.handle.ident,
+            data_files = files,
+            delete_files = delete_count,
+            written_ms,
+            total_ms = started.elapsed().as_millis() as u64,
+            "committed a row delta"
         );
         let snapshot_id = committed.metadata().current_snapshot_id();
         self.handle.set_current(committed);
