@@ -10,10 +10,14 @@
 //! and its delete files go away with it.
 //!
 //! The new files are written without holding the table's commit lock; the
-//! commit then takes it and succeeds only if every snapshot since the one
-//! compaction read added files and nothing else, so a concurrent DELETE or
-//! UPDATE is never undone. A compaction that loses that race deletes what
-//! it wrote and is tried again later.
+//! commit then takes it. If a snapshot since the one compaction read
+//! deleted rows of the files it rewrote (a DELETE, an UPDATE, a replicated
+//! change), those rows are found in the new file by where they came from
+//! and deleted there in the same commit, so a concurrent change is never
+//! undone and a table under continuous change still gets compacted. If a
+//! rewritten file is gone (a concurrent compaction or TRUNCATE), or the
+//! rows went to more than one new file, the compaction deletes what it
+//! wrote and is tried again later.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -299,6 +303,11 @@ impl TableHandle {
             }
         };
 
+        let keys = match &data[..] {
+            [file] => self.keys_of_new_file(base, file).await?,
+            _ => None,
+        };
+
         let _serial = self.lock_commits().await;
         let latest = self.table();
         let mut deletes = Vec::new();
@@ -332,6 +341,7 @@ impl TableHandle {
         .await?;
         let committed = self.pointer().swap(&latest, metadata).await?;
         self.set_current(committed);
+        self.keep_keys(keys);
         tracing::info!(table = %self.ident(), removed = removed.len(), added, rows,
             "compacted data files");
         Ok(Some(CompactionSummary {

@@ -289,6 +289,48 @@ impl TableHandle {
         Ok(sorted)
     }
 
+    /// The sorted keys of `file`, a data file compaction wrote and is about
+    /// to commit, if the table keeps a key index and is in use (it has
+    /// indexed files): the first changes after the commit then find them
+    /// ready. Built before the commit, kept by [`TableHandle::keep_keys`].
+    pub(crate) async fn keys_of_new_file(
+        &self,
+        table: &Table,
+        file: &iceberg::spec::DataFile,
+    ) -> Result<Option<(String, Arc<SortedKeys>)>> {
+        if self.key_index().is_empty() {
+            return Ok(None);
+        }
+        let schema = self.arrow_schema()?;
+        let keys = match key_fields(&schema, table) {
+            Ok(keys) if matches!(&keys[..], [k] if is_int_key(k)) => keys,
+            _ => return Ok(None),
+        };
+        let live = LiveFile {
+            location: file.file_path().to_string(),
+            path: scan::local_path(file.file_path()).to_string(),
+            size: file.file_size_in_bytes(),
+            record_count: Some(file.record_count()),
+            deleted: Default::default(),
+            partition: None,
+        };
+        let sorted = tokio::task::spawn_blocking(move || sorted_int_keys(&live, &keys))
+            .await
+            .map_err(|e| StorageError::DataFileIo {
+                path: "(key index)".into(),
+                reason: e.to_string(),
+            })??;
+        Ok(Some((file.file_path().to_string(), Arc::new(sorted))))
+    }
+
+    /// Keeps sorted keys built by [`TableHandle::keys_of_new_file`], once
+    /// their file is committed (call it under the commit lock).
+    pub(crate) fn keep_keys(&self, keys: Option<(String, Arc<SortedKeys>)>) {
+        if let Some((location, sorted)) = keys {
+            self.key_index().insert(location, sorted);
+        }
+    }
+
     /// Reads and sorts the keys of every live data file not indexed yet,
     /// so the first changes by key after a large load (a replicated
     /// table's initial copy) do not wait for it. Only tables with a single

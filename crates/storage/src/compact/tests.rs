@@ -185,9 +185,27 @@ async fn rebase_case(descending: bool) {
         .await
         .unwrap();
 
+    let before: BTreeSet<String> = handle
+        .live_files(&handle.table(), None, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.location)
+        .collect();
     let done = handle.rewrite(&base, group).await.unwrap();
     let done = done.expect("the rewrite was dropped instead of rebased");
     assert_eq!(done.files_removed, 3);
+    // The new file's keys are indexed with the commit, not by the next change.
+    let after = handle
+        .live_files(&handle.table(), None, None)
+        .await
+        .unwrap();
+    let new: Vec<&LiveFile> = after
+        .iter()
+        .filter(|f| !before.contains(&f.location))
+        .collect();
+    assert_eq!(new.len(), 1);
+    assert!(handle.key_index().contains_key(&new[0].location));
 
     let mut want: Vec<(i64, String)> = (0..30)
         .filter(|i| ![3, 5, 15, 25, 29].contains(i))
