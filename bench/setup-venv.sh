@@ -20,6 +20,7 @@ PACKAGES=(
   "pytest==9.2.0"
   "pyarrow==26.0.1"
   "datafusion==53.0.0"
+  "trustme==1.2.1"
 )
 
 STAMP="$VENV/.floe-setup-stamp"
@@ -41,7 +42,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Sanity check: the modules import and the tpchgen-cli entry point exists.
 "$VENV/bin/python" - <<'EOF'
-import duckdb, chdb, datafusion, pyiceberg, psycopg, pyarrow, pytest  # noqa: F401
+import duckdb, chdb, datafusion, pyiceberg, psycopg, pyarrow, pytest, trustme  # noqa: F401
 import duckdb_extension_tpch  # noqa: F401
 EOF
 [[ -x "$VENV/bin/tpchgen-cli" ]] || { echo "tpchgen-cli missing from $VENV/bin" >&2; exit 1; }

@@ -31,6 +31,7 @@ impl TestServer {
             engine.clone(),
             pg_listener,
             http_listener,
+            None,
             async move {
                 let _ = rx.await;
             },

@@ -93,6 +93,7 @@ class _ServerSet:
         name: str = "floe",
         start: bool = True,
         cwd: Path | None = None,
+        **options,
     ) -> FloeServer:
         idx = len(self.servers) + 1
         if data_dir is None:
@@ -103,6 +104,7 @@ class _ServerSet:
             log_dir=self.base_dir / "logs",
             name=f"{name}{idx}",
             cwd=cwd,
+            **options,
         )
         self.servers.append(srv)
         _ACTIVE.append(srv)

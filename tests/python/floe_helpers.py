@@ -85,13 +85,15 @@ def http_request(
     body: bytes | str | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = 60.0,
+    context=None,
 ) -> HttpResponse:
-    """Send a request; 4xx/5xx responses are returned, not raised."""
+    """Send a request; 4xx/5xx responses are returned, not raised. For
+    https, `context` is the ssl.SSLContext that verifies the server."""
     if isinstance(body, str):
         body = body.encode("utf-8")
     req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             return HttpResponse(
                 resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
             )
@@ -120,7 +122,13 @@ class FloeServer:
         log_dir: Path,
         name: str = "floe",
         cwd: Path | None = None,
+        extra_args: list[str] | None = None,
+        https_context=None,
     ):
+        # With `https_context` (an ssl.SSLContext trusting the server's
+        # CA), HTTP is reached as https://localhost.
+        self.extra_args = list(extra_args or [])
+        self.https_context = https_context
         self.floe_bin = Path(floe_bin)
         self.data_dir = data_dir if isinstance(data_dir, str) else Path(data_dir)
         self.log_dir = Path(log_dir)
@@ -140,6 +148,8 @@ class FloeServer:
 
     @property
     def http_url(self) -> str:
+        if self.https_context is not None:
+            return f"https://localhost:{self.http_port}"
         return f"http://127.0.0.1:{self.http_port}"
 
     @property
@@ -186,6 +196,7 @@ class FloeServer:
             self.pg_addr,
             "--http-addr",
             self.http_addr,
+            *self.extra_args,
         ]
 
     def start(self, timeout: float = STARTUP_TIMEOUT) -> "FloeServer":
@@ -230,7 +241,8 @@ class FloeServer:
 
     def _healthz_ok(self) -> bool:
         try:
-            resp = http_request("GET", f"{self.http_url}/healthz", timeout=1.0)
+            resp = http_request("GET", f"{self.http_url}/healthz", timeout=1.0,
+                                context=self.https_context)
         except Exception:  # connection refused/reset, bad status line, timeout
             return False
         return resp.status == 200

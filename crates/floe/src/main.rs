@@ -70,6 +70,17 @@ struct ServeArgs {
     /// Address for the HTTP API.
     #[arg(long, env = "FLOE_HTTP_ADDR", default_value = defaults::HTTP_ADDR)]
     http_addr: String,
+    /// Server certificate chain (PEM): turns on TLS for both endpoints
+    /// (HTTP becomes HTTPS; PG wire clients negotiate it). Needs --tls-key.
+    #[arg(long, env = "FLOE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "FLOE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// TLS versions and suites offered: tls12-pfs (TLS 1.3, and TLS 1.2
+    /// with ECDHE and AEAD suites only) or tls13 (TLS 1.3 only).
+    #[arg(long, env = "FLOE_TLS_POLICY", default_value = "tls12-pfs")]
+    tls_policy: floe_server::tls::TlsPolicy,
 }
 
 /// How `floe sql` prints rows.

@@ -9,6 +9,10 @@ use tokio::net::TcpListener;
 use crate::ServeArgs;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(floe_server::tls::Tls::load(cert, key, args.tls_policy)?),
+        _ => None,
+    };
     let engine = Engine::open(&args.data_dir)
         .await
         .map_err(|e| anyhow::anyhow!(e.message()))?;
@@ -30,10 +34,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         pg_addr.ip(),
         pg_addr.port()
     );
-    println!("  http:     http://{http_addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("  http:     {scheme}://{http_addr}");
+    if let Some(tls) = &tls {
+        println!("  tls:      policy {}", tls.policy().name());
+    }
     engine.sources().start();
     println!("ready");
-    floe_server::serve(engine.clone(), pg, http, shutdown_signal()).await?;
+    floe_server::serve(engine.clone(), pg, http, tls, shutdown_signal()).await?;
     // Replication workers apply what they hold and stop; the source
     // re-sends anything not yet confirmed on the next start.
     engine.sources().stop().await;

@@ -18,7 +18,6 @@ use floe_query::datafusion::physical_plan::SendableRecordBatchStream;
 use floe_query::{Engine, Output, QueryError};
 use futures::{StreamExt, stream};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::errors::{http_error, http_query_error};
@@ -44,12 +43,17 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .with_state(engine)
 }
 
-/// Serves HTTP until `stop` turns true; in-flight requests finish first.
-pub async fn serve(
+/// Serves HTTP (or HTTPS, from a [`crate::tls::TlsListener`]) until `stop`
+/// turns true; in-flight requests finish first.
+pub async fn serve<L>(
     engine: Arc<Engine>,
-    listener: TcpListener,
+    listener: L,
     mut stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     axum::serve(listener, router(engine))
         .with_graceful_shutdown(async move {
             let _ = stop.changed().await;

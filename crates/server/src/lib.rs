@@ -10,6 +10,7 @@ pub mod errors;
 pub mod http;
 pub mod pg;
 pub mod rows;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,16 +21,34 @@ use tokio::net::TcpListener;
 /// Serves both endpoints until `shutdown` resolves, then stops accepting
 /// connections and returns. Connections still open are dropped when the
 /// runtime shuts down.
+///
+/// With `tls`, the PG wire endpoint negotiates TLS when a client asks for
+/// it (SSLRequest) and HTTP is served as HTTPS only; the certificate is
+/// reloaded on SIGHUP and when its files change.
 pub async fn serve(
     engine: Arc<Engine>,
     pg_listener: TcpListener,
     http_listener: TcpListener,
+    tls: Option<tls::Tls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     pg::install_catalog(&engine);
-    let pg = tokio::spawn(pg::serve(engine.clone(), pg_listener, stop_rx.clone()));
-    let http = tokio::spawn(http::serve(engine, http_listener, stop_rx));
+    let pg_tls = tls.as_ref().map(|t| t.pg_acceptor());
+    let pg = tokio::spawn(pg::serve(
+        engine.clone(),
+        pg_listener,
+        pg_tls,
+        stop_rx.clone(),
+    ));
+    let http = match &tls {
+        Some(tls) => {
+            tls.watch();
+            let listener = tls::TlsListener::new(http_listener, tls.http_acceptor())?;
+            tokio::spawn(http::serve(engine, listener, stop_rx))
+        }
+        None => tokio::spawn(http::serve(engine, http_listener, stop_rx)),
+    };
     shutdown.await;
     let _ = stop_tx.send(true);
     let (pg, http) = tokio::join!(pg, http);

@@ -56,10 +56,12 @@ pub fn install_catalog(engine: &Engine) {
     }
 }
 
-/// Accepts PG wire connections until `stop` turns true.
+/// Accepts PG wire connections until `stop` turns true; with `tls`, a
+/// client's SSLRequest is answered with a TLS handshake.
 pub async fn serve(
     engine: Arc<Engine>,
     listener: TcpListener,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let handlers = Arc::new(Handlers::new(engine));
@@ -76,8 +78,9 @@ pub async fn serve(
                 };
                 let _ = socket.set_nodelay(true);
                 let handlers = handlers.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                    if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                         tracing::debug!(%peer, error = %e, "PG connection ended with an error");
                     }
                 });

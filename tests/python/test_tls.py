@@ -1,0 +1,161 @@
+"""TLS on both endpoints (issue 5): `floe serve --tls-cert/--tls-key
+[--tls-policy]` against real clients (psql and psycopg with
+sslmode=verify-full, Python's ssl module, curl), each policy's versions,
+and a certificate reloaded on SIGHUP without dropping open connections."""
+
+from __future__ import annotations
+
+import signal
+import ssl
+import subprocess
+import socket
+import time
+
+import psycopg
+import pytest
+import trustme
+
+from floe_helpers import http_request
+
+
+@pytest.fixture
+def ca():
+    return trustme.CA()
+
+
+def write_cert(ca, tmp_path, name="server"):
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert_path = tmp_path / f"{name}.pem"
+    key_path = tmp_path / f"{name}.key"
+    cert.private_key_pem.write_to_path(key_path)
+    cert.cert_chain_pems[0].write_to_path(cert_path)
+    for extra in cert.cert_chain_pems[1:]:
+        with open(cert_path, "ab") as f:
+            f.write(extra.bytes())
+    return cert_path, key_path
+
+
+def tls_server(floe_factory, ca, tmp_path, policy=None):
+    cert_path, key_path = write_cert(ca, tmp_path)
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(ca_path)
+    args = ["--tls-cert", str(cert_path), "--tls-key", str(key_path)]
+    if policy:
+        args += ["--tls-policy", policy]
+    context = ssl.create_default_context(cafile=str(ca_path))
+    srv = floe_factory(extra_args=args, https_context=context)
+    return srv, ca_path, cert_path, key_path
+
+
+def verify_full(srv, ca_path) -> str:
+    return (f"host=localhost port={srv.pg_port} user=floe dbname=floe "
+            f"sslmode=verify-full sslrootcert={ca_path}")
+
+
+def handshake(port: int, ca_path, version: ssl.TLSVersion | None = None,
+              ciphers: str | None = None):
+    """A TLS handshake with the HTTPS endpoint; (protocol, cipher) or the error."""
+    ctx = ssl.create_default_context(cafile=str(ca_path))
+    if version is not None:
+        ctx.minimum_version = version
+        ctx.maximum_version = version
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            return tls.version(), tls.cipher()[0], tls.getpeercert(binary_form=True)
+
+
+def test_issue5_psql_psycopg_and_https_verify_the_server(floe_factory, ca, tmp_path):
+    srv, ca_path, _, _ = tls_server(floe_factory, ca, tmp_path)
+    out = subprocess.run(["psql", verify_full(srv, ca_path), "-Atc", "SELECT 40 + 2"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "42"
+    info = subprocess.run(["psql", verify_full(srv, ca_path), "-c", r"\conninfo"],
+                          capture_output=True, text=True, timeout=60)
+    assert "SSL connection (protocol: TLSv1.3" in info.stdout, info.stdout + info.stderr
+    with psycopg.connect(verify_full(srv, ca_path), autocommit=True) as conn:
+        assert conn.pgconn.ssl_in_use
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    # Plain connections still work unless TLS is required.
+    with psycopg.connect(f"host=127.0.0.1 port={srv.pg_port} user=floe dbname=floe "
+                         "sslmode=disable", autocommit=True) as conn:
+        assert not conn.pgconn.ssl_in_use
+    # A client that does not trust the CA is refused.
+    other = trustme.CA()
+    other_path = tmp_path / "other-ca.pem"
+    other.cert_pem.write_to_path(other_path)
+    with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
+        psycopg.connect(verify_full(srv, other_path), connect_timeout=10)
+
+    resp = http_request("POST", f"{srv.http_url}/v1/sql", "SELECT 7 AS n",
+                        context=srv.https_context)
+    assert resp.status == 200, resp.body
+    assert resp.json()["rows"] == [[7]]
+    curl = subprocess.run(["curl", "-sS", "--cacert", str(ca_path), f"{srv.http_url}/healthz"],
+                          capture_output=True, text=True, timeout=60)
+    assert curl.returncode == 0, curl.stderr
+    assert '"ok"' in curl.stdout
+    # Plain HTTP is not served on the HTTPS port.
+    with pytest.raises(Exception):
+        http_request("GET", f"http://127.0.0.1:{srv.http_port}/healthz", timeout=5)
+
+
+def test_issue5_tls12_pfs_offers_tls13_and_ecdhe_aead_tls12_only(floe_factory, ca, tmp_path):
+    srv, ca_path, _, _ = tls_server(floe_factory, ca, tmp_path)
+    assert handshake(srv.http_port, ca_path)[0] == "TLSv1.3"
+    version, cipher, _ = handshake(srv.http_port, ca_path, ssl.TLSVersion.TLSv1_2)
+    assert version == "TLSv1.2"
+    assert cipher.startswith("ECDHE-") and ("GCM" in cipher or "CHACHA20" in cipher), cipher
+    # Neither RSA key exchange nor CBC is accepted.
+    for ciphers in ["AES128-GCM-SHA256:AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA384"]:
+        with pytest.raises(ssl.SSLError):
+            handshake(srv.http_port, ca_path, ssl.TLSVersion.TLSv1_2, ciphers)
+
+
+def test_issue5_tls13_policy_refuses_tls12(floe_factory, ca, tmp_path):
+    srv, ca_path, _, _ = tls_server(floe_factory, ca, tmp_path, policy="tls13")
+    assert handshake(srv.http_port, ca_path)[0] == "TLSv1.3"
+    with pytest.raises(ssl.SSLError):
+        handshake(srv.http_port, ca_path, ssl.TLSVersion.TLSv1_2)
+    with psycopg.connect(verify_full(srv, ca_path) + " ssl_max_protocol_version=TLSv1.3",
+                         autocommit=True) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(verify_full(srv, ca_path) + " ssl_max_protocol_version=TLSv1.2",
+                        connect_timeout=10)
+
+
+def test_issue5_certificate_reloads_on_sighup_keeping_connections(floe_factory, ca, tmp_path):
+    srv, ca_path, cert_path, key_path = tls_server(floe_factory, ca, tmp_path)
+    first = handshake(srv.http_port, ca_path)[2]
+    conn = psycopg.connect(verify_full(srv, ca_path), autocommit=True)
+    # A broken certificate is refused and the old one stays in use.
+    cert_path.write_text("garbage\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    assert handshake(srv.http_port, ca_path)[2] == first
+    assert "previous one stays in use" in srv.stderr_text() + srv.stdout_text()
+    # A new certificate is used by new handshakes; the open connection lives on.
+    write_cert(ca, tmp_path)
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while handshake(srv.http_port, ca_path)[2] == first:
+        assert time.monotonic() < deadline, "the new certificate was not picked up"
+        time.sleep(0.2)
+    assert conn.execute("SELECT 5").fetchone() == (5,)
+    conn.close()
+
+
+def test_issue5_bad_tls_settings_are_refused_at_start(floe_bin, tmp_path):
+    out = subprocess.run([str(floe_bin), "serve", "--data-dir", str(tmp_path / "d"),
+                          "--tls-cert", str(tmp_path / "missing.pem"),
+                          "--tls-key", str(tmp_path / "missing.key")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "missing.pem" in out.stderr
+    out = subprocess.run([str(floe_bin), "serve", "--tls-policy", "tls10"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "tls13, tls12-pfs" in out.stderr
