@@ -1,10 +1,11 @@
 """TLS on both endpoints (issue 5): `floe serve --tls-cert/--tls-key
-[--tls-policy]` against real clients (psql and psycopg with
+[--tls-policy] [--require-tls]` against real clients (psql and psycopg with
 sslmode=verify-full, Python's ssl module, curl), each policy's versions,
 and a certificate reloaded on SIGHUP without dropping open connections."""
 
 from __future__ import annotations
 
+import os
 import signal
 import ssl
 import subprocess
@@ -35,13 +36,15 @@ def write_cert(ca, tmp_path, name="server"):
     return cert_path, key_path
 
 
-def tls_server(floe_factory, ca, tmp_path, policy=None):
+def tls_server(floe_factory, ca, tmp_path, policy=None, require=False):
     cert_path, key_path = write_cert(ca, tmp_path)
     ca_path = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(ca_path)
     args = ["--tls-cert", str(cert_path), "--tls-key", str(key_path)]
     if policy:
         args += ["--tls-policy", policy]
+    if require:
+        args.append("--require-tls")
     context = ssl.create_default_context(cafile=str(ca_path))
     srv = floe_factory(extra_args=args, https_context=context)
     return srv, ca_path, cert_path, key_path
@@ -148,6 +151,45 @@ def test_issue5_certificate_reloads_on_sighup_keeping_connections(floe_factory, 
     conn.close()
 
 
+def plaintext_startup_error(port: int) -> dict[str, str]:
+    """Sends a plaintext StartupMessage; the fields of the ErrorResponse."""
+    params = b"user\0floe\0database\0floe\0\0"
+    body = (196608).to_bytes(4, "big") + params
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall((len(body) + 4).to_bytes(4, "big") + body)
+        data = b""
+        while len(data) < 5 or len(data) < 1 + int.from_bytes(data[1:5], "big"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    assert data[:1] == b"E", data
+    fields = {}
+    for part in data[5:].split(b"\0"):
+        if part:
+            fields[chr(part[0])] = part[1:].decode()
+    return fields
+
+
+def test_issue5_require_tls_refuses_plaintext_clients(floe_factory, ca, tmp_path):
+    srv, ca_path, _, _ = tls_server(floe_factory, ca, tmp_path, require=True)
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect(f"host=127.0.0.1 port={srv.pg_port} user=floe dbname=floe "
+                        "sslmode=disable", connect_timeout=10)
+    assert "requires TLS" in str(refused.value)
+    # On the wire: an ErrorResponse with severity FATAL and SQLSTATE 28000.
+    fields = plaintext_startup_error(srv.pg_port)
+    assert fields.get("S") == "FATAL" and fields.get("C") == "28000", fields
+    with psycopg.connect(verify_full(srv, ca_path), autocommit=True) as conn:
+        assert conn.execute("SELECT 3").fetchone() == (3,)
+    out = subprocess.run(["psql", f"host=127.0.0.1 port={srv.pg_port} user=floe dbname=floe "
+                          "sslmode=disable", "-v", "VERBOSITY=verbose", "-c", "SELECT 1"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PGOPTIONS": ""})
+    assert out.returncode != 0
+    assert "requires TLS" in out.stderr
+
+
 def test_issue5_bad_tls_settings_are_refused_at_start(floe_bin, tmp_path):
     out = subprocess.run([str(floe_bin), "serve", "--data-dir", str(tmp_path / "d"),
                           "--tls-cert", str(tmp_path / "missing.pem"),
@@ -159,3 +201,8 @@ def test_issue5_bad_tls_settings_are_refused_at_start(floe_bin, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "tls13, tls12-pfs" in out.stderr
+    # TLS cannot be required without a certificate.
+    out = subprocess.run([str(floe_bin), "serve", "--require-tls"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "--tls-cert" in out.stderr

@@ -81,6 +81,10 @@ struct ServeArgs {
     /// with ECDHE and AEAD suites only) or tls13 (TLS 1.3 only).
     #[arg(long, env = "FLOE_TLS_POLICY", default_value = "tls12-pfs")]
     tls_policy: floe_server::tls::TlsPolicy,
+    /// Refuse connections without TLS on both endpoints (PG wire clients
+    /// that do not ask for it get FATAL 28000). Needs --tls-cert.
+    #[arg(long, env = "FLOE_REQUIRE_TLS", requires = "tls_cert")]
+    require_tls: bool,
 }
 
 /// How `floe sql` prints rows.

@@ -10,7 +10,9 @@ use crate::ServeArgs;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(floe_server::tls::Tls::load(cert, key, args.tls_policy)?),
+        (Some(cert), Some(key)) => {
+            Some(floe_server::tls::Tls::load(cert, key, args.tls_policy)?.require(args.require_tls))
+        }
         _ => None,
     };
     let engine = Engine::open(&args.data_dir)
@@ -37,7 +39,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("  http:     {scheme}://{http_addr}");
     if let Some(tls) = &tls {
-        println!("  tls:      policy {}", tls.policy().name());
+        let required = if tls.required() { ", required" } else { "" };
+        println!("  tls:      policy {}{required}", tls.policy().name());
     }
     engine.sources().start();
     println!("ready");

@@ -22,6 +22,17 @@ pub fn pg_error_with(status: Status, message: String) -> PgWireError {
     )))
 }
 
+/// A FATAL PG wire error: the server sends it and closes the connection.
+/// `28000` (invalid authorization specification) is the SQLSTATE
+/// PostgreSQL uses when `pg_hba.conf` refuses a connection.
+pub fn pg_fatal(sqlstate: &str, message: String) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "FATAL".to_string(),
+        sqlstate.to_string(),
+        message,
+    )))
+}
+
 /// A PG wire error response for an error raised while streaming rows.
 pub fn pg_stream_error(e: DataFusionError) -> PgWireError {
     pg_error(&QueryError::DataFusion(e))

@@ -23,8 +23,9 @@ use tokio::net::TcpListener;
 /// runtime shuts down.
 ///
 /// With `tls`, the PG wire endpoint negotiates TLS when a client asks for
-/// it (SSLRequest) and HTTP is served as HTTPS only; the certificate is
-/// reloaded on SIGHUP and when its files change.
+/// it (SSLRequest), and refuses clients that do not if TLS is required;
+/// HTTP is served as HTTPS only. The certificate is reloaded on SIGHUP and
+/// when its files change.
 pub async fn serve(
     engine: Arc<Engine>,
     pg_listener: TcpListener,
@@ -35,10 +36,12 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     pg::install_catalog(&engine);
     let pg_tls = tls.as_ref().map(|t| t.pg_acceptor());
+    let require_tls = tls.as_ref().is_some_and(|t| t.required());
     let pg = tokio::spawn(pg::serve(
         engine.clone(),
         pg_listener,
         pg_tls,
+        require_tls,
         stop_rx.clone(),
     ));
     let http = match &tls {

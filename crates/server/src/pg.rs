@@ -45,7 +45,7 @@ use futures::{Sink, StreamExt, stream};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::errors::{pg_error, pg_error_with, pg_stream_error};
+use crate::errors::{pg_error, pg_error_with, pg_fatal, pg_stream_error};
 use floe_common::Status;
 
 /// Registers `pg_catalog` and the PostgreSQL system functions psql and
@@ -62,9 +62,10 @@ pub async fn serve(
     engine: Arc<Engine>,
     listener: TcpListener,
     tls: Option<pgwire::tokio::TlsAcceptor>,
+    require_tls: bool,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let handlers = Arc::new(Handlers::new(engine));
+    let handlers = Arc::new(Handlers::new(engine, require_tls));
     loop {
         tokio::select! {
             _ = stop.changed() => return Ok(()),
@@ -94,12 +95,12 @@ struct Handlers {
     engine: Arc<Engine>,
     session: Arc<DfSessionService>,
     extended: Arc<FloeExtended>,
-    startup: Arc<Startup>,
+    startup: Arc<RequireTls>,
     cancel: Arc<DefaultCancelHandler>,
 }
 
 impl Handlers {
-    fn new(engine: Arc<Engine>) -> Handlers {
+    fn new(engine: Arc<Engine>, require_tls: bool) -> Handlers {
         let ctx = Arc::new(engine.context().clone());
         let library_hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(CursorStatementHook),
@@ -123,8 +124,11 @@ impl Handlers {
             engine,
             session,
             extended,
-            startup: Arc::new(Startup {
-                connections: connections.clone(),
+            startup: Arc::new(RequireTls {
+                required: require_tls,
+                inner: Startup {
+                    connections: connections.clone(),
+                },
             }),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }
@@ -165,6 +169,39 @@ struct Startup {
 impl NoopStartupHandler for Startup {
     fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
         Some(self.connections.clone())
+    }
+}
+
+/// Refuses a plaintext session with FATAL 28000 when TLS is required,
+/// before any authentication; otherwise starts it as [`Startup`] does.
+struct RequireTls {
+    required: bool,
+    inner: Startup,
+}
+
+#[async_trait]
+impl pgwire::api::auth::StartupHandler for RequireTls {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: pgwire::messages::PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if self.required
+            && !client.is_secure()
+            && matches!(message, pgwire::messages::PgWireFrontendMessage::Startup(_))
+        {
+            tracing::info!(peer = %client.socket_addr(), "refused a connection without TLS");
+            return Err(pg_fatal(
+                "28000",
+                "this server requires TLS: connect with sslmode=require or stronger".into(),
+            ));
+        }
+        self.inner.on_startup(client, message).await
     }
 }
 

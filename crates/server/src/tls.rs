@@ -144,6 +144,7 @@ pub struct Tls {
     cert_path: PathBuf,
     key_path: PathBuf,
     policy: TlsPolicy,
+    required: bool,
     certificate: Arc<Certificate>,
     pg: Arc<ServerConfig>,
     http: Arc<ServerConfig>,
@@ -171,6 +172,7 @@ impl Tls {
             cert_path: cert_path.to_path_buf(),
             key_path: key_path.to_path_buf(),
             policy,
+            required: false,
             // PostgreSQL 17's direct TLS requires this ALPN name.
             pg: config(b"postgresql")?,
             http: config(b"http/1.1")?,
@@ -181,6 +183,18 @@ impl Tls {
     /// The policy in force.
     pub fn policy(&self) -> TlsPolicy {
         self.policy
+    }
+
+    /// Refuse PG wire clients that do not negotiate TLS (HTTP is HTTPS
+    /// only in any case).
+    pub fn require(mut self, required: bool) -> Tls {
+        self.required = required;
+        self
+    }
+
+    /// Whether plaintext PG wire clients are refused.
+    pub fn required(&self) -> bool {
+        self.required
     }
 
     /// Reads the certificate and key files again. New handshakes use them
