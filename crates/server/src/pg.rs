@@ -382,32 +382,23 @@ fn pg_fields(
         .into_iter()
         .zip(schema.fields())
         .map(|(info, field)| {
-            if floe_query::uuid::is_uuid(field) {
-                let uuid = FieldInfo::new(
-                    info.name().to_string(),
-                    None,
-                    None,
-                    Type::UUID,
-                    FieldFormat::Text,
-                );
-                match &options {
-                    Some(o) => uuid.with_format_options(o.clone()),
-                    None => uuid,
-                }
+            let text_type = if floe_query::uuid::is_uuid(field) {
+                Type::UUID
             } else if wide_decimal(field.data_type()) {
-                let numeric = FieldInfo::new(
-                    info.name().to_string(),
-                    None,
-                    None,
-                    Type::NUMERIC,
-                    FieldFormat::Text,
-                );
-                match &options {
-                    Some(o) => numeric.with_format_options(o.clone()),
-                    None => numeric,
-                }
+                Type::NUMERIC
             } else {
-                info
+                return info;
+            };
+            let text = FieldInfo::new(
+                info.name().to_string(),
+                None,
+                None,
+                text_type,
+                FieldFormat::Text,
+            );
+            match &options {
+                Some(o) => text.with_format_options(o.clone()),
+                None => text,
             }
         })
         .collect())

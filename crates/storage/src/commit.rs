@@ -25,6 +25,7 @@ use iceberg::{MetadataLocation, TableUpdate};
 use parquet::arrow::ArrowWriter;
 use sqlx::sqlite::SqlitePool;
 
+use crate::plan::PlanCache;
 use crate::{Result, StorageError};
 
 /// Iceberg's reserved field id of `file_path` in position-delete files.
@@ -201,17 +202,11 @@ pub(crate) fn with_schema(
             table: ident.to_string(),
             reason: e.message().to_string(),
         })?;
-    let builder = if properties.is_empty() {
-        builder
-    } else {
-        TableUpdate::SetProperties {
-            updates: properties
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-        }
-        .apply(builder)
-        .map_err(StorageError::iceberg("setting properties of", ident))?
+    let builder = match set_properties(properties) {
+        Some(update) => update
+            .apply(builder)
+            .map_err(StorageError::iceberg("setting properties of", ident))?,
+        None => builder,
     };
     Ok(builder
         .build()
@@ -220,6 +215,16 @@ pub(crate) fn with_schema(
             reason: e.message().to_string(),
         })?
         .metadata)
+}
+
+/// The update that sets `properties`; `None` if there are none.
+fn set_properties(properties: &[(&str, String)]) -> Option<TableUpdate> {
+    (!properties.is_empty()).then(|| TableUpdate::SetProperties {
+        updates: properties
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    })
 }
 
 /// Writes a position-delete file for each of `deletes` that deletes a row.
@@ -318,9 +323,12 @@ pub(crate) enum Existing<'a> {
 
 /// New metadata with one more snapshot on `base` that adds `data` files and
 /// `deletes` files, keeping or dropping the existing ones, and sets the
-/// table `properties` in the same commit.
+/// table `properties` in the same commit. The parent's manifest list comes
+/// from `plans` (the table's plan cache), which planning the change has
+/// usually read already.
 pub(crate) async fn with_row_delta(
     base: &Table,
+    plans: &PlanCache,
     existing: Existing<'_>,
     data: Vec<DataFile>,
     deletes: Vec<DataFile>,
@@ -343,14 +351,12 @@ pub(crate) async fn with_row_delta(
     let mut manifests: Vec<ManifestFile> = match parent {
         // A manifest that lists no live file (only files an earlier snapshot
         // removed) has done its job and is not carried forward.
-        Some(parent) if existing != Existing::Drop => base
-            .manifest_list_reader(parent)
-            .load()
-            .await
-            .map_err(err("reading manifests of"))?
-            .consume_entries()
-            .into_iter()
+        Some(parent) if existing != Existing::Drop => plans
+            .manifest_list(base, parent)
+            .await?
+            .iter()
             .filter(|m| m.has_added_files() || m.has_existing_files())
+            .cloned()
             .collect(),
         _ => Vec::new(),
     };
@@ -418,7 +424,7 @@ pub(crate) async fn with_row_delta(
         .await
         .map_err(err("writing the manifest list of"))?;
 
-    let set_properties = properties;
+    let properties_to_set = properties;
     let mut properties = summary.build();
     let parent_summary = parent.map(|p| &p.summary().additional_properties);
     match existing {
@@ -469,14 +475,7 @@ pub(crate) async fn with_row_delta(
             ),
         },
     ];
-    if !set_properties.is_empty() {
-        updates.push(TableUpdate::SetProperties {
-            updates: set_properties
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-        });
-    }
+    updates.extend(set_properties(properties_to_set));
     for update in updates {
         builder = update.apply(builder).map_err(err("committing to"))?;
     }

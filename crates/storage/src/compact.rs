@@ -333,6 +333,7 @@ impl TableHandle {
         };
         let metadata = commit::with_row_delta(
             &latest,
+            &self.plans,
             Existing::Rewrite(&removed),
             data,
             delete_files,

@@ -2,8 +2,9 @@
 //!
 //! Manifest lists, manifests and position-delete files never change once
 //! written, so each is read once and kept per table while a snapshot the
-//! table reads still lists it. A plan after a commit reads only the files
-//! the commit added, and the deleted positions of a data file are extended
+//! table reads still lists it (of manifest lists, the last one read, which
+//! the next commit also builds on). A plan after a commit reads only the
+//! files the commit added, and the deleted positions of a data file are extended
 //! by its new delete files rather than gathered again. Without this a
 //! table under continuous change (replication, frequent small writes)
 //! would re-read every manifest and delete file on every read and write,
@@ -33,8 +34,9 @@ pub(crate) struct PlanCache {
 
 #[derive(Default)]
 struct Cached {
-    /// Manifest list location → its manifests.
-    lists: HashMap<String, Arc<Vec<ManifestFile>>>,
+    /// The manifest list read last (normally the current snapshot's), by
+    /// location, with its manifests.
+    list: Option<(String, Arc<Vec<ManifestFile>>)>,
     /// Manifest location → its live entries.
     manifests: HashMap<String, Arc<Vec<ManifestEntryRef>>>,
     /// Position-delete file location → positions per data file location.
@@ -77,8 +79,8 @@ impl PlanCache {
             }
             return Ok(Vec::new());
         };
-        let entries = self.entries(table, snapshot).await?;
-        let list = snapshot.manifest_list();
+        let list = self.manifest_list(table, snapshot).await?;
+        let entries = self.entries(table, &list).await?;
         let predicate = match predicate {
             Some(p) => Some(
                 p.rewrite_not()
@@ -139,7 +141,7 @@ impl PlanCache {
             });
         }
         if current {
-            cached.keep_only(list, &entries, &deletes);
+            cached.keep_only(&list, &entries, &deletes);
         }
         Ok(out)
     }
@@ -149,8 +151,9 @@ impl PlanCache {
         let Some(snapshot) = table.metadata().current_snapshot() else {
             return Ok(HashMap::new());
         };
+        let list = self.manifest_list(table, snapshot).await?;
         Ok(self
-            .entries(table, snapshot)
+            .entries(table, &list)
             .await?
             .iter()
             .flat_map(|m| m.iter())
@@ -159,32 +162,41 @@ impl PlanCache {
             .collect())
     }
 
-    /// The live entries of every manifest of `snapshot`, read where not cached.
-    async fn entries(
+    /// The manifests `snapshot` lists, read where not cached.
+    pub(crate) async fn manifest_list(
         &self,
         table: &Table,
         snapshot: &iceberg::spec::SnapshotRef,
+    ) -> Result<Arc<Vec<ManifestFile>>> {
+        let list_path = snapshot.manifest_list();
+        if let Some((path, list)) = &self.cached().list
+            && path == list_path
+        {
+            return Ok(list.clone());
+        }
+        let list: Vec<ManifestFile> = table
+            .manifest_list_reader(snapshot)
+            .load()
+            .await
+            .map_err(StorageError::iceberg(
+                "reading manifests of",
+                table.identifier(),
+            ))?
+            .consume_entries()
+            .into_iter()
+            .collect();
+        let list = Arc::new(list);
+        self.cached().list = Some((list_path.to_string(), list.clone()));
+        Ok(list)
+    }
+
+    /// The live entries of every manifest of `list`, read where not cached.
+    async fn entries(
+        &self,
+        table: &Table,
+        list: &[ManifestFile],
     ) -> Result<Vec<Arc<Vec<ManifestEntryRef>>>> {
-        let ident = table.identifier();
-        let err = |op| StorageError::iceberg(op, ident);
-        let list_path = snapshot.manifest_list().to_string();
-        let cached = self.cached().lists.get(&list_path).cloned();
-        let list = match cached {
-            Some(list) => list,
-            None => {
-                let list: Vec<ManifestFile> = table
-                    .manifest_list_reader(snapshot)
-                    .load()
-                    .await
-                    .map_err(err("reading manifests of"))?
-                    .consume_entries()
-                    .into_iter()
-                    .collect();
-                let list = Arc::new(list);
-                self.cached().lists.insert(list_path, list.clone());
-                list
-            }
-        };
+        let err = |op| StorageError::iceberg(op, table.identifier());
         let mut out = Vec::with_capacity(list.len());
         for manifest in list.iter() {
             if !manifest.has_added_files() && !manifest.has_existing_files() {
@@ -310,29 +322,25 @@ impl Cached {
         deleted
     }
 
-    /// Forgets every file the current snapshot, listed in `list`, no
-    /// longer references.
+    /// Forgets every file the current snapshot, listing the manifests
+    /// `list`, no longer references.
     fn keep_only(
         &mut self,
-        list: &str,
+        list: &[ManifestFile],
         entries: &[Arc<Vec<ManifestEntryRef>>],
         deletes: &HashMap<String, Arc<DeletedPositions>>,
     ) {
-        let manifests: HashSet<&str> = match self.lists.get(list) {
-            Some(l) => l.iter().map(|m| m.manifest_path.as_str()).collect(),
-            None => HashSet::new(),
-        };
+        let manifests: HashSet<&str> = list.iter().map(|m| m.manifest_path.as_str()).collect();
         let data: HashSet<&str> = entries
             .iter()
             .flat_map(|m| m.iter())
             .filter(|e| e.content_type() == DataContentType::Data)
             .map(|e| e.file_path())
             .collect();
-        let manifests: HashSet<String> = manifests.into_iter().map(str::to_string).collect();
-        self.manifests.retain(|path, _| manifests.contains(path));
+        self.manifests
+            .retain(|path, _| manifests.contains(path.as_str()));
         self.deletes.retain(|path, _| deletes.contains_key(path));
         self.merged.retain(|path, _| data.contains(path.as_str()));
-        self.lists.retain(|path, _| path == list);
     }
 }
 

@@ -410,6 +410,7 @@ impl TableHandle {
         let files = data.len();
         let metadata = commit::with_row_delta(
             &base,
+            &self.plans,
             Existing::Keep,
             data,
             Vec::new(),
@@ -602,8 +603,15 @@ impl TableChange<'_> {
         let files = data.len();
         let written_ms = started.elapsed().as_millis() as u64;
         let delete_count = delete_files.len();
-        let metadata =
-            commit::with_row_delta(&self.base, existing, data, delete_files, properties).await?;
+        let metadata = commit::with_row_delta(
+            &self.base,
+            &self.handle.plans,
+            existing,
+            data,
+            delete_files,
+            properties,
+        )
+        .await?;
         let committed = self.handle.pointer.swap(&self.base, metadata).await?;
         tracing::debug!(
             table = %self.handle.ident,
@@ -628,8 +636,15 @@ impl TableChange<'_> {
         if self.base.metadata().current_snapshot().is_none() {
             return Ok(());
         }
-        let metadata =
-            commit::with_row_delta(&self.base, Existing::Drop, Vec::new(), Vec::new(), &[]).await?;
+        let metadata = commit::with_row_delta(
+            &self.base,
+            &self.handle.plans,
+            Existing::Drop,
+            Vec::new(),
+            Vec::new(),
+            &[],
+        )
+        .await?;
         let committed = self.handle.pointer.swap(&self.base, metadata).await?;
         self.handle.set_current(committed);
         Ok(())

@@ -2,6 +2,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::*;
+use crate::store::tests::{live_rows, new_table, rows};
 
 fn file(name: &str, size: u64, rows: u64, deleted: &[u64]) -> LiveFile {
     LiveFile {
@@ -96,37 +97,6 @@ fn issue_3_compaction_properties_are_checked() {
     assert!(!CompactionPolicy::for_table(&props).enabled);
 }
 
-/// Every live row of a table with keys below 100, as (id, name), sorted;
-/// a key held twice shows twice.
-async fn live_rows(handle: &Arc<TableHandle>) -> Vec<(i64, String)> {
-    use arrow::array::{Int64Array, StringArray};
-    let change = handle.begin().await.unwrap();
-    let keys = rows(handle, &(0..100).collect::<Vec<_>>(), "");
-    let mut out = Vec::new();
-    for b in change.rows_by_key(&keys).await.unwrap() {
-        let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
-        let names = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
-        for i in 0..b.num_rows() {
-            out.push((ids.value(i), names.value(i).to_string()));
-        }
-    }
-    out.sort();
-    out
-}
-
-fn rows(handle: &TableHandle, ids: &[i64], tag: &str) -> RecordBatch {
-    use arrow::array::{Int64Array, StringArray};
-    let names: Vec<String> = ids.iter().map(|i| format!("{tag}{i}")).collect();
-    RecordBatch::try_new(
-        handle.arrow_schema().unwrap(),
-        vec![
-            Arc::new(Int64Array::from(ids.to_vec())),
-            Arc::new(StringArray::from(names)),
-        ],
-    )
-    .unwrap()
-}
-
 /// Compaction read three files; before it commits, changes by key delete
 /// and replace rows of those files. The rewrite must carry those deletes
 /// onto the new file (not resurrect the rows, not give up), whether the
@@ -134,7 +104,6 @@ fn rows(handle: &TableHandle, ids: &[i64], tag: &str) -> RecordBatch {
 async fn rebase_case(descending: bool) {
     use iceberg::spec::{NullOrder, SortDirection, SortField, SortOrder, Transform};
     let dir = tempfile::tempdir().unwrap();
-    let store = crate::Store::open(dir.path(), "public").await.unwrap();
     let mut definition = crate::store::tests::definition();
     if descending {
         definition.sort_order = Some(
@@ -151,16 +120,12 @@ async fn rebase_case(descending: bool) {
                 .unwrap(),
         );
     }
-    let handle = store
-        .create_table("public", "t", definition, false)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_store, handle) = new_table(dir.path(), definition).await;
     for lo in [0i64, 10, 20] {
         let change = handle.begin().await.unwrap();
         let mut append = change.append().unwrap();
         append
-            .write(rows(&handle, &(lo..lo + 10).collect::<Vec<_>>(), "a"))
+            .write(rows(&handle, &(lo..lo + 10).collect::<Vec<_>>(), Some("a")))
             .await
             .unwrap();
         change.commit_rows(Some(append), Vec::new()).await.unwrap();
@@ -168,7 +133,7 @@ async fn rebase_case(descending: bool) {
     // A row already deleted when compaction reads stays deleted.
     let change = handle.begin().await.unwrap();
     change
-        .commit_keyed(Vec::new(), vec![rows(&handle, &[3], "")], &[])
+        .commit_keyed(Vec::new(), vec![rows(&handle, &[3], None)], &[])
         .await
         .unwrap();
 
@@ -178,8 +143,8 @@ async fn rebase_case(descending: bool) {
     let change = handle.begin().await.unwrap();
     change
         .commit_keyed(
-            vec![rows(&handle, &[25, 40], "b")],
-            vec![rows(&handle, &[5, 15, 29], "")],
+            vec![rows(&handle, &[25, 40], Some("b"))],
+            vec![rows(&handle, &[5, 15, 29], None)],
             &[],
         )
         .await

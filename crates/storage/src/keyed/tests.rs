@@ -1,53 +1,15 @@
-use std::sync::Arc;
-
-use crate::store::tests::definition;
-use crate::{Store, TableHandle};
-use arrow::array::{Int64Array, RecordBatch, StringArray};
-
-fn rows(handle: &TableHandle, ids: &[i64], tag: &str) -> RecordBatch {
-    let names: Vec<String> = ids.iter().map(|i| format!("{tag}{i}")).collect();
-    RecordBatch::try_new(
-        handle.arrow_schema().unwrap(),
-        vec![
-            Arc::new(Int64Array::from(ids.to_vec())),
-            Arc::new(StringArray::from(names)),
-        ],
-    )
-    .unwrap()
-}
-
-/// Every live row as (id, name), sorted.
-async fn live(handle: &Arc<TableHandle>) -> Vec<(i64, String)> {
-    let change = handle.begin().await.unwrap();
-    let all: Vec<i64> = (0..100).collect();
-    let batches = change.rows_by_key(&rows(handle, &all, "")).await.unwrap();
-    let mut out = Vec::new();
-    for b in batches {
-        let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
-        let names = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
-        for i in 0..b.num_rows() {
-            out.push((ids.value(i), names.value(i).to_string()));
-        }
-    }
-    out.sort();
-    out
-}
+use crate::store::tests::{definition, live_rows as live, new_table, rows};
 
 #[tokio::test]
 async fn changes_by_key_replace_delete_and_reload() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), "public").await.unwrap();
-    let handle = store
-        .create_table("public", "t", definition(), false)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_store, handle) = new_table(dir.path(), definition()).await;
 
     // Initial load, with properties.
     let change = handle.begin().await.unwrap();
     let mut append = change.append().unwrap();
     append
-        .write(rows(&handle, &[1, 2, 3, 4], "a"))
+        .write(rows(&handle, &[1, 2, 3, 4], Some("a")))
         .await
         .unwrap();
     change
@@ -60,9 +22,9 @@ async fn changes_by_key_replace_delete_and_reload() {
 
     // Upsert 2 (exists) and 5 (new), delete 3 and 9 (absent).
     let change = handle.begin().await.unwrap();
-    let keys = rows(&handle, &[3, 9], "");
+    let keys = rows(&handle, &[3, 9], None);
     change
-        .commit_keyed(vec![rows(&handle, &[2, 5], "b")], vec![keys], &[])
+        .commit_keyed(vec![rows(&handle, &[2, 5], Some("b"))], vec![keys], &[])
         .await
         .unwrap();
     assert_eq!(
@@ -85,7 +47,7 @@ async fn changes_by_key_replace_delete_and_reload() {
     // A reload replaces everything.
     let change = handle.begin().await.unwrap();
     let mut append = change.append().unwrap();
-    append.write(rows(&handle, &[7], "c")).await.unwrap();
+    append.write(rows(&handle, &[7], Some("c"))).await.unwrap();
     change.commit_replace(append, &[]).await.unwrap();
     assert_eq!(live(&handle).await, vec![(7, "c7".into())]);
 }

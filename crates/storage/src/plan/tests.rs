@@ -1,29 +1,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use arrow::array::{Int64Array, RecordBatch, StringArray};
 use iceberg::expr::{Predicate, Reference};
 use iceberg::spec::Datum;
 use iceberg::table::Table;
 
 use super::PlanCache;
-use crate::store::tests::definition;
-use crate::{Store, TableHandle};
-
-fn rows(handle: &TableHandle, ids: &[i64], name: Option<&str>) -> RecordBatch {
-    let names: Vec<Option<String>> = ids
-        .iter()
-        .map(|i| name.map(|n| format!("{n}{i}")))
-        .collect();
-    RecordBatch::try_new(
-        handle.arrow_schema().unwrap(),
-        vec![
-            Arc::new(Int64Array::from(ids.to_vec())),
-            Arc::new(StringArray::from(names)),
-        ],
-    )
-    .unwrap()
-}
+use crate::TableHandle;
+use crate::store::tests::{definition, new_table, rows};
 
 /// Each live file's location with its deleted positions.
 type Plan = BTreeMap<String, BTreeSet<u64>>;
@@ -62,12 +46,7 @@ async fn keyed(handle: &Arc<TableHandle>, upserts: &[i64], deletes: &[i64], tag:
 #[tokio::test]
 async fn issue4_cached_plans_follow_every_kind_of_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), "public").await.unwrap();
-    let handle = store
-        .create_table("public", "t", definition(), false)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_store, handle) = new_table(dir.path(), definition()).await;
     assert!(checked_plan(&handle).await.is_empty());
 
     let change = handle.begin().await.unwrap();
@@ -119,12 +98,7 @@ async fn issue4_cached_plans_follow_every_kind_of_commit() {
 #[tokio::test]
 async fn files_are_pruned_by_their_bounds_and_null_counts() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), "public").await.unwrap();
-    let handle = store
-        .create_table("public", "t", definition(), false)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_store, handle) = new_table(dir.path(), definition()).await;
     for (ids, name) in [(vec![1, 5, 9], Some("n")), (vec![100, 105, 110], None)] {
         let change = handle.begin().await.unwrap();
         let mut append = change.append().unwrap();

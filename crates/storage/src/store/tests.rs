@@ -6,6 +6,52 @@ use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
 
 use super::*;
 
+/// A new store in `dir` holding `public.t` of `definition`; shared with
+/// other tests. Keep the store while using the table.
+pub(crate) async fn new_table(
+    dir: &std::path::Path,
+    definition: TableDefinition,
+) -> (Arc<Store>, Arc<TableHandle>) {
+    let store = Store::open(dir, "public").await.unwrap();
+    let handle = store
+        .create_table("public", "t", definition, false)
+        .await
+        .unwrap()
+        .unwrap();
+    (store, handle)
+}
+
+/// Rows of a [`definition`] table: `ids`, each named `{tag}{id}`, or with
+/// no name if `tag` is `None`; shared with other tests.
+pub(crate) fn rows(handle: &TableHandle, ids: &[i64], tag: Option<&str>) -> RecordBatch {
+    let names: Vec<Option<String>> = ids.iter().map(|i| tag.map(|t| format!("{t}{i}"))).collect();
+    RecordBatch::try_new(
+        handle.arrow_schema().unwrap(),
+        vec![
+            Arc::new(Int64Array::from(ids.to_vec())),
+            Arc::new(StringArray::from(names)),
+        ],
+    )
+    .unwrap()
+}
+
+/// Every live row of a [`definition`] table with a key below 100, as (id,
+/// name), sorted; a key held twice shows twice. Shared with other tests.
+pub(crate) async fn live_rows(handle: &Arc<TableHandle>) -> Vec<(i64, String)> {
+    let change = handle.begin().await.unwrap();
+    let keys = rows(handle, &(0..100).collect::<Vec<_>>(), None);
+    let mut out = Vec::new();
+    for b in change.rows_by_key(&keys).await.unwrap() {
+        let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+        let names = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        for i in 0..b.num_rows() {
+            out.push((ids.value(i), names.value(i).to_string()));
+        }
+    }
+    out.sort();
+    out
+}
+
 /// A table `(id bigint primary key, name text)`; shared with other tests.
 pub(crate) fn definition() -> TableDefinition {
     let schema = Schema::builder()
