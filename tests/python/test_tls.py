@@ -130,7 +130,7 @@ def test_issue5_tls13_policy_refuses_tls12(floe_factory, ca, tmp_path):
                         connect_timeout=10)
 
 
-def test_issue5_certificate_reloads_on_sighup_keeping_connections(floe_factory, ca, tmp_path):
+def test_issue5_certificate_reloads_on_sighup_and_file_change_keeping_connections(floe_factory, ca, tmp_path):
     srv, ca_path, cert_path, key_path = tls_server(floe_factory, ca, tmp_path)
     first = handshake(srv.http_port, ca_path)[2]
     conn = psycopg.connect(verify_full(srv, ca_path), autocommit=True)
@@ -148,6 +148,14 @@ def test_issue5_certificate_reloads_on_sighup_keeping_connections(floe_factory, 
         assert time.monotonic() < deadline, "the new certificate was not picked up"
         time.sleep(0.2)
     assert conn.execute("SELECT 5").fetchone() == (5,)
+    # Replacing the files is enough, without a signal.
+    second = handshake(srv.http_port, ca_path)[2]
+    write_cert(ca, tmp_path)
+    deadline = time.monotonic() + 15
+    while handshake(srv.http_port, ca_path)[2] == second:
+        assert time.monotonic() < deadline, "a changed certificate file was not picked up"
+        time.sleep(0.2)
+    assert conn.execute("SELECT 6").fetchone() == (6,)
     conn.close()
 
 

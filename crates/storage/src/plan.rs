@@ -81,14 +81,17 @@ impl PlanCache {
         };
         let list = self.manifest_list(table, snapshot).await?;
         let entries = self.entries(table, &list).await?;
-        let predicate = match predicate {
-            Some(p) => Some(
-                p.rewrite_not()
-                    .bind(metadata.current_schema().clone(), true)
-                    .map_err(StorageError::iceberg("planning a scan of", &ident))?,
-            ),
-            None => None,
-        };
+        // Pruning only saves reading: a filter Iceberg cannot bind (a
+        // literal it cannot convert to the column's type, such as the text
+        // 'NaN' for a double) prunes nothing and is evaluated on the rows.
+        let predicate = predicate.and_then(|p| {
+            p.rewrite_not()
+                .bind(metadata.current_schema().clone(), true)
+                .inspect_err(
+                    |e| tracing::debug!(table = %ident, error = %e, "the filter prunes no files"),
+                )
+                .ok()
+        });
 
         let mut data: Vec<&DataFile> = Vec::new();
         let mut delete_paths: Vec<&str> = Vec::new();
