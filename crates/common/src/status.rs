@@ -10,6 +10,15 @@
 pub enum Status {
     /// 42601: the statement does not parse.
     SyntaxError,
+    /// 28P01: the password (or token) does not authenticate the user.
+    InvalidPassword,
+    /// 28000: the client may not connect this way (no TLS where it is
+    /// required, a role that cannot log in, no credentials).
+    InvalidAuthorization,
+    /// 53300: the server holds as many connections as it accepts.
+    TooManyConnections,
+    /// 53400: a client exceeded a rate limit, such as failed logins.
+    ConfigurationLimitExceeded,
     /// 42P01: the table does not exist.
     UndefinedTable,
     /// 3F000: the schema does not exist.
@@ -81,6 +90,10 @@ impl Status {
     pub const fn sqlstate(self) -> &'static str {
         match self {
             Status::SyntaxError => "42601",
+            Status::InvalidPassword => "28P01",
+            Status::InvalidAuthorization => "28000",
+            Status::TooManyConnections => "53300",
+            Status::ConfigurationLimitExceeded => "53400",
             Status::UndefinedTable => "42P01",
             Status::UndefinedSchema => "3F000",
             Status::UndefinedColumn => "42703",
@@ -127,6 +140,9 @@ impl Status {
             | Status::DuplicateObject
             | Status::DependentObjectsStillExist => 409,
             Status::ConnectionFailure => 502,
+            Status::InvalidPassword | Status::InvalidAuthorization => 401,
+            Status::TooManyConnections => 503,
+            Status::ConfigurationLimitExceeded => 429,
             Status::InsufficientPrivilege => 403,
             Status::ProgramLimitExceeded => 413,
             Status::InsufficientResources => 503,
@@ -158,7 +174,11 @@ impl Status {
     }
 }
 
-const ALL: [Status; 33] = [
+const ALL: [Status; 37] = [
+    Status::InvalidPassword,
+    Status::InvalidAuthorization,
+    Status::TooManyConnections,
+    Status::ConfigurationLimitExceeded,
     Status::DuplicateObject,
     Status::ConnectionFailure,
     Status::SyntaxError,
