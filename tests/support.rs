@@ -15,13 +15,27 @@ pub struct TestServer {
     pub pg: SocketAddr,
     /// HTTP address.
     pub http: SocketAddr,
+    /// The superuser `floe`'s password.
+    pub password: String,
+    /// A bearer token of the superuser.
+    pub token: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestServer {
-    /// Starts a server on `engine`.
+    /// Starts a server on `engine`, secured as `floe serve` secures it
+    /// (COPY confined to the system's temporary directory), with its
+    /// superuser `floe` made.
     pub async fn start(engine: Arc<Engine>) -> TestServer {
+        engine
+            .secure(&[std::env::temp_dir()])
+            .expect("secure the engine");
+        let admin = engine
+            .auth()
+            .bootstrap("floe", floe_common::defaults::DEFAULT_SCHEMA)
+            .expect("bootstrap")
+            .expect("a fresh data directory");
         let pg_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind pg");
         let http_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
         let pg = pg_listener.local_addr().unwrap();
@@ -31,7 +45,7 @@ impl TestServer {
             engine.clone(),
             pg_listener,
             http_listener,
-            None,
+            floe_server::Options::default(),
             async move {
                 let _ = rx.await;
             },
@@ -40,6 +54,8 @@ impl TestServer {
             engine,
             pg,
             http,
+            password: admin.password,
+            token: admin.token,
             stop: Some(tx),
             task: Some(task),
         }
@@ -48,9 +64,10 @@ impl TestServer {
     /// A tokio-postgres connection string for this server.
     pub fn pg_config(&self) -> String {
         format!(
-            "host={} port={} user=floe dbname=floe",
+            "host={} port={} user=floe dbname=floe password={}",
             self.pg.ip(),
-            self.pg.port()
+            self.pg.port(),
+            self.password
         )
     }
 

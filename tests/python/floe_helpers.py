@@ -8,11 +8,13 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from urllib.parse import urlparse
 from pathlib import Path
 
 import psycopg
@@ -30,6 +32,27 @@ def default_floe_bin() -> Path:
         os.path.expanduser("~"), ".cache", "floe-target"
     )
     return Path(target) / "release" / "floe"
+
+
+# Credentials of the servers this test process started: libpq reads the
+# password from PGPASSFILE (host and port pick the server), and HTTP
+# requests to a server's address carry its token.
+_TOKENS: dict[str, str] = {}
+_PGPASS = Path(tempfile.mkdtemp(prefix="floe-pgpass-")) / "pgpass"
+_PGPASS.touch(mode=0o600)
+os.environ["PGPASSFILE"] = str(_PGPASS)
+
+
+def remember_credentials(pg_port: int, http_port: int, password: str, token: str) -> None:
+    with open(_PGPASS, "a") as f:
+        for host in ("127.0.0.1", "localhost"):
+            f.write(f"{host}:{pg_port}:*:floe:{password}\n")
+    for host in ("127.0.0.1", "localhost"):
+        _TOKENS[f"{host}:{http_port}"] = token
+
+
+def token_for(url: str) -> str | None:
+    return _TOKENS.get(urlparse(url).netloc)
 
 
 def floe_env() -> dict[str, str]:
@@ -86,12 +109,19 @@ def http_request(
     headers: dict[str, str] | None = None,
     timeout: float = 60.0,
     context=None,
+    auth: bool = True,
 ) -> HttpResponse:
     """Send a request; 4xx/5xx responses are returned, not raised. For
-    https, `context` is the ssl.SSLContext that verifies the server."""
+    https, `context` is the ssl.SSLContext that verifies the server. With
+    `auth`, a request to a server this process started carries its
+    superuser's token unless `headers` has an Authorization."""
     if isinstance(body, str):
         body = body.encode("utf-8")
-    req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
+    headers = dict(headers or {})
+    token = token_for(url) if auth else None
+    if token and not any(k.lower() == "authorization" for k in headers):
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             return HttpResponse(
@@ -124,10 +154,16 @@ class FloeServer:
         cwd: Path | None = None,
         extra_args: list[str] | None = None,
         https_context=None,
+        copy_dirs: list[str] | None = None,
     ):
         # With `https_context` (an ssl.SSLContext trusting the server's
         # CA), HTTP is reached as https://localhost.
         self.extra_args = list(extra_args or [])
+        # COPY may use the system's temporary directory (pytest's tmp_path
+        # is under it) unless the test says otherwise.
+        self.copy_dirs = [tempfile.gettempdir()] if copy_dirs is None else list(copy_dirs)
+        self.password: str | None = None
+        self.token: str | None = None
         self.https_context = https_context
         self.floe_bin = Path(floe_bin)
         self.data_dir = data_dir if isinstance(data_dir, str) else Path(data_dir)
@@ -196,6 +232,7 @@ class FloeServer:
             self.pg_addr,
             "--http-addr",
             self.http_addr,
+            *[arg for d in self.copy_dirs for arg in ("--copy-dir", d)],
             *self.extra_args,
         ]
 
@@ -229,6 +266,7 @@ class FloeServer:
                     f"`{' '.join(self.command())}` exited with code {rc} during startup\n{self.logs()}"
                 )
             if self._healthz_ok() and tcp_accepts(self.pg_port):
+                self._read_credentials()
                 return
             if time.monotonic() > deadline:
                 self.proc.kill()
@@ -238,6 +276,15 @@ class FloeServer:
                     f"(GET /healthz on {self.http_addr}, postgres on {self.pg_addr})\n{self.logs()}"
                 )
             time.sleep(0.1)
+
+    def _read_credentials(self) -> None:
+        """The superuser's password and token, written on first start."""
+        data = Path(self.data_dir)
+        if not data.is_absolute():
+            data = self.cwd / data
+        self.password = (data / "admin.password").read_text().strip()
+        self.token = (data / "admin.token").read_text().strip()
+        remember_credentials(self.pg_port, self.http_port, self.password, self.token)
 
     def _healthz_ok(self) -> bool:
         try:
@@ -316,6 +363,10 @@ class ServerError(Exception):
 def run_floe(floe_bin: Path, *args: str, timeout: float = 120.0, cwd=None, input=None):
     """Run the floe CLI and return the CompletedProcess (text mode)."""
     env = floe_env()
+    if "--url" in args:
+        token = token_for(args[args.index("--url") + 1])
+        if token:
+            env["FLOE_TOKEN"] = token
     return subprocess.run(
         [str(floe_bin), *args],
         input=input,

@@ -51,6 +51,9 @@ struct ReplicateArgs {
     /// The server's HTTP address.
     #[arg(long, env = "FLOE_URL", default_value = concat!("http://", "127.0.0.1:8433"))]
     url: String,
+    /// Bearer token of a superuser (CREATE SOURCE needs one).
+    #[arg(long, env = "FLOE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Return once the source is declared, without following the snapshot.
     #[arg(long)]
     no_wait: bool,
@@ -85,6 +88,18 @@ struct ServeArgs {
     /// that do not ask for it get FATAL 28000). Needs --tls-cert.
     #[arg(long, env = "FLOE_REQUIRE_TLS", requires = "tls_cert")]
     require_tls: bool,
+    /// Directory COPY may read files from and write files to (repeatable;
+    /// in the environment, separated by ':'). Without one, COPY with a
+    /// file is refused.
+    #[arg(long = "copy-dir", env = "FLOE_COPY_DIRS", value_delimiter = ':')]
+    copy_dirs: Vec<PathBuf>,
+    /// PostgreSQL connections held at most; more are refused (53300).
+    #[arg(long, env = "FLOE_MAX_CONNECTIONS", default_value_t = floe_server::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Allow listening on a non-loopback address without TLS. Passwords
+    /// are still never sent in the clear (SCRAM), but everything else is.
+    #[arg(long, env = "FLOE_INSECURE")]
+    insecure: bool,
 }
 
 /// How `floe sql` prints rows.
@@ -106,6 +121,10 @@ struct SqlArgs {
     /// Talk to a running server instead, e.g. http://127.0.0.1:8433.
     #[arg(long, env = "FLOE_URL")]
     url: Option<String>,
+    /// Bearer token for --url (CREATE TOKEN makes one; the first start
+    /// writes the superuser's to admin.token in the data directory).
+    #[arg(long, env = "FLOE_TOKEN", hide_env_values = true, requires = "url")]
+    token: Option<String>,
     /// Run these statements and exit (repeatable).
     #[arg(short = 'c', long = "command")]
     commands: Vec<String>,
@@ -115,6 +134,18 @@ struct SqlArgs {
     /// Output format for rows.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
+}
+
+/// An HTTP client that sends `token` as its bearer token.
+fn http_client(token: Option<&str>) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| anyhow::anyhow!("--token holds characters a header cannot carry"))?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(reqwest::Client::builder().default_headers(headers).build()?)
 }
 
 fn main() -> std::process::ExitCode {

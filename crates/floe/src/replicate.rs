@@ -74,7 +74,7 @@ async fn source_row(
 }
 
 pub async fn run(args: ReplicateArgs) -> anyhow::Result<ExitCode> {
-    let client = reqwest::Client::new();
+    let client = crate::http_client(args.token.as_deref())?;
     let url = args.url.clone();
     match run_remote(&client, &url, &create_statement(&args)).await {
         Ok(_) => println!("CREATE SOURCE {}", args.name),

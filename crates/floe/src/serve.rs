@@ -1,5 +1,6 @@
 //! `floe serve`.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -18,6 +19,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = Engine::open(&args.data_dir)
         .await
         .map_err(|e| anyhow::anyhow!(e.message()))?;
+    engine
+        .secure(&args.copy_dirs)
+        .map_err(|e| anyhow::anyhow!("--copy-dir: {}", e.message()))?;
     let pg = TcpListener::bind(&args.pg_addr).await.with_context(|| {
         format!(
             "cannot listen for PostgreSQL connections on {}",
@@ -29,10 +33,46 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
     let pg_addr = pg.local_addr()?;
     let http_addr = http.local_addr()?;
+    let exposed: Vec<_> = [pg_addr, http_addr]
+        .into_iter()
+        .filter(|a| !a.ip().is_loopback())
+        .collect();
+    if tls.is_none() && !exposed.is_empty() {
+        let list: Vec<String> = exposed.iter().map(|a| a.to_string()).collect();
+        if !args.insecure {
+            anyhow::bail!(
+                "refusing to listen on {} without TLS: give --tls-cert and --tls-key, or pass --insecure to serve in plaintext",
+                list.join(" and ")
+            );
+        }
+        let warning = format!(
+            "WARNING: --insecure: serving in plaintext on {}; queries, results and tokens cross the network unencrypted",
+            list.join(" and ")
+        );
+        eprintln!("{warning}");
+        tracing::warn!("{warning}");
+    }
+    let admin = engine
+        .auth()
+        .bootstrap(ADMIN, floe_common::defaults::DEFAULT_SCHEMA)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("Floe {}", env!("CARGO_PKG_VERSION"));
+    if let Some(admin) = &admin {
+        let root = engine.store().root();
+        write_secret(&root.join(PASSWORD_FILE), &admin.password)?;
+        write_secret(&root.join(TOKEN_FILE), &admin.token)?;
+        println!("  first start: created the superuser \"{}\"", admin.user);
+        println!("    password: {}", admin.password);
+        println!("    token:    {}", admin.token);
+        println!(
+            "    saved in {} and {} (mode 0600); they are not shown again",
+            root.join(PASSWORD_FILE).display(),
+            root.join(TOKEN_FILE).display()
+        );
+    }
     println!("  data:     {}", engine.store().root().display());
     println!(
-        "  postgres: {pg_addr}   (psql -h {} -p {})",
+        "  postgres: {pg_addr}   (psql -h {} -p {} -U {ADMIN})",
         pg_addr.ip(),
         pg_addr.port()
     );
@@ -44,7 +84,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     engine.sources().start();
     println!("ready");
-    floe_server::serve(engine.clone(), pg, http, tls, shutdown_signal()).await?;
+    let options = floe_server::Options {
+        tls,
+        max_connections: args.max_connections,
+    };
+    floe_server::serve(engine.clone(), pg, http, options, shutdown_signal()).await?;
     // Replication workers apply what they hold and stop; the source
     // re-sends anything not yet confirmed on the next start.
     engine.sources().stop().await;
@@ -59,6 +103,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     println!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The superuser made on first start.
+const ADMIN: &str = "floe";
+/// Where its password is kept, in the data directory.
+pub const PASSWORD_FILE: &str = "admin.password";
+/// Where its token is kept, in the data directory.
+pub const TOKEN_FILE: &str = "admin.token";
+
+/// Writes a secret to a new file only its owner can read.
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(format!("{secret}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

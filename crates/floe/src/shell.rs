@@ -201,7 +201,7 @@ fn report(e: &StatementError) {
 pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let target = match &args.url {
         Some(url) => Target::Remote {
-            client: reqwest::Client::new(),
+            client: crate::http_client(args.token.as_deref())?,
             url: url.clone(),
         },
         None => Target::Embedded(

@@ -211,6 +211,66 @@ fn open(path: &Path, compression: Compression) -> Result<Box<dyn BufRead + Send>
     Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
 }
 
+/// The path COPY may use for `path` on this engine: any path in process;
+/// on a server, only paths inside its COPY directories (relative paths are
+/// taken from the first one) and never one with a `..` component.
+fn confine(engine: &Engine, path: &str) -> Result<PathBuf, QueryError> {
+    let Some(dirs) = engine.copy_dirs() else {
+        return Ok(PathBuf::from(path));
+    };
+    let refuse = |reason: String| QueryError::CopyPath {
+        path: path.to_string(),
+        reason,
+    };
+    let Some(first) = dirs.first() else {
+        return Err(refuse(
+            "is refused: this server reads and writes no files for COPY (start it with --copy-dir DIR)"
+                .into(),
+        ));
+    };
+    let given = Path::new(path);
+    if given
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(refuse("is refused: \"..\" is not allowed in COPY paths".into()));
+    }
+    let full = if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        first.join(given)
+    };
+    if !dirs.iter().any(|d| full.starts_with(d)) {
+        return Err(refuse(outside(dirs)));
+    }
+    Ok(full)
+}
+
+fn outside(dirs: &[PathBuf]) -> String {
+    let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    format!("is outside the COPY directories ({})", list.join(", "))
+}
+
+/// Fails if `file` (an existing file, or the parent of one to be
+/// written), with symbolic links resolved, is outside the COPY directories.
+fn confine_resolved(engine: &Engine, file: &Path) -> Result<(), QueryError> {
+    let Some(dirs) = engine.copy_dirs() else {
+        return Ok(());
+    };
+    let resolved = std::fs::canonicalize(file).map_err(|source| QueryError::File {
+        path: file.display().to_string(),
+        source,
+    })?;
+    if dirs.iter().any(|d| resolved.starts_with(d)) {
+        Ok(())
+    } else {
+        Err(QueryError::CopyPath {
+            path: file.display().to_string(),
+            reason: format!("resolves to {} which {}", resolved.display(), outside(dirs)),
+        })
+    }
+}
+
 /// Runs a COPY statement; returns the number of rows copied.
 pub async fn execute(
     engine: &Engine,
@@ -229,6 +289,8 @@ pub async fn execute(
             ),
         });
     };
+    let path = confine(engine, &filename)?;
+    let filename = path.to_string_lossy().into_owned();
     if to {
         return copy_to(engine, source, &filename, &options).await;
     }
@@ -248,8 +310,12 @@ pub async fn execute(
         .ok_or_else(|| QueryError::NoSuchTable {
             name: format!("{schema}.{table}"),
         })?;
+    engine.check_table(floe_auth::Privilege::Insert, &schema, &table)?;
     let columns: Vec<String> = columns.iter().map(names::ident).collect();
     let files = expand(&filename)?;
+    for file in &files {
+        confine_resolved(engine, file)?;
+    }
     let mut append = handle.append()?;
     let qualified = format!("{schema}.{table}");
     for file in &files {
@@ -637,6 +703,7 @@ async fn copy_to(
                     name: format!("{schema}.{table}"),
                 });
             }
+            engine.check_table(floe_auth::Privilege::Select, &schema, &table)?;
             let df = engine.context().table(format!("{schema}.{table}")).await?;
             if columns.is_empty() {
                 df
@@ -653,6 +720,16 @@ async fn copy_to(
         });
     }
     let format = options.format.or(detected).unwrap_or(Format::Csv);
+    let target = Path::new(filename);
+    if engine.copy_dirs().is_some() {
+        if target.is_symlink() {
+            return Err(QueryError::CopyPath {
+                path: filename.to_string(),
+                reason: "is a symbolic link; COPY TO does not write through links".into(),
+            });
+        }
+        confine_resolved(engine, target.parent().unwrap_or(Path::new("/")))?;
+    }
     // Write next to the target and rename, so a failed export never leaves
     // a half-written file under the requested name.
     let partial = format!("{filename}.partial");

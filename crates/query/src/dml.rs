@@ -22,6 +22,7 @@ use datafusion::sql::sqlparser::ast::{
 use floe_storage::{PositionDeletes, TableChange, TableHandle};
 use futures::StreamExt;
 
+use floe_auth::Privilege;
 use crate::engine::Engine;
 use crate::error::QueryError;
 use crate::error::unsupported;
@@ -64,6 +65,15 @@ impl Target {
             return Err(unsupported("this target of UPDATE or DELETE"));
         };
         Target::resolve(engine, name, alias.as_ref().map(|a| &a.name))
+    }
+
+    /// Fails unless the session holds every one of `privileges` on the
+    /// table.
+    fn require(&self, engine: &Engine, privileges: &[Privilege]) -> Result<(), QueryError> {
+        for p in privileges {
+            engine.check_table(*p, &self.handle.schema_name(), self.handle.name())?;
+        }
+        Ok(())
     }
 
     /// The logical column names of the table, in order.
@@ -188,6 +198,7 @@ pub async fn delete(engine: &Engine, delete: Delete) -> Result<u64, QueryError> 
         return Err(unsupported("DELETE from several tables"));
     };
     let target = Target::from_relation(engine, relation)?;
+    target.require(engine, &[Privilege::Delete])?;
     let change = target.handle.begin().await?;
     let stmt = positions_query(
         &target,
@@ -209,6 +220,7 @@ pub async fn delete(engine: &Engine, delete: Delete) -> Result<u64, QueryError> 
 /// `TRUNCATE t`: deletes every row.
 pub async fn truncate(engine: &Engine, name: &ObjectName) -> Result<(), QueryError> {
     let target = Target::resolve(engine, name, None)?;
+    target.require(engine, &[Privilege::Delete])?;
     target.handle.begin().await?.truncate().await?;
     Ok(())
 }
@@ -243,6 +255,7 @@ pub async fn update(engine: &Engine, update: Update) -> Result<u64, QueryError> 
         return Err(unsupported("UPDATE with RETURNING, LIMIT or OR"));
     }
     let target = Target::from_relation(engine, &update.table)?;
+    target.require(engine, &[Privilege::Update])?;
     let columns = target.columns()?;
     let mut values: HashMap<String, Expr> = HashMap::new();
     for a in &update.assignments {
@@ -339,6 +352,13 @@ pub async fn upsert(engine: &Engine, insert: Insert) -> Result<u64, QueryError> 
         None => {}
     }
 
+    target.require(
+        engine,
+        match on_conflict.action {
+            OnConflictAction::DoNothing => &[Privilege::Insert],
+            OnConflictAction::DoUpdate(_) => &[Privilege::Insert, Privilege::Update],
+        },
+    )?;
     let change = target.handle.begin().await?;
     let do_update = match on_conflict.action {
         OnConflictAction::DoNothing => None,

@@ -1,8 +1,9 @@
 //! The engine: one DataFusion session over the store, and the statement
 //! dispatcher shared by every front end (PG wire, HTTP, `floe sql`).
 
-use std::path::Path;
-use std::sync::Arc;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::UInt64Array;
 use datafusion::catalog::CatalogProvider;
@@ -14,6 +15,7 @@ use datafusion::sql::sqlparser::ast::{CreateTable, ObjectType, SchemaName, State
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use floe_common::defaults::{CATALOG_NAME, DEFAULT_SCHEMA, SYSTEM_SCHEMA};
+use floe_auth::{Auth, Identity, Privilege};
 use floe_storage::Store;
 
 use crate::catalog::FloeCatalog;
@@ -21,7 +23,7 @@ use crate::error::{QueryError, unsupported};
 use crate::positions::RowPositions;
 use crate::system::{AtSnapshot, SystemSchema};
 use crate::table::append_stream;
-use crate::{alter, copy, ddl, dml, names, sources};
+use crate::{access, alter, copy, ddl, dml, names, sources};
 use floe_cdc::Sources;
 
 /// What a statement produced.
@@ -48,7 +50,7 @@ impl std::fmt::Debug for Output {
 }
 
 impl Output {
-    fn command(tag: &'static str) -> Output {
+    pub(crate) fn command(tag: &'static str) -> Output {
         Output::Command { tag, rows: None }
     }
 
@@ -60,11 +62,31 @@ impl Output {
     }
 }
 
+tokio::task_local! {
+    /// The identity statements of the current task run as.
+    static SESSION: Identity;
+}
+
+/// The identity of the statement running in this task, if a front end set
+/// one with [`Engine::run_as`].
+pub(crate) fn current_session() -> Option<Identity> {
+    SESSION.try_with(Identity::clone).ok()
+}
+
+/// What a server enforces beyond privileges.
+#[derive(Debug, Clone)]
+struct Secured {
+    /// Directories COPY may read and write files in (canonical).
+    copy_dirs: Vec<PathBuf>,
+}
+
 /// A Floe engine over one data directory.
 pub struct Engine {
     store: Arc<Store>,
     sources: Arc<Sources>,
+    auth: Arc<Auth>,
     ctx: SessionContext,
+    secured: OnceLock<Secured>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -79,11 +101,13 @@ impl Engine {
     /// Locks and opens the data directory.
     pub async fn open(path: &Path) -> Result<Arc<Engine>, QueryError> {
         let store = Store::open(path, DEFAULT_SCHEMA).await?;
-        Ok(Arc::new(Engine::with_store(store)))
+        Ok(Arc::new(Engine::with_store(store)?))
     }
 
-    /// An engine over an opened store.
-    pub fn with_store(store: Arc<Store>) -> Engine {
+    /// An engine over an opened store; access control is kept in the
+    /// store's directory.
+    pub fn with_store(store: Arc<Store>) -> Result<Engine, QueryError> {
+        let auth = Auth::open(store.root())?;
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
@@ -101,7 +125,11 @@ impl Engine {
         catalog
             .register_schema(
                 SYSTEM_SCHEMA,
-                Arc::new(SystemSchema::new(store.clone(), sources.clone())),
+                Arc::new(SystemSchema::new(
+                    store.clone(),
+                    sources.clone(),
+                    auth.clone(),
+                )),
             )
             .expect("registering a built-in schema cannot fail");
         ctx.register_catalog(CATALOG_NAME, catalog);
@@ -110,10 +138,144 @@ impl Engine {
         }
         ctx.register_udtf("at_snapshot", Arc::new(AtSnapshot::new(store.clone())));
         ctx.register_udtf("row_positions", Arc::new(RowPositions::new(store.clone())));
-        Engine {
+        Ok(Engine {
             store,
             sources,
+            auth,
             ctx,
+            secured: OnceLock::new(),
+        })
+    }
+
+    /// Makes this engine a server's: every statement must then run in a
+    /// session ([`Engine::run_as`]), and COPY reads and writes files only
+    /// in `copy_dirs` (none: no file access). Directories that do not
+    /// exist are an error.
+    pub fn secure(&self, copy_dirs: &[PathBuf]) -> Result<(), QueryError> {
+        let copy_dirs = copy_dirs
+            .iter()
+            .map(|d| {
+                std::fs::canonicalize(d).map_err(|source| QueryError::File {
+                    path: d.display().to_string(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let _ = self.secured.set(Secured { copy_dirs });
+        Ok(())
+    }
+
+    /// Runs `work` (statements on this engine) as `who`.
+    pub async fn run_as<F: Future>(who: Identity, work: F) -> F::Output {
+        SESSION.scope(who, work).await
+    }
+
+    /// Who the current statement runs as: the session's identity, or the
+    /// in-process owner on an engine that is not a server's.
+    pub fn session(&self) -> Result<Identity, QueryError> {
+        match current_session() {
+            Some(who) => Ok(who),
+            None if self.secured.get().is_none() => Ok(Identity::local()),
+            None => Err(QueryError::NoSession),
+        }
+    }
+
+    /// Access control.
+    pub fn auth(&self) -> &Arc<Auth> {
+        &self.auth
+    }
+
+    /// The directories COPY may use; `None` when any path may be used.
+    pub(crate) fn copy_dirs(&self) -> Option<&[PathBuf]> {
+        self.secured.get().map(|s| s.copy_dirs.as_slice())
+    }
+
+    /// Fails unless the session may use `privilege` on `schema.table`.
+    pub fn check_table(
+        &self,
+        privilege: Privilege,
+        schema: &str,
+        table: &str,
+    ) -> Result<(), QueryError> {
+        let who = self.session()?;
+        Ok(self.auth.check_table(&who, privilege, schema, table)?)
+    }
+
+    /// Fails unless the session is a superuser's; records the attempt
+    /// and its outcome as DDL in the audit trail.
+    fn require_superuser(&self, stmt: &Statement, action: &str) -> Result<Identity, QueryError> {
+        let who = self.session()?;
+        if let Err(e) = self.auth.require_superuser(&who, action) {
+            self.auth
+                .record(&who, "ddl", false, access::masked_text(stmt));
+            return Err(e.into());
+        }
+        Ok(who)
+    }
+
+    /// Fails unless the session may run every part of `plan`: SELECT on
+    /// each table it reads, INSERT/UPDATE/DELETE on the table it writes,
+    /// superuser for DDL, and superuser for the audit trail.
+    pub fn authorize(&self, plan: &LogicalPlan) -> Result<(), QueryError> {
+        use datafusion::common::tree_node::TreeNodeRecursion;
+        use datafusion::logical_expr::{DmlStatement, WriteOp};
+        let who = self.session()?;
+        if self.auth.is_superuser(&who) {
+            return Ok(());
+        }
+        let mut denied: Option<QueryError> = None;
+        let mut check = |r: Result<(), QueryError>| match r {
+            Ok(()) => TreeNodeRecursion::Continue,
+            Err(e) => {
+                denied = Some(e);
+                TreeNodeRecursion::Stop
+            }
+        };
+        plan.apply_with_subqueries(|node| {
+            Ok(match node {
+                LogicalPlan::TableScan(scan) => {
+                    match crate::table::scanned_table(&scan.source) {
+                        Some((schema, table)) => {
+                            check(self.check_table(Privilege::Select, &schema, &table))
+                        }
+                        None if crate::system::superuser_only(&scan.source) => check(
+                            self.auth
+                                .require_superuser(&who, "read system.audit")
+                                .map_err(QueryError::from),
+                        ),
+                        None => TreeNodeRecursion::Continue,
+                    }
+                }
+                LogicalPlan::Dml(DmlStatement {
+                    table_name, op, ..
+                }) => {
+                    let schema = table_name.schema().unwrap_or(DEFAULT_SCHEMA).to_string();
+                    let table = table_name.table().to_string();
+                    let privilege = match op {
+                        WriteOp::Insert(_) => Some(Privilege::Insert),
+                        WriteOp::Update => Some(Privilege::Update),
+                        WriteOp::Delete | WriteOp::Truncate => Some(Privilege::Delete),
+                        WriteOp::Ctas => None,
+                    };
+                    check(match privilege {
+                        Some(p) => self.check_table(p, &schema, &table),
+                        None => self
+                            .auth
+                            .require_superuser(&who, "create tables")
+                            .map_err(QueryError::from),
+                    })
+                }
+                LogicalPlan::Ddl(_) | LogicalPlan::Copy(_) => check(
+                    self.auth
+                        .require_superuser(&who, "run DDL")
+                        .map_err(QueryError::from),
+                ),
+                _ => TreeNodeRecursion::Continue,
+            })
+        })?;
+        match denied {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 
@@ -152,6 +314,19 @@ impl Engine {
         loop {
             while parser.consume_token(&Token::SemiColon) {}
             let next = parser.peek_token();
+            if let Some(statement) = access::parse_here(&mut parser) {
+                statements.push(statement.map_err(parse_error)?);
+                let after = parser.peek_token();
+                if !matches!(after.token, Token::SemiColon | Token::EOF) {
+                    return Err(QueryError::Parse {
+                        message: format!(
+                            "Expected: end of statement, found: {} at {}",
+                            after.token, after.span.start
+                        ),
+                    });
+                }
+                continue;
+            }
             let statement = match &next.token {
                 Token::EOF => break,
                 Token::Word(w)
@@ -188,6 +363,8 @@ impl Engine {
             "CHECKPOINT".to_string()
         } else if let Some(text) = sources::statement_text(stmt) {
             text
+        } else if access::is_access_statement(stmt) {
+            access::masked_text(stmt)
         } else {
             stmt.to_string()
         }
@@ -209,6 +386,7 @@ impl Engine {
         if vacuum.threshold.is_some() || vacuum.boost || vacuum.reindex || vacuum.recluster {
             return Err(unsupported("VACUUM with Redshift options"));
         }
+        self.require_superuser(&Statement::Vacuum(vacuum.clone()), "run VACUUM")?;
         let tables = match &vacuum.table_name {
             Some(name) => {
                 let (schema, table) = names::table(name)?;
@@ -247,7 +425,8 @@ impl Engine {
                 | Statement::StartTransaction { .. }
                 | Statement::Commit { .. }
                 | Statement::Rollback { .. }
-        ) || matches!(
+        ) || access::is_access_statement(stmt)
+            || matches!(
             stmt,
             Statement::Drop {
                 object_type: ObjectType::Table | ObjectType::Schema,
@@ -260,9 +439,11 @@ impl Engine {
     pub async fn plan(&self, mut stmt: Statement) -> Result<LogicalPlan, QueryError> {
         pg_literals(&mut stmt)?;
         let state = self.ctx.state();
-        Ok(state
+        let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
-            .await?)
+            .await?;
+        self.authorize(&plan)?;
+        Ok(plan)
     }
 
     /// Parses and executes every statement in `sql`, in order, stopping at
@@ -278,6 +459,22 @@ impl Engine {
     /// Executes one statement. When a write statement returns, its rows are
     /// durable and visible to every later statement.
     pub async fn execute(&self, stmt: Statement) -> Result<Output, QueryError> {
+        if access::is_access_statement(&stmt) {
+            let who = self.session()?;
+            return access::execute(self, &who, stmt).await;
+        }
+        if let Some(action) = superuser_action(&stmt) {
+            let who = self.require_superuser(&stmt, action)?;
+            let detail = access::masked_text(&stmt);
+            let result = Box::pin(self.execute_checked(stmt)).await;
+            self.auth.record(&who, "ddl", result.is_ok(), detail);
+            return result;
+        }
+        self.execute_checked(stmt).await
+    }
+
+    /// Executes a statement whose statement-level privileges are checked.
+    async fn execute_checked(&self, stmt: Statement) -> Result<Output, QueryError> {
         match stmt {
             Statement::CreateSchema {
                 schema_name,
@@ -305,9 +502,11 @@ impl Engine {
                     if object_type == ObjectType::Table {
                         let (schema, table) = names::table(name)?;
                         self.store.drop_table(&schema, &table, if_exists).await?;
+                        self.auth.forget_table(&schema, &table)?;
                     } else {
                         let schema = names::table(name)?.1;
                         self.store.drop_schema(&schema, if_exists, cascade).await?;
+                        self.auth.forget_schema(&schema)?;
                     }
                 }
                 Ok(Output::command(if object_type == ObjectType::Table {
@@ -423,6 +622,28 @@ impl Engine {
     }
 }
 
+/// The action a statement needs a superuser for, if it does: DDL,
+/// replication sources and maintenance.
+fn superuser_action(stmt: &Statement) -> Option<&'static str> {
+    Some(match stmt {
+        Statement::CreateSchema { .. } => "create schemas",
+        Statement::CreateTable(_) => "create tables",
+        Statement::AlterTable(_) => "alter tables",
+        Statement::Drop {
+            object_type: ObjectType::Table,
+            ..
+        } => "drop tables",
+        Statement::Drop {
+            object_type: ObjectType::Schema,
+            ..
+        } => "drop schemas",
+        Statement::CreateConnector(_) => "create sources",
+        Statement::DropConnector { .. } => "drop sources",
+        stmt if is_checkpoint(stmt) => "run CHECKPOINT",
+        _ => return None,
+    })
+}
+
 /// How `CHECKPOINT` is represented among parsed statements: MySQL's
 /// `FLUSH TABLES`, which the PostgreSQL dialect never produces itself.
 pub fn checkpoint_statement() -> Statement {
@@ -442,6 +663,7 @@ pub fn checkpoint_statement() -> Statement {
 /// DROP SOURCE); front ends hand such text to [`Engine::parse`].
 pub fn is_floe_statement(stmt: &Statement) -> bool {
     is_checkpoint(stmt)
+        || access::is_access_statement(stmt)
         || matches!(
             stmt,
             Statement::CreateConnector(_) | Statement::DropConnector { .. }

@@ -100,6 +100,15 @@ pub enum QueryError {
     /// No file matches the path or pattern of a COPY statement.
     #[error("COPY: no file matches \"{pattern}\"")]
     NoFiles { pattern: String },
+    /// Access control refused the statement, or a role statement failed.
+    #[error(transparent)]
+    Auth(#[from] floe_auth::AuthError),
+    /// A statement ran outside an authenticated session on a server.
+    #[error("no authenticated session")]
+    NoSession,
+    /// A COPY path outside the directories COPY may use.
+    #[error("COPY: \"{path}\" {reason}")]
+    CopyPath { path: String, reason: String },
     /// A file named by COPY cannot be read or written.
     #[error("COPY: cannot access \"{path}\": {source}")]
     File {
@@ -204,6 +213,9 @@ impl HasStatus for QueryError {
             QueryError::CopyValue { .. } => Status::InvalidTextRepresentation,
             QueryError::CopyFormat { .. } => Status::BadCopyFileFormat,
             QueryError::NoFiles { .. } => Status::UndefinedFile,
+            QueryError::Auth(e) => e.status(),
+            QueryError::NoSession => Status::InvalidAuthorization,
+            QueryError::CopyPath { .. } => Status::InsufficientPrivilege,
             QueryError::File { source, .. } => match source.kind() {
                 std::io::ErrorKind::NotFound => Status::UndefinedFile,
                 std::io::ErrorKind::PermissionDenied => Status::InsufficientPrivilege,

@@ -9,6 +9,7 @@
 //! statements through [`Engine`]; it is the only crate that depends on
 //! DataFusion's planning APIs.
 
+mod access;
 mod alter;
 mod catalog;
 mod copy;
@@ -26,7 +27,9 @@ mod table;
 mod types;
 pub mod uuid;
 
+pub use access::{is_access_statement, masked_text};
 pub use engine::{Engine, Output, is_checkpoint, is_floe_statement};
+pub use floe_auth;
 pub use error::{FilePosition, QueryError};
 pub use floe_cdc;
 

@@ -116,6 +116,11 @@ pub struct PositionTable {
 }
 
 impl PositionTable {
+    /// The table whose rows this lists.
+    pub(crate) fn handle(&self) -> &Arc<TableHandle> {
+        &self.handle
+    }
+
     /// The positional view of the table's latest snapshot.
     pub fn new(handle: Arc<TableHandle>) -> Result<PositionTable, QueryError> {
         let stored = handle.arrow_schema()?;

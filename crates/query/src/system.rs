@@ -1,5 +1,7 @@
-//! System tables (`system.tables`, `system.snapshots`, `system.sources`)
-//! and the time-travel table function `at_snapshot`.
+//! System tables (`system.tables`, `system.snapshots`, `system.sources`,
+//! and for access control `system.roles`, `system.grants`,
+//! `system.tokens` and `system.audit`) and the time-travel table function
+//! `at_snapshot`.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -20,21 +22,39 @@ use datafusion::physical_plan::ExecutionPlan;
 use floe_cdc::{Sources, TableStatus, format_lsn};
 use floe_storage::{Store, TableHandle};
 
+use crate::access::tables;
+use crate::engine::current_session;
 use crate::error::QueryError;
 use crate::table::FloeTable;
+use floe_auth::Auth;
 
 /// The `system` schema.
 #[derive(Debug)]
 pub struct SystemSchema {
     store: Arc<Store>,
     sources: Arc<Sources>,
+    auth: Arc<Auth>,
 }
 
 impl SystemSchema {
-    /// The system schema over a store and its replication sources.
-    pub fn new(store: Arc<Store>, sources: Arc<Sources>) -> SystemSchema {
-        SystemSchema { store, sources }
+    /// The system schema over a store, its replication sources and its
+    /// access control.
+    pub fn new(store: Arc<Store>, sources: Arc<Sources>, auth: Arc<Auth>) -> SystemSchema {
+        SystemSchema {
+            store,
+            sources,
+            auth,
+        }
     }
+}
+
+/// Whether a scan reads a system table only superusers may read.
+pub(crate) fn superuser_only(source: &Arc<dyn datafusion::logical_expr::TableSource>) -> bool {
+    datafusion::datasource::source_as_provider(source).is_ok_and(|p| {
+        p.as_any()
+            .downcast_ref::<SystemTable>()
+            .is_some_and(|t| t.kind == Kind::Audit)
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,13 +62,21 @@ enum Kind {
     Tables,
     Snapshots,
     Sources,
+    Roles,
+    Grants,
+    Tokens,
+    Audit,
 }
 
 impl Kind {
-    const ALL: [(Kind, &'static str); 3] = [
+    const ALL: [(Kind, &'static str); 7] = [
         (Kind::Tables, "tables"),
         (Kind::Snapshots, "snapshots"),
         (Kind::Sources, "sources"),
+        (Kind::Roles, "roles"),
+        (Kind::Grants, "grants"),
+        (Kind::Tokens, "tokens"),
+        (Kind::Audit, "audit"),
     ];
 
     fn schema(self) -> SchemaRef {
@@ -102,6 +130,10 @@ impl Kind {
                 Field::new("slot", DataType::Utf8, false),
                 Field::new("connection", DataType::Utf8, false),
             ],
+            Kind::Roles => tables::roles_fields(),
+            Kind::Grants => tables::grants_fields(),
+            Kind::Tokens => tables::tokens_fields(),
+            Kind::Audit => tables::audit_fields(),
         };
         Arc::new(Schema::new(fields))
     }
@@ -123,6 +155,7 @@ impl SchemaProvider for SystemSchema {
                 kind: *kind,
                 store: self.store.clone(),
                 sources: self.sources.clone(),
+                auth: self.auth.clone(),
             }) as Arc<dyn TableProvider>
         }))
     }
@@ -137,6 +170,7 @@ struct SystemTable {
     kind: Kind,
     store: Arc<Store>,
     sources: Arc<Sources>,
+    auth: Arc<Auth>,
 }
 
 fn summary_i64(props: &HashMap<String, String>, key: &str) -> Option<i64> {
@@ -256,6 +290,11 @@ impl SystemTable {
                 ]
             }
             Kind::Sources => self.sources_columns(),
+            Kind::Roles => tables::roles_columns(&self.auth),
+            Kind::Grants => tables::grants_columns(&self.auth, current_session().as_ref()),
+            Kind::Tokens => tables::tokens_columns(&self.auth, current_session().as_ref()),
+            Kind::Audit => tables::audit_columns(&self.auth)
+                .map_err(|e| QueryError::from(e).into_datafusion())?,
         };
         Ok(RecordBatch::try_new(self.kind.schema(), columns)?)
     }

@@ -40,6 +40,22 @@ pub struct FloeTable {
     snapshot_id: Option<i64>,
 }
 
+/// The table a scan in a plan reads, as (schema, table), when it reads a
+/// Floe table (directly, at a snapshot, or with its row positions).
+pub(crate) fn scanned_table(
+    source: &Arc<dyn datafusion::logical_expr::TableSource>,
+) -> Option<(String, String)> {
+    let provider = datafusion::datasource::source_as_provider(source).ok()?;
+    let any = provider.as_any();
+    let handle = if let Some(t) = any.downcast_ref::<FloeTable>() {
+        &t.handle
+    } else {
+        any.downcast_ref::<crate::positions::PositionTable>()?
+            .handle()
+    };
+    Some((handle.schema_name(), handle.name().to_string()))
+}
+
 impl FloeTable {
     /// The latest state of the table.
     pub fn new(handle: Arc<TableHandle>) -> Result<FloeTable, QueryError> {

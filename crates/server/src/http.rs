@@ -1,5 +1,7 @@
-//! The HTTP API: `GET /healthz`, `GET /v1/tables`, `POST /v1/sql` and
-//! `POST /v1/tables/{schema}.{table}/rows` (see [`crate::rows`]).
+//! The HTTP API: `GET /healthz`, `GET /metrics`, `GET /v1/tables`,
+//! `POST /v1/sql` and `POST /v1/tables/{schema}.{table}/rows` (see
+//! [`crate::rows`]). Every path but `/healthz` needs a bearer token
+//! ([`crate::login::require_token`]) and runs as the token's role.
 
 use std::sync::Arc;
 
@@ -8,13 +10,14 @@ use arrow::datatypes::{DataType, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use floe_common::Status;
 use floe_query::datafusion::error::DataFusionError;
 use floe_query::datafusion::physical_plan::SendableRecordBatchStream;
+use floe_query::floe_auth::Identity;
 use floe_query::{Engine, Output, QueryError};
 use futures::{StreamExt, stream};
 use serde_json::{Value, json};
@@ -29,8 +32,7 @@ const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 
 /// The router, for serving or for tests with `oneshot`.
 pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
+    let authenticated = Router::new()
         .route("/metrics", get(metrics))
         .route("/v1/tables", get(tables))
         .route("/v1/sql", post(sql))
@@ -40,6 +42,13 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/v1/tables/{name}/rows",
             post(crate::rows::ingest).layer(DefaultBodyLimit::disable()),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            engine.clone(),
+            crate::login::require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(authenticated)
         .with_state(engine)
 }
 
@@ -53,8 +62,11 @@ pub async fn serve<L>(
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
+    for<'a> crate::login::Peer:
+        axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
-    axum::serve(listener, router(engine))
+    let app = router(engine).into_make_service_with_connect_info::<crate::login::Peer>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stop.changed().await;
         })
@@ -142,9 +154,15 @@ async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
         .into_response()
 }
 
-async fn tables(State(engine): State<Arc<Engine>>) -> Response {
+async fn tables(State(engine): State<Arc<Engine>>, Extension(who): Extension<Identity>) -> Response {
     let mut out = Vec::new();
     for handle in engine.store().all_tables() {
+        if !engine
+            .auth()
+            .can_see_table(&who, &handle.schema_name(), handle.name())
+        {
+            continue;
+        }
         let schema = match handle.arrow_schema() {
             Ok(s) => s,
             Err(e) => return http_query_error(&QueryError::Storage(e)),
@@ -185,7 +203,16 @@ fn negotiate(headers: &HeaderMap) -> Encoding {
     Encoding::Json
 }
 
-async fn sql(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn sql(
+    State(engine): State<Arc<Engine>>,
+    Extension(who): Extension<Identity>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    Engine::run_as(who, run_sql(engine, headers, body)).await
+}
+
+async fn run_sql(engine: Arc<Engine>, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
         return http_error(
             Status::InvalidParameterValue,

@@ -8,6 +8,7 @@
 
 pub mod errors;
 pub mod http;
+pub mod login;
 pub mod pg;
 pub mod rows;
 pub mod tls;
@@ -18,11 +19,28 @@ use std::sync::Arc;
 use floe_query::Engine;
 use tokio::net::TcpListener;
 
+/// Connections the PG wire endpoint holds at most, by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100;
+
+/// How the endpoints are served.
+#[derive(Default)]
+pub struct Options {
+    /// TLS for both endpoints.
+    pub tls: Option<tls::Tls>,
+    /// PG wire connections held at most (0: [`DEFAULT_MAX_CONNECTIONS`]);
+    /// more get FATAL 53300.
+    pub max_connections: usize,
+}
+
 /// Serves both endpoints until `shutdown` resolves, then stops accepting
 /// connections and returns. Connections still open are dropped when the
 /// runtime shuts down.
 ///
-/// With `tls`, the PG wire endpoint negotiates TLS when a client asks for
+/// Every PG wire connection authenticates with SCRAM-SHA-256 and every
+/// HTTP request but `/healthz` with a bearer token; statements run as the
+/// authenticated role. The engine should be [`Engine::secure`]d first.
+///
+/// With TLS, the PG wire endpoint negotiates TLS when a client asks for
 /// it (SSLRequest), and refuses clients that do not if TLS is required;
 /// HTTP is served as HTTPS only. The certificate is reloaded on SIGHUP and
 /// when its files change.
@@ -30,9 +48,14 @@ pub async fn serve(
     engine: Arc<Engine>,
     pg_listener: TcpListener,
     http_listener: TcpListener,
-    tls: Option<tls::Tls>,
+    options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tls = options.tls;
+    let max_connections = match options.max_connections {
+        0 => DEFAULT_MAX_CONNECTIONS,
+        n => n,
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     pg::install_catalog(&engine);
     let pg_tls = tls.as_ref().map(|t| t.pg_acceptor());
@@ -42,6 +65,7 @@ pub async fn serve(
         pg_listener,
         pg_tls,
         require_tls,
+        max_connections,
         stop_rx.clone(),
     ));
     let http = match &tls {

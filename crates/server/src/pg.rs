@@ -18,7 +18,6 @@ use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::hooks::{HookClient, QueryHook};
-use datafusion_postgres::pgwire::api::auth::noop::NoopStartupHandler;
 use datafusion_postgres::pgwire::api::cancel::DefaultCancelHandler;
 use datafusion_postgres::pgwire::api::portal::{Format, Portal};
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -28,6 +27,7 @@ use datafusion_postgres::pgwire::api::stmt::{QueryParser, StoredStatement};
 use datafusion_postgres::pgwire::api::store::PortalStore;
 use datafusion_postgres::pgwire::api::{
     ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers,
+    RandomPidSecretKeyGenerator,
 };
 use datafusion_postgres::pgwire::api::{ClientPortalStore, Type};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
@@ -40,12 +40,14 @@ use floe_query::datafusion::common::{DFSchema, ParamValues};
 use floe_query::datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use floe_query::datafusion::prelude::{DataFrame, SessionContext};
 use floe_query::datafusion::sql::sqlparser::ast::Statement;
+use floe_query::floe_auth::Identity;
 use floe_query::{Engine, Output};
 use futures::{Sink, StreamExt, stream};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::errors::{pg_error, pg_error_with, pg_fatal, pg_stream_error};
+use crate::login::{Authenticate, Shared, identity_of};
 use floe_common::Status;
 
 /// Registers `pg_catalog` and the PostgreSQL system functions psql and
@@ -63,9 +65,11 @@ pub async fn serve(
     listener: TcpListener,
     tls: Option<pgwire::tokio::TlsAcceptor>,
     require_tls: bool,
+    max_connections: usize,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let handlers = Arc::new(Handlers::new(engine, require_tls));
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     loop {
         tokio::select! {
             _ = stop.changed() => return Ok(()),
@@ -78,9 +82,15 @@ pub async fn serve(
                     }
                 };
                 let _ = socket.set_nodelay(true);
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, max_connections, "refused a PG connection: too many connections");
+                    tokio::spawn(refuse(socket));
+                    continue;
+                };
                 let handlers = handlers.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                         tracing::debug!(%peer, error = %e, "PG connection ended with an error");
                     }
@@ -90,12 +100,48 @@ pub async fn serve(
     }
 }
 
+/// Answers a connection over the cap with FATAL 53300 and closes it.
+async fn refuse(mut socket: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let mut fields = Vec::new();
+    for (code, value) in [
+        (b'S', "FATAL"),
+        (b'V', "FATAL"),
+        (b'C', Status::TooManyConnections.sqlstate()),
+        (b'M', "sorry, too many clients already"),
+    ] {
+        fields.push(code);
+        fields.extend_from_slice(value.as_bytes());
+        fields.push(0);
+    }
+    fields.push(0);
+    let mut message = vec![b'E'];
+    message.extend_from_slice(&(fields.len() as i32 + 4).to_be_bytes());
+    message.extend_from_slice(&fields);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let _ = socket.write_all(&message).await;
+        let _ = socket.shutdown().await;
+    })
+    .await;
+}
+
+/// The identity of an authenticated connection; a connection without one
+/// never gets past authentication, so its absence is fatal.
+fn session<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Identity> {
+    identity_of(client).ok_or_else(|| {
+        pg_fatal(
+            Status::InvalidAuthorization.sqlstate(),
+            "the connection is not authenticated".into(),
+        )
+    })
+}
+
 /// The pgwire handler set: DataFusion sessions with Floe's hook first.
 struct Handlers {
     engine: Arc<Engine>,
     session: Arc<DfSessionService>,
     extended: Arc<FloeExtended>,
-    startup: Arc<RequireTls>,
+    login: Arc<Shared>,
     cancel: Arc<DefaultCancelHandler>,
 }
 
@@ -103,6 +149,9 @@ impl Handlers {
     fn new(engine: Arc<Engine>, require_tls: bool) -> Handlers {
         let ctx = Arc::new(engine.context().clone());
         let library_hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(CursorGuard {
+                engine: engine.clone(),
+            }),
             Arc::new(CursorStatementHook),
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
@@ -121,14 +170,14 @@ impl Handlers {
         });
         let connections = Arc::new(ConnectionManager::new());
         Handlers {
-            engine,
+            engine: engine.clone(),
             session,
             extended,
-            startup: Arc::new(RequireTls {
-                required: require_tls,
-                inner: Startup {
-                    connections: connections.clone(),
-                },
+            login: Arc::new(Shared {
+                engine: engine.clone(),
+                require_tls,
+                connections: connections.clone(),
+                pids: RandomPidSecretKeyGenerator::default(),
             }),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }
@@ -147,8 +196,9 @@ impl PgWireServerHandlers for Handlers {
         self.extended.clone()
     }
 
+    /// Called once per connection: each gets its own authenticator.
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        self.startup.clone()
+        Arc::new(Authenticate::new(self.login.clone()))
     }
 
     fn error_handler(&self) -> Arc<impl ErrorHandler> {
@@ -157,51 +207,6 @@ impl PgWireServerHandlers for Handlers {
 
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
         self.cancel.clone()
-    }
-}
-
-/// Accepts any user and database name until authentication exists.
-struct Startup {
-    connections: Arc<ConnectionManager>,
-}
-
-#[async_trait]
-impl NoopStartupHandler for Startup {
-    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
-        Some(self.connections.clone())
-    }
-}
-
-/// Refuses a plaintext session with FATAL 28000 when TLS is required,
-/// before any authentication; otherwise starts it as [`Startup`] does.
-struct RequireTls {
-    required: bool,
-    inner: Startup,
-}
-
-#[async_trait]
-impl pgwire::api::auth::StartupHandler for RequireTls {
-    async fn on_startup<C>(
-        &self,
-        client: &mut C,
-        message: pgwire::messages::PgWireFrontendMessage,
-    ) -> PgWireResult<()>
-    where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
-        C::Error: std::fmt::Debug,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-    {
-        if self.required
-            && !client.is_secure()
-            && matches!(message, pgwire::messages::PgWireFrontendMessage::Startup(_))
-        {
-            tracing::info!(peer = %client.socket_addr(), "refused a connection without TLS");
-            return Err(pg_fatal(
-                "28000",
-                "this server requires TLS: connect with sslmode=require or stronger".into(),
-            ));
-        }
-        self.inner.on_startup(client, message).await
     }
 }
 
@@ -224,14 +229,99 @@ struct FloeHook {
 impl FloeHook {
     async fn execute(
         &self,
+        who: Identity,
         stmt: Statement,
         options: Arc<FormatOptions>,
     ) -> PgWireResult<Response> {
-        match self.engine.execute(stmt).await.map_err(|e| pg_error(&e))? {
-            Output::Command { tag, rows } => Ok(Response::Execution(command_tag(tag, rows))),
-            Output::Rows(df) => Ok(Response::Query(
-                encode(*df, &Format::UnifiedText, options).await?,
-            )),
+        Engine::run_as(who, async {
+            match self.engine.execute(stmt).await.map_err(|e| pg_error(&e))? {
+                Output::Command { tag, rows } => {
+                    Ok(Response::Execution(command_tag(tag, rows)))
+                }
+                Output::Rows(df) => Ok(Response::Query(
+                    encode(*df, &Format::UnifiedText, options).await?,
+                )),
+            }
+        })
+        .await
+    }
+}
+
+/// Runs before the protocol library's cursor hook: the query of a
+/// `DECLARE ... CURSOR FOR` is planned (and so authorized) as the session.
+struct CursorGuard {
+    engine: Arc<Engine>,
+}
+
+impl CursorGuard {
+    async fn check(&self, statement: &Statement, who: Identity) -> Option<PgWireResult<()>> {
+        let Statement::Declare { stmts } = statement else {
+            return None;
+        };
+        for declare in stmts {
+            if let Some(query) = &declare.for_query
+                && let Err(e) = Engine::run_as(
+                    who.clone(),
+                    self.engine.plan(Statement::Query(query.clone())),
+                )
+                .await
+            {
+                return Some(Err(pg_error(&e)));
+            }
+        }
+        None
+    }
+}
+
+#[async_trait]
+impl QueryHook for CursorGuard {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let who = match session(&*client) {
+            Ok(w) => w,
+            Err(e) => return Some(Err(e)),
+        };
+        match self.check(statement, who).await? {
+            Ok(()) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        let who = match session(client) {
+            Ok(w) => w,
+            Err(e) => return Some(Err(e)),
+        };
+        match self.check(statement, who).await? {
+            Ok(()) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let who = match session(&*client) {
+            Ok(w) => w,
+            Err(e) => return Some(Err(e)),
+        };
+        match self.check(statement, who).await? {
+            Ok(()) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }
@@ -291,22 +381,29 @@ impl QueryHook for FloeHook {
         _ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        let who = match session(&*client) {
+            Ok(w) => w,
+            Err(e) => return Some(Err(e)),
+        };
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-        Some(self.execute(statement.clone(), options).await)
+        Some(self.execute(who, statement.clone(), options).await)
     }
 
     async fn handle_extended_parse_query(
         &self,
         statement: &Statement,
         _ctx: &SessionContext,
-        _client: &(dyn ClientInfo + Send + Sync),
+        client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
         if Engine::executes_itself(statement) {
             return Some(Ok(placeholder_plan()));
         }
+        let who = match session(client) {
+            Ok(w) => w,
+            Err(e) => return Some(Err(e)),
+        };
         Some(
-            self.engine
-                .plan(statement.clone())
+            Engine::run_as(who, self.engine.plan(statement.clone()))
                 .await
                 .map_err(|e| pg_error(&e)),
         )
@@ -321,8 +418,12 @@ impl QueryHook for FloeHook {
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         if Engine::executes_itself(statement) {
+            let who = match session(&*client) {
+                Ok(w) => w,
+                Err(e) => return Some(Err(e)),
+            };
             let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-            return Some(self.execute(statement.clone(), options).await);
+            return Some(self.execute(who, statement.clone(), options).await);
         }
         None
     }
@@ -529,24 +630,29 @@ impl ExtendedQueryHandler for FloeExtended {
                 return result;
             }
         }
+        let who = session(client)?;
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
         if Engine::executes_itself(stmt) {
             return FloeHook {
                 engine: self.engine.clone(),
             }
-            .execute(stmt.clone(), options)
+            .execute(who, stmt.clone(), options)
             .await;
         }
-        let plan = plan
-            .clone()
-            .replace_params_with_values(&params)
-            .map_err(pg_stream_error)?;
-        let df = self
-            .engine
-            .context()
-            .execute_logical_plan(plan)
-            .await
-            .map_err(pg_stream_error)?;
+        Engine::run_as(who, async {
+            // Privileges are checked again at execution: a prepared
+            // statement outlives a REVOKE.
+            self.engine.authorize(plan).map_err(|e| pg_error(&e))?;
+            let plan = plan
+                .clone()
+                .replace_params_with_values(&params)
+                .map_err(pg_stream_error)?;
+            let df = self
+                .engine
+                .context()
+                .execute_logical_plan(plan)
+                .await
+                .map_err(pg_stream_error)?;
         if matches!(stmt, Statement::Insert(_)) {
             let batches = df.collect().await.map_err(pg_stream_error)?;
             let rows = batches
@@ -562,6 +668,8 @@ impl ExtendedQueryHandler for FloeExtended {
         Ok(Response::Query(
             encode(df, &portal.result_column_format, options).await?,
         ))
+        })
+        .await
     }
 }
 
@@ -638,17 +746,31 @@ impl SimpleQueryHandler for FloeSimple {
     {
         // CHECKPOINT and CREATE/DROP SOURCE are not SQL the protocol
         // library's parser knows.
+        // A batch with any of them runs statement by statement, the others
+        // through the library as their own text.
         if let Ok(statements) = Engine::parse(query)
-            && !statements.is_empty()
-            && statements.iter().all(floe_query::is_floe_statement)
+            && statements.iter().any(floe_query::is_floe_statement)
         {
+            let who = session(client)?;
             let hook = FloeHook {
                 engine: self.engine.clone(),
             };
             let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
             let mut responses = Vec::with_capacity(statements.len());
             for stmt in statements {
-                responses.push(hook.execute(stmt, options.clone()).await?);
+                if floe_query::is_floe_statement(&stmt) {
+                    responses.push(hook.execute(who.clone(), stmt, options.clone()).await?);
+                } else {
+                    let text = Engine::statement_text(&stmt);
+                    let answered = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &text)
+                        .await
+                        .map_err(parse_failure)?;
+                    let failed = answered.iter().any(|r| matches!(r, Response::Error(_)));
+                    responses.extend(answered);
+                    if failed {
+                        break;
+                    }
+                }
             }
             return Ok(responses);
         }

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use floe_common::Status;
+use floe_common::{HasStatus, Status};
 use floe_ingest::decode::{self, Format, MAX_REPORTED};
 use floe_ingest::values::type_name;
 use floe_query::names::{quoted, split_qualified};
@@ -48,6 +48,7 @@ pub struct RowsParams {
 /// The handler.
 pub async fn ingest(
     State(engine): State<Arc<Engine>>,
+    axum::extract::Extension(who): axum::extract::Extension<floe_query::floe_auth::Identity>,
     Path(name): Path<String>,
     Query(params): Query<RowsParams>,
     headers: HeaderMap,
@@ -100,6 +101,16 @@ pub async fn ingest(
         Err(e) => return http_ingest_error(&e),
     };
 
+    let allowed = match engine.store().table(&schema, &table) {
+        Some(_) => engine
+            .auth()
+            .check_table(&who, floe_query::floe_auth::Privilege::Insert, &schema, &table),
+        None if create => engine.auth().require_superuser(&who, "create tables"),
+        None => Ok(()),
+    };
+    if let Err(e) = allowed {
+        return http_error(e.status(), &e.to_string());
+    }
     let handle = match engine.store().table(&schema, &table) {
         Some(h) => h,
         None if create => match create_table(&engine, &schema, &table, format, &body).await {

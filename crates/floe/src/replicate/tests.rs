@@ -9,6 +9,7 @@ fn arguments_become_one_create_source_statement() {
         tables: vec!["public.payouts".into(), "public.merchants".into()],
         into_schema: Some("pg".into()),
         url: "http://127.0.0.1:8433".into(),
+        token: None,
         no_wait: false,
         fail_after: 30,
     };
