@@ -109,6 +109,7 @@ def test_issue_3_http_errors_have_status_and_json_body(floe_server):
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
     c.putrequest("POST", "/v1/tables/ev/rows")
     c.putheader("Content-Type", "application/x-ndjson")
+    c.putheader("Authorization", f"Bearer {srv.token}")
     c.putheader("Content-Length", str(65 * 1024 * 1024))
     c.endheaders()
     resp = c.getresponse()

@@ -187,6 +187,11 @@ impl Auth {
         self.read().clone()
     }
 
+    /// Failed-login throttling.
+    pub fn throttle(&self) -> &throttle::Throttle {
+        &self.throttle
+    }
+
     /// The audit trail.
     pub fn audit(&self) -> &audit::Audit {
         &self.audit

@@ -8,9 +8,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Failed logins a peer may have within [`WINDOW`].
+/// Failed logins a peer may have within [`WINDOW`], by default.
 pub const MAX_FAILURES: usize = 10;
 /// The window failures are counted in.
 pub const WINDOW: Duration = Duration::from_secs(60);
@@ -18,12 +19,32 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 const MAX_PEERS: usize = 100_000;
 
 /// Failed logins per peer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Throttle {
     failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    limit: AtomicUsize,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle {
+            failures: Mutex::default(),
+            limit: AtomicUsize::new(MAX_FAILURES),
+        }
+    }
 }
 
 impl Throttle {
+    /// Sets the failures a peer may have within [`WINDOW`]; 0 turns
+    /// throttling off.
+    pub fn set_limit(&self, failures: usize) {
+        self.limit.store(failures, Ordering::Relaxed);
+    }
+
+    fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
     /// `Err(wait)` while `peer` must wait before trying again.
     pub fn check(&self, peer: IpAddr) -> Result<(), Duration> {
         self.check_at(peer, Instant::now())
@@ -41,7 +62,8 @@ impl Throttle {
             failures.remove(&peer);
             return Ok(());
         }
-        if times.len() >= MAX_FAILURES {
+        let limit = self.limit();
+        if limit > 0 && times.len() >= limit {
             let oldest = *times.front().expect("not empty");
             return Err(WINDOW.saturating_sub(now.duration_since(oldest)));
         }
@@ -54,6 +76,10 @@ impl Throttle {
     }
 
     fn failed_at(&self, peer: IpAddr, now: Instant) {
+        let limit = self.limit();
+        if limit == 0 {
+            return;
+        }
         let mut failures = self.failures.lock().expect("throttle lock");
         if failures.len() >= MAX_PEERS && !failures.contains_key(&peer) {
             failures.retain(|_, times| {
@@ -67,7 +93,7 @@ impl Throttle {
         }
         let times = failures.entry(peer).or_default();
         times.push_back(now);
-        while times.len() > MAX_FAILURES {
+        while times.len() > limit {
             times.pop_front();
         }
     }

@@ -80,6 +80,11 @@ impl HasStatus for CdcError {
                 Status::InvalidParameterValue
             }
             CdcError::Connect { .. } | CdcError::Protocol { .. } => Status::ConnectionFailure,
+            // The source refusing Floe's own login is a failure to connect,
+            // not a wrong password of the client asking.
+            CdcError::Server { sqlstate, .. } if sqlstate.starts_with("28") => {
+                Status::ConnectionFailure
+            }
             CdcError::Server { sqlstate, .. } => {
                 Status::from_sqlstate(sqlstate).unwrap_or(Status::ConnectionFailure)
             }

@@ -85,9 +85,15 @@ struct ServeArgs {
     #[arg(long, env = "FLOE_TLS_POLICY", default_value = "tls12-pfs")]
     tls_policy: floe_server::tls::TlsPolicy,
     /// Refuse connections without TLS on both endpoints (PG wire clients
-    /// that do not ask for it get FATAL 28000). Needs --tls-cert.
-    #[arg(long, env = "FLOE_REQUIRE_TLS", requires = "tls_cert")]
+    /// that do not ask for it get FATAL 28000). Needs --tls-cert or
+    /// --dev-tls.
+    #[arg(long, env = "FLOE_REQUIRE_TLS")]
     require_tls: bool,
+    /// Turn on TLS with a local certificate authority and server
+    /// certificate made in <data-dir>/tls (for trying TLS; use a real
+    /// certificate in production).
+    #[arg(long, env = "FLOE_DEV_TLS", conflicts_with = "tls_cert")]
+    dev_tls: bool,
     /// Directory COPY may read files from and write files to (repeatable;
     /// in the environment, separated by ':'). Without one, COPY with a
     /// file is refused.
@@ -96,6 +102,10 @@ struct ServeArgs {
     /// PostgreSQL connections held at most; more are refused (53300).
     #[arg(long, env = "FLOE_MAX_CONNECTIONS", default_value_t = floe_server::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Failed logins one client address may have per minute before it
+    /// must wait (0: no limit).
+    #[arg(long, env = "FLOE_MAX_FAILED_LOGINS", default_value_t = floe_query::floe_auth::throttle::MAX_FAILURES)]
+    max_failed_logins: usize,
     /// Allow listening on a non-loopback address without TLS. Passwords
     /// are still never sent in the clear (SCRAM), but everything else is.
     #[arg(long, env = "FLOE_INSECURE")]

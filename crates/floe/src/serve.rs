@@ -10,15 +10,31 @@ use tokio::net::TcpListener;
 use crate::ServeArgs;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(floe_server::tls::Tls::load(cert, key, args.tls_policy)?.require(args.require_tls))
-        }
-        _ => None,
-    };
+    if args.require_tls && args.tls_cert.is_none() && !args.dev_tls {
+        anyhow::bail!("--require-tls needs --tls-cert and --tls-key, or --dev-tls");
+    }
     let engine = Engine::open(&args.data_dir)
         .await
         .map_err(|e| anyhow::anyhow!(e.message()))?;
+    let dev = if args.dev_tls {
+        Some(floe_server::tls::dev::ensure(
+            &engine.store().root().join("tls"),
+        )?)
+    } else {
+        None
+    };
+    let files = match (&args.tls_cert, &args.tls_key, &dev) {
+        (Some(cert), Some(key), _) => Some((cert.clone(), key.clone())),
+        (_, _, Some(dev)) => Some((dev.cert.clone(), dev.key.clone())),
+        _ => None,
+    };
+    let tls = match files {
+        Some((cert, key)) => Some(
+            floe_server::tls::Tls::load(&cert, &key, args.tls_policy)?.require(args.require_tls),
+        ),
+        None => None,
+    };
+    engine.auth().throttle().set_limit(args.max_failed_logins);
     engine
         .secure(&args.copy_dirs)
         .map_err(|e| anyhow::anyhow!("--copy-dir: {}", e.message()))?;
@@ -81,6 +97,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(tls) = &tls {
         let required = if tls.required() { ", required" } else { "" };
         println!("  tls:      policy {}{required}", tls.policy().name());
+    }
+    if let Some(dev) = &dev {
+        let made = if dev.created { "made" } else { "kept" };
+        println!("  dev tls:  {made} a local CA, {}", dev.ca.display());
+        println!("            CA SHA-256 fingerprint {}", dev.ca_fingerprint);
+        println!(
+            "            psql \"host=localhost port={} user={ADMIN} dbname=floe sslmode=verify-full sslrootcert={}\"",
+            pg_addr.port(),
+            dev.ca.display()
+        );
+        println!(
+            "            curl --cacert {} https://localhost:{}/healthz",
+            dev.ca.display(),
+            http_addr.port()
+        );
     }
     engine.sources().start();
     println!("ready");

@@ -136,8 +136,14 @@ impl Engine {
         for udaf in crate::functions::aggregates() {
             ctx.register_udaf(udaf);
         }
-        ctx.register_udtf("at_snapshot", Arc::new(AtSnapshot::new(store.clone())));
-        ctx.register_udtf("row_positions", Arc::new(RowPositions::new(store.clone())));
+        ctx.register_udtf(
+            "at_snapshot",
+            Arc::new(AtSnapshot::new(store.clone(), auth.clone())),
+        );
+        ctx.register_udtf(
+            "row_positions",
+            Arc::new(RowPositions::new(store.clone(), auth.clone())),
+        );
         Ok(Engine {
             store,
             sources,

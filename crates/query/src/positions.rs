@@ -84,12 +84,13 @@ pub fn adapt_to_table(batch: &RecordBatch, table: &SchemaRef) -> DFResult<Record
 #[derive(Debug)]
 pub struct RowPositions {
     store: Arc<Store>,
+    auth: Arc<floe_auth::Auth>,
 }
 
 impl RowPositions {
     /// The function over a store.
-    pub fn new(store: Arc<Store>) -> RowPositions {
-        RowPositions { store }
+    pub fn new(store: Arc<Store>, auth: Arc<floe_auth::Auth>) -> RowPositions {
+        RowPositions { store, auth }
     }
 }
 
@@ -100,7 +101,7 @@ impl TableFunctionImpl for RowPositions {
                 "row_positions takes a table name: row_positions('public.t')".into(),
             ));
         };
-        let handle = crate::system::table_by_name(&self.store, name)?;
+        let handle = crate::system::table_by_name(&self.store, &self.auth, name)?;
         Ok(Arc::new(PositionTable::new(handle)?))
     }
 }

@@ -445,12 +445,13 @@ impl TableProvider for SystemTable {
 #[derive(Debug)]
 pub struct AtSnapshot {
     store: Arc<Store>,
+    auth: Arc<Auth>,
 }
 
 impl AtSnapshot {
     /// The function over a store.
-    pub fn new(store: Arc<Store>) -> AtSnapshot {
-        AtSnapshot { store }
+    pub fn new(store: Arc<Store>, auth: Arc<Auth>) -> AtSnapshot {
+        AtSnapshot { store, auth }
     }
 }
 
@@ -473,18 +474,24 @@ impl TableFunctionImpl for AtSnapshot {
             Expr::Literal(ScalarValue::Int32(Some(v)), _) => *v as i64,
             _ => return Err(usage()),
         };
-        let handle = table_by_name(&self.store, name)?;
+        let handle = table_by_name(&self.store, &self.auth, name)?;
         Ok(Arc::new(FloeTable::at_snapshot(handle, id)?))
     }
 }
 
-/// The table a table function's `'schema.table'` argument names.
-pub(crate) fn table_by_name(store: &Store, name: &str) -> DFResult<Arc<TableHandle>> {
+/// The table a table function's `'schema.table'` argument names, if the
+/// session may read it.
+pub(crate) fn table_by_name(store: &Store, auth: &Auth, name: &str) -> DFResult<Arc<TableHandle>> {
     let (schema, table) = crate::names::split_qualified(name);
-    store.table(&schema, &table).ok_or_else(|| {
+    let handle = store.table(&schema, &table).ok_or_else(|| {
         QueryError::NoSuchTable {
             name: format!("{schema}.{table}"),
         }
         .into_datafusion()
-    })
+    })?;
+    if let Some(who) = current_session() {
+        auth.check_table(&who, floe_auth::Privilege::Select, &schema, &table)
+            .map_err(|e| QueryError::from(e).into_datafusion())?;
+    }
+    Ok(handle)
 }

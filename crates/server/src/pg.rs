@@ -100,9 +100,31 @@ pub async fn serve(
     }
 }
 
-/// Answers a connection over the cap with FATAL 53300 and closes it.
+/// Answers a connection over the cap with FATAL 53300 and closes it. A
+/// TLS or GSSAPI request is declined first (so the client reads the error
+/// as PostgreSQL sends it, after its startup message).
 async fn refuse(mut socket: tokio::net::TcpStream) {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const SSL_REQUEST: u32 = 80877103;
+    const GSSENC_REQUEST: u32 = 80877104;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        for _ in 0..3 {
+            let mut header = [0u8; 8];
+            socket.read_exact(&mut header).await?;
+            let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            let code = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+            if len == 8 && (code == SSL_REQUEST || code == GSSENC_REQUEST) {
+                socket.write_all(b"N").await?;
+                continue;
+            }
+            // The startup message: skip the rest of it (bounded).
+            let mut rest = vec![0u8; len.clamp(8, 10_000) - 8];
+            socket.read_exact(&mut rest).await?;
+            break;
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
     let mut fields = Vec::new();
     for (code, value) in [
         (b'S', "FATAL"),

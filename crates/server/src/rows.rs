@@ -54,6 +54,21 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    Engine::run_as(
+        who.clone(),
+        ingest_as(engine, who, name, params, headers, body),
+    )
+    .await
+}
+
+async fn ingest_as(
+    engine: Arc<Engine>,
+    who: floe_query::floe_auth::Identity,
+    name: String,
+    params: RowsParams,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let (schema, table) = split_qualified(&name);
     let skip = match params.on_error.as_deref() {
         None | Some("abort") => false,

@@ -361,5 +361,7 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
+pub mod dev;
+
 #[cfg(test)]
 mod tests;
