@@ -283,6 +283,10 @@ class FloeServer:
                 raise RuntimeError(f"floe serve not healthy after {startup_timeout:g} s; "
                                    f"log tail:\n{self.log_tail()}")
             time.sleep(0.1)
+        # the superuser's password and HTTP token, written on the first start
+        self.password = (data_dir / "admin.password").read_text().strip()
+        self.token = (data_dir / "admin.token").read_text().strip()
+        self.auth = {"Authorization": f"Bearer {self.token}"}
 
     @property
     def pid(self) -> int:
@@ -300,7 +304,7 @@ class FloeServer:
     def sql(self, text: str, timeout: float = 120) -> dict:
         c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
         try:
-            c.request("POST", "/v1/sql", text.encode(), {"Content-Type": "text/plain"})
+            c.request("POST", "/v1/sql", text.encode(), {"Content-Type": "text/plain", **self.auth})
             r = c.getresponse()
             data = r.read()
         finally:
@@ -316,7 +320,8 @@ class FloeServer:
 
     def pg_connect(self):
         return psycopg.connect(host="127.0.0.1", port=self.pg_port, user="floe", dbname="floe",
-                               sslmode="disable", autocommit=True, connect_timeout=30)
+                               password=self.password, sslmode="disable", autocommit=True,
+                               connect_timeout=30)
 
     def stop(self, grace: float = 60.0) -> int | None:
         if self.proc.poll() is None:
@@ -404,10 +409,11 @@ class Load:
     sends at once until it is back on schedule. Latency is recorded both
     from the actual send and from the scheduled send time."""
 
-    def __init__(self, port: int, table: str, batches: list[Batch], threads: int,
+    def __init__(self, srv: FloeServer, table: str, batches: list[Batch], threads: int,
                  duration: float, rate_rows_s: float | None = None, record: bool = False,
                  name: str = "load"):
-        self.port, self.table, self.threads = port, table, threads
+        self.port, self.table, self.threads = srv.http_port, table, threads
+        self.headers = {**NDJSON_HEADERS, **srv.auth}
         self.bodies = [b.body for b in batches]
         self.counts = [b.rows for b in batches]
         self.duration, self.record, self.name = duration, record, name
@@ -471,7 +477,7 @@ class Load:
             j = i % nb
             i += 1
             try:
-                conn.request("POST", path, bodies[j], NDJSON_HEADERS)
+                conn.request("POST", path, bodies[j], self.headers)
                 resp = conn.getresponse()
                 data = resp.read()
                 status = resp.status
@@ -602,7 +608,7 @@ def phase_throughput(srv: FloeServer, pool: list[Batch], clients: int, duration:
     table = f"events_c{clients}"
     create_table(srv, table)
     log(f"[floe] sustained ingest, {clients} client(s), {duration:g} s -> {table}")
-    res = with_server_cpu(srv, lambda: Load(srv.http_port, table, pool, clients, duration,
+    res = with_server_cpu(srv, lambda: Load(srv, table, pool, clients, duration,
                                             record=True, name=f"c{clients}").start().join())
     check_count(srv, res, res["acked"])
     log(f"[floe]   {res['rows_s']:,.0f} rows/s, {res['requests_s']:,.1f} req/s, "
@@ -623,7 +629,7 @@ def phase_ack_latency(srv: FloeServer, pool: list[Batch], rate: float, threads: 
     create_table(srv, table)
     log(f"[floe] ack latency at {rate:,.0f} rows/s (open loop, {threads} threads), "
         f"{duration:g} s -> {table}")
-    res = with_server_cpu(srv, lambda: Load(srv.http_port, table, pool, threads, duration,
+    res = with_server_cpu(srv, lambda: Load(srv, table, pool, threads, duration,
                                             rate_rows_s=rate, record=True,
                                             name="ack").start().join())
     check_count(srv, res, res["acked"])
@@ -647,13 +653,14 @@ def phase_visible(srv: FloeServer, pool: list[Batch], rate: float, samples: int,
         probes.append((marker, (ndjson_line(gen.row(user_id=marker)) + "\n").encode()))
     pg = srv.pg_connect()
     conn = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=HTTP_TIMEOUT)
-    bg = Load(srv.http_port, table, pool, bg_threads, timeout + 30, rate_rows_s=rate,
+    bg = Load(srv, table, pool, bg_threads, timeout + 30, rate_rows_s=rate,
               name="vis-bg") if rate > 0 else None
     vis, ack, first_query = [], [], []
     first_poll = timeouts = 0
     polls_max = 0
     errors: list[str] = []
     path = f"/v1/tables/public.{table}/rows"
+    headers = {**NDJSON_HEADERS, **srv.auth}
     deadline = time.perf_counter() + timeout
     try:
         if bg:
@@ -667,7 +674,7 @@ def phase_visible(srv: FloeServer, pool: list[Batch], rate: float, samples: int,
                 sql = f"SELECT count(*) FROM {table} WHERE user_id = {marker}"
                 t_send = time.perf_counter()
                 try:
-                    conn.request("POST", path, body, NDJSON_HEADERS)
+                    conn.request("POST", path, body, headers)
                     r = conn.getresponse()
                     data = r.read()
                 except (OSError, http.client.HTTPException) as e:
@@ -750,7 +757,7 @@ def phase_files(srv: FloeServer, pool: list[Batch], rate: float, threads: int,
     table = "events_files"
     create_table(srv, table)
     log(f"[floe] file count: {duration:g} s at {rate:,.0f} rows/s -> {table}")
-    load = Load(srv.http_port, table, pool, threads, duration, rate_rows_s=rate,
+    load = Load(srv, table, pool, threads, duration, rate_rows_s=rate,
                 name="files").start()
     step = max(1.0, duration / 30)
     timeline = []

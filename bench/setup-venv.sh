@@ -21,6 +21,7 @@ PACKAGES=(
   "pyarrow==26.0.1"
   "datafusion==53.0.0"
   "trustme==1.2.1"
+  "sslyze==6.3.1"
 )
 
 STAMP="$VENV/.floe-setup-stamp"

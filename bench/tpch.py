@@ -116,6 +116,10 @@ def sf_label(sf: float) -> str:
     return f"{sf:g}"
 
 
+def tpch_data_dir(sf: float) -> Path:
+    return BENCH_DIR / "data" / f"tpch-sf{sf_label(sf)}"
+
+
 def data_files(data_dir: Path) -> dict[str, Path]:
     return {t: data_dir / f"{t}.parquet" for t in TABLES}
 
@@ -131,7 +135,7 @@ def find_tool(name: str) -> str:
 
 
 def generate(sf: float) -> Path:
-    data_dir = BENCH_DIR / "data" / f"tpch-sf{sf_label(sf)}"
+    data_dir = tpch_data_dir(sf)
     files = data_files(data_dir)
     if all(p.exists() for p in files.values()):
         log(f"data: using {data_dir}")
@@ -462,6 +466,7 @@ class FloeEngine(Engine):
         self.binary = binary
         self.data_dir = out_dir / "floe-data"
         self.log_path = out_dir / "floe-server.log"
+        self.copy_dir = tpch_data_dir(sf).resolve()  # COPY ... FROM reads the Parquet files here
         self.startup_timeout = startup_timeout
         shutil.rmtree(self.data_dir, ignore_errors=True)
         self.proc: subprocess.Popen | None = None
@@ -479,7 +484,8 @@ class FloeEngine(Engine):
         logf.flush()
         cmd = [self.binary, "serve", "--data-dir", str(self.data_dir),
                "--pg-addr", f"127.0.0.1:{self.pg_port}",
-               "--http-addr", f"127.0.0.1:{self.http_port}"]
+               "--http-addr", f"127.0.0.1:{self.http_port}",
+               "--copy-dir", str(self.copy_dir)]
         self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, preexec_fn=pdeathsig)
         logf.close()
@@ -500,9 +506,11 @@ class FloeEngine(Engine):
                 raise RuntimeError(f"floe serve not healthy after {self.startup_timeout:g} s; "
                                    f"log tail:\n{self._log_tail()}")
             time.sleep(0.1)
+        # the superuser's password, written on the first start
+        password = (self.data_dir / "admin.password").read_text().strip()
         self.conn = self._psycopg.connect(host="127.0.0.1", port=self.pg_port, user="floe",
-                                          dbname="floe", sslmode="disable", autocommit=True,
-                                          connect_timeout=30)
+                                          password=password, dbname="floe", sslmode="disable",
+                                          autocommit=True, connect_timeout=30)
 
     def _stop(self):
         if self.conn is not None:

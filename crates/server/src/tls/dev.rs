@@ -2,8 +2,9 @@
 //! certificate for trying TLS without a real one.
 //!
 //! Both are ECDSA P-256. The server certificate names `localhost`,
-//! `127.0.0.1` and `::1`, is valid for 90 days and is made again when it
-//! has less than 7 days left (the CA with it, since the CA's key is not
+//! `127.0.0.1` and `::1`, is valid for 89 days (under the 90 days of
+//! Mozilla's "modern" profile) and is made again when it has less than 7
+//! days left (the CA with it, since the CA's key is not
 //! kept). Files live in `<data-dir>/tls/`: `ca.pem` (give it to clients as
 //! the root they trust), `server.pem` and `server.key` (mode 0600).
 
@@ -20,8 +21,9 @@ use rustls::pki_types::pem::PemObject;
 
 use super::TlsError;
 
-/// Days a development server certificate is valid.
-const VALID_DAYS: i64 = 90;
+/// Days from today a development server certificate stays valid; it
+/// starts yesterday, so its whole life is one day more.
+const VALID_DAYS: i64 = 88;
 /// A certificate with fewer days left is made again.
 const RENEW_DAYS: i64 = 7;
 
