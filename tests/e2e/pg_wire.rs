@@ -163,7 +163,11 @@ async fn issue_2_time_travel_reads_an_earlier_snapshot() {
 }
 
 /// Connects as `user` with `password`; the error's SQLSTATE if refused.
-async fn login(server: &TestServer, user: &str, password: &str) -> Result<tokio_postgres::Client, String> {
+async fn login(
+    server: &TestServer,
+    user: &str,
+    password: &str,
+) -> Result<tokio_postgres::Client, String> {
     let config = format!(
         "host={} port={} user={user} password='{password}' dbname=floe",
         server.pg.ip(),
@@ -192,15 +196,29 @@ async fn issue5_wrong_passwords_get_28p01_and_missing_privileges_42501() {
         )
         .await
         .unwrap();
-    assert_eq!(login(&server, "alice", "wrong").await.err().as_deref(), Some("28P01"));
-    assert_eq!(login(&server, "nobody", "x").await.err().as_deref(), Some("28P01"));
+    assert_eq!(
+        login(&server, "alice", "wrong").await.err().as_deref(),
+        Some("28P01")
+    );
+    assert_eq!(
+        login(&server, "nobody", "x").await.err().as_deref(),
+        Some("28P01")
+    );
     let alice = login(&server, "alice", "right").await.unwrap();
     alice.simple_query("SELECT * FROM u").await.unwrap();
-    for sql in ["SELECT * FROM t", "INSERT INTO u VALUES (1)", "DROP TABLE u"] {
+    for sql in [
+        "SELECT * FROM t",
+        "INSERT INTO u VALUES (1)",
+        "DROP TABLE u",
+    ] {
         let e = alice.simple_query(sql).await.unwrap_err();
         assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{sql}: {e}");
         let e = alice.query(sql, &[]).await.unwrap_err();
-        assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{sql} (extended): {e}");
+        assert_eq!(
+            e.code().map(|c| c.code()),
+            Some("42501"),
+            "{sql} (extended): {e}"
+        );
     }
     server.stop().await;
 }

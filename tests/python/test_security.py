@@ -337,3 +337,65 @@ def test_issue5_hostile_startup_and_authentication_messages_do_not_crash(floe_fa
     # Nothing got in: no session ran a statement without logging in.
     rows = srv.query("SELECT count(*) FROM system.audit WHERE kind = 'login' AND success")
     assert rows[0][0] >= 1
+
+
+def test_issue5_http_limits_answer_with_errors(floe_factory):
+    srv = floe_factory(extra_args=["--max-connections", "2", "--client-timeout", "2"])
+    # Headers past the limit: 431, not a crash.
+    r = http_request("GET", f"{srv.http_url}/v1/tables", headers={"X-Big": "x" * 300_000})
+    assert r.status == 431
+    # A client that never finishes its headers is closed after the timeout.
+    s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=10)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    start = time.monotonic()
+    data = s.recv(1024)
+    assert data == b"" or data.startswith(b"HTTP/1.1 408"), data
+    waited = time.monotonic() - start
+    s.close()
+    assert 1 <= waited < 9, f"slow client held the connection for {waited:.1f}s"
+    # Over the connection cap: 503 with the SQLSTATE, and the server goes on.
+    import http.client
+    held = [http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=10) for _ in range(2)]
+    for c in held:
+        c.request("GET", "/healthz")
+        assert c.getresponse().read()
+    extra = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=10)
+    extra.request("GET", "/healthz")
+    resp = extra.getresponse()
+    assert resp.status == 503 and b"53300" in resp.read()
+    for c in held:
+        c.close()
+    deadline = time.monotonic() + 10
+    while http_request("GET", f"{srv.http_url}/healthz").status != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_issue5_users_see_only_their_own_sessions_and_queries(floe_server):
+    srv = floe_server
+    admin_sql(srv, "CREATE USER dave PASSWORD 'pw-dave'", "CREATE USER erin PASSWORD 'pw-erin'")
+    with connect(srv, "dave", "pw-dave") as dave, connect(srv, "erin", "pw-erin") as erin:
+        dave.execute("SELECT 'dave was here'")
+        erin.execute("SELECT 'erin was here'")
+        mine = dave.execute("SELECT DISTINCT user_name FROM system.sessions").fetchall()
+        assert mine == [("dave",)]
+        active = dave.execute("SELECT state, query FROM system.sessions").fetchall()
+        assert active == [("active", "SELECT state, query FROM system.sessions")]
+        statements = [r[0] for r in dave.execute("SELECT statement FROM system.queries").fetchall()]
+        assert "SELECT 'dave was here'" in statements
+        assert not any("erin" in s for s in statements)
+        with srv.connect() as admin:
+            users = {r[0] for r in admin.execute("SELECT user_name FROM system.sessions").fetchall()}
+            assert {"dave", "erin", "floe"} <= users
+            admin.execute("ALTER USER dave PASSWORD 'hunter2-secret'")
+            rows = admin.execute("SELECT user_name, statement, status FROM system.queries").fetchall()
+            assert ("erin", "SELECT 'erin was here'", "ok") in rows
+            assert not any("hunter2" in r[1] for r in rows)
+            assert any(r[1].startswith("ALTER ROLE dave") and "********" in r[1] for r in rows)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with connect(srv, "dave", "hunter2-secret") as dave:
+            dave.execute("SELECT * FROM system.audit")
+    with srv.connect() as admin:
+        failed = admin.execute(
+            "SELECT status FROM system.queries WHERE statement = 'SELECT * FROM system.audit'").fetchall()
+        assert failed == [("42501",)]

@@ -75,12 +75,8 @@ impl HasStatus for AuthError {
             AuthError::PermissionDenied { .. } | AuthError::SuperuserOnly { .. } => {
                 Status::InsufficientPrivilege
             }
-            AuthError::NoSuchRole { .. } | AuthError::NoSuchToken { .. } => {
-                Status::UndefinedObject
-            }
-            AuthError::RoleExists { .. } | AuthError::TokenExists { .. } => {
-                Status::DuplicateObject
-            }
+            AuthError::NoSuchRole { .. } | AuthError::NoSuchToken { .. } => Status::UndefinedObject,
+            AuthError::RoleExists { .. } | AuthError::TokenExists { .. } => Status::DuplicateObject,
             AuthError::Refused { .. } => Status::ObjectInUse,
             AuthError::InvalidOption { .. } => Status::InvalidParameterValue,
             AuthError::Io { .. } => Status::IoError,

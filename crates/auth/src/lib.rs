@@ -12,6 +12,7 @@
 //! read the current state, so a REVOKE or a dropped token takes effect on
 //! the next statement or request.
 
+pub mod activity;
 pub mod audit;
 pub mod error;
 pub mod roles;
@@ -144,6 +145,7 @@ pub struct Auth {
     state: RwLock<State>,
     audit: audit::Audit,
     throttle: throttle::Throttle,
+    activity: Arc<activity::Activity>,
 }
 
 impl Auth {
@@ -161,6 +163,7 @@ impl Auth {
             state: RwLock::new(state),
             audit: audit::Audit::open(dir)?,
             throttle: throttle::Throttle::default(),
+            activity: Arc::default(),
         }))
     }
 
@@ -185,6 +188,11 @@ impl Auth {
     /// A copy of the current state (for the system tables).
     pub fn snapshot(&self) -> State {
         self.read().clone()
+    }
+
+    /// Open sessions and recent statements.
+    pub fn activity(&self) -> &Arc<activity::Activity> {
+        &self.activity
     }
 
     /// Failed-login throttling.
@@ -353,7 +361,12 @@ impl Auth {
 
     /// Whether `who` is a superuser (the in-process owner always is).
     pub fn is_superuser(&self, who: &Identity) -> bool {
-        who.is_local() || self.read().roles.get(&who.user).is_some_and(|r| r.superuser)
+        who.is_local()
+            || self
+                .read()
+                .roles
+                .get(&who.user)
+                .is_some_and(|r| r.superuser)
     }
 
     /// Fails unless `who` is a superuser.
@@ -815,7 +828,9 @@ fn check_role_name(name: &str) -> Result<(), AuthError> {
 
 /// The verifier to store for a PASSWORD option: a SCRAM verifier as given,
 /// otherwise the verifier of the password. Empty passwords are refused.
-fn password_verifier(password: &Option<Option<String>>) -> Result<Option<Option<String>>, AuthError> {
+fn password_verifier(
+    password: &Option<Option<String>>,
+) -> Result<Option<Option<String>>, AuthError> {
     Ok(match password {
         None => None,
         Some(None) => Some(None),

@@ -184,9 +184,9 @@ fn start_with_nonce(
     let text = std::str::from_utf8(client_first)
         .map_err(|_| ScramError::Malformed("client-first-message is not UTF-8"))?;
     // gs2-header: cbind-flag "," [authzid] ","
-    let (flag, rest) = text
-        .split_once(',')
-        .ok_or(ScramError::Malformed("client-first-message has no GS2 header"))?;
+    let (flag, rest) = text.split_once(',').ok_or(ScramError::Malformed(
+        "client-first-message has no GS2 header",
+    ))?;
     match flag {
         "n" | "y" => {}
         f if f.starts_with("p=") => {
@@ -196,9 +196,9 @@ fn start_with_nonce(
         }
         _ => return Err(ScramError::Malformed("unknown channel binding flag")),
     }
-    let (authzid, bare) = rest
-        .split_once(',')
-        .ok_or(ScramError::Malformed("client-first-message has no GS2 header"))?;
+    let (authzid, bare) = rest.split_once(',').ok_or(ScramError::Malformed(
+        "client-first-message has no GS2 header",
+    ))?;
     if !authzid.is_empty() && !authzid.starts_with("a=") {
         return Err(ScramError::Malformed("invalid authorization identity"));
     }
@@ -206,15 +206,23 @@ fn start_with_nonce(
     match attributes.next() {
         Some(a) if a.starts_with("n=") => {}
         Some(a) if a.starts_with("m=") => {
-            return Err(ScramError::Malformed("mandatory extensions are not supported"));
+            return Err(ScramError::Malformed(
+                "mandatory extensions are not supported",
+            ));
         }
-        _ => return Err(ScramError::Malformed("client-first-message has no user name")),
+        _ => {
+            return Err(ScramError::Malformed(
+                "client-first-message has no user name",
+            ));
+        }
     }
     let client_nonce = attributes
         .next()
         .and_then(|a| a.strip_prefix("r="))
         .filter(|n| !n.is_empty() && n.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b','))
-        .ok_or(ScramError::Malformed("client-first-message has no valid nonce"))?;
+        .ok_or(ScramError::Malformed(
+            "client-first-message has no valid nonce",
+        ))?;
     let nonce = format!("{client_nonce}{server_nonce}");
     let server_first = format!(
         "r={nonce},s={},i={}",
@@ -247,7 +255,9 @@ impl Exchange {
             .next()
             .and_then(|a| a.strip_prefix("c="))
             .and_then(|c| STANDARD.decode(c).ok())
-            .ok_or(ScramError::Malformed("client-final-message has no channel binding"))?;
+            .ok_or(ScramError::Malformed(
+                "client-final-message has no channel binding",
+            ))?;
         if binding != self.gs2_header.as_bytes() {
             return Err(ScramError::Malformed("channel binding does not match"));
         }

@@ -55,7 +55,10 @@ impl Throttle {
         let Some(times) = failures.get_mut(&peer) else {
             return Ok(());
         };
-        while times.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
             times.pop_front();
         }
         if times.is_empty() {

@@ -99,9 +99,14 @@ struct ServeArgs {
     /// file is refused.
     #[arg(long = "copy-dir", env = "FLOE_COPY_DIRS", value_delimiter = ':')]
     copy_dirs: Vec<PathBuf>,
-    /// PostgreSQL connections held at most; more are refused (53300).
+    /// Connections held at most on each endpoint; more are refused
+    /// (PostgreSQL: FATAL 53300; HTTP: 503).
     #[arg(long, env = "FLOE_MAX_CONNECTIONS", default_value_t = floe_server::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Seconds an HTTP client may take to send a request's headers, and
+    /// to keep an idle connection open.
+    #[arg(long, env = "FLOE_CLIENT_TIMEOUT", default_value_t = 30)]
+    client_timeout: u64,
     /// Failed logins one client address may have per minute before it
     /// must wait (0: no limit).
     #[arg(long, env = "FLOE_MAX_FAILED_LOGINS", default_value_t = floe_query::floe_auth::throttle::MAX_FAILURES)]
@@ -155,7 +160,9 @@ fn http_client(token: Option<&str>) -> anyhow::Result<reqwest::Client> {
         value.set_sensitive(true);
         headers.insert(reqwest::header::AUTHORIZATION, value);
     }
-    Ok(reqwest::Client::builder().default_headers(headers).build()?)
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
 }
 
 fn main() -> std::process::ExitCode {

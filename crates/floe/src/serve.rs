@@ -118,6 +118,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let options = floe_server::Options {
         tls,
         max_connections: args.max_connections,
+        client_timeout: std::time::Duration::from_secs(args.client_timeout.max(1)),
     };
     floe_server::serve(engine.clone(), pg, http, options, shutdown_signal()).await?;
     // Replication workers apply what they hold and stop; the source

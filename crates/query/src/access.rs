@@ -308,7 +308,9 @@ fn create_role_options(role: &CreateRole) -> Result<RoleOptions, QueryError> {
         || !role.admin.is_empty()
         || role.authorization_owner.is_some()
     {
-        return Err(unsupported("CREATE ROLE with CONNECTION LIMIT, VALID UNTIL, IN GROUP, ROLE, USER or ADMIN"));
+        return Err(unsupported(
+            "CREATE ROLE with CONNECTION LIMIT, VALID UNTIL, IN GROUP, ROLE, USER or ADMIN",
+        ));
     }
     let mut out = role_options(&options)?;
     out.in_role = role.in_role.iter().map(names::ident).collect();
@@ -331,9 +333,10 @@ fn grantees(list: &[Grantee]) -> Result<Vec<String>, QueryError> {
     list.iter()
         .map(|g| match (&g.grantee_type, &g.name) {
             (GranteesType::Public, _) => Ok(floe_auth::roles::PUBLIC.to_string()),
-            (GranteesType::None | GranteesType::Role | GranteesType::User, Some(GranteeName::ObjectName(n))) => {
-                role_name(n)
-            }
+            (
+                GranteesType::None | GranteesType::Role | GranteesType::User,
+                Some(GranteeName::ObjectName(n)),
+            ) => role_name(n),
             _ => Err(unsupported(&format!("grantee {g}"))),
         })
         .collect()
@@ -349,9 +352,9 @@ fn privileges_on(
     let schema_of = |n: &ObjectName| -> Result<String, QueryError> {
         let schema = role_name(n)?;
         if !store.schema_exists(&schema) {
-            return Err(QueryError::Storage(floe_storage::StorageError::NoSuchSchema {
-                schema,
-            }));
+            return Err(QueryError::Storage(
+                floe_storage::StorageError::NoSuchSchema { schema },
+            ));
         }
         Ok(schema)
     };
@@ -360,7 +363,11 @@ fn privileges_on(
             true,
             names
                 .iter()
-                .map(|n| Ok(Object::Schema { schema: schema_of(n)? }))
+                .map(|n| {
+                    Ok(Object::Schema {
+                        schema: schema_of(n)?,
+                    })
+                })
                 .collect::<Result<Vec<_>, QueryError>>()?,
         ),
         GrantObjects::Tables(names) => (
@@ -487,8 +494,7 @@ async fn run(engine: &Engine, who: &Identity, stmt: Statement) -> Result<Output,
             match (&revoke.objects, granted_roles(&revoke.privileges)) {
                 (None, Some(roles)) => auth.revoke_roles(who, &roles?, &from)?,
                 (Some(objects), None) => {
-                    let (privileges, objects) =
-                        privileges_on(engine, &revoke.privileges, objects)?;
+                    let (privileges, objects) = privileges_on(engine, &revoke.privileges, objects)?;
                     auth.revoke(who, &privileges, &objects, &from)?;
                 }
                 _ => return Err(unsupported(&format!("{revoke}"))),
@@ -540,7 +546,9 @@ mod tests;
 pub(crate) mod tables {
     use std::sync::Arc;
 
-    use arrow::array::{ArrayRef, BooleanArray, StringArray, TimestampMicrosecondArray};
+    use arrow::array::{
+        ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
+    };
     use arrow::datatypes::{DataType, Field, TimeUnit};
     use floe_auth::{Auth, Identity, Object};
 
@@ -576,12 +584,24 @@ pub(crate) mod tables {
                 )
                 .with_timezone("+00:00"),
             ),
-            Arc::new(StringArray::from_iter_values(events.iter().map(|e| &e.kind))),
-            Arc::new(StringArray::from_iter_values(events.iter().map(|e| &e.user))),
-            Arc::new(StringArray::from_iter(events.iter().map(|e| e.peer.as_deref()))),
-            Arc::new(StringArray::from_iter_values(events.iter().map(|e| &e.protocol))),
-            Arc::new(BooleanArray::from_iter(events.iter().map(|e| Some(e.success)))),
-            Arc::new(StringArray::from_iter_values(events.iter().map(|e| &e.detail))),
+            Arc::new(StringArray::from_iter_values(
+                events.iter().map(|e| &e.kind),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                events.iter().map(|e| &e.user),
+            )),
+            Arc::new(StringArray::from_iter(
+                events.iter().map(|e| e.peer.as_deref()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                events.iter().map(|e| &e.protocol),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                events.iter().map(|e| Some(e.success)),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                events.iter().map(|e| &e.detail),
+            )),
         ])
     }
 
@@ -602,8 +622,12 @@ pub(crate) mod tables {
         let roles: Vec<_> = state.roles.iter().collect();
         vec![
             Arc::new(StringArray::from_iter_values(roles.iter().map(|(n, _)| n))),
-            Arc::new(BooleanArray::from_iter(roles.iter().map(|(_, r)| Some(r.login)))),
-            Arc::new(BooleanArray::from_iter(roles.iter().map(|(_, r)| Some(r.superuser)))),
+            Arc::new(BooleanArray::from_iter(
+                roles.iter().map(|(_, r)| Some(r.login)),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                roles.iter().map(|(_, r)| Some(r.superuser)),
+            )),
             Arc::new(BooleanArray::from_iter(
                 roles.iter().map(|(_, r)| Some(r.verifier.is_some())),
             )),
@@ -612,7 +636,10 @@ pub(crate) mod tables {
             }))),
             Arc::new(
                 TimestampMicrosecondArray::from(
-                    roles.iter().map(|(_, r)| micros(&r.created)).collect::<Vec<_>>(),
+                    roles
+                        .iter()
+                        .map(|(_, r)| micros(&r.created))
+                        .collect::<Vec<_>>(),
                 )
                 .with_timezone("+00:00"),
             ),
@@ -647,15 +674,22 @@ pub(crate) mod tables {
                 Object::Schema { schema } => ("schema", schema.clone(), None),
                 Object::Table { schema, table } => ("table", schema.clone(), Some(table.clone())),
             })
-            .fold((vec![], vec![], vec![]), |(mut k, mut s, mut t), (a, b, c)| {
-                k.push(a);
-                s.push(b);
-                t.push(c);
-                (k, s, t)
-            });
+            .fold(
+                (vec![], vec![], vec![]),
+                |(mut k, mut s, mut t), (a, b, c)| {
+                    k.push(a);
+                    s.push(b);
+                    t.push(c);
+                    (k, s, t)
+                },
+            );
         vec![
-            Arc::new(StringArray::from_iter_values(grants.iter().map(|g| &g.grantee))),
-            Arc::new(StringArray::from_iter_values(grants.iter().map(|g| g.privilege.name()))),
+            Arc::new(StringArray::from_iter_values(
+                grants.iter().map(|g| &g.grantee),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                grants.iter().map(|g| g.privilege.name()),
+            )),
             Arc::new(StringArray::from(kind)),
             Arc::new(StringArray::from(schema)),
             Arc::new(StringArray::from(table)),
@@ -682,15 +716,131 @@ pub(crate) mod tables {
             .filter(|t| restrict.is_none_or(|w| t.role == w.user || t.created_by == w.user))
             .collect();
         vec![
-            Arc::new(StringArray::from_iter_values(tokens.iter().map(|t| &t.name))),
-            Arc::new(StringArray::from_iter_values(tokens.iter().map(|t| &t.role))),
-            Arc::new(StringArray::from_iter_values(tokens.iter().map(|t| &t.created_by))),
+            Arc::new(StringArray::from_iter_values(
+                tokens.iter().map(|t| &t.name),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                tokens.iter().map(|t| &t.role),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                tokens.iter().map(|t| &t.created_by),
+            )),
             Arc::new(
                 TimestampMicrosecondArray::from(
-                    tokens.iter().map(|t| micros(&t.created)).collect::<Vec<_>>(),
+                    tokens
+                        .iter()
+                        .map(|t| micros(&t.created))
+                        .collect::<Vec<_>>(),
                 )
                 .with_timezone("+00:00"),
             ),
+        ]
+    }
+
+    fn ts_column(values: Vec<Option<i64>>) -> ArrayRef {
+        Arc::new(TimestampMicrosecondArray::from(values).with_timezone("+00:00"))
+    }
+
+    /// Whether a row of `user`'s shows to `who`: superusers see every
+    /// session and statement, others their own.
+    fn visible(auth: &Auth, who: Option<&Identity>, user: &str) -> bool {
+        who.is_none_or(|w| w.user == user || auth.is_superuser(w))
+    }
+
+    /// `system.sessions`: the sessions open now.
+    pub(crate) fn sessions_fields() -> Vec<Field> {
+        vec![
+            Field::new("session_id", DataType::Int64, false),
+            Field::new("user_name", DataType::Utf8, false),
+            Field::new("peer", DataType::Utf8, true),
+            Field::new("protocol", DataType::Utf8, false),
+            Field::new("backend_start", ts(), true),
+            Field::new("state", DataType::Utf8, false),
+            Field::new("query", DataType::Utf8, true),
+            Field::new("query_start", ts(), true),
+        ]
+    }
+
+    pub(crate) fn sessions_columns(auth: &Auth, who: Option<&Identity>) -> Vec<ArrayRef> {
+        let rows: Vec<_> = auth
+            .activity()
+            .sessions()
+            .into_iter()
+            .filter(|s| visible(auth, who, &s.who.user))
+            .collect();
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|s| s.id as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|s| &s.who.user),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|s| s.who.peer.map(|p| p.to_string())),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|s| s.who.protocol.name()),
+            )),
+            ts_column(rows.iter().map(|s| micros(&s.started)).collect()),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter()
+                    .map(|s| if s.query.is_some() { "active" } else { "idle" }),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|s| s.query.as_deref()),
+            )),
+            ts_column(
+                rows.iter()
+                    .map(|s| s.query_started.as_deref().and_then(micros))
+                    .collect(),
+            ),
+        ]
+    }
+
+    /// `system.queries`: the last statements that finished.
+    pub(crate) fn queries_fields() -> Vec<Field> {
+        vec![
+            Field::new("session_id", DataType::Int64, false),
+            Field::new("user_name", DataType::Utf8, false),
+            Field::new("peer", DataType::Utf8, true),
+            Field::new("protocol", DataType::Utf8, false),
+            Field::new("started", ts(), true),
+            Field::new("duration_ms", DataType::Float64, false),
+            Field::new("statement", DataType::Utf8, false),
+            Field::new("status", DataType::Utf8, false),
+        ]
+    }
+
+    pub(crate) fn queries_columns(auth: &Auth, who: Option<&Identity>) -> Vec<ArrayRef> {
+        let rows: Vec<_> = auth
+            .activity()
+            .queries()
+            .into_iter()
+            .filter(|q| visible(auth, who, &q.who.user))
+            .collect();
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|q| q.session as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|q| &q.who.user),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|q| q.who.peer.map(|p| p.to_string())),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|q| q.who.protocol.name()),
+            )),
+            ts_column(rows.iter().map(|q| micros(&q.started)).collect()),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|q| q.duration_ms),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|q| &q.statement),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|q| &q.status),
+            )),
         ]
     }
 }

@@ -233,7 +233,9 @@ fn confine(engine: &Engine, path: &str) -> Result<PathBuf, QueryError> {
         .components()
         .any(|c| matches!(c, std::path::Component::ParentDir))
     {
-        return Err(refuse("is refused: \"..\" is not allowed in COPY paths".into()));
+        return Err(refuse(
+            "is refused: \"..\" is not allowed in COPY paths".into(),
+        ));
     }
     let full = if given.is_absolute() {
         given.to_path_buf()

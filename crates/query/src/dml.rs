@@ -22,12 +22,12 @@ use datafusion::sql::sqlparser::ast::{
 use floe_storage::{PositionDeletes, TableChange, TableHandle};
 use futures::StreamExt;
 
-use floe_auth::Privilege;
 use crate::engine::Engine;
 use crate::error::QueryError;
 use crate::error::unsupported;
 use crate::names;
 use crate::positions::{FILE_COLUMN, POS_COLUMN, PositionTable};
+use floe_auth::Privilege;
 
 /// The table a statement changes, and the name SQL refers to it by.
 struct Target {

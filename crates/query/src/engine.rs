@@ -14,8 +14,8 @@ use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{CreateTable, ObjectType, SchemaName, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
-use floe_common::defaults::{CATALOG_NAME, DEFAULT_SCHEMA, SYSTEM_SCHEMA};
 use floe_auth::{Auth, Identity, Privilege};
+use floe_common::defaults::{CATALOG_NAME, DEFAULT_SCHEMA, SYSTEM_SCHEMA};
 use floe_storage::Store;
 
 use crate::catalog::FloeCatalog;
@@ -239,22 +239,18 @@ impl Engine {
         };
         plan.apply_with_subqueries(|node| {
             Ok(match node {
-                LogicalPlan::TableScan(scan) => {
-                    match crate::table::scanned_table(&scan.source) {
-                        Some((schema, table)) => {
-                            check(self.check_table(Privilege::Select, &schema, &table))
-                        }
-                        None if crate::system::superuser_only(&scan.source) => check(
-                            self.auth
-                                .require_superuser(&who, "read system.audit")
-                                .map_err(QueryError::from),
-                        ),
-                        None => TreeNodeRecursion::Continue,
+                LogicalPlan::TableScan(scan) => match crate::table::scanned_table(&scan.source) {
+                    Some((schema, table)) => {
+                        check(self.check_table(Privilege::Select, &schema, &table))
                     }
-                }
-                LogicalPlan::Dml(DmlStatement {
-                    table_name, op, ..
-                }) => {
+                    None if crate::system::superuser_only(&scan.source) => check(
+                        self.auth
+                            .require_superuser(&who, "read system.audit")
+                            .map_err(QueryError::from),
+                    ),
+                    None => TreeNodeRecursion::Continue,
+                },
+                LogicalPlan::Dml(DmlStatement { table_name, op, .. }) => {
                     let schema = table_name.schema().unwrap_or(DEFAULT_SCHEMA).to_string();
                     let table = table_name.table().to_string();
                     let privilege = match op {
@@ -433,12 +429,13 @@ impl Engine {
                 | Statement::Rollback { .. }
         ) || access::is_access_statement(stmt)
             || matches!(
-            stmt,
-            Statement::Drop {
-                object_type: ObjectType::Table | ObjectType::Schema,
-                ..
-            }
-        ) || is_checkpoint(stmt)
+                stmt,
+                Statement::Drop {
+                    object_type: ObjectType::Table | ObjectType::Schema,
+                    ..
+                }
+            )
+            || is_checkpoint(stmt)
     }
 
     /// Plans a statement with DataFusion.

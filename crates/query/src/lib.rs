@@ -29,8 +29,8 @@ pub mod uuid;
 
 pub use access::{is_access_statement, masked_text};
 pub use engine::{Engine, Output, is_checkpoint, is_floe_statement};
-pub use floe_auth;
 pub use error::{FilePosition, QueryError};
+pub use floe_auth;
 pub use floe_cdc;
 
 /// DataFusion, re-exported so front ends use the same version.

@@ -1,6 +1,6 @@
 //! System tables (`system.tables`, `system.snapshots`, `system.sources`,
-//! and for access control `system.roles`, `system.grants`,
-//! `system.tokens` and `system.audit`) and the time-travel table function
+//! for access control `system.roles`, `system.grants`, `system.tokens` and
+//! `system.audit`, and `system.sessions` and `system.queries`) and the time-travel table function
 //! `at_snapshot`.
 
 use std::any::Any;
@@ -66,10 +66,12 @@ enum Kind {
     Grants,
     Tokens,
     Audit,
+    Sessions,
+    Queries,
 }
 
 impl Kind {
-    const ALL: [(Kind, &'static str); 7] = [
+    const ALL: [(Kind, &'static str); 9] = [
         (Kind::Tables, "tables"),
         (Kind::Snapshots, "snapshots"),
         (Kind::Sources, "sources"),
@@ -77,6 +79,8 @@ impl Kind {
         (Kind::Grants, "grants"),
         (Kind::Tokens, "tokens"),
         (Kind::Audit, "audit"),
+        (Kind::Sessions, "sessions"),
+        (Kind::Queries, "queries"),
     ];
 
     fn schema(self) -> SchemaRef {
@@ -134,6 +138,8 @@ impl Kind {
             Kind::Grants => tables::grants_fields(),
             Kind::Tokens => tables::tokens_fields(),
             Kind::Audit => tables::audit_fields(),
+            Kind::Sessions => tables::sessions_fields(),
+            Kind::Queries => tables::queries_fields(),
         };
         Arc::new(Schema::new(fields))
     }
@@ -293,6 +299,8 @@ impl SystemTable {
             Kind::Roles => tables::roles_columns(&self.auth),
             Kind::Grants => tables::grants_columns(&self.auth, current_session().as_ref()),
             Kind::Tokens => tables::tokens_columns(&self.auth, current_session().as_ref()),
+            Kind::Sessions => tables::sessions_columns(&self.auth, current_session().as_ref()),
+            Kind::Queries => tables::queries_columns(&self.auth, current_session().as_ref()),
             Kind::Audit => tables::audit_columns(&self.auth)
                 .map_err(|e| QueryError::from(e).into_datafusion())?,
         };

@@ -14,7 +14,7 @@ use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use floe_common::Status;
+use floe_common::{HasStatus, Status};
 use floe_query::datafusion::error::DataFusionError;
 use floe_query::datafusion::physical_plan::SendableRecordBatchStream;
 use floe_query::floe_auth::Identity;
@@ -52,25 +52,97 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .with_state(engine)
 }
 
+/// How long a client may take to send a request's headers, and how long
+/// an idle keep-alive connection is kept, by default.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Largest request head (request line and headers) read; more is 431.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// How long in-flight requests may take to finish at shutdown.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves HTTP (or HTTPS, from a [`crate::tls::TlsListener`]) until `stop`
 /// turns true; in-flight requests finish first.
+///
+/// Each connection must send a request's headers within `header_timeout`
+/// (slow and idle clients are closed) and in at most
+/// [`MAX_HEAD_BYTES`]. Beyond `max_connections` open connections, new
+/// ones are answered 503 and closed.
 pub async fn serve<L>(
     engine: Arc<Engine>,
-    listener: L,
+    mut listener: L,
+    max_connections: usize,
+    header_timeout: std::time::Duration,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()>
 where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-    for<'a> crate::login::Peer:
-        axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
 {
-    let app = router(engine).into_make_service_with_connect_info::<crate::login::Peer>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.changed().await;
-        })
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let app = router(engine);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (io, peer) = tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let slot = slots.clone().try_acquire_owned().ok();
+        let app = app.clone();
+        let service = hyper::service::service_fn(
+            move |request: axum::http::Request<hyper::body::Incoming>| {
+                let app = app.clone();
+                async move {
+                    let mut request = request.map(Body::new);
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(crate::login::Peer(peer)));
+                    tower::ServiceExt::oneshot(app, request).await
+                }
+            },
+        );
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(MAX_HEAD_BYTES);
+        match slot {
+            Some(slot) => {
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+                    }
+                });
+            }
+            None => {
+                tracing::warn!(%peer, max_connections, "refused an HTTP connection: too many connections");
+                let busy = hyper::service::service_fn(|_request| async {
+                    let mut response = http_error(
+                        Status::TooManyConnections,
+                        "too many connections; try again later",
+                    );
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    Ok::<_, std::convert::Infallible>(response)
+                });
+                builder.keep_alive(false);
+                let conn = builder.serve_connection(TokioIo::new(io), busy);
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(header_timeout, conn).await;
+                });
+            }
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!("HTTP requests still running at shutdown were cut off");
+    }
+    Ok(())
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -154,7 +226,10 @@ async fn metrics(State(engine): State<Arc<Engine>>) -> Response {
         .into_response()
 }
 
-async fn tables(State(engine): State<Arc<Engine>>, Extension(who): Extension<Identity>) -> Response {
+async fn tables(
+    State(engine): State<Arc<Engine>>,
+    Extension(who): Extension<Identity>,
+) -> Response {
     let mut out = Vec::new();
     for handle in engine.store().all_tables() {
         if !engine
@@ -209,10 +284,16 @@ async fn sql(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    Engine::run_as(who, run_sql(engine, headers, body)).await
+    let session = engine.auth().activity().open(who.clone());
+    Engine::run_as(who, run_sql(engine, session, headers, body)).await
 }
 
-async fn run_sql(engine: Arc<Engine>, headers: HeaderMap, body: Bytes) -> Response {
+async fn run_sql(
+    engine: Arc<Engine>,
+    session: floe_query::floe_auth::activity::SessionGuard,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
         return http_error(
             Status::InvalidParameterValue,
@@ -228,9 +309,16 @@ async fn run_sql(engine: Arc<Engine>, headers: HeaderMap, body: Bytes) -> Respon
     }
     let mut last = None;
     for stmt in statements {
+        let running = session.begin(Engine::statement_text(&stmt));
         match engine.execute(stmt).await {
-            Ok(out) => last = Some(out),
-            Err(e) => return http_query_error(&e),
+            Ok(out) => {
+                running.finish("ok");
+                last = Some(out);
+            }
+            Err(e) => {
+                running.finish(e.status().sqlstate());
+                return http_query_error(&e);
+            }
         }
     }
     let encoding = negotiate(&headers);

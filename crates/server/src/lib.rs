@@ -27,9 +27,13 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 100;
 pub struct Options {
     /// TLS for both endpoints.
     pub tls: Option<tls::Tls>,
-    /// PG wire connections held at most (0: [`DEFAULT_MAX_CONNECTIONS`]);
-    /// more get FATAL 53300.
+    /// Connections held at most on each endpoint (0:
+    /// [`DEFAULT_MAX_CONNECTIONS`]); more get FATAL 53300 on the PG wire
+    /// and 503 on HTTP.
     pub max_connections: usize,
+    /// How long an HTTP client may take to send a request's headers, and
+    /// keep an idle connection (zero: [`http::HEADER_TIMEOUT`]).
+    pub client_timeout: std::time::Duration,
 }
 
 /// Serves both endpoints until `shutdown` resolves, then stops accepting
@@ -56,6 +60,10 @@ pub async fn serve(
         0 => DEFAULT_MAX_CONNECTIONS,
         n => n,
     };
+    let client_timeout = match options.client_timeout {
+        t if t.is_zero() => http::HEADER_TIMEOUT,
+        t => t,
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     pg::install_catalog(&engine);
     let pg_tls = tls.as_ref().map(|t| t.pg_acceptor());
@@ -72,9 +80,21 @@ pub async fn serve(
         Some(tls) => {
             tls.watch();
             let listener = tls::TlsListener::new(http_listener, tls.http_acceptor())?;
-            tokio::spawn(http::serve(engine, listener, stop_rx))
+            tokio::spawn(http::serve(
+                engine,
+                listener,
+                max_connections,
+                client_timeout,
+                stop_rx,
+            ))
         }
-        None => tokio::spawn(http::serve(engine, http_listener, stop_rx)),
+        None => tokio::spawn(http::serve(
+            engine,
+            http_listener,
+            max_connections,
+            client_timeout,
+            stop_rx,
+        )),
     };
     shutdown.await;
     let _ = stop_tx.send(true);

@@ -27,11 +27,11 @@ use floe_query::floe_auth::scram::{self, Exchange};
 use floe_query::floe_auth::{AuthError, Identity, Login, Protocol};
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::{
-    DefaultServerParameterProvider, StartupHandler, finish_authentication,
-    protocol_negotiation, save_startup_parameters_to_metadata,
+    DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
 };
 use pgwire::api::{
-    ClientInfo, ConnectionHandle, ConnectionGuard, ConnectionManager, METADATA_USER,
+    ClientInfo, ConnectionGuard, ConnectionHandle, ConnectionManager, METADATA_USER,
     PgWireConnectionState, PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
 };
 use pgwire::error::{PgWireError, PgWireResult};
@@ -118,8 +118,7 @@ impl Authenticate {
                     tracing::info!(peer = %client.socket_addr(), "refused a connection without TLS");
                     return Err(pg_fatal(
                         Status::InvalidAuthorization.sqlstate(),
-                        "this server requires TLS: connect with sslmode=require or stronger"
-                            .into(),
+                        "this server requires TLS: connect with sslmode=require or stronger".into(),
                     ));
                 }
                 protocol_negotiation(client, &startup).await?;
@@ -166,7 +165,10 @@ impl Authenticate {
                     Err(e) => Err(self.fail(client, &login, &e.to_string())),
                 }
             }
-            (Phase::Challenged(login, exchange), PgWireFrontendMessage::PasswordMessageFamily(msg)) => {
+            (
+                Phase::Challenged(login, exchange),
+                PgWireFrontendMessage::PasswordMessageFamily(msg),
+            ) => {
                 let Ok(response) = msg.into_sasl_response() else {
                     return Err(self.fail(client, &login, "not a SASL response"));
                 };
@@ -196,16 +198,21 @@ impl Authenticate {
     }
 
     /// Completes a successful login.
-    async fn admit<C>(&self, client: &mut C, login: &Login, server_final: String) -> PgWireResult<()>
+    async fn admit<C>(
+        &self,
+        client: &mut C,
+        login: &Login,
+        server_final: String,
+    ) -> PgWireResult<()>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         client
-            .send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(
-                server_final.into_bytes().into(),
-            )))
+            .send(PgWireBackendMessage::Authentication(
+                Authentication::SASLFinal(server_final.into_bytes().into()),
+            ))
             .await?;
         let who = Self::who(client, &login.user);
         let auth = self.shared.engine.auth();
@@ -219,6 +226,9 @@ impl Authenticate {
         client.session_extensions().insert::<ConnectionGuard>(guard);
         let mut parameters = DefaultServerParameterProvider::default();
         parameters.is_superuser = auth.is_superuser(&who);
+        client
+            .session_extensions()
+            .insert(auth.activity().open(who.clone()));
         client.session_extensions().insert::<Identity>(who);
         finish_authentication(client, &parameters).await
     }
@@ -261,7 +271,8 @@ impl StartupHandler for Authenticate {
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
     for Peer
 {
     fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
@@ -269,7 +280,8 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, toki
     }
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>>
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>>
     for Peer
 {
     fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Self {
@@ -328,6 +340,3 @@ fn challenge(mut response: Response) -> Response {
     );
     response
 }
-
-#[cfg(test)]
-mod tests;

@@ -26,8 +26,7 @@ use datafusion_postgres::pgwire::api::results::{QueryResponse, Response, Tag};
 use datafusion_postgres::pgwire::api::stmt::{QueryParser, StoredStatement};
 use datafusion_postgres::pgwire::api::store::PortalStore;
 use datafusion_postgres::pgwire::api::{
-    ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers,
-    RandomPidSecretKeyGenerator,
+    ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers, RandomPidSecretKeyGenerator,
 };
 use datafusion_postgres::pgwire::api::{ClientPortalStore, Type};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
@@ -41,6 +40,7 @@ use floe_query::datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use floe_query::datafusion::prelude::{DataFrame, SessionContext};
 use floe_query::datafusion::sql::sqlparser::ast::Statement;
 use floe_query::floe_auth::Identity;
+use floe_query::floe_auth::activity::SessionGuard;
 use floe_query::{Engine, Output};
 use futures::{Sink, StreamExt, stream};
 use tokio::net::TcpListener;
@@ -147,14 +147,55 @@ async fn refuse(mut socket: tokio::net::TcpStream) {
     .await;
 }
 
-/// The identity of an authenticated connection; a connection without one
+/// An authenticated connection: who, and its entry in `system.sessions`.
+#[derive(Clone)]
+struct Who {
+    id: Identity,
+    tracker: Option<Arc<SessionGuard>>,
+}
+
+impl Who {
+    /// Runs `work` as this session, shown in `system.sessions` while it
+    /// runs and recorded in `system.queries` when it ends.
+    async fn track(
+        &self,
+        stmt: &Statement,
+        work: impl std::future::Future<Output = PgWireResult<Response>>,
+    ) -> PgWireResult<Response> {
+        let running = self
+            .tracker
+            .as_ref()
+            .map(|t| t.begin(Engine::statement_text(stmt)));
+        let result = Engine::run_as(self.id.clone(), work).await;
+        if let Some(running) = running {
+            running.finish(&outcome(&result));
+        }
+        result
+    }
+}
+
+/// `ok`, or the SQLSTATE a statement failed with.
+fn outcome(result: &PgWireResult<Response>) -> String {
+    match result {
+        Ok(Response::Error(info)) => info.code.clone(),
+        Ok(_) => "ok".into(),
+        Err(PgWireError::UserError(info)) => info.code.clone(),
+        Err(_) => Status::Internal.sqlstate().into(),
+    }
+}
+
+/// The session of an authenticated connection; a connection without one
 /// never gets past authentication, so its absence is fatal.
-fn session<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Identity> {
-    identity_of(client).ok_or_else(|| {
+fn session<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Who> {
+    let id = identity_of(client).ok_or_else(|| {
         pg_fatal(
             Status::InvalidAuthorization.sqlstate(),
             "the connection is not authenticated".into(),
         )
+    })?;
+    Ok(Who {
+        id,
+        tracker: client.session_extensions().get::<SessionGuard>(),
     })
 }
 
@@ -251,15 +292,13 @@ struct FloeHook {
 impl FloeHook {
     async fn execute(
         &self,
-        who: Identity,
+        who: Who,
         stmt: Statement,
         options: Arc<FormatOptions>,
     ) -> PgWireResult<Response> {
-        Engine::run_as(who, async {
+        who.track(&stmt.clone(), async {
             match self.engine.execute(stmt).await.map_err(|e| pg_error(&e))? {
-                Output::Command { tag, rows } => {
-                    Ok(Response::Execution(command_tag(tag, rows)))
-                }
+                Output::Command { tag, rows } => Ok(Response::Execution(command_tag(tag, rows))),
                 Output::Rows(df) => Ok(Response::Query(
                     encode(*df, &Format::UnifiedText, options).await?,
                 )),
@@ -276,14 +315,14 @@ struct CursorGuard {
 }
 
 impl CursorGuard {
-    async fn check(&self, statement: &Statement, who: Identity) -> Option<PgWireResult<()>> {
+    async fn check(&self, statement: &Statement, who: Who) -> Option<PgWireResult<()>> {
         let Statement::Declare { stmts } = statement else {
             return None;
         };
         for declare in stmts {
             if let Some(query) = &declare.for_query
                 && let Err(e) = Engine::run_as(
-                    who.clone(),
+                    who.id.clone(),
                     self.engine.plan(Statement::Query(query.clone())),
                 )
                 .await
@@ -425,7 +464,7 @@ impl QueryHook for FloeHook {
             Err(e) => return Some(Err(e)),
         };
         Some(
-            Engine::run_as(who, self.engine.plan(statement.clone()))
+            Engine::run_as(who.id, self.engine.plan(statement.clone()))
                 .await
                 .map_err(|e| pg_error(&e)),
         )
@@ -661,7 +700,7 @@ impl ExtendedQueryHandler for FloeExtended {
             .execute(who, stmt.clone(), options)
             .await;
         }
-        Engine::run_as(who, async {
+        who.track(stmt, async {
             // Privileges are checked again at execution: a prepared
             // statement outlives a REVOKE.
             self.engine.authorize(plan).map_err(|e| pg_error(&e))?;
@@ -675,21 +714,21 @@ impl ExtendedQueryHandler for FloeExtended {
                 .execute_logical_plan(plan)
                 .await
                 .map_err(pg_stream_error)?;
-        if matches!(stmt, Statement::Insert(_)) {
-            let batches = df.collect().await.map_err(pg_stream_error)?;
-            let rows = batches
-                .first()
-                .and_then(|b| b.column_by_name("count"))
-                .and_then(|c| {
-                    c.as_any()
-                        .downcast_ref::<floe_query::datafusion::arrow::array::UInt64Array>()
-                })
-                .map_or(0, |a| a.value(0));
-            return Ok(Response::Execution(command_tag("INSERT", Some(rows))));
-        }
-        Ok(Response::Query(
-            encode(df, &portal.result_column_format, options).await?,
-        ))
+            if matches!(stmt, Statement::Insert(_)) {
+                let batches = df.collect().await.map_err(pg_stream_error)?;
+                let rows = batches
+                    .first()
+                    .and_then(|b| b.column_by_name("count"))
+                    .and_then(|c| {
+                        c.as_any()
+                            .downcast_ref::<floe_query::datafusion::arrow::array::UInt64Array>()
+                    })
+                    .map_or(0, |a| a.value(0));
+                return Ok(Response::Execution(command_tag("INSERT", Some(rows))));
+            }
+            Ok(Response::Query(
+                encode(df, &portal.result_column_format, options).await?,
+            ))
         })
         .await
     }

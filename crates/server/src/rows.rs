@@ -117,9 +117,12 @@ async fn ingest_as(
     };
 
     let allowed = match engine.store().table(&schema, &table) {
-        Some(_) => engine
-            .auth()
-            .check_table(&who, floe_query::floe_auth::Privilege::Insert, &schema, &table),
+        Some(_) => engine.auth().check_table(
+            &who,
+            floe_query::floe_auth::Privilege::Insert,
+            &schema,
+            &table,
+        ),
         None if create => engine.auth().require_superuser(&who, "create tables"),
         None => Ok(()),
     };

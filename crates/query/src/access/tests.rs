@@ -25,13 +25,18 @@ fn postgresql_forms_of_user_and_role_statements_parse() {
     let Statement::Grant(g) = one("GRANT analyst, auditors TO alice, bob") else {
         panic!("not a grant");
     };
-    assert_eq!(granted_roles(&g.privileges).unwrap().unwrap(), vec!["analyst", "auditors"]);
+    assert_eq!(
+        granted_roles(&g.privileges).unwrap().unwrap(),
+        vec!["analyst", "auditors"]
+    );
     assert_eq!(grantees(&g.grantees).unwrap(), vec!["alice", "bob"]);
     let Statement::Revoke(r) = one("REVOKE SELECT ON t FROM PUBLIC") else {
         panic!("not a revoke");
     };
     assert_eq!(grantees(&r.grantees).unwrap(), vec!["public"]);
-    assert!(is_access_statement(&one("CREATE TOKEN ingest FOR ROLE writer")));
+    assert!(is_access_statement(&one(
+        "CREATE TOKEN ingest FOR ROLE writer"
+    )));
     assert!(is_access_statement(&one("DROP TOKEN IF EXISTS ingest")));
     assert!(is_access_statement(&one("DROP USER alice")));
     assert!(!is_access_statement(&one("DROP TABLE alice")));

@@ -63,7 +63,13 @@ async fn sql_answers_json_csv_and_arrow() {
     .await;
     assert_eq!(s, StatusCode::OK);
 
-    let (s, ct, body) = post_as(&engine, &token, "SELECT a, b FROM t ORDER BY a", "application/json").await;
+    let (s, ct, body) = post_as(
+        &engine,
+        &token,
+        "SELECT a, b FROM t ORDER BY a",
+        "application/json",
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(ct, "application/json");
     let v: Value = serde_json::from_slice(&body).unwrap();
@@ -120,7 +126,11 @@ async fn tables_lists_columns_and_healthz_answers() {
     assert_eq!(v["tables"][0]["columns"][0]["name"], "id");
     assert_eq!(v["tables"][0]["columns"][0]["nullable"], false);
 
-    let resp = send(&engine, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    let resp = send(
+        &engine,
+        Request::get("/healthz").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -144,21 +154,29 @@ async fn issue5_requests_need_a_live_token_and_run_with_its_role() {
     // No token, a wrong one: 401 with a challenge.
     let resp = send(
         &engine,
-        Request::post("/v1/sql").body(Body::from("SELECT 1")).unwrap(),
+        Request::post("/v1/sql")
+            .body(Body::from("SELECT 1"))
+            .unwrap(),
     )
     .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert!(resp.headers().contains_key("www-authenticate"));
     let (s, _, body) = post_as(&engine, "floe_0000_nope", "SELECT 1", "").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["error"]["code"], "28P01");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["error"]["code"],
+        "28P01"
+    );
 
     // The role's privileges, no more.
     let (s, _, body) = post_as(&engine, &token, "SELECT a FROM open", "").await;
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let (s, _, body) = post_as(&engine, &token, "SELECT a FROM secret", "").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["error"]["code"], "42501");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["error"]["code"],
+        "42501"
+    );
     let (s, _, _) = post_as(&engine, &token, "INSERT INTO open VALUES (2)", "").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _, _) = post_as(&engine, &token, "SELECT * FROM system.audit", "").await;
