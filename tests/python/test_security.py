@@ -399,3 +399,22 @@ def test_issue5_users_see_only_their_own_sessions_and_queries(floe_server):
         failed = admin.execute(
             "SELECT status FROM system.queries WHERE statement = 'SELECT * FROM system.audit'").fetchall()
         assert failed == [("42501",)]
+
+
+def test_issue5_idle_and_slow_pg_clients_are_closed(floe_factory):
+    srv = floe_factory(extra_args=["--idle-session-timeout", "2"])
+    busy = srv.connect()
+    idle = srv.connect()
+    # A client that connects and never logs in is closed too.
+    s = socket.create_connection(("127.0.0.1", srv.pg_port), timeout=10)
+    start = time.monotonic()
+    for _ in range(8):
+        busy.execute("SELECT 1")
+        time.sleep(0.5)
+    assert s.recv(1024) == b""
+    assert time.monotonic() - start < 9
+    s.close()
+    with pytest.raises(psycopg.OperationalError):
+        idle.execute("SELECT 1")
+    busy.execute("SELECT 1")  # active sessions stay
+    busy.close()

@@ -107,6 +107,10 @@ struct ServeArgs {
     /// to keep an idle connection open.
     #[arg(long, env = "FLOE_CLIENT_TIMEOUT", default_value_t = 30)]
     client_timeout: u64,
+    /// Close PostgreSQL connections that run nothing for this many
+    /// seconds, including ones that never finish logging in (0: never).
+    #[arg(long, env = "FLOE_IDLE_SESSION_TIMEOUT", default_value_t = 0)]
+    idle_session_timeout: u64,
     /// Failed logins one client address may have per minute before it
     /// must wait (0: no limit).
     #[arg(long, env = "FLOE_MAX_FAILED_LOGINS", default_value_t = floe_query::floe_auth::throttle::MAX_FAILURES)]

@@ -119,6 +119,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tls,
         max_connections: args.max_connections,
         client_timeout: std::time::Duration::from_secs(args.client_timeout.max(1)),
+        idle_session_timeout: (args.idle_session_timeout > 0)
+            .then(|| std::time::Duration::from_secs(args.idle_session_timeout)),
     };
     floe_server::serve(engine.clone(), pg, http, options, shutdown_signal()).await?;
     // Replication workers apply what they hold and stop; the source

@@ -34,6 +34,9 @@ pub struct Options {
     /// How long an HTTP client may take to send a request's headers, and
     /// keep an idle connection (zero: [`http::HEADER_TIMEOUT`]).
     pub client_timeout: std::time::Duration,
+    /// PG wire connections that run nothing for this long are closed
+    /// (none: kept open, as PostgreSQL does by default).
+    pub idle_session_timeout: Option<std::time::Duration>,
 }
 
 /// Serves both endpoints until `shutdown` resolves, then stops accepting
@@ -74,6 +77,7 @@ pub async fn serve(
         pg_tls,
         require_tls,
         max_connections,
+        options.idle_session_timeout,
         stop_rx.clone(),
     ));
     let http = match &tls {

@@ -75,14 +75,17 @@ pub struct Shared {
 pub struct Authenticate {
     shared: Arc<Shared>,
     phase: Mutex<Phase>,
+    live: Arc<crate::pg::Liveness>,
 }
 
 impl Authenticate {
-    /// An authenticator for a new connection.
-    pub fn new(shared: Arc<Shared>) -> Authenticate {
+    /// An authenticator for a new connection, whose activity `live`
+    /// records once it has logged in.
+    pub(crate) fn new(shared: Arc<Shared>, live: Arc<crate::pg::Liveness>) -> Authenticate {
         Authenticate {
             shared,
             phase: Mutex::new(Phase::Start),
+            live,
         }
     }
 
@@ -230,6 +233,10 @@ impl Authenticate {
             .session_extensions()
             .insert(auth.activity().open(who.clone()));
         client.session_extensions().insert::<Identity>(who);
+        self.live.touch();
+        client
+            .session_extensions()
+            .insert::<Arc<crate::pg::Liveness>>(self.live.clone());
         finish_authentication(client, &parameters).await
     }
 }

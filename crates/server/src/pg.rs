@@ -66,6 +66,7 @@ pub async fn serve(
     tls: Option<pgwire::tokio::TlsAcceptor>,
     require_tls: bool,
     max_connections: usize,
+    idle_timeout: Option<std::time::Duration>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let handlers = Arc::new(Handlers::new(engine, require_tls));
@@ -87,16 +88,110 @@ pub async fn serve(
                     tokio::spawn(refuse(socket));
                     continue;
                 };
-                let handlers = handlers.clone();
+                let live = Arc::new(Liveness::default());
+                let connection = Connection {
+                    shared: handlers.clone(),
+                    live: live.clone(),
+                };
                 let tls = tls.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let _slot = slot;
-                    if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
+                    if let Err(e) = pgwire::tokio::process_socket(socket, tls, connection).await {
                         tracing::debug!(%peer, error = %e, "PG connection ended with an error");
                     }
                 });
+                if let Some(limit) = idle_timeout {
+                    tokio::spawn(close_when_idle(task.abort_handle(), live, limit, peer));
+                }
             }
         }
+    }
+}
+
+/// When a connection last finished a statement, and whether one runs.
+#[derive(Debug)]
+pub(crate) struct Liveness {
+    since: std::time::Instant,
+    /// Milliseconds from `since` to the last activity.
+    last: std::sync::atomic::AtomicU64,
+    running: std::sync::atomic::AtomicUsize,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness {
+            since: std::time::Instant::now(),
+            last: Default::default(),
+            running: Default::default(),
+        }
+    }
+}
+
+impl Liveness {
+    pub(crate) fn touch(&self) {
+        use std::sync::atomic::Ordering;
+        self.last
+            .store(self.since.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Option<std::time::Duration> {
+        use std::sync::atomic::Ordering;
+        if self.running.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let last = std::time::Duration::from_millis(self.last.load(Ordering::Relaxed));
+        Some(self.since.elapsed().saturating_sub(last))
+    }
+}
+
+/// Closes a connection that has run nothing for `limit` (its session or
+/// its authentication). A statement running is never cut off.
+async fn close_when_idle(
+    task: tokio::task::AbortHandle,
+    live: Arc<Liveness>,
+    limit: std::time::Duration,
+    peer: std::net::SocketAddr,
+) {
+    let tick = (limit / 4).max(std::time::Duration::from_millis(100));
+    while !task.is_finished() {
+        tokio::time::sleep(tick).await;
+        if live.idle_for().is_some_and(|idle| idle >= limit) {
+            tracing::info!(%peer, seconds = limit.as_secs(), "closed an idle PG connection");
+            task.abort();
+            return;
+        }
+    }
+}
+
+/// One connection's view of the shared handlers: its own authenticator
+/// and activity record.
+struct Connection {
+    shared: Arc<Handlers>,
+    live: Arc<Liveness>,
+}
+
+impl PgWireServerHandlers for Connection {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.shared.simple_query_handler()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.shared.extended_query_handler()
+    }
+
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        Arc::new(Authenticate::new(
+            self.shared.login.clone(),
+            self.live.clone(),
+        ))
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        self.shared.error_handler()
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        self.shared.cancel_handler()
     }
 }
 
@@ -152,6 +247,7 @@ async fn refuse(mut socket: tokio::net::TcpStream) {
 struct Who {
     id: Identity,
     tracker: Option<Arc<SessionGuard>>,
+    live: Option<Arc<Liveness>>,
 }
 
 impl Who {
@@ -162,11 +258,19 @@ impl Who {
         stmt: &Statement,
         work: impl std::future::Future<Output = PgWireResult<Response>>,
     ) -> PgWireResult<Response> {
+        use std::sync::atomic::Ordering;
         let running = self
             .tracker
             .as_ref()
             .map(|t| t.begin(Engine::statement_text(stmt)));
+        if let Some(live) = &self.live {
+            live.running.fetch_add(1, Ordering::Relaxed);
+        }
         let result = Engine::run_as(self.id.clone(), work).await;
+        if let Some(live) = &self.live {
+            live.touch();
+            live.running.fetch_sub(1, Ordering::Relaxed);
+        }
         if let Some(running) = running {
             running.finish(&outcome(&result));
         }
@@ -193,9 +297,17 @@ fn session<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Who> {
             "the connection is not authenticated".into(),
         )
     })?;
+    let live = client
+        .session_extensions()
+        .get::<Arc<Liveness>>()
+        .map(|live| (*live).clone());
+    if let Some(live) = &live {
+        live.touch();
+    }
     Ok(Who {
         id,
         tracker: client.session_extensions().get::<SessionGuard>(),
+        live,
     })
 }
 
@@ -259,9 +371,13 @@ impl PgWireServerHandlers for Handlers {
         self.extended.clone()
     }
 
-    /// Called once per connection: each gets its own authenticator.
+    /// Connections are served through [`Connection`], which makes each
+    /// its own authenticator; this one is never asked for.
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        Arc::new(Authenticate::new(self.login.clone()))
+        Arc::new(Authenticate::new(
+            self.login.clone(),
+            Arc::new(Liveness::default()),
+        ))
     }
 
     fn error_handler(&self) -> Arc<impl ErrorHandler> {
