@@ -103,6 +103,7 @@ def test_issue5_privileges_on_both_protocols(floe_server):
             "CREATE USER eve PASSWORD 'x'",
             "GRANT SELECT ON pay TO bob",
             "SELECT * FROM system.audit",
+            "SELECT * FROM system.sources",
             "SELECT * FROM at_snapshot('pay', 123456)",
             "SELECT * FROM row_positions('pay')",
         ]:

@@ -245,7 +245,7 @@ impl Engine {
                     }
                     None if crate::system::superuser_only(&scan.source) => check(
                         self.auth
-                            .require_superuser(&who, "read system.audit")
+                            .require_superuser(&who, "read system.audit or system.sources")
                             .map_err(QueryError::from),
                     ),
                     None => TreeNodeRecursion::Continue,

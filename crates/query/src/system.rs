@@ -48,12 +48,13 @@ impl SystemSchema {
     }
 }
 
-/// Whether a scan reads a system table only superusers may read.
+/// Whether a scan reads a system table only superusers may read: the
+/// audit trail, and the replication sources (their upstream connections).
 pub(crate) fn superuser_only(source: &Arc<dyn datafusion::logical_expr::TableSource>) -> bool {
     datafusion::datasource::source_as_provider(source).is_ok_and(|p| {
         p.as_any()
             .downcast_ref::<SystemTable>()
-            .is_some_and(|t| t.kind == Kind::Audit)
+            .is_some_and(|t| matches!(t.kind, Kind::Audit | Kind::Sources))
     })
 }
 
