@@ -222,6 +222,10 @@ def test_issue5_audit_trail_and_failed_login_throttling(floe_server):
     assert ("role", "floe", True) in kinds and ("grant", "floe", True) in kinds
     assert ("token", "floe", True) in kinds and ("ddl", "floe", True) in kinds
     assert ("ddl", "carol", False) in kinds
+    r = http_request("GET", f"{srv.http_url}/v1/tables")
+    assert r.status == 200
+    rows = admin_sql(srv, "SELECT kind, user_name, peer, success, detail, protocol FROM system.audit")
+    assert [r[:2] + (r[3], r[4]) for r in rows if r[5] == "http"] == [("login", "floe", True, "token admin")]
     failed = [r for r in rows if r[0] == "login" and not r[3]]
     assert failed[0][2].startswith("127.0.0.1:")
     assert all("pw-carol" not in r[4] for r in rows)

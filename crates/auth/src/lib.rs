@@ -146,7 +146,14 @@ pub struct Auth {
     audit: audit::Audit,
     throttle: throttle::Throttle,
     activity: Arc<activity::Activity>,
+    /// When each (token, client address) last went into the audit trail.
+    token_logins: std::sync::Mutex<std::collections::HashMap<(String, IpAddr), std::time::Instant>>,
 }
+
+/// A token's successful use from one address is audited at most this
+/// often (every request authenticates; the trail records logins).
+pub const TOKEN_LOGIN_AUDIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+const TOKEN_LOGINS_KEPT: usize = 10_000;
 
 impl Auth {
     /// Opens the access-control state and the audit trail in `dir`.
@@ -164,6 +171,7 @@ impl Auth {
             audit: audit::Audit::open(dir)?,
             throttle: throttle::Throttle::default(),
             activity: Arc::default(),
+            token_logins: Default::default(),
         }))
     }
 
@@ -335,14 +343,28 @@ impl Auth {
                 let token = state.tokens.get(id)?;
                 state.roles.get(&token.role)?;
                 scram::constant_time_eq(token_hash(secret).as_bytes(), token.hash.as_bytes())
-                    .then(|| token.role.clone())
+                    .then(|| (id.to_string(), token.name.clone(), token.role.clone()))
             });
         match found {
-            Some(user) => Ok(Identity {
-                user,
-                peer: Some(peer),
-                protocol: Protocol::Http,
-            }),
+            Some((id, name, user)) => {
+                let who = Identity {
+                    user,
+                    peer: Some(peer),
+                    protocol: Protocol::Http,
+                };
+                if self.first_token_login(id, peer.ip()) {
+                    self.audit.record(audit::Event {
+                        time: audit::now(),
+                        kind: "login".into(),
+                        user: who.user.clone(),
+                        peer: Some(peer.to_string()),
+                        protocol: Protocol::Http.name().into(),
+                        success: true,
+                        detail: format!("token {name}"),
+                    });
+                }
+                Ok(who)
+            }
             None => {
                 self.finish_login(
                     &Identity {
@@ -353,6 +375,23 @@ impl Auth {
                     Some("invalid or revoked token"),
                 );
                 Err(AuthError::InvalidToken)
+            }
+        }
+    }
+
+    /// Whether a token's use from `ip` is due an audit line: the first
+    /// time, then once per [`TOKEN_LOGIN_AUDIT_INTERVAL`].
+    fn first_token_login(&self, id: String, ip: IpAddr) -> bool {
+        let now = std::time::Instant::now();
+        let mut seen = self.token_logins.lock().expect("token login lock");
+        if seen.len() >= TOKEN_LOGINS_KEPT {
+            seen.retain(|_, at| now.duration_since(*at) < TOKEN_LOGIN_AUDIT_INTERVAL);
+        }
+        match seen.get(&(id.clone(), ip)) {
+            Some(at) if now.duration_since(*at) < TOKEN_LOGIN_AUDIT_INTERVAL => false,
+            _ => {
+                seen.insert((id, ip), now);
+                true
             }
         }
     }

@@ -172,6 +172,16 @@ fn a_dropped_token_stops_working_at_once() {
     assert_eq!(auth.authenticate_token(&token, peer).unwrap().user, "alice");
     // Not for a role alice is not a member of.
     assert!(auth.create_token(&alice, "x", Some("floe")).is_err());
+    // Its use is a login in the audit trail, once per address and hour.
+    auth.authenticate_token(&token, peer).unwrap();
+    let logins = auth
+        .audit()
+        .read()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "login" && e.protocol == "http" && e.success)
+        .count();
+    assert_eq!(logins, 1);
     auth.drop_token(&alice, "ingest", false).unwrap();
     assert!(matches!(
         auth.authenticate_token(&token, peer),
