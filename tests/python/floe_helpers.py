@@ -44,9 +44,13 @@ os.environ["PGPASSFILE"] = str(_PGPASS)
 
 
 def remember_credentials(pg_port: int, http_port: int, password: str, token: str) -> None:
-    with open(_PGPASS, "a") as f:
-        for host in ("127.0.0.1", "localhost"):
-            f.write(f"{host}:{pg_port}:*:floe:{password}\n")
+    # libpq takes the first matching line: a port used again by a later
+    # server must not find an earlier server's password.
+    hosts = ("127.0.0.1", "localhost")
+    stale = tuple(f"{host}:{pg_port}:" for host in hosts)
+    lines = [line for line in _PGPASS.read_text().splitlines() if not line.startswith(stale)]
+    lines += [f"{host}:{pg_port}:*:floe:{password}" for host in hosts]
+    _PGPASS.write_text("".join(line + "\n" for line in lines))
     for host in ("127.0.0.1", "localhost"):
         _TOKENS[f"{host}:{http_port}"] = token
 

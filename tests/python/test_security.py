@@ -100,6 +100,8 @@ def test_issue5_privileges_on_both_protocols(floe_server):
             "INSERT INTO pub SELECT id FROM pay",
             "CREATE TABLE mine (a INT)",
             "DROP TABLE pub",
+            "VACUUM pub",
+            "CHECKPOINT",
             "CREATE USER eve PASSWORD 'x'",
             "GRANT SELECT ON pay TO bob",
             "SELECT * FROM system.audit",
@@ -423,3 +425,49 @@ def test_issue5_idle_and_slow_pg_clients_are_closed(floe_factory):
         idle.execute("SELECT 1")
     busy.execute("SELECT 1")  # active sessions stay
     busy.close()
+
+
+def test_issue5_renamed_and_dropped_users_and_schema_wide_grants(floe_server):
+    srv = floe_server
+    admin_sql(
+        srv,
+        "CREATE SCHEMA shop",
+        "CREATE TABLE shop.orders (id BIGINT)",
+        "CREATE TABLE shop.items (id BIGINT)",
+        "INSERT INTO shop.items VALUES (7)",
+        "CREATE USER frank PASSWORD 'pw-frank'",
+        "GRANT USAGE ON SCHEMA shop TO frank",
+        "GRANT SELECT ON ALL TABLES IN SCHEMA shop TO frank",
+    )
+    with connect(srv, "frank", "pw-frank") as conn:
+        assert conn.execute("SELECT id FROM shop.items").fetchall() == [(7,)]
+        assert conn.execute("SELECT count(*) FROM shop.orders").fetchone() == (0,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO shop.items VALUES (8)")
+    # A token made twice with IF NOT EXISTS is made once.
+    first = admin_sql(srv, "CREATE TOKEN IF NOT EXISTS feed FOR ROLE frank")
+    assert first[0][2].startswith("floe_")
+    assert admin_sql(srv, "CREATE TOKEN IF NOT EXISTS feed FOR ROLE frank") is None
+    with pytest.raises(psycopg.errors.DuplicateObject):
+        admin_sql(srv, "CREATE TOKEN feed")
+    # Renamed: the old name no longer logs in, the new one keeps the grants
+    # and the token.
+    admin_sql(srv, "ALTER ROLE frank RENAME TO francis")
+    with pytest.raises(psycopg.OperationalError):
+        connect(srv, "frank", "pw-frank")
+    with connect(srv, "francis", "pw-frank") as conn:
+        assert conn.execute("SELECT id FROM shop.items").fetchall() == [(7,)]
+    assert admin_sql(srv, "SELECT name, role FROM system.tokens WHERE name = 'feed'") == [
+        ("feed", "francis")]
+    # Dropped: its grants and tokens go with it.
+    admin_sql(srv, "DROP USER francis")
+    with pytest.raises(psycopg.OperationalError):
+        connect(srv, "francis", "pw-frank")
+    assert admin_sql(srv, "SELECT count(*) FROM system.grants WHERE grantee = 'francis'") == [(0,)]
+    assert admin_sql(srv, "SELECT count(*) FROM system.tokens WHERE name = 'feed'") == [(0,)]
+    r = http_request("GET", f"{srv.http_url}/v1/tables",
+                     headers={"Authorization": f"Bearer {first[0][2]}"})
+    assert r.status == 401
+    with pytest.raises(psycopg.errors.UndefinedObject):
+        admin_sql(srv, "DROP USER francis")
+    admin_sql(srv, "DROP USER IF EXISTS francis")

@@ -387,31 +387,27 @@ impl Auth {
         if seen.len() >= TOKEN_LOGINS_KEPT {
             seen.retain(|_, at| now.duration_since(*at) < TOKEN_LOGIN_AUDIT_INTERVAL);
         }
-        match seen.get(&(id.clone(), ip)) {
-            Some(at) if now.duration_since(*at) < TOKEN_LOGIN_AUDIT_INTERVAL => false,
-            _ => {
-                seen.insert((id, ip), now);
-                true
-            }
+        let key = (id, ip);
+        if seen
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < TOKEN_LOGIN_AUDIT_INTERVAL)
+        {
+            return false;
         }
+        seen.insert(key, now);
+        true
     }
 
     // ---- authorization -------------------------------------------------
 
     /// Whether `who` is a superuser (the in-process owner always is).
     pub fn is_superuser(&self, who: &Identity) -> bool {
-        who.is_local()
-            || self
-                .read()
-                .roles
-                .get(&who.user)
-                .is_some_and(|r| r.superuser)
+        superuser_in(&self.read(), who).unwrap_or(false)
     }
 
     /// Fails unless `who` is a superuser.
     pub fn require_superuser(&self, who: &Identity, action: &str) -> Result<(), AuthError> {
-        self.require_role(who)?;
-        if self.is_superuser(who) {
+        if superuser_in(&self.read(), who)? {
             Ok(())
         } else {
             Err(AuthError::SuperuserOnly {
@@ -422,13 +418,7 @@ impl Auth {
 
     /// Fails if `who`'s role has been dropped since it logged in.
     fn require_role(&self, who: &Identity) -> Result<(), AuthError> {
-        if who.is_local() || self.read().roles.contains_key(&who.user) {
-            Ok(())
-        } else {
-            Err(AuthError::CannotLogin {
-                user: who.user.clone(),
-            })
-        }
+        superuser_in(&self.read(), who).map(|_| ())
     }
 
     /// Fails unless `who` may use `privilege` on `schema.table` (USAGE on
@@ -440,15 +430,15 @@ impl Auth {
         schema: &str,
         table: &str,
     ) -> Result<(), AuthError> {
-        self.require_role(who)?;
-        if self.is_superuser(who) {
+        let state = self.read();
+        if superuser_in(&state, who)? {
             return Ok(());
         }
-        let state = self.read();
+        let roles = state.effective_roles(&who.user);
         let on_schema = Object::Schema {
             schema: schema.to_string(),
         };
-        if !state.holds(&who.user, Privilege::Usage, &on_schema) {
+        if !state.holds(&roles, Privilege::Usage, &on_schema) {
             return Err(AuthError::PermissionDenied {
                 kind: "schema",
                 name: schema.to_string(),
@@ -458,7 +448,7 @@ impl Auth {
             schema: schema.to_string(),
             table: table.to_string(),
         };
-        if !state.holds(&who.user, privilege, &on_table) {
+        if !state.holds(&roles, privilege, &on_table) {
             return Err(AuthError::PermissionDenied {
                 kind: "table",
                 name: format!("{schema}.{table}"),
@@ -774,18 +764,20 @@ impl Auth {
     /// CREATE TOKEN name [FOR ROLE role]: a token acting as `role` (by
     /// default the creator). A role may create tokens for itself and the
     /// roles it is a member of; tokens for a superuser need a superuser.
-    /// Returns the token text, which is not stored.
+    /// Returns the token text, which is not stored; `None` if a token of
+    /// that name exists and `if_not_exists` is given.
     pub fn create_token(
         &self,
         who: &Identity,
         name: &str,
         role: Option<&str>,
-    ) -> Result<String, AuthError> {
+        if_not_exists: bool,
+    ) -> Result<Option<String>, AuthError> {
         self.require_role(who)?;
         let role = role.unwrap_or(&who.user).to_string();
         let superuser = self.is_superuser(who);
         let (id, secret) = new_token_parts();
-        self.change(|state| {
+        let made = self.change(|state| {
             let Some(target) = state.roles.get(&role) else {
                 return Err(AuthError::NoSuchRole { name: role.clone() });
             };
@@ -797,9 +789,13 @@ impl Auth {
                 });
             }
             if state.tokens.values().any(|t| t.name == name) {
-                return Err(AuthError::TokenExists {
-                    name: name.to_string(),
-                });
+                return if if_not_exists {
+                    Ok(false)
+                } else {
+                    Err(AuthError::TokenExists {
+                        name: name.to_string(),
+                    })
+                };
             }
             state.tokens.insert(
                 id.clone(),
@@ -811,9 +807,9 @@ impl Auth {
                     created: audit::now(),
                 },
             );
-            Ok(())
+            Ok(true)
         })?;
-        Ok(format!("{TOKEN_PREFIX}{id}_{secret}"))
+        Ok(made.then(|| format!("{TOKEN_PREFIX}{id}_{secret}")))
     }
 
     /// DROP TOKEN: by a superuser, the token's creator or its role. Takes
@@ -847,6 +843,21 @@ impl Auth {
             Ok(())
         })
     }
+}
+
+/// Whether `who` is a superuser (the in-process owner is); fails if its
+/// role has been dropped since it logged in.
+fn superuser_in(state: &State, who: &Identity) -> Result<bool, AuthError> {
+    if who.is_local() {
+        return Ok(true);
+    }
+    state
+        .roles
+        .get(&who.user)
+        .map(|r| r.superuser)
+        .ok_or_else(|| AuthError::CannotLogin {
+            user: who.user.clone(),
+        })
 }
 
 fn new_token_parts() -> (String, String) {

@@ -6,7 +6,7 @@
 //! hashes of tokens, never a password or a token.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -146,26 +146,10 @@ impl State {
 
     /// Replaces the state in `dir` atomically.
     pub fn save(&self, dir: &Path) -> Result<(), AuthError> {
-        use std::io::Write;
         let path = dir.join(FILE);
-        let tmp: PathBuf = dir.join(format!("{FILE}.tmp"));
-        let io = |source| AuthError::Io {
-            path: path.clone(),
-            source,
-        };
         let bytes = serde_json::to_vec_pretty(self).expect("state encodes");
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).write(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp).map_err(io)?;
-        file.write_all(&bytes).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        floe_common::fs::write_atomic(&path, &bytes, 0o600)
+            .map_err(|source| AuthError::Io { path, source })
     }
 
     /// `name` and every role it is a member of, directly or through other
@@ -184,11 +168,12 @@ impl State {
         seen
     }
 
-    /// Whether `name` holds `privilege` on `object`, by any of its roles.
-    pub fn holds(&self, name: &str, privilege: Privilege, object: &Object) -> bool {
-        self.effective_roles(name).into_iter().any(|grantee| {
+    /// Whether any of `roles` (a role's [`State::effective_roles`]) holds
+    /// `privilege` on `object`.
+    pub fn holds(&self, roles: &BTreeSet<String>, privilege: Privilege, object: &Object) -> bool {
+        roles.iter().any(|grantee| {
             self.grants.contains(&Grant {
-                grantee,
+                grantee: grantee.clone(),
                 privilege,
                 object: object.clone(),
             })

@@ -167,11 +167,19 @@ fn a_dropped_token_stops_working_at_once() {
     let (_dir, auth, _) = open();
     user(&auth, "alice");
     let alice = pg("alice");
-    let token = auth.create_token(&alice, "ingest", None).unwrap();
+    let token = auth
+        .create_token(&alice, "ingest", None, false)
+        .unwrap()
+        .unwrap();
+    assert!(auth.create_token(&alice, "ingest", None, false).is_err());
+    assert_eq!(
+        auth.create_token(&alice, "ingest", None, true).unwrap(),
+        None
+    );
     let peer = "127.0.0.1:1".parse().unwrap();
     assert_eq!(auth.authenticate_token(&token, peer).unwrap().user, "alice");
     // Not for a role alice is not a member of.
-    assert!(auth.create_token(&alice, "x", Some("floe")).is_err());
+    assert!(auth.create_token(&alice, "x", Some("floe"), false).is_err());
     // Its use is a login in the audit trail, once per address and hour.
     auth.authenticate_token(&token, peer).unwrap();
     let logins = auth
@@ -202,7 +210,10 @@ fn state_survives_reopening_and_dropping_a_role_removes_what_it_held() {
         &["alice".into()],
     )
     .unwrap();
-    let token = auth.create_token(&admin, "a", Some("alice")).unwrap();
+    let token = auth
+        .create_token(&admin, "a", Some("alice"), false)
+        .unwrap()
+        .unwrap();
     drop(auth);
     let auth = Auth::open(dir.path()).unwrap();
     auth.check_table(&pg("alice"), Privilege::Select, "public", "t")

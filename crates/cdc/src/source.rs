@@ -370,26 +370,10 @@ impl Sources {
 
     /// Writes a definition durably (temporary file, fsync, rename), 0600.
     fn save(&self, spec: &SourceSpec) -> Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
         std::fs::create_dir_all(&self.dir).map_err(|e| state_error(&self.dir, e))?;
         let path = self.path(&spec.name);
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(spec).map_err(|e| state_error(&path, e))?;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| state_error(&tmp, e))?;
-        file.write_all(&text).map_err(|e| state_error(&tmp, e))?;
-        file.sync_all().map_err(|e| state_error(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| state_error(&path, e))?;
-        if let Ok(dir) = std::fs::File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        floe_common::fs::write_atomic(&path, &text, 0o600).map_err(|e| state_error(&path, e))
     }
 
     /// Waits until a source's initial snapshot is done or it fails (for

@@ -146,20 +146,10 @@ pub const PASSWORD_FILE: &str = "admin.password";
 /// Where its token is kept, in the data directory.
 pub const TOKEN_FILE: &str = "admin.token";
 
-/// Writes a secret to a new file only its owner can read.
+/// Writes a secret to a file only its owner can read.
 fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(format!("{secret}\n").as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    floe_common::fs::write_atomic(path, format!("{secret}\n").as_bytes(), 0o600)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

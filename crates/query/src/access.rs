@@ -32,7 +32,6 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
-use datafusion::sql::sqlparser::tokenizer::Token;
 use floe_auth::{Identity, Object, Privilege, RoleOptions};
 
 use crate::engine::{Engine, Output};
@@ -153,12 +152,8 @@ pub(crate) fn parse_grant_or_revoke(parser: &mut Parser) -> Result<Statement, Pa
     })
 }
 
-/// Whether the parser stands at a statement this module parses itself.
+/// The statement at the parser, if it is one this module parses itself.
 pub(crate) fn parse_here(parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
-    let next = parser.peek_token();
-    if !matches!(next.token, Token::Word(_)) {
-        return None;
-    }
     if at_words(parser, &["create", "user"]) {
         Some(parse_create_user(parser))
     } else if at_words(parser, &["alter", "user"]) {
@@ -509,10 +504,9 @@ async fn run(engine: &Engine, who: &Identity, stmt: Statement) -> Result<Output,
         } => {
             let name = names::ident(&name);
             let role = options.first().map(|o| names::ident(&o.value));
-            if if_not_exists && auth.snapshot().tokens.values().any(|t| t.name == name) {
+            let Some(token) = auth.create_token(who, &name, role.as_deref(), if_not_exists)? else {
                 return Ok(Output::command("CREATE TOKEN"));
-            }
-            let token = auth.create_token(who, &name, role.as_deref())?;
+            };
             let role = role.unwrap_or_else(|| who.user.clone());
             let schema = Arc::new(Schema::new(vec![
                 Field::new("name", DataType::Utf8, false),
@@ -747,6 +741,25 @@ pub(crate) mod tables {
         who.is_none_or(|w| w.user == user || auth.is_superuser(w))
     }
 
+    /// The session_id, user_name, peer and protocol columns.
+    fn session_columns<'a>(rows: impl Iterator<Item = (u64, &'a Identity)>) -> Vec<ArrayRef> {
+        let rows: Vec<_> = rows.collect();
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|(id, _)| *id as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|(_, who)| &who.user),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|(_, who)| who.peer.map(|p| p.to_string())),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|(_, who)| who.protocol.name()),
+            )),
+        ]
+    }
+
     /// `system.sessions`: the sessions open now.
     pub(crate) fn sessions_fields() -> Vec<Field> {
         vec![
@@ -768,19 +781,8 @@ pub(crate) mod tables {
             .into_iter()
             .filter(|s| visible(auth, who, &s.who.user))
             .collect();
-        vec![
-            Arc::new(Int64Array::from_iter_values(
-                rows.iter().map(|s| s.id as i64),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|s| &s.who.user),
-            )),
-            Arc::new(StringArray::from_iter(
-                rows.iter().map(|s| s.who.peer.map(|p| p.to_string())),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|s| s.who.protocol.name()),
-            )),
+        let mut columns = session_columns(rows.iter().map(|s| (s.id, &s.who)));
+        columns.extend::<[ArrayRef; 4]>([
             ts_column(rows.iter().map(|s| micros(&s.started)).collect()),
             Arc::new(StringArray::from_iter_values(
                 rows.iter()
@@ -794,7 +796,8 @@ pub(crate) mod tables {
                     .map(|s| s.query_started.as_deref().and_then(micros))
                     .collect(),
             ),
-        ]
+        ]);
+        columns
     }
 
     /// `system.queries`: the last statements that finished.
@@ -818,19 +821,8 @@ pub(crate) mod tables {
             .into_iter()
             .filter(|q| visible(auth, who, &q.who.user))
             .collect();
-        vec![
-            Arc::new(Int64Array::from_iter_values(
-                rows.iter().map(|q| q.session as i64),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|q| &q.who.user),
-            )),
-            Arc::new(StringArray::from_iter(
-                rows.iter().map(|q| q.who.peer.map(|p| p.to_string())),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|q| q.who.protocol.name()),
-            )),
+        let mut columns = session_columns(rows.iter().map(|q| (q.session, &q.who)));
+        columns.extend::<[ArrayRef; 4]>([
             ts_column(rows.iter().map(|q| micros(&q.started)).collect()),
             Arc::new(Float64Array::from_iter_values(
                 rows.iter().map(|q| q.duration_ms),
@@ -841,6 +833,7 @@ pub(crate) mod tables {
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|q| &q.status),
             )),
-        ]
+        ]);
+        columns
     }
 }

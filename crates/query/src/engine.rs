@@ -316,21 +316,11 @@ impl Engine {
         loop {
             while parser.consume_token(&Token::SemiColon) {}
             let next = parser.peek_token();
-            if let Some(statement) = access::parse_here(&mut parser) {
-                statements.push(statement.map_err(parse_error)?);
-                let after = parser.peek_token();
-                if !matches!(after.token, Token::SemiColon | Token::EOF) {
-                    return Err(QueryError::Parse {
-                        message: format!(
-                            "Expected: end of statement, found: {} at {}",
-                            after.token, after.span.start
-                        ),
-                    });
-                }
-                continue;
-            }
             let statement = match &next.token {
                 Token::EOF => break,
+                _ if let Some(access) = access::parse_here(&mut parser) => {
+                    access.map_err(parse_error)?
+                }
                 Token::Word(w)
                     if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("checkpoint") =>
                 {
@@ -381,14 +371,13 @@ impl Engine {
     /// `VACUUM [table]`: flushes, compacts every group of small files and
     /// every file with deleted rows, expires snapshots past retention and
     /// deletes unreferenced files, for one table or every table.
-    pub async fn vacuum(
+    async fn vacuum(
         &self,
         vacuum: datafusion::sql::sqlparser::ast::VacuumStatement,
     ) -> Result<Output, QueryError> {
         if vacuum.threshold.is_some() || vacuum.boost || vacuum.reindex || vacuum.recluster {
             return Err(unsupported("VACUUM with Redshift options"));
         }
-        self.require_superuser(&Statement::Vacuum(vacuum.clone()), "run VACUUM")?;
         let tables = match &vacuum.table_name {
             Some(name) => {
                 let (schema, table) = names::table(name)?;
@@ -642,6 +631,7 @@ fn superuser_action(stmt: &Statement) -> Option<&'static str> {
         } => "drop schemas",
         Statement::CreateConnector(_) => "create sources",
         Statement::DropConnector { .. } => "drop sources",
+        Statement::Vacuum(_) => "run VACUUM",
         stmt if is_checkpoint(stmt) => "run CHECKPOINT",
         _ => return None,
     })

@@ -26,11 +26,12 @@ pub fn pg_error_with(status: Status, message: String) -> PgWireError {
 /// `28000` (invalid authorization specification) is the SQLSTATE
 /// PostgreSQL uses when `pg_hba.conf` refuses a connection.
 pub fn pg_fatal(sqlstate: &str, message: String) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new(
-        "FATAL".to_string(),
-        sqlstate.to_string(),
-        message,
-    )))
+    PgWireError::UserError(Box::new(fatal_info(sqlstate, message)))
+}
+
+/// The body of a FATAL error response.
+pub fn fatal_info(sqlstate: &str, message: String) -> ErrorInfo {
+    ErrorInfo::new("FATAL".to_string(), sqlstate.to_string(), message)
 }
 
 /// A PG wire error response for an error raised while streaming rows.

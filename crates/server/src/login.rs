@@ -43,14 +43,6 @@ use crate::errors::{http_error, pg_fatal};
 
 const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
 
-/// The authenticated identity of a connection or request.
-pub fn identity_of<C: ClientInfo + ?Sized>(client: &C) -> Option<Identity> {
-    client
-        .session_extensions()
-        .get::<Identity>()
-        .map(|who| (*who).clone())
-}
-
 /// Where a connection is in authentication.
 enum Phase {
     /// Waiting for the startup message.
@@ -229,14 +221,12 @@ impl Authenticate {
         client.session_extensions().insert::<ConnectionGuard>(guard);
         let mut parameters = DefaultServerParameterProvider::default();
         parameters.is_superuser = auth.is_superuser(&who);
-        client
-            .session_extensions()
-            .insert(auth.activity().open(who.clone()));
-        client.session_extensions().insert::<Identity>(who);
         self.live.touch();
-        client
-            .session_extensions()
-            .insert::<Arc<crate::pg::Liveness>>(self.live.clone());
+        client.session_extensions().insert(crate::pg::Session {
+            activity: auth.activity().open(who.clone()),
+            identity: who,
+            live: self.live.clone(),
+        });
         finish_authentication(client, &parameters).await
     }
 }

@@ -47,7 +47,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::errors::{pg_error, pg_error_with, pg_fatal, pg_stream_error};
-use crate::login::{Authenticate, Shared, identity_of};
+use crate::login::{Authenticate, Shared};
 use floe_common::Status;
 
 /// Registers `pg_catalog` and the PostgreSQL system functions psql and
@@ -163,8 +163,8 @@ async fn close_when_idle(
     }
 }
 
-/// One connection's view of the shared handlers: its own authenticator
-/// and activity record.
+/// The pgwire handler set of one connection: the shared handlers, with
+/// its own authenticator and activity record.
 struct Connection {
     shared: Arc<Handlers>,
     live: Arc<Liveness>,
@@ -172,13 +172,17 @@ struct Connection {
 
 impl PgWireServerHandlers for Connection {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        self.shared.simple_query_handler()
+        Arc::new(FloeSimple {
+            inner: self.shared.session.clone(),
+            engine: self.shared.engine.clone(),
+        })
     }
 
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        self.shared.extended_query_handler()
+        self.shared.extended.clone()
     }
 
+    /// Called once per connection.
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
         Arc::new(Authenticate::new(
             self.shared.login.clone(),
@@ -187,11 +191,11 @@ impl PgWireServerHandlers for Connection {
     }
 
     fn error_handler(&self) -> Arc<impl ErrorHandler> {
-        self.shared.error_handler()
+        Arc::new(LogErrors)
     }
 
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
-        self.shared.cancel_handler()
+        self.shared.cancel.clone()
     }
 }
 
@@ -220,21 +224,17 @@ async fn refuse(mut socket: tokio::net::TcpStream) {
         Ok::<(), std::io::Error>(())
     })
     .await;
-    let mut fields = Vec::new();
-    for (code, value) in [
-        (b'S', "FATAL"),
-        (b'V', "FATAL"),
-        (b'C', Status::TooManyConnections.sqlstate()),
-        (b'M', "sorry, too many clients already"),
-    ] {
-        fields.push(code);
-        fields.extend_from_slice(value.as_bytes());
-        fields.push(0);
+    let mut message = bytes::BytesMut::new();
+    let info = crate::errors::fatal_info(
+        Status::TooManyConnections.sqlstate(),
+        "sorry, too many clients already".into(),
+    );
+    if PgWireBackendMessage::ErrorResponse(info.into())
+        .encode(&mut message)
+        .is_err()
+    {
+        return;
     }
-    fields.push(0);
-    let mut message = vec![b'E'];
-    message.extend_from_slice(&(fields.len() as i32 + 4).to_be_bytes());
-    message.extend_from_slice(&fields);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         let _ = socket.write_all(&message).await;
         let _ = socket.shutdown().await;
@@ -242,15 +242,18 @@ async fn refuse(mut socket: tokio::net::TcpStream) {
     .await;
 }
 
-/// An authenticated connection: who, and its entry in `system.sessions`.
-#[derive(Clone)]
-struct Who {
-    id: Identity,
-    tracker: Option<Arc<SessionGuard>>,
-    live: Option<Arc<Liveness>>,
+/// An authenticated connection, kept in its session extensions (which SQL
+/// cannot change) from the moment its login succeeds.
+pub(crate) struct Session {
+    /// Who logged in.
+    pub(crate) identity: Identity,
+    /// Its entry in `system.sessions`.
+    pub(crate) activity: SessionGuard,
+    /// Its activity, for the idle-session timeout.
+    pub(crate) live: Arc<Liveness>,
 }
 
-impl Who {
+impl Session {
     /// Runs `work` as this session, shown in `system.sessions` while it
     /// runs and recorded in `system.queries` when it ends.
     async fn track(
@@ -259,21 +262,12 @@ impl Who {
         work: impl std::future::Future<Output = PgWireResult<Response>>,
     ) -> PgWireResult<Response> {
         use std::sync::atomic::Ordering;
-        let running = self
-            .tracker
-            .as_ref()
-            .map(|t| t.begin(Engine::statement_text(stmt)));
-        if let Some(live) = &self.live {
-            live.running.fetch_add(1, Ordering::Relaxed);
-        }
-        let result = Engine::run_as(self.id.clone(), work).await;
-        if let Some(live) = &self.live {
-            live.touch();
-            live.running.fetch_sub(1, Ordering::Relaxed);
-        }
-        if let Some(running) = running {
-            running.finish(&outcome(&result));
-        }
+        let running = self.activity.begin(Engine::statement_text(stmt));
+        self.live.running.fetch_add(1, Ordering::Relaxed);
+        let result = Engine::run_as(self.identity.clone(), work).await;
+        self.live.touch();
+        self.live.running.fetch_sub(1, Ordering::Relaxed);
+        running.finish(&outcome(&result));
         result
     }
 }
@@ -290,25 +284,18 @@ fn outcome(result: &PgWireResult<Response>) -> String {
 
 /// The session of an authenticated connection; a connection without one
 /// never gets past authentication, so its absence is fatal.
-fn session<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Who> {
-    let id = identity_of(client).ok_or_else(|| {
-        pg_fatal(
-            Status::InvalidAuthorization.sqlstate(),
-            "the connection is not authenticated".into(),
-        )
-    })?;
-    let live = client
+fn session<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Session>> {
+    let session = client
         .session_extensions()
-        .get::<Arc<Liveness>>()
-        .map(|live| (*live).clone());
-    if let Some(live) = &live {
-        live.touch();
-    }
-    Ok(Who {
-        id,
-        tracker: client.session_extensions().get::<SessionGuard>(),
-        live,
-    })
+        .get::<Session>()
+        .ok_or_else(|| {
+            pg_fatal(
+                Status::InvalidAuthorization.sqlstate(),
+                "the connection is not authenticated".into(),
+            )
+        })?;
+    session.live.touch();
+    Ok(session)
 }
 
 /// The pgwire handler set: DataFusion sessions with Floe's hook first.
@@ -359,36 +346,6 @@ impl Handlers {
     }
 }
 
-impl PgWireServerHandlers for Handlers {
-    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        Arc::new(FloeSimple {
-            inner: self.session.clone(),
-            engine: self.engine.clone(),
-        })
-    }
-
-    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        self.extended.clone()
-    }
-
-    /// Connections are served through [`Connection`], which makes each
-    /// its own authenticator; this one is never asked for.
-    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        Arc::new(Authenticate::new(
-            self.login.clone(),
-            Arc::new(Liveness::default()),
-        ))
-    }
-
-    fn error_handler(&self) -> Arc<impl ErrorHandler> {
-        Arc::new(LogErrors)
-    }
-
-    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
-        self.cancel.clone()
-    }
-}
-
 struct LogErrors;
 
 impl ErrorHandler for LogErrors {
@@ -406,21 +363,35 @@ struct FloeHook {
 }
 
 impl FloeHook {
+    /// Executes a statement in the client's session, with its formats.
+    async fn run(
+        &self,
+        stmt: Statement,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> PgWireResult<Response> {
+        let session = session(client)?;
+        let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+        self.execute(&session, stmt, options).await
+    }
+
     async fn execute(
         &self,
-        who: Who,
+        session: &Session,
         stmt: Statement,
         options: Arc<FormatOptions>,
     ) -> PgWireResult<Response> {
-        who.track(&stmt.clone(), async {
-            match self.engine.execute(stmt).await.map_err(|e| pg_error(&e))? {
-                Output::Command { tag, rows } => Ok(Response::Execution(command_tag(tag, rows))),
-                Output::Rows(df) => Ok(Response::Query(
-                    encode(*df, &Format::UnifiedText, options).await?,
-                )),
-            }
-        })
-        .await
+        session
+            .track(&stmt.clone(), async {
+                match self.engine.execute(stmt).await.map_err(|e| pg_error(&e))? {
+                    Output::Command { tag, rows } => {
+                        Ok(Response::Execution(command_tag(tag, rows)))
+                    }
+                    Output::Rows(df) => Ok(Response::Query(
+                        encode(*df, &Format::UnifiedText, options).await?,
+                    )),
+                }
+            })
+            .await
     }
 }
 
@@ -431,19 +402,29 @@ struct CursorGuard {
 }
 
 impl CursorGuard {
-    async fn check(&self, statement: &Statement, who: Who) -> Option<PgWireResult<()>> {
+    /// The error to answer with if `statement` declares a cursor over a
+    /// query the session may not run.
+    async fn refusal(
+        &self,
+        statement: &Statement,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireError> {
         let Statement::Declare { stmts } = statement else {
             return None;
+        };
+        let session = match session(client) {
+            Ok(s) => s,
+            Err(e) => return Some(e),
         };
         for declare in stmts {
             if let Some(query) = &declare.for_query
                 && let Err(e) = Engine::run_as(
-                    who.id.clone(),
+                    session.identity.clone(),
                     self.engine.plan(Statement::Query(query.clone())),
                 )
                 .await
             {
-                return Some(Err(pg_error(&e)));
+                return Some(pg_error(&e));
             }
         }
         None
@@ -458,14 +439,7 @@ impl QueryHook for CursorGuard {
         _ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        let who = match session(&*client) {
-            Ok(w) => w,
-            Err(e) => return Some(Err(e)),
-        };
-        match self.check(statement, who).await? {
-            Ok(()) => None,
-            Err(e) => Some(Err(e)),
-        }
+        self.refusal(statement, &*client).await.map(Err)
     }
 
     async fn handle_extended_parse_query(
@@ -474,14 +448,7 @@ impl QueryHook for CursorGuard {
         _ctx: &SessionContext,
         client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        let who = match session(client) {
-            Ok(w) => w,
-            Err(e) => return Some(Err(e)),
-        };
-        match self.check(statement, who).await? {
-            Ok(()) => None,
-            Err(e) => Some(Err(e)),
-        }
+        self.refusal(statement, client).await.map(Err)
     }
 
     async fn handle_extended_query(
@@ -492,14 +459,7 @@ impl QueryHook for CursorGuard {
         _ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        let who = match session(&*client) {
-            Ok(w) => w,
-            Err(e) => return Some(Err(e)),
-        };
-        match self.check(statement, who).await? {
-            Ok(()) => None,
-            Err(e) => Some(Err(e)),
-        }
+        self.refusal(statement, &*client).await.map(Err)
     }
 }
 
@@ -558,12 +518,7 @@ impl QueryHook for FloeHook {
         _ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        let who = match session(&*client) {
-            Ok(w) => w,
-            Err(e) => return Some(Err(e)),
-        };
-        let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-        Some(self.execute(who, statement.clone(), options).await)
+        Some(self.run(statement.clone(), &*client).await)
     }
 
     async fn handle_extended_parse_query(
@@ -575,14 +530,17 @@ impl QueryHook for FloeHook {
         if Engine::executes_itself(statement) {
             return Some(Ok(placeholder_plan()));
         }
-        let who = match session(client) {
-            Ok(w) => w,
-            Err(e) => return Some(Err(e)),
-        };
         Some(
-            Engine::run_as(who.id, self.engine.plan(statement.clone()))
+            async {
+                let session = session(client)?;
+                Engine::run_as(
+                    session.identity.clone(),
+                    self.engine.plan(statement.clone()),
+                )
                 .await
-                .map_err(|e| pg_error(&e)),
+                .map_err(|e| pg_error(&e))
+            }
+            .await,
         )
     }
 
@@ -595,12 +553,7 @@ impl QueryHook for FloeHook {
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         if Engine::executes_itself(statement) {
-            let who = match session(&*client) {
-                Ok(w) => w,
-                Err(e) => return Some(Err(e)),
-            };
-            let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-            return Some(self.execute(who, statement.clone(), options).await);
+            return Some(self.run(statement.clone(), &*client).await);
         }
         None
     }
@@ -807,46 +760,47 @@ impl ExtendedQueryHandler for FloeExtended {
                 return result;
             }
         }
-        let who = session(client)?;
+        let session = session(client)?;
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
         if Engine::executes_itself(stmt) {
             return FloeHook {
                 engine: self.engine.clone(),
             }
-            .execute(who, stmt.clone(), options)
+            .execute(&session, stmt.clone(), options)
             .await;
         }
-        who.track(stmt, async {
-            // Privileges are checked again at execution: a prepared
-            // statement outlives a REVOKE.
-            self.engine.authorize(plan).map_err(|e| pg_error(&e))?;
-            let plan = plan
-                .clone()
-                .replace_params_with_values(&params)
-                .map_err(pg_stream_error)?;
-            let df = self
-                .engine
-                .context()
-                .execute_logical_plan(plan)
-                .await
-                .map_err(pg_stream_error)?;
-            if matches!(stmt, Statement::Insert(_)) {
-                let batches = df.collect().await.map_err(pg_stream_error)?;
-                let rows = batches
-                    .first()
-                    .and_then(|b| b.column_by_name("count"))
-                    .and_then(|c| {
-                        c.as_any()
-                            .downcast_ref::<floe_query::datafusion::arrow::array::UInt64Array>()
-                    })
-                    .map_or(0, |a| a.value(0));
-                return Ok(Response::Execution(command_tag("INSERT", Some(rows))));
-            }
-            Ok(Response::Query(
-                encode(df, &portal.result_column_format, options).await?,
-            ))
-        })
-        .await
+        session
+            .track(stmt, async {
+                // Privileges are checked again at execution: a prepared
+                // statement outlives a REVOKE.
+                self.engine.authorize(plan).map_err(|e| pg_error(&e))?;
+                let plan = plan
+                    .clone()
+                    .replace_params_with_values(&params)
+                    .map_err(pg_stream_error)?;
+                let df = self
+                    .engine
+                    .context()
+                    .execute_logical_plan(plan)
+                    .await
+                    .map_err(pg_stream_error)?;
+                if matches!(stmt, Statement::Insert(_)) {
+                    let batches = df.collect().await.map_err(pg_stream_error)?;
+                    let rows = batches
+                        .first()
+                        .and_then(|b| b.column_by_name("count"))
+                        .and_then(|c| {
+                            c.as_any()
+                                .downcast_ref::<floe_query::datafusion::arrow::array::UInt64Array>()
+                        })
+                        .map_or(0, |a| a.value(0));
+                    return Ok(Response::Execution(command_tag("INSERT", Some(rows))));
+                }
+                Ok(Response::Query(
+                    encode(df, &portal.result_column_format, options).await?,
+                ))
+            })
+            .await
     }
 }
 
@@ -928,7 +882,7 @@ impl SimpleQueryHandler for FloeSimple {
         if let Ok(statements) = Engine::parse(query)
             && statements.iter().any(floe_query::is_floe_statement)
         {
-            let who = session(client)?;
+            let session = session(client)?;
             let hook = FloeHook {
                 engine: self.engine.clone(),
             };
@@ -936,7 +890,7 @@ impl SimpleQueryHandler for FloeSimple {
             let mut responses = Vec::with_capacity(statements.len());
             for stmt in statements {
                 if floe_query::is_floe_statement(&stmt) {
-                    responses.push(hook.execute(who.clone(), stmt, options.clone()).await?);
+                    responses.push(hook.execute(&session, stmt, options.clone()).await?);
                 } else {
                     let text = Engine::statement_text(&stmt);
                     let answered = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &text)

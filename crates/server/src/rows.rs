@@ -116,7 +116,8 @@ async fn ingest_as(
         Err(e) => return http_ingest_error(&e),
     };
 
-    let allowed = match engine.store().table(&schema, &table) {
+    let existing = engine.store().table(&schema, &table);
+    let allowed = match &existing {
         Some(_) => engine.auth().check_table(
             &who,
             floe_query::floe_auth::Privilege::Insert,
@@ -129,7 +130,7 @@ async fn ingest_as(
     if let Err(e) = allowed {
         return http_error(e.status(), &e.to_string());
     }
-    let handle = match engine.store().table(&schema, &table) {
+    let handle = match existing {
         Some(h) => h,
         None if create => match create_table(&engine, &schema, &table, format, &body).await {
             Ok(h) => h,

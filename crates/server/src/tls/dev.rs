@@ -147,21 +147,8 @@ fn make(dir: &Path, ca_path: &Path, cert_path: &Path, key_path: &Path) -> Result
     write(&dir.join(EXPIRES), expires.as_bytes(), 0o644)
 }
 
-/// Writes a file aside and renames it into place, so a reader never sees
-/// half of it.
 fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut file = options.open(&tmp).map_err(io(&tmp))?;
-    file.write_all(bytes).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    floe_common::fs::write_atomic(path, bytes, mode).map_err(io(path))
 }
 
 #[cfg(test)]
