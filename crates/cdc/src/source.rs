@@ -370,7 +370,8 @@ impl Sources {
 
     /// Writes a definition durably (temporary file, fsync, rename), 0600.
     fn save(&self, spec: &SourceSpec) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| state_error(&self.dir, e))?;
+        floe_common::fs::create_dir_all_durable(&self.dir)
+            .map_err(|e| state_error(&self.dir, e))?;
         let path = self.path(&spec.name);
         let text = serde_json::to_vec_pretty(spec).map_err(|e| state_error(&path, e))?;
         floe_common::fs::write_atomic(&path, &text, 0o600).map_err(|e| state_error(&path, e))

@@ -30,7 +30,7 @@ impl DataDir {
             path: path.to_path_buf(),
             source,
         };
-        fs::create_dir_all(path).map_err(io)?;
+        floe_common::fs::create_dir_all_durable(path).map_err(io)?;
         let root = fs::canonicalize(path).map_err(io)?;
         let lock_path = root.join(LOCK_FILE);
         let lock = OpenOptions::new()
@@ -49,7 +49,7 @@ impl DataDir {
             }
             Err(TryLockError::Error(source)) => return Err(io(source)),
         }
-        fs::create_dir_all(root.join(WAREHOUSE_DIR)).map_err(io)?;
+        floe_common::fs::create_dir_all_durable(&root.join(WAREHOUSE_DIR)).map_err(io)?;
         Ok(DataDir { root, _lock: lock })
     }
 

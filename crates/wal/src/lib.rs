@@ -13,9 +13,11 @@
 //! - [`Wal::wait_durable`] returns only when the record and every record
 //!   before it is on disk (written and fsynced).
 //! - Replay returns every durable record exactly once, in LSN order. A torn
-//!   record at the end of the last segment (a crash mid-write) is cut off;
-//!   it was never acknowledged. Damage anywhere else is an error, never
-//!   skipped silently.
+//!   write at the end of the last segment (a crash mid-write) is cut off;
+//!   it was never acknowledged. A damaged record followed by an intact one
+//!   of a later group was acknowledged, so that, and damage in any other
+//!   segment, is an error, never skipped silently. A last segment left
+//!   without records is removed, so writing resumes with its name.
 //! - A segment is deleted only when, for every key in it, the owner has
 //!   released its records up to the segment's last LSN for that key.
 
@@ -152,7 +154,7 @@ impl Wal {
             operation,
             source,
         };
-        std::fs::create_dir_all(dir).map_err(|e| io("creating directory", e))?;
+        floe_common::fs::create_dir_all_durable(dir).map_err(|e| io("creating directory", e))?;
         let (segments, entries) = segment::replay(dir)?;
         let last = segments.iter().map(|s| s.last_lsn).max().unwrap_or(0);
         let next_lsn = (last + 1).max(min_next_lsn).max(1);
@@ -218,7 +220,8 @@ impl Wal {
             state.pending_first = lsn;
         }
         state.pending_last = lsn;
-        segment::encode(&mut state.pending, lsn, key, payload);
+        let group = state.pending_first;
+        segment::encode(&mut state.pending, lsn, group, key, payload);
         state.pending_keys.insert(key.to_string(), lsn);
         drop(state);
         self.shared.wake_writer.notify_one();

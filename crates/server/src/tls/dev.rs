@@ -62,7 +62,7 @@ fn generation(e: rcgen::Error) -> TlsError {
 /// The development certificates in `dir`, made (or made again) when
 /// missing or close to expiring.
 pub fn ensure(dir: &Path) -> Result<DevCertificates, TlsError> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    floe_common::fs::create_dir_all_durable(dir).map_err(io(dir))?;
     let paths = (dir.join(CA), dir.join(CERT), dir.join(KEY));
     let expires = std::fs::read_to_string(dir.join(EXPIRES))
         .ok()
