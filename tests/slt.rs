@@ -32,6 +32,8 @@ fn cell(v: Option<String>) -> String {
 pub struct InProcess {
     /// The engine.
     pub engine: Arc<Engine>,
+    /// The session's transaction block, as a PG connection would track it.
+    pub block: floe_query::transaction::TransactionBlock,
 }
 
 #[async_trait]
@@ -45,6 +47,7 @@ impl AsyncDB for InProcess {
         };
         let mut last = DBOutput::StatementComplete(0);
         for stmt in Engine::parse(sql).map_err(fail)? {
+            self.block.check(&stmt).map_err(fail)?;
             last = match self.engine.execute(stmt).await.map_err(fail)? {
                 Output::Command { rows, .. } => DBOutput::StatementComplete(rows.unwrap_or(0)),
                 Output::Rows(df) => {

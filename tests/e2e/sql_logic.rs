@@ -31,7 +31,12 @@ async fn slt_in_process() {
         let engine = Engine::open(dir.path()).await.unwrap();
         let mut runner = Runner::new(move || {
             let engine = engine.clone();
-            async move { Ok(InProcess { engine }) }
+            async move {
+                Ok(InProcess {
+                    engine,
+                    block: Default::default(),
+                })
+            }
         });
         runner.with_column_validator(default_column_validator);
         let result = if complete {

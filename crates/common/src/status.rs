@@ -67,6 +67,11 @@ pub enum Status {
     ObjectInUse,
     /// 40001: a concurrent change conflicted; retrying may succeed.
     SerializationFailure,
+    /// 25006: a write inside a transaction block, which Floe cannot roll back.
+    ReadOnlySqlTransaction,
+    /// 55000: the object cannot be used in its present state (a table that
+    /// failed to load).
+    ObjectNotInPrerequisiteState,
     /// 57014: the query was cancelled.
     QueryCanceled,
     /// 54000: a size or count limit was exceeded.
@@ -118,6 +123,8 @@ impl Status {
             Status::InsufficientPrivilege => "42501",
             Status::ObjectInUse => "55006",
             Status::SerializationFailure => "40001",
+            Status::ReadOnlySqlTransaction => "25006",
+            Status::ObjectNotInPrerequisiteState => "55000",
             Status::QueryCanceled => "57014",
             Status::ProgramLimitExceeded => "54000",
             Status::InsufficientResources => "53000",
@@ -137,6 +144,7 @@ impl Status {
             | Status::DuplicateSchema
             | Status::ObjectInUse
             | Status::SerializationFailure
+            | Status::ReadOnlySqlTransaction
             | Status::DuplicateObject
             | Status::DependentObjectsStillExist => 409,
             Status::ConnectionFailure => 502,
@@ -145,7 +153,7 @@ impl Status {
             Status::ConfigurationLimitExceeded => 429,
             Status::InsufficientPrivilege => 403,
             Status::ProgramLimitExceeded => 413,
-            Status::InsufficientResources => 503,
+            Status::InsufficientResources | Status::ObjectNotInPrerequisiteState => 503,
             Status::FeatureNotSupported => 501,
             Status::QueryCanceled => 499,
             Status::IoError | Status::Internal => 500,
@@ -174,7 +182,7 @@ impl Status {
     }
 }
 
-const ALL: [Status; 37] = [
+const ALL: [Status; 39] = [
     Status::InvalidPassword,
     Status::InvalidAuthorization,
     Status::TooManyConnections,
@@ -206,6 +214,8 @@ const ALL: [Status; 37] = [
     Status::InsufficientPrivilege,
     Status::ObjectInUse,
     Status::SerializationFailure,
+    Status::ReadOnlySqlTransaction,
+    Status::ObjectNotInPrerequisiteState,
     Status::QueryCanceled,
     Status::ProgramLimitExceeded,
     Status::InsufficientResources,

@@ -35,8 +35,21 @@ pub(crate) struct StatementError {
     pub(crate) message: String,
 }
 
+/// The shell's transaction block, shared by every statement it runs
+/// (a server sees each statement as its own request).
+static BLOCK: std::sync::Mutex<floe_query::transaction::TransactionBlock> =
+    std::sync::Mutex::new(floe_query::transaction::TransactionBlock::new());
+
 impl Target {
     async fn run(&self, sql: &str) -> Result<Printed, StatementError> {
+        use floe_common::HasStatus;
+        for stmt in Engine::parse(sql).unwrap_or_default() {
+            let mut block = BLOCK.lock().unwrap_or_else(|e| e.into_inner());
+            block.check(&stmt).map_err(|e| StatementError {
+                code: e.status().sqlstate().to_string(),
+                message: e.message(),
+            })?;
+        }
         match self {
             Target::Embedded(engine) => run_embedded(engine, sql).await,
             Target::Remote { client, url } => run_remote(client, url, sql).await,

@@ -86,18 +86,74 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// PostgreSQL's hex bytea text form (`\x0a0b`), or the raw bytes.
+/// A bytea value in PostgreSQL's text input forms: hex (`\x` followed by
+/// pairs of hex digits, white space allowed between pairs) or escape
+/// (bytes as they are, `\\` for a backslash, `\ooo` for an octal byte).
+/// `None` if the text is neither.
 pub fn parse_bytea(s: &str) -> Option<Vec<u8>> {
-    let Some(hex) = s.strip_prefix("\\x") else {
-        return Some(s.as_bytes().to_vec());
-    };
-    if hex.len() % 2 != 0 {
-        return None;
+    decode_bytea(s).ok()
+}
+
+/// Like [`parse_bytea`], with PostgreSQL's reason when the text is invalid.
+pub fn decode_bytea(s: &str) -> Result<Vec<u8>, String> {
+    let bytes = s.as_bytes();
+    if let Some(hex) = bytes.strip_prefix(b"\\x") {
+        return decode_hex(hex);
     }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
-        .collect()
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+        } else if bytes.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if let Some(&[a, b, c]) = bytes.get(i + 1..i + 4)
+            && (b'0'..=b'3').contains(&a)
+            && (b'0'..=b'7').contains(&b)
+            && (b'0'..=b'7').contains(&c)
+        {
+            out.push(((a - b'0') << 6) | ((b - b'0') << 3) | (c - b'0'));
+            i += 4;
+        } else {
+            return Err("invalid input syntax for type bytea".into());
+        }
+    }
+    Ok(out)
+}
+
+fn decode_hex(hex: &[u8]) -> Result<Vec<u8>, String> {
+    // `at` always follows ASCII, so it is a character boundary.
+    let digit = |at: usize| -> Result<u8, String> {
+        match hex[at] {
+            b @ b'0'..=b'9' => Ok(b - b'0'),
+            b @ b'a'..=b'f' => Ok(b - b'a' + 10),
+            b @ b'A'..=b'F' => Ok(b - b'A' + 10),
+            _ => {
+                let shown = std::str::from_utf8(&hex[at..])
+                    .ok()
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
+                Err(format!("invalid hexadecimal digit: \"{shown}\""))
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(hex.len() / 2);
+    let mut i = 0;
+    while i < hex.len() {
+        if matches!(hex[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+            continue;
+        }
+        let high = digit(i)?;
+        if i + 1 >= hex.len() {
+            return Err("invalid hexadecimal data: odd number of digits".into());
+        }
+        out.push((high << 4) | digit(i + 1)?);
+        i += 2;
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

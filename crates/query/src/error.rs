@@ -69,6 +69,9 @@ pub enum QueryError {
     /// A literal does not parse as the type it is cast to.
     #[error("invalid input syntax for type {ty}: \"{value}\"")]
     InvalidLiteral { ty: &'static str, value: String },
+    /// Text that is not a bytea value in PostgreSQL's hex or escape form.
+    #[error("invalid input syntax for type bytea: \"{value}\" ({reason})")]
+    InvalidBytea { value: String, reason: String },
     /// One statement would change the same row twice.
     #[error("{command} would affect row of relation \"{table}\" a second time")]
     RowChangedTwice {
@@ -83,6 +86,13 @@ pub enum QueryError {
     /// Valid SQL that Floe does not execute.
     #[error("{feature} is not supported")]
     Unsupported { feature: String },
+    /// A write inside `BEGIN ... COMMIT`, which could not be rolled back.
+    #[error(
+        "cannot execute {statement} in a transaction block: Floe commits every statement on its own, \
+         so a write inside BEGIN ... COMMIT could not be rolled back; end the block with COMMIT or \
+         ROLLBACK and run the statement outside it (psycopg: connect with autocommit=True)"
+    )]
+    WriteInTransactionBlock { statement: String },
     /// A value in an input file does not fit its column.
     #[error("COPY {table}: {position}: {reason}")]
     CopyValue {
@@ -207,8 +217,11 @@ impl HasStatus for QueryError {
             QueryError::NoSuchTable { .. } => Status::UndefinedTable,
             QueryError::NoSuchColumn { .. } => Status::UndefinedColumn,
             QueryError::Unsupported { .. } => Status::FeatureNotSupported,
+            QueryError::WriteInTransactionBlock { .. } => Status::ReadOnlySqlTransaction,
             QueryError::RowChangedTwice { .. } => Status::CardinalityViolation,
-            QueryError::InvalidLiteral { .. } => Status::InvalidTextRepresentation,
+            QueryError::InvalidLiteral { .. } | QueryError::InvalidBytea { .. } => {
+                Status::InvalidTextRepresentation
+            }
             QueryError::NoConflictTarget { .. } => Status::InvalidColumnReference,
             QueryError::CopyValue { .. } => Status::InvalidTextRepresentation,
             QueryError::CopyFormat { .. } => Status::BadCopyFileFormat,

@@ -308,7 +308,11 @@ async fn run_sql(
         return http_error(Status::SyntaxError, "request body holds no SQL statement");
     }
     let mut last = None;
+    let mut block = floe_query::transaction::TransactionBlock::default();
     for stmt in statements {
+        if let Err(e) = block.check(&stmt) {
+            return http_query_error(&e);
+        }
         let running = session.begin(Engine::statement_text(&stmt));
         match engine.execute(stmt).await {
             Ok(out) => {

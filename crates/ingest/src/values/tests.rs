@@ -23,3 +23,35 @@ fn booleans_uuids_and_bytea_use_postgres_forms() {
     assert_eq!(parse_bytea("\\x0aff"), Some(vec![0x0a, 0xff]));
     assert_eq!(parse_bytea("\\x0"), None);
 }
+
+#[test]
+fn issue14_bytea_text_is_decoded_as_postgres_does_and_bad_text_refused() {
+    assert_eq!(decode_bytea("\\x4142"), Ok(b"AB".to_vec()));
+    assert_eq!(decode_bytea("\\x41 42\n43"), Ok(b"ABC".to_vec()));
+    assert_eq!(decode_bytea("\\x"), Ok(vec![]));
+    assert_eq!(decode_bytea("plain"), Ok(b"plain".to_vec()));
+    assert_eq!(decode_bytea("a\\\\b\\001"), Ok(b"a\\b\x01".to_vec()));
+    assert_eq!(decode_bytea("é"), Ok("é".as_bytes().to_vec()));
+    // Multi-byte characters where hex digits belong: an error, not a panic.
+    assert_eq!(
+        decode_bytea("\\x0é0"),
+        Err("invalid hexadecimal digit: \"é\"".into())
+    );
+    assert!(decode_bytea("\\xé").is_err());
+    assert!(decode_bytea("\\x4").unwrap_err().contains("odd number"));
+    assert!(
+        decode_bytea("\\x4g")
+            .unwrap_err()
+            .contains("hexadecimal digit")
+    );
+    assert!(decode_bytea("a\\q").is_err());
+    assert!(decode_bytea("trailing\\").is_err());
+    assert!(decode_bytea("\\400").is_err());
+    let (typed, bad) = parse_column(
+        &DataType::Binary,
+        &StringArray::from(vec![Some("\\x4142"), Some("\\x0é0"), None]),
+    );
+    assert_eq!(bad, vec![1]);
+    let typed = typed.as_any().downcast_ref::<BinaryArray>().unwrap();
+    assert_eq!(typed.value(0), b"AB");
+}
