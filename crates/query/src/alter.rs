@@ -17,11 +17,10 @@ use crate::{names, types};
 pub async fn execute(engine: &Engine, alter: AlterTable) -> Result<(), QueryError> {
     let (schema_name, table_name) = names::table(&alter.name)?;
     let qualified = format!("{schema_name}.{table_name}");
-    let Some(handle) = engine.store().table(&schema_name, &table_name) else {
-        if alter.if_exists {
-            return Ok(());
-        }
-        return Err(QueryError::NoSuchTable { name: qualified });
+    let handle = match engine.table_handle(&schema_name, &table_name) {
+        Ok(handle) => handle,
+        Err(QueryError::NoSuchTable { .. }) if alter.if_exists => return Ok(()),
+        Err(e) => return Err(e),
     };
     let change = handle.begin().await?;
     let metadata = change.base().metadata().clone();

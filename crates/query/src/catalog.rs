@@ -97,7 +97,10 @@ impl SchemaProvider for FloeSchema {
 
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
         let Some(handle) = self.store.table(&self.name, name) else {
-            return Ok(None);
+            return match self.store.unavailable(&self.name, name) {
+                Some(e) => Err(QueryError::Storage(e).into_datafusion()),
+                None => Ok(None),
+            };
         };
         let table = FloeTable::new(handle).map_err(QueryError::into_datafusion)?;
         Ok(Some(Arc::new(table)))

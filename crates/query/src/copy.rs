@@ -306,12 +306,7 @@ pub async fn execute(
         });
     };
     let (schema, table) = names::table(&table_name)?;
-    let handle = engine
-        .store()
-        .table(&schema, &table)
-        .ok_or_else(|| QueryError::NoSuchTable {
-            name: format!("{schema}.{table}"),
-        })?;
+    let handle = engine.table_handle(&schema, &table)?;
     engine.check_table(floe_auth::Privilege::Insert, &schema, &table)?;
     let columns: Vec<String> = columns.iter().map(names::ident).collect();
     let files = expand(&filename)?;

@@ -43,13 +43,7 @@ impl Target {
         alias: Option<&Ident>,
     ) -> Result<Target, QueryError> {
         let (schema, table) = names::table(name)?;
-        let handle =
-            engine
-                .store()
-                .table(&schema, &table)
-                .ok_or_else(|| QueryError::NoSuchTable {
-                    name: format!("{schema}.{table}"),
-                })?;
+        let handle = engine.table_handle(&schema, &table)?;
         Ok(Target {
             handle,
             qualified: format!("{schema}.{table}"),

@@ -100,7 +100,15 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Locks and opens the data directory.
     pub async fn open(path: &Path) -> Result<Arc<Engine>, QueryError> {
-        let store = Store::open(path, DEFAULT_SCHEMA).await?;
+        Engine::open_with(path, floe_storage::IngestLimits::default()).await
+    }
+
+    /// Like [`Engine::open`], with the given ingestion limits.
+    pub async fn open_with(
+        path: &Path,
+        limits: floe_storage::IngestLimits,
+    ) -> Result<Arc<Engine>, QueryError> {
+        let store = Store::open_with(path, DEFAULT_SCHEMA, limits).await?;
         Ok(Arc::new(Engine::with_store(store)?))
     }
 
@@ -133,6 +141,8 @@ impl Engine {
             )
             .expect("registering a built-in schema cannot fail");
         ctx.register_catalog(CATALOG_NAME, catalog);
+        ctx.register_udf(crate::bytea::ByteaIn::udf().as_ref().clone());
+        ctx.add_analyzer_rule(Arc::new(crate::bytea::PgByteaCasts::new()));
         for udaf in crate::functions::aggregates() {
             ctx.register_udaf(udaf);
         }
@@ -292,6 +302,16 @@ impl Engine {
     }
 
     /// The store.
+    /// The table `schema.table`: `NoSuchTable` if there is none, the
+    /// storage error if it failed to load.
+    pub fn table_handle(
+        &self,
+        schema: &str,
+        table: &str,
+    ) -> Result<Arc<floe_storage::TableHandle>, QueryError> {
+        lookup(&self.store, schema, table)
+    }
+
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
@@ -381,13 +401,7 @@ impl Engine {
         let tables = match &vacuum.table_name {
             Some(name) => {
                 let (schema, table) = names::table(name)?;
-                let handle =
-                    self.store
-                        .table(&schema, &table)
-                        .ok_or_else(|| QueryError::NoSuchTable {
-                            name: format!("{schema}.{table}"),
-                        })?;
-                vec![handle]
+                vec![self.table_handle(&schema, &table)?]
             }
             None => self.store.all_tables(),
         };
@@ -442,7 +456,9 @@ impl Engine {
     /// the first error. Row results are returned unexecuted.
     pub async fn execute_sql(&self, sql: &str) -> Result<Vec<Output>, QueryError> {
         let mut outputs = Vec::new();
+        let mut block = crate::transaction::TransactionBlock::default();
         for stmt in Engine::parse(sql)? {
+            block.check(&stmt)?;
             outputs.push(self.execute(stmt).await?);
         }
         Ok(outputs)
@@ -676,6 +692,23 @@ pub fn is_checkpoint(stmt: &Statement) -> bool {
 ///   others are decimals, as in PostgreSQL;
 /// - `::uuid` casts become casts to text, the type uuid columns have in SQL
 ///   (values are checked as uuids when they are written).
+/// A table of `store` by name, or why there is none.
+pub(crate) fn lookup(
+    store: &Store,
+    schema: &str,
+    table: &str,
+) -> Result<Arc<floe_storage::TableHandle>, QueryError> {
+    if let Some(handle) = store.table(schema, table) {
+        return Ok(handle);
+    }
+    Err(match store.unavailable(schema, table) {
+        Some(e) => QueryError::Storage(e),
+        None => QueryError::NoSuchTable {
+            name: format!("{schema}.{table}"),
+        },
+    })
+}
+
 fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
     use datafusion::sql::sqlparser::ast::{
         DataType as SqlType, Expr, Value, visit_expressions_mut,

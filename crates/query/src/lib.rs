@@ -11,6 +11,7 @@
 
 mod access;
 mod alter;
+mod bytea;
 mod catalog;
 mod copy;
 mod ddl;
@@ -24,6 +25,7 @@ mod scan;
 mod sources;
 mod system;
 mod table;
+pub mod transaction;
 mod types;
 pub mod uuid;
 

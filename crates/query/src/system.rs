@@ -230,6 +230,27 @@ impl SystemTable {
                     order.push(describe_order(h));
                     location.push(m.location().to_string());
                 }
+                for (s, t, reason) in self.store.unavailable_tables() {
+                    schema.push(s);
+                    name.push(t);
+                    snapshot.push(None);
+                    last.push(None);
+                    errors.push(Some(format!("failed to load: {reason}")));
+                    for column in [
+                        &mut rows,
+                        &mut files,
+                        &mut delete_files,
+                        &mut snapshots,
+                        &mut bytes,
+                        &mut buffered_rows,
+                        &mut buffered_bytes,
+                    ] {
+                        column.push(0);
+                    }
+                    for column in [&mut spec, &mut order, &mut location] {
+                        column.push(String::new());
+                    }
+                }
                 vec![
                     Arc::new(StringArray::from(schema)),
                     Arc::new(StringArray::from(name)),
@@ -492,12 +513,8 @@ impl TableFunctionImpl for AtSnapshot {
 /// session may read it.
 pub(crate) fn table_by_name(store: &Store, auth: &Auth, name: &str) -> DFResult<Arc<TableHandle>> {
     let (schema, table) = crate::names::split_qualified(name);
-    let handle = store.table(&schema, &table).ok_or_else(|| {
-        QueryError::NoSuchTable {
-            name: format!("{schema}.{table}"),
-        }
-        .into_datafusion()
-    })?;
+    let handle =
+        crate::engine::lookup(store, &schema, &table).map_err(QueryError::into_datafusion)?;
     if let Some(who) = current_session() {
         auth.check_table(&who, floe_auth::Privilege::Select, &schema, &table)
             .map_err(|e| QueryError::from(e).into_datafusion())?;

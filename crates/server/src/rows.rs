@@ -116,6 +116,9 @@ async fn ingest_as(
         Err(e) => return http_ingest_error(&e),
     };
 
+    if let Some(e) = engine.store().unavailable(&schema, &table) {
+        return http_query_error(&QueryError::Storage(e));
+    }
     let existing = engine.store().table(&schema, &table);
     let allowed = match &existing {
         Some(_) => engine.auth().check_table(

@@ -293,7 +293,7 @@ impl TableHandle {
             };
             append.write(batch).await?;
         }
-        let (data, rows) = append.finish().await?;
+        let (data, rows, _in_flight) = append.finish().await?;
         let removed: HashSet<String> = group.iter().map(|f| f.location.clone()).collect();
         let added = data.len();
         let written: Vec<String> = data.iter().map(|f| f.file_path().to_string()).collect();

@@ -85,6 +85,17 @@ pub enum StorageError {
     /// The write-ahead log failed or refused a record.
     #[error(transparent)]
     Wal(#[from] floe_wal::WalError),
+    /// A table whose metadata could not be loaded when the store opened; it
+    /// is kept out of service (its rows in the log are kept) until it loads.
+    #[error(
+        "table \"{schema}.{table}\" is unavailable: it failed to load when the server started ({reason}); \
+         repair its metadata and restart, or DROP it"
+    )]
+    TableUnavailable {
+        schema: String,
+        table: String,
+        reason: String,
+    },
     /// A request with the same idempotency key is still being written.
     #[error(
         "a request with Idempotency-Key \"{key}\" is still being written; retry when it has finished"
@@ -120,6 +131,21 @@ impl StorageError {
     }
 }
 
+/// An error and its sources, as one line.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 impl HasStatus for StorageError {
     fn status(&self) -> Status {
         match self {
@@ -149,6 +175,7 @@ impl HasStatus for StorageError {
             StorageError::Wal(e) => e.status(),
             StorageError::Overloaded { .. } => Status::InsufficientResources,
             StorageError::KeyInUse { .. } => Status::ObjectInUse,
+            StorageError::TableUnavailable { .. } => Status::ObjectNotInPrerequisiteState,
         }
     }
 }

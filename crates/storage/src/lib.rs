@@ -16,9 +16,10 @@
 //!   changes) hold the table's commit lock from the read to the commit
 //!   ([`TableHandle::begin`]) and swap the catalog's metadata pointer with a
 //!   compare-and-swap, so no commit is lost or applied to a stale state.
-//! - When a commit returns, the snapshot is durable (data files
-//!   are fsynced, the metadata file is written and the SQLite catalog has
-//!   committed) and every later read sees it.
+//! - When a commit returns, the snapshot is durable and every later read
+//!   sees it: every file it references (data, deletes, manifests, manifest
+//!   list, metadata JSON) and its directory entry were synced before the
+//!   SQLite catalog pointer moved, and the catalog commit is synced.
 //! - Small writes go through the write-ahead log into a per-table Arrow
 //!   buffer ([`TableHandle::append_buffered`]); they are acknowledged once
 //!   fsynced in the log. A flush commits buffered rows together with the
@@ -34,8 +35,11 @@
 mod buffer;
 mod commit;
 mod compact;
+pub mod conform;
 mod datadir;
+mod durable_io;
 mod error;
+mod inflight;
 mod keyed;
 mod maintenance;
 mod plan;

@@ -109,7 +109,10 @@ pub(crate) async fn run(store: Weak<Store>) {
             if !due {
                 continue;
             }
-            let outcome = handle.flush().await;
+            // A table a change holds is flushed on a later tick.
+            let Some(outcome) = handle.try_flush().await else {
+                continue;
+            };
             handle.record_outcome("flush", &outcome);
             match outcome {
                 Ok(_) => {

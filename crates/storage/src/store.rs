@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use iceberg::io::LocalFsStorageFactory;
 use iceberg::spec::{Schema, SortOrder, UnboundPartitionSpec};
 use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableCreation, TableIdent};
 use iceberg_catalog_sql::{SqlBindStyle, SqlCatalog, SqlCatalogBuilder};
@@ -42,6 +41,8 @@ pub struct Store {
     pointer: Arc<CatalogPointer>,
     ingest: Arc<Ingest>,
     tables: RwLock<Tables>,
+    /// Tables that failed to load, by (schema, name), with the reason.
+    unavailable: RwLock<BTreeMap<(String, String), String>>,
     ddl: tokio::sync::Mutex<()>,
 }
 
@@ -70,25 +71,21 @@ impl Store {
     ) -> Result<Arc<Store>> {
         let dir = DataDir::open(path)?;
         let catalog_path = dir.catalog_path();
-        let uri = format!("sqlite:{}?mode=rwc", catalog_path.display());
-        let warehouse = format!("file://{}", dir.warehouse_path().display());
-        let catalog = SqlCatalogBuilder::default()
-            .uri(uri)
-            .warehouse_location(warehouse)
-            .sql_bind_style(SqlBindStyle::QMark)
-            .with_storage_factory(Arc::new(LocalFsStorageFactory))
-            .load(floe_common::defaults::CATALOG_NAME, HashMap::new())
-            .await
-            .map_err(StorageError::iceberg(
-                "opening the catalog",
-                catalog_path.display(),
-            ))?;
-        let catalog = Arc::new(catalog);
+        // The catalog commits in write-ahead-log mode (a setting of the
+        // database file, so every connection uses it) with full syncs: in
+        // the default rollback-journal mode a commit is the journal's
+        // unlink, which is durable only once its directory is synced, and
+        // SQLite syncs that directory only at synchronous=EXTRA, which the
+        // Iceberg catalog's own connections do not set. A power cut could
+        // then roll back an acknowledged commit.
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(
                 SqliteConnectOptions::new()
                     .filename(&catalog_path)
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                     .busy_timeout(std::time::Duration::from_secs(30)),
             )
             .await
@@ -96,12 +93,27 @@ impl Store {
                 table: "(all)".into(),
                 reason: format!("opening {}: {e}", catalog_path.display()),
             })?;
+        let uri = format!("sqlite:{}?mode=rwc", catalog_path.display());
+        let warehouse = format!("file://{}", dir.warehouse_path().display());
+        let catalog = SqlCatalogBuilder::default()
+            .uri(uri)
+            .warehouse_location(warehouse)
+            .sql_bind_style(SqlBindStyle::QMark)
+            .with_storage_factory(Arc::new(crate::durable_io::DurableFsStorageFactory))
+            .load(floe_common::defaults::CATALOG_NAME, HashMap::new())
+            .await
+            .map_err(StorageError::iceberg(
+                "opening the catalog",
+                catalog_path.display(),
+            ))?;
+        let catalog = Arc::new(catalog);
         let pointer = Arc::new(CatalogPointer {
             pool,
             catalog_name: floe_common::defaults::CATALOG_NAME.to_string(),
         });
 
         let mut loaded = Vec::new();
+        let mut unavailable = BTreeMap::new();
         let namespaces = catalog
             .list_namespaces(None)
             .await
@@ -114,11 +126,17 @@ impl Store {
                 .map_err(StorageError::iceberg("listing tables", &name))?;
             let mut in_ns = Vec::new();
             for ident in idents {
-                let table = catalog
-                    .load_table(&ident)
-                    .await
-                    .map_err(StorageError::iceberg("loading table", &ident))?;
-                in_ns.push(table);
+                match catalog.load_table(&ident).await {
+                    Ok(table) => in_ns.push(table),
+                    Err(e) => {
+                        // One broken table must not keep the others from
+                        // being served: it is kept out of service instead.
+                        let reason = crate::error::chain(&e);
+                        tracing::error!(table = %ident, error = %reason,
+                            "table failed to load; it is unavailable until repaired");
+                        unavailable.insert((name.clone(), ident.name().to_string()), reason);
+                    }
+                }
             }
             loaded.push((name, in_ns));
         }
@@ -130,8 +148,14 @@ impl Store {
             .map(|t| crate::buffer::committed_lsn(t.metadata().properties()))
             .max()
             .unwrap_or(0);
-        let (wal, replayed) =
-            floe_wal::Wal::open(&dir.wal_path(), floe_wal::WalOptions::default(), floor + 1)?;
+        let (wal, replayed) = floe_wal::Wal::open(
+            &dir.wal_path(),
+            floe_wal::WalOptions {
+                segment_bytes: limits.wal_segment_bytes,
+                ..floe_wal::WalOptions::default()
+            },
+            floor + 1,
+        )?;
         let ingest = Arc::new(Ingest {
             wal,
             limits,
@@ -158,8 +182,11 @@ impl Store {
         let mut restored = 0u64;
         for entry in replayed {
             let Some(handle) = by_key.get(&entry.key) else {
-                // The table was dropped after the write.
-                ingest.wal.forget(&entry.key);
+                // The table was dropped after the write, or is one that
+                // failed to load: its records are kept for when it loads.
+                if unavailable.is_empty() {
+                    ingest.wal.forget(&entry.key);
+                }
                 continue;
             };
             if entry.lsn <= handle.committed_lsn() {
@@ -173,10 +200,7 @@ impl Store {
             ingest.wal.release(handle.wal_key(), handle.committed_lsn());
         }
         let retention = crate::buffer::IDEMPOTENCY_RETENTION.as_millis() as i64;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let now = floe_common::now_ms();
         for (table, keys) in pointer.load_keys(retention).await? {
             if let Some(handle) = by_key.get(&table) {
                 for (key, rows, at) in keys {
@@ -198,6 +222,7 @@ impl Store {
             pointer,
             ingest,
             tables: RwLock::new(tables),
+            unavailable: RwLock::new(unavailable),
             ddl: tokio::sync::Mutex::new(()),
         });
         store.create_schema(default_schema, true).await?;
@@ -276,6 +301,27 @@ impl Store {
     /// The table, if it exists.
     pub fn table(&self, schema: &str, table: &str) -> Option<Arc<TableHandle>> {
         self.read().get(schema).and_then(|t| t.get(table)).cloned()
+    }
+
+    /// The error for a table that failed to load when the store opened;
+    /// `None` for every other name.
+    pub fn unavailable(&self, schema: &str, table: &str) -> Option<StorageError> {
+        let unavailable = self.unavailable.read().unwrap_or_else(|e| e.into_inner());
+        let reason = unavailable.get(&(schema.to_string(), table.to_string()))?;
+        Some(StorageError::TableUnavailable {
+            schema: schema.to_string(),
+            table: table.to_string(),
+            reason: reason.clone(),
+        })
+    }
+
+    /// Every table that failed to load: (schema, name, reason), sorted.
+    pub fn unavailable_tables(&self) -> Vec<(String, String, String)> {
+        let unavailable = self.unavailable.read().unwrap_or_else(|e| e.into_inner());
+        unavailable
+            .iter()
+            .map(|((s, t), r)| (s.clone(), t.clone(), r.clone()))
+            .collect()
     }
 
     /// All tables of all schemas, ordered by schema and name.
@@ -407,6 +453,16 @@ impl Store {
     /// Drops a table and deletes its files. Returns whether a table was dropped.
     pub async fn drop_table(&self, schema: &str, name: &str, if_exists: bool) -> Result<bool> {
         let _ddl = self.ddl.lock().await;
+        if self.unavailable(schema, name).is_some() {
+            let ident = TableIdent::new(NamespaceIdent::new(schema.to_string()), name.to_string());
+            self.catalog
+                .drop_table(&ident)
+                .await
+                .map_err(StorageError::iceberg("dropping table", &ident))?;
+            let mut unavailable = self.unavailable.write().unwrap_or_else(|e| e.into_inner());
+            unavailable.remove(&(schema.to_string(), name.to_string()));
+            return Ok(true);
+        }
         if self.table(schema, name).is_none() {
             return if if_exists {
                 Ok(false)

@@ -66,6 +66,8 @@ pub struct TableHandle {
     key_index: std::sync::Mutex<std::collections::HashMap<String, Arc<crate::keyed::SortedKeys>>>,
     /// Manifests and delete files planning has read.
     pub(crate) plans: crate::plan::PlanCache,
+    /// Data files being written that no commit references yet.
+    pub(crate) writes: Arc<crate::inflight::WritesInFlight>,
 }
 
 /// What [`TableHandle::append_buffered_once`] did.
@@ -115,6 +117,7 @@ impl TableHandle {
             errors: Default::default(),
             key_index: Default::default(),
             plans: Default::default(),
+            writes: Default::default(),
         }
     }
 
@@ -296,16 +299,20 @@ impl TableHandle {
         batches: &[RecordBatch],
         key: &str,
     ) -> Result<Appended> {
-        match self.keys().get(key).copied() {
-            Some(KeyState::Done { rows, .. }) => return Ok(Appended::Duplicate(rows)),
-            Some(KeyState::Pending) => {
-                return Err(StorageError::KeyInUse {
-                    key: key.to_string(),
-                });
-            }
-            None => {}
+        {
+            // Looked up and claimed under one lock: of two requests with the
+            // same key, exactly one writes.
+            let mut keys = self.keys();
+            match keys.get(key).copied() {
+                Some(KeyState::Done { rows, .. }) => return Ok(Appended::Duplicate(rows)),
+                Some(KeyState::Pending) => {
+                    return Err(StorageError::KeyInUse {
+                        key: key.to_string(),
+                    });
+                }
+                None => keys.insert(key.to_string(), KeyState::Pending),
+            };
         }
-        self.keys().insert(key.to_string(), KeyState::Pending);
         match self.append_keyed(batches, Some(key)).await {
             Ok(rows) => {
                 self.keys().insert(
@@ -377,6 +384,14 @@ impl TableHandle {
         self.flush_locked().await
     }
 
+    /// Like [`TableHandle::flush`], unless a change holds the table's
+    /// commit lock: then `None` at once, so one long UPDATE never holds up
+    /// the flushing of other tables.
+    pub(crate) async fn try_flush(self: &Arc<Self>) -> Option<Result<CommitSummary>> {
+        let _serial = self.commits.try_lock().ok()?;
+        Some(self.flush_locked().await)
+    }
+
     async fn flush_locked(self: &Arc<Self>) -> Result<CommitSummary> {
         let durable = self.ingest.wal.durable_lsn();
         let (base, entries) = {
@@ -406,7 +421,7 @@ impl TableHandle {
         )?;
         let mut append = TableAppend::new(self.clone(), base.clone())?;
         append.write(batch).await?;
-        let (data, rows) = append.finish().await?;
+        let (data, rows, _in_flight) = append.finish().await?;
         let files = data.len();
         let metadata = commit::with_row_delta(
             &base,
@@ -586,9 +601,12 @@ impl TableChange<'_> {
         properties: &[(&str, String)],
     ) -> Result<CommitSummary> {
         let started = std::time::Instant::now();
-        let (data, rows) = match append {
-            Some(append) => append.finish().await?,
-            None => (Vec::new(), 0),
+        let (data, rows, _in_flight) = match append {
+            Some(append) => {
+                let (data, rows, in_flight) = append.finish().await?;
+                (data, rows, Some(in_flight))
+            }
+            None => (Vec::new(), 0, None),
         };
         let delete_files = commit::write_deletes(&self.base, &deletes).await?;
         let drops =

@@ -185,6 +185,8 @@ impl TableHandle {
             });
         }
         let now = std::time::SystemTime::now();
+        // Files of a write still in flight are newer than its start.
+        let writing_since = self.writes.oldest();
         for (path, in_metadata) in files {
             let name = path.to_string_lossy().to_string();
             if live.contains(&name) {
@@ -194,6 +196,7 @@ impl TableHandle {
                 std::fs::metadata(&path)
                     .and_then(|m| m.modified())
                     .ok()
+                    .filter(|at| writing_since.is_none_or(|since| *at < since))
                     .and_then(|at| now.duration_since(at).ok())
                     .is_some_and(|age| age >= policy.orphan_min_age)
             };
@@ -244,10 +247,7 @@ fn expired(table: &Table, policy: &RetentionPolicy) -> Vec<i64> {
             .parent_snapshot_id()
             .and_then(|id| metadata.snapshot_by_id(id));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now = floe_common::now_ms();
     let cutoff = now - policy.max_snapshot_age.as_millis() as i64;
     metadata
         .snapshots()
@@ -317,7 +317,7 @@ async fn files_of(
 }
 
 /// Every file under `dir`, recursively; a missing folder has none.
-fn walk(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {

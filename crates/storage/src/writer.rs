@@ -43,10 +43,13 @@ pub struct TableAppend {
     schema: SchemaRef,
     writer: Partitioned,
     rows: u64,
+    /// Keeps orphan cleanup away from the files being written.
+    in_flight: crate::inflight::InFlight,
 }
 
 impl TableAppend {
     pub(crate) fn new(handle: Arc<TableHandle>, table: Table) -> Result<TableAppend> {
+        let in_flight = handle.writes.begin();
         let ident = handle.ident().clone();
         let err = |op| StorageError::iceberg(op, &ident);
         let metadata = table.metadata();
@@ -100,6 +103,7 @@ impl TableAppend {
             schema,
             writer,
             rows: 0,
+            in_flight,
         })
     }
 
@@ -143,20 +147,21 @@ impl TableAppend {
     /// When this returns, the rows are durable and visible to every later read.
     pub async fn commit(self) -> Result<CommitSummary> {
         let handle = self.handle.clone();
-        let (files, rows) = self.finish().await?;
+        let (files, rows, _in_flight) = self.finish().await?;
         handle.commit_files(files, rows).await
     }
 
-    /// Closes the files without committing them: the data files and the
-    /// number of rows they hold.
-    pub(crate) async fn finish(self) -> Result<(Vec<DataFile>, u64)> {
+    /// Closes the files without committing them: the data files, the
+    /// number of rows they hold, and the write's registration, to keep
+    /// until the files are committed or discarded.
+    pub(crate) async fn finish(self) -> Result<(Vec<DataFile>, u64, crate::inflight::InFlight)> {
         let ident = self.handle.ident().clone();
         let err = StorageError::iceberg("closing data files of", &ident);
         let files: Vec<DataFile> = match self.writer {
             Partitioned::No(w) => (*w).close().await.map_err(err)?,
             Partitioned::Yes { writer, .. } => (*writer).close().await.map_err(err)?,
         };
-        Ok((files, self.rows))
+        Ok((files, self.rows, self.in_flight))
     }
 }
 

@@ -4,7 +4,10 @@ use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
 use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
 
+use floe_common::HasStatus;
+
 use super::*;
+use crate::local_path;
 
 /// A new store in `dir` holding `public.t` of `definition`; shared with
 /// other tests. Keep the store while using the table.
@@ -199,4 +202,178 @@ async fn schema_ddl_errors_name_the_object() {
     assert!(!store.schema_exists("s"));
     let err = store.drop_table("public", "nope", false).await.unwrap_err();
     assert_eq!(err.to_string(), "relation \"public.nope\" does not exist");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue14_concurrent_requests_with_one_idempotency_key_write_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, t) = new_table(dir.path(), definition()).await;
+    for round in 0..200i64 {
+        let key = format!("key-{round}");
+        let barrier = Arc::new(tokio::sync::Barrier::new(4));
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let (t, key, barrier) = (t.clone(), key.clone(), barrier.clone());
+            tasks.push(tokio::spawn(async move {
+                let rows = rows(&t, &[round], Some("r"));
+                barrier.wait().await;
+                t.append_buffered_once(&[rows], &key).await
+            }));
+        }
+        let mut written = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(crate::table::Appended::Written(1)) => written += 1,
+                Ok(crate::table::Appended::Duplicate(1)) => {}
+                Err(StorageError::KeyInUse { .. }) => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(written, 1, "round {round}: the key wrote {written} times");
+    }
+}
+
+/// Rows a table holds: committed (snapshot summary) plus buffered.
+fn held_rows(handle: &TableHandle) -> u64 {
+    total_rows(handle) + handle.buffer_stats().rows
+}
+
+#[tokio::test]
+async fn issue14_a_table_that_fails_to_load_is_unavailable_and_keeps_its_logged_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let metadata = {
+        let store = Store::open(dir.path(), "public").await.unwrap();
+        let a = store
+            .create_table("public", "a", definition(), false)
+            .await
+            .unwrap()
+            .unwrap();
+        let b = store
+            .create_table("public", "b", definition(), false)
+            .await
+            .unwrap()
+            .unwrap();
+        a.append_buffered(&[rows(&a, &[1, 2], Some("a"))])
+            .await
+            .unwrap();
+        // Acknowledged: durable in the log, perhaps not yet in a file.
+        b.append_buffered(&[rows(&b, &[3], Some("b"))])
+            .await
+            .unwrap();
+        let table = b.table();
+        local_path(table.metadata_location().unwrap()).to_string()
+    };
+    let good = std::fs::read(&metadata).unwrap();
+    std::fs::write(&metadata, b"{ this is not table metadata").unwrap();
+    {
+        let store = Store::open(dir.path(), "public").await.unwrap();
+        assert!(store.table("public", "b").is_none());
+        let err = store.unavailable("public", "b").expect("b is unavailable");
+        assert_eq!(
+            err.status(),
+            floe_common::Status::ObjectNotInPrerequisiteState
+        );
+        assert!(err.to_string().contains("public.b"), "{err}");
+        assert_eq!(store.unavailable_tables().len(), 1);
+        assert!(store.unavailable("public", "a").is_none());
+        let a = store.table("public", "a").unwrap();
+        assert_eq!(held_rows(&a), 2);
+        a.append_buffered(&[rows(&a, &[4], Some("a"))])
+            .await
+            .unwrap();
+        a.flush().await.unwrap();
+    }
+    // Once repaired, the table loads with every row it acknowledged.
+    std::fs::write(&metadata, good).unwrap();
+    let store = Store::open(dir.path(), "public").await.unwrap();
+    assert!(store.unavailable_tables().is_empty());
+    assert_eq!(held_rows(&store.table("public", "b").unwrap()), 1);
+    assert_eq!(held_rows(&store.table("public", "a").unwrap()), 3);
+}
+
+#[tokio::test]
+async fn issue14_an_unavailable_table_can_be_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let metadata = {
+        let (_store, t) = new_table(dir.path(), definition()).await;
+        let table = t.table();
+        local_path(table.metadata_location().unwrap()).to_string()
+    };
+    std::fs::write(&metadata, b"garbage").unwrap();
+    let store = Store::open(dir.path(), "public").await.unwrap();
+    assert!(store.unavailable("public", "t").is_some());
+    assert!(store.drop_table("public", "t", false).await.unwrap());
+    assert!(store.unavailable("public", "t").is_none());
+    drop(store);
+    let store = Store::open(dir.path(), "public").await.unwrap();
+    assert!(store.unavailable_tables().is_empty());
+    assert!(store.table("public", "t").is_none());
+}
+
+#[tokio::test]
+async fn issue14_orphan_cleanup_leaves_the_files_of_a_write_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut def = definition();
+    // Every unreferenced file counts as old enough to delete.
+    def.properties
+        .insert(crate::vacuum::ORPHAN_MIN_AGE_MS.to_string(), "0".into());
+    let (_store, t) = new_table(dir.path(), def).await;
+    // A long COPY: its first file is written and closed, more follow.
+    let mut append = t.append().unwrap();
+    append.write(rows(&t, &[1, 2, 3], Some("c"))).await.unwrap();
+    let data_dir = dir.path().join("warehouse/public/t/data");
+    let on_disk = || {
+        crate::vacuum::walk(&data_dir)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .count()
+    };
+    assert!(on_disk() > 0, "the write has a file on disk");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    t.vacuum(true).await.unwrap();
+    append.write(rows(&t, &[4], Some("c"))).await.unwrap();
+    append.commit().await.unwrap();
+    assert_eq!(live_rows(&t).await.len(), 4);
+    // Once committed, nothing the table references is an orphan.
+    t.vacuum(true).await.unwrap();
+    assert_eq!(live_rows(&t).await.len(), 4);
+}
+
+#[tokio::test]
+async fn issue14_a_long_change_to_one_table_does_not_stall_flushing_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "public").await.unwrap();
+    let mut def = definition();
+    def.properties
+        .insert(crate::FLUSH_INTERVAL_MS.to_string(), "50".into());
+    let a = store
+        .create_table("public", "a", def.clone(), false)
+        .await
+        .unwrap()
+        .unwrap();
+    let b = store
+        .create_table("public", "b", def, false)
+        .await
+        .unwrap()
+        .unwrap();
+    // A long UPDATE on `a` holds its commit lock, while rows for `a` pile
+    // up in its buffer and are due for a flush.
+    let change = a.begin().await.unwrap();
+    a.append_buffered(&[rows(&a, &[1], Some("a"))])
+        .await
+        .unwrap();
+    b.append_buffered(&[rows(&b, &[2], Some("b"))])
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while b.buffer_stats().rows > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b was not flushed while a's change was open"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(total_rows(&b), 1);
+    assert_eq!(a.buffer_stats().rows, 1);
+    drop(change);
 }
