@@ -6,13 +6,10 @@
 //! It reads files in order without pruning, so it is exact rather than fast.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, new_null_array,
-};
-use arrow::compute::{CastOptions, cast_with_options, filter_record_batch};
+use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
+use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableFunctionImpl};
@@ -29,7 +26,7 @@ use datafusion::physical_plan::{
 };
 use floe_storage::{LiveFile, Store, TableHandle};
 use futures::{StreamExt, TryStreamExt};
-use parquet::arrow::{PARQUET_FIELD_ID_META_KEY, ParquetRecordBatchStreamBuilder};
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
 
 use crate::error::QueryError;
 
@@ -43,41 +40,7 @@ pub const POS_COLUMN: &str = "_pos";
 /// data), widened types are cast, and columns added after the file was
 /// written come out as NULL.
 pub fn adapt_to_table(batch: &RecordBatch, table: &SchemaRef) -> DFResult<RecordBatch> {
-    let by_id: HashMap<&str, usize> = batch
-        .schema_ref()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            f.metadata()
-                .get(PARQUET_FIELD_ID_META_KEY)
-                .map(|id| (id.as_str(), i))
-        })
-        .collect();
-    let options = CastOptions {
-        safe: false,
-        ..Default::default()
-    };
-    let mut columns = Vec::with_capacity(table.fields().len());
-    for field in table.fields() {
-        let found = field
-            .metadata()
-            .get(PARQUET_FIELD_ID_META_KEY)
-            .and_then(|id| by_id.get(id.as_str()))
-            .map(|&i| batch.column(i));
-        let column = match found {
-            Some(c) if c.data_type() == field.data_type() => c.clone(),
-            Some(c) => cast_with_options(c, field.data_type(), &options)?,
-            None => new_null_array(field.data_type(), batch.num_rows()),
-        };
-        columns.push(column);
-    }
-    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    Ok(RecordBatch::try_new_with_options(
-        table.clone(),
-        columns,
-        &options,
-    )?)
+    Ok(floe_storage::conform::conform_by_id(batch, table)?)
 }
 
 /// The table function behind `row_positions('schema.table')`.

@@ -44,7 +44,7 @@ use datafusion::physical_plan::filter_pushdown::FilterPushdownPropagation;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::{DisplayFormatType, ExecutionPlan, SortOrderPushdownResult};
 use floe_storage::LiveFile;
-use parquet::arrow::PARQUET_FIELD_ID_META_KEY;
+use floe_storage::conform::field_id;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 
 /// Builds the scan of `files` with the stored table schema `table_schema`
@@ -196,13 +196,6 @@ fn skip_deleted(row_groups: &[u64], deleted: &BTreeSet<u64>) -> ParquetAccessPla
         start = end;
     }
     ParquetAccessPlan::new(plan)
-}
-
-fn field_id(field: &Field) -> Option<&str> {
-    field
-        .metadata()
-        .get(PARQUET_FIELD_ID_META_KEY)
-        .map(String::as_str)
 }
 
 /// Matches table columns to file columns by Iceberg field id, then lets

@@ -11,6 +11,7 @@ pub mod http;
 pub mod login;
 pub mod pg;
 pub mod rows;
+mod session;
 pub mod tls;
 
 use std::future::Future;

@@ -67,13 +67,13 @@ pub struct Shared {
 pub struct Authenticate {
     shared: Arc<Shared>,
     phase: Mutex<Phase>,
-    live: Arc<crate::pg::Liveness>,
+    live: Arc<crate::session::Liveness>,
 }
 
 impl Authenticate {
     /// An authenticator for a new connection, whose activity `live`
     /// records once it has logged in.
-    pub(crate) fn new(shared: Arc<Shared>, live: Arc<crate::pg::Liveness>) -> Authenticate {
+    pub(crate) fn new(shared: Arc<Shared>, live: Arc<crate::session::Liveness>) -> Authenticate {
         Authenticate {
             shared,
             phase: Mutex::new(Phase::Start),
@@ -222,7 +222,7 @@ impl Authenticate {
         let mut parameters = DefaultServerParameterProvider::default();
         parameters.is_superuser = auth.is_superuser(&who);
         self.live.touch();
-        client.session_extensions().insert(crate::pg::Session {
+        client.session_extensions().insert(crate::session::Session {
             activity: auth.activity().open(who.clone()),
             identity: who,
             live: self.live.clone(),

@@ -39,15 +39,14 @@ use floe_query::datafusion::common::{DFSchema, ParamValues};
 use floe_query::datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use floe_query::datafusion::prelude::{DataFrame, SessionContext};
 use floe_query::datafusion::sql::sqlparser::ast::Statement;
-use floe_query::floe_auth::Identity;
-use floe_query::floe_auth::activity::SessionGuard;
 use floe_query::{Engine, Output};
 use futures::{Sink, StreamExt, stream};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::errors::{pg_error, pg_error_with, pg_fatal, pg_stream_error};
+use crate::errors::{pg_error, pg_error_with, pg_stream_error};
 use crate::login::{Authenticate, Shared};
+use crate::session::{Liveness, Session, refuse_write_in_block, session};
 use floe_common::Status;
 
 /// Registers `pg_catalog` and the PostgreSQL system functions psql and
@@ -105,42 +104,6 @@ pub async fn serve(
                 }
             }
         }
-    }
-}
-
-/// When a connection last finished a statement, and whether one runs.
-#[derive(Debug)]
-pub(crate) struct Liveness {
-    since: std::time::Instant,
-    /// Milliseconds from `since` to the last activity.
-    last: std::sync::atomic::AtomicU64,
-    running: std::sync::atomic::AtomicUsize,
-}
-
-impl Default for Liveness {
-    fn default() -> Self {
-        Liveness {
-            since: std::time::Instant::now(),
-            last: Default::default(),
-            running: Default::default(),
-        }
-    }
-}
-
-impl Liveness {
-    pub(crate) fn touch(&self) {
-        use std::sync::atomic::Ordering;
-        self.last
-            .store(self.since.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
-
-    fn idle_for(&self) -> Option<std::time::Duration> {
-        use std::sync::atomic::Ordering;
-        if self.running.load(Ordering::Relaxed) > 0 {
-            return None;
-        }
-        let last = std::time::Duration::from_millis(self.last.load(Ordering::Relaxed));
-        Some(self.since.elapsed().saturating_sub(last))
     }
 }
 
@@ -242,62 +205,6 @@ async fn refuse(mut socket: tokio::net::TcpStream) {
     .await;
 }
 
-/// An authenticated connection, kept in its session extensions (which SQL
-/// cannot change) from the moment its login succeeds.
-pub(crate) struct Session {
-    /// Who logged in.
-    pub(crate) identity: Identity,
-    /// Its entry in `system.sessions`.
-    pub(crate) activity: SessionGuard,
-    /// Its activity, for the idle-session timeout.
-    pub(crate) live: Arc<Liveness>,
-}
-
-impl Session {
-    /// Runs `work` as this session, shown in `system.sessions` while it
-    /// runs and recorded in `system.queries` when it ends.
-    async fn track(
-        &self,
-        stmt: &Statement,
-        work: impl std::future::Future<Output = PgWireResult<Response>>,
-    ) -> PgWireResult<Response> {
-        use std::sync::atomic::Ordering;
-        let running = self.activity.begin(Engine::statement_text(stmt));
-        self.live.running.fetch_add(1, Ordering::Relaxed);
-        let result = Engine::run_as(self.identity.clone(), work).await;
-        self.live.touch();
-        self.live.running.fetch_sub(1, Ordering::Relaxed);
-        running.finish(&outcome(&result));
-        result
-    }
-}
-
-/// `ok`, or the SQLSTATE a statement failed with.
-fn outcome(result: &PgWireResult<Response>) -> String {
-    match result {
-        Ok(Response::Error(info)) => info.code.clone(),
-        Ok(_) => "ok".into(),
-        Err(PgWireError::UserError(info)) => info.code.clone(),
-        Err(_) => Status::Internal.sqlstate().into(),
-    }
-}
-
-/// The session of an authenticated connection; a connection without one
-/// never gets past authentication, so its absence is fatal.
-fn session<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Session>> {
-    let session = client
-        .session_extensions()
-        .get::<Session>()
-        .ok_or_else(|| {
-            pg_fatal(
-                Status::InvalidAuthorization.sqlstate(),
-                "the connection is not authenticated".into(),
-            )
-        })?;
-    session.live.touch();
-    Ok(session)
-}
-
 /// The pgwire handler set: DataFusion sessions with Floe's hook first.
 struct Handlers {
     engine: Arc<Engine>,
@@ -370,6 +277,7 @@ impl FloeHook {
         client: &(dyn ClientInfo + Send + Sync),
     ) -> PgWireResult<Response> {
         let session = session(client)?;
+        refuse_write_in_block(client, &stmt)?;
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
         self.execute(&session, stmt, options).await
     }
@@ -761,6 +669,7 @@ impl ExtendedQueryHandler for FloeExtended {
             }
         }
         let session = session(client)?;
+        refuse_write_in_block(client, stmt)?;
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
         if Engine::executes_itself(stmt) {
             return FloeHook {
@@ -890,6 +799,7 @@ impl SimpleQueryHandler for FloeSimple {
             let mut responses = Vec::with_capacity(statements.len());
             for stmt in statements {
                 if floe_query::is_floe_statement(&stmt) {
+                    refuse_write_in_block(client, &stmt)?;
                     responses.push(hook.execute(&session, stmt, options.clone()).await?);
                 } else {
                     let text = Engine::statement_text(&stmt);

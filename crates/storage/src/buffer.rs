@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{ArrayRef, RecordBatch, new_null_array};
-use arrow::compute::{SortColumn, SortOptions, cast, lexsort_to_indices, take_record_batch};
-use arrow::datatypes::{Field, SchemaRef};
+use arrow::array::RecordBatch;
+use arrow::compute::{SortColumn, SortOptions, lexsort_to_indices, take_record_batch};
+use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use floe_wal::Lsn;
@@ -97,6 +97,8 @@ pub struct IngestLimits {
     pub max_buffer_bytes: u64,
     /// Writes are refused while the write-ahead log holds more than this on disk.
     pub max_wal_bytes: u64,
+    /// A new write-ahead log segment is started past this size.
+    pub wal_segment_bytes: u64,
 }
 
 impl Default for IngestLimits {
@@ -105,6 +107,7 @@ impl Default for IngestLimits {
             flush: FlushPolicy::default(),
             max_buffer_bytes: 1 << 30,
             max_wal_bytes: 4 << 30,
+            wal_segment_bytes: floe_wal::WalOptions::default().segment_bytes,
         }
     }
 }
@@ -251,42 +254,9 @@ pub(crate) fn decode(payload: &[u8]) -> Result<(RecordBatch, Option<String>)> {
     Ok((batch, key))
 }
 
-pub(crate) fn field_id(field: &Field) -> Option<&str> {
-    field
-        .metadata()
-        .get(parquet::arrow::PARQUET_FIELD_ID_META_KEY)
-        .map(String::as_str)
-}
-
-/// Conforms a buffered batch to the table's current schema by field id:
-/// renamed columns keep their data, widened ones are cast, added ones are
-/// NULL and dropped ones disappear.
+/// Conforms a buffered batch to the table's current schema by field id.
 pub(crate) fn conform_by_id(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch> {
-    if batch.schema() == *target {
-        return Ok(batch.clone());
-    }
-    let source = batch.schema();
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(target.fields().len());
-    for field in target.fields() {
-        let id = field_id(field);
-        let found = source
-            .fields()
-            .iter()
-            .position(|f| id.is_some() && field_id(f) == id);
-        let column = match found {
-            Some(i) if batch.column(i).data_type() == field.data_type() => batch.column(i).clone(),
-            Some(i) => cast(batch.column(i), field.data_type()).map_err(|e| {
-                StorageError::SchemaMismatch {
-                    table: "(buffer)".into(),
-                    column: field.name().clone(),
-                    reason: e.to_string(),
-                }
-            })?,
-            None => new_null_array(field.data_type(), batch.num_rows()),
-        };
-        columns.push(column);
-    }
-    RecordBatch::try_new(target.clone(), columns).map_err(|source| StorageError::Arrow {
+    crate::conform::conform_by_id(batch, target).map_err(|source| StorageError::Arrow {
         operation: "conforming buffered rows",
         source,
     })

@@ -120,7 +120,7 @@ impl CatalogPointer {
             .bind(&table_uuid)
             .bind(key)
             .bind(*rows as i64)
-            .bind(now_ms())
+            .bind(floe_common::now_ms())
             .execute(&mut *tx)
             .await
             .map_err(catalog_err)?;
@@ -171,7 +171,7 @@ impl CatalogPointer {
     /// Deletes committed idempotency keys older than `retention_ms`.
     pub(crate) async fn expire_keys(&self, retention_ms: i64) -> Result<()> {
         sqlx::query("DELETE FROM floe_idempotency_keys WHERE created_ms < ?")
-            .bind(now_ms() - retention_ms)
+            .bind(floe_common::now_ms() - retention_ms)
             .execute(&self.pool)
             .await
             .map_err(|e| StorageError::Catalog {
@@ -457,7 +457,7 @@ pub(crate) async fn with_row_delta(
             additional_properties: properties,
         })
         .with_schema_id(metadata.current_schema_id())
-        .with_timestamp_ms(now_ms())
+        .with_timestamp_ms(floe_common::now_ms())
         .build();
 
     let location = base
@@ -626,13 +626,6 @@ async fn rewrite_manifests(
         );
     }
     Ok(kept)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A positive snapshot id not used in the table yet.

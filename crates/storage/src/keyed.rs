@@ -24,7 +24,7 @@ use crate::commit::{Existing, PositionDeletes};
 use crate::scan::{self, LiveFile};
 use crate::table::{CommitSummary, TableChange, TableHandle};
 use crate::writer::TableAppend;
-use crate::{Result, StorageError, buffer};
+use crate::{Result, StorageError};
 
 /// The key columns of a table's current schema, with field ids, in key order.
 fn key_fields(schema: &SchemaRef, table: &Table) -> Result<Vec<FieldRef>> {
@@ -194,11 +194,11 @@ fn key_columns(file: &LiveFile, keys: &[FieldRef]) -> Result<Vec<Vec<ArrayRef>>>
     let file_schema = builder.schema().clone();
     let mut roots = Vec::with_capacity(keys.len());
     for key in keys {
-        let id = buffer::field_id(key);
+        let id = crate::conform::field_id(key);
         let found = file_schema
             .fields()
             .iter()
-            .position(|f| id.is_some() && buffer::field_id(f) == id)
+            .position(|f| id.is_some() && crate::conform::field_id(f) == id)
             .ok_or_else(|| io(format!("no column for key field {}", key.name())))?;
         roots.push(found);
     }
