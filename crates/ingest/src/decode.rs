@@ -182,6 +182,7 @@ fn decode_arrow(body: &[u8], schema: &SchemaRef) -> Result<Decoded> {
         format: "Arrow IPC",
         reason: e.to_string(),
     };
+    check_ipc_framing(body)?;
     let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(body), None)
         .map_err(malformed)?;
     let sent = reader.schema();
@@ -201,6 +202,59 @@ fn decode_arrow(body: &[u8], schema: &SchemaRef) -> Result<Decoded> {
         batch,
         rejected: Vec::new(),
     })
+}
+
+/// Walks the messages of an Arrow IPC stream and checks that each one's
+/// metadata and body fit in what was sent, before the reader allocates
+/// buffers of the sizes the messages declare.
+fn check_ipc_framing(body: &[u8]) -> Result<()> {
+    let bad = |at: usize, reason: String| IngestError::Malformed {
+        format: "Arrow IPC",
+        reason: format!("message at byte {at}: {reason}"),
+    };
+    let read_i32 = |at: usize| -> Option<i32> {
+        body.get(at..at + 4)
+            .map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")))
+    };
+    let mut at = 0usize;
+    while at < body.len() {
+        let start = at;
+        let mut len = read_i32(at).ok_or_else(|| bad(start, "truncated length".into()))?;
+        at += 4;
+        if len == -1 {
+            len = read_i32(at).ok_or_else(|| bad(start, "truncated length".into()))?;
+            at += 4;
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let left = body.len() - at;
+        let meta = usize::try_from(len)
+            .ok()
+            .filter(|&n| n <= left)
+            .ok_or_else(|| {
+                bad(
+                    start,
+                    format!("declares {len} bytes of metadata, {left} left"),
+                )
+            })?;
+        let message = arrow::ipc::root_as_message(&body[at..at + meta])
+            .map_err(|e| bad(start, format!("invalid message header: {e}")))?;
+        at += meta;
+        let left = body.len() - at;
+        let declared = message.bodyLength();
+        let size = usize::try_from(declared)
+            .ok()
+            .filter(|&n| n <= left)
+            .ok_or_else(|| {
+                bad(
+                    start,
+                    format!("declares a body of {declared} bytes, {left} left"),
+                )
+            })?;
+        at += size;
+    }
+    Ok(())
 }
 
 fn decode_csv(
@@ -576,6 +630,7 @@ pub fn infer_schema(format: Format, body: &[u8]) -> Result<Schema> {
     let empty: SchemaRef = Arc::new(Schema::empty());
     match format {
         Format::ArrowIpc => {
+            check_ipc_framing(body)?;
             let reader =
                 arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(body), None)
                     .map_err(|e| IngestError::Malformed {

@@ -211,3 +211,113 @@ fn escaped_keys_and_values_are_unescaped() {
         .unwrap();
     assert_eq!(names.value(0), "say \"hi\"\n");
 }
+
+/// Fragments that make random bodies reach deep into the decoders.
+const FRAGMENTS: &[&str] = &[
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"id\"",
+    "\"name\"",
+    "\"at\"",
+    "\"props\"",
+    "\"x\"",
+    "1",
+    "-9223372036854775809",
+    "1e400",
+    "null",
+    "true",
+    "\"\\u00e9\"",
+    "\"\\ud800\"",
+    "\"é\"",
+    "\n",
+    "\r\n",
+    "\"",
+    "\\",
+    "id,name,at,props",
+    "a,b",
+    "2024-13-45T99:00:00Z",
+    "\0",
+    " ",
+];
+
+fn body_from(parts: &[usize], raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        body.extend_from_slice(FRAGMENTS[p % FRAGMENTS.len()].as_bytes());
+        if let Some(b) = raw.get(i) {
+            if b % 7 == 0 {
+                body.push(*b);
+            }
+        }
+    }
+    body
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 2000,
+        failure_persistence: None,
+        ..Default::default()
+    })]
+
+    /// Whatever a client sends, decoding answers rows or an error, never a
+    /// panic; so do schema inference and decompression.
+    #[test]
+    fn issue14_decoders_never_panic_on_any_body(
+        parts in proptest::collection::vec(0usize..64, 0..60),
+        raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+    ) {
+        for body in [body_from(&parts, &raw), raw.clone()] {
+            for format in [Format::Ndjson, Format::JsonArray, Format::Csv, Format::ArrowIpc] {
+                let mut extra = Vec::new();
+                let _ = decode(format, &body, &schema(), Some(&mut extra));
+                let _ = decode(format, &body, &schema(), None);
+                let _ = infer_schema(format, &body);
+            }
+            for encoding in ["gzip", "zstd", "identity"] {
+                let _ = decompress(Some(encoding), &body, 1 << 16);
+            }
+        }
+    }
+
+    /// Every text value either parses as its column type or is named as bad.
+    #[test]
+    fn issue14_text_values_parse_or_are_named_never_panic(
+        values in proptest::collection::vec(".{0,12}", 0..20),
+    ) {
+        let text = StringArray::from(values.clone());
+        for ty in [
+            DataType::Int64,
+            DataType::Float64,
+            DataType::Boolean,
+            DataType::Binary,
+            DataType::FixedSizeBinary(16),
+            DataType::Date32,
+            DataType::Decimal128(12, 2),
+            DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
+        ] {
+            let (typed, bad) = crate::values::parse_column(&ty, &text);
+            proptest::prop_assert_eq!(typed.len(), values.len());
+            for i in bad {
+                proptest::prop_assert!(typed.is_null(i));
+            }
+        }
+    }
+}
+
+#[test]
+fn issue14_an_arrow_stream_declaring_more_than_it_sends_is_refused_without_allocating() {
+    // Continuation marker, then 2 GiB of metadata that never come.
+    let mut body = vec![0xff, 0xff, 0xff, 0xff];
+    body.extend_from_slice(&i32::MAX.to_le_bytes());
+    body.extend_from_slice(b"short");
+    let err = decode(Format::ArrowIpc, &body, &schema(), None).unwrap_err();
+    assert!(err.to_string().contains("bytes of metadata"), "{err}");
+    // Inferring a table from such a stream (create=auto) is refused alike.
+    let err = infer_schema(Format::ArrowIpc, &body).unwrap_err();
+    assert!(err.to_string().contains("bytes of metadata"), "{err}");
+}
