@@ -84,6 +84,9 @@ need_cmd make make
 need_cmd pkg-config pkg-config
 need_cmd timeout coreutils
 need_cmd gzip gzip
+# The power-loss crash test mounts a FUSE filesystem (as root it mounts
+# with mount(2); fusermount3 is the fallback).
+need_cmd fusermount3 fuse3
 if ! command -v python3 >/dev/null 2>&1; then
   MISSING_PKGS+=(python3 python3-venv)
 elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then

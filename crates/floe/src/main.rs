@@ -119,6 +119,9 @@ struct ServeArgs {
     /// are still never sent in the clear (SCRAM), but everything else is.
     #[arg(long, env = "FLOE_INSECURE")]
     insecure: bool,
+    /// Size in MiB at which the write-ahead log starts a new segment file.
+    #[arg(long, env = "FLOE_WAL_SEGMENT_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    wal_segment_mb: u64,
 }
 
 /// How `floe sql` prints rows.

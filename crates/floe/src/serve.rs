@@ -13,7 +13,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.require_tls && args.tls_cert.is_none() && !args.dev_tls {
         anyhow::bail!("--require-tls needs --tls-cert and --tls-key, or --dev-tls");
     }
-    let engine = Engine::open(&args.data_dir)
+    let limits = floe_storage::IngestLimits {
+        wal_segment_bytes: args.wal_segment_mb << 20,
+        ..floe_storage::IngestLimits::default()
+    };
+    let engine = Engine::open_with(&args.data_dir, limits)
         .await
         .map_err(|e| anyhow::anyhow!(e.message()))?;
     let dev = if args.dev_tls {
