@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -528,3 +529,71 @@ def test_issue4_payments_example_answers_live(floe_server, postgres):
     got = floe_rows(floe_server, "SELECT count(*) FILTER (WHERE status = 'paid'), "
                     "count(*) FILTER (WHERE status = 'failed') FROM public.payouts")[0]
     assert got == (paid, failed)
+
+
+@pytest.mark.floe_timeout(300)
+def test_issue14_a_paused_table_stays_paused_across_restarts_until_copied_again(floe_factory, postgres):
+    """A paused table skipped changes the slot has confirmed since: after a
+    restart it must not resume streaming from the slot (a silent gap), only
+    through a new copy, which brings exactly the source's rows."""
+    floe = floe_factory()
+    db = replicate(
+        floe, postgres, "pauses",
+        "CREATE TABLE amounts (id int PRIMARY KEY, amount numeric(10,2))",
+        "CREATE TABLE other (id int PRIMARY KEY, v text)",
+        "INSERT INTO amounts SELECT g, g FROM generate_series(1, 10) g",
+    )
+    amounts = ("SELECT id, amount FROM public.amounts ORDER BY id",
+               "SELECT id, amount FROM amounts ORDER BY id")
+    other = ("SELECT id, v FROM public.other ORDER BY id", "SELECT id, v FROM other ORDER BY id")
+    wait_same(floe, postgres, db, *amounts)
+
+    # NaN does not fit decimal(10,2): the table pauses, with the reason;
+    # the other table goes on, and the slot confirms past the skipped rows.
+    with postgres.connect(db) as conn:
+        with conn.transaction():
+            conn.execute("INSERT INTO amounts VALUES (11, 11), (12, 'NaN')")
+        conn.execute("INSERT INTO amounts VALUES (13, 13)")
+        conn.execute("INSERT INTO other VALUES (1, 'a')")
+    status = wait_state(floe, "pauses", state="paused", table="amounts")
+    assert "NaN" in status[4], status
+    wait_same(floe, postgres, db, *other)
+    state_file = Path(floe.data_dir) / "sources" / "pauses.state"
+    assert "public.amounts" in state_file.read_text()
+
+    def check_still_paused(marker):
+        # The stream after the restart reaches `other`'s new row; a table that
+        # resumed streaming would have row 14 applied by then.
+        wait_state(floe, "pauses")
+        with postgres.connect(db) as conn:
+            conn.execute("INSERT INTO other VALUES (%s, 'after restart')", (marker,))
+        wait_same(floe, postgres, db, *other)
+        status = source_status(floe, "pauses", "amounts")
+        assert status[0] == "paused" and "NaN" in status[4], status
+        ids = [r[0] for r in floe_rows(floe, amounts[0])]
+        assert ids == list(range(1, 11)), ids
+
+    with postgres.connect(db) as conn:
+        conn.execute("INSERT INTO amounts VALUES (14, 14)")
+    floe.restart()
+    # The copy at reconnect fails on the same value: still paused, and the
+    # failed copy left the table's rows as they were.
+    check_still_paused(2)
+    floe.kill()  # kill -9: the pause was durable before the slot moved past it
+    floe.restart()
+    check_still_paused(3)
+
+    # Once the value is fixed, the next connect copies the table again:
+    # exactly the source's rows, then streaming.
+    with postgres.connect(db) as conn:
+        conn.execute("UPDATE amounts SET amount = 12 WHERE id = 12")
+    floe.restart()
+    wait_state(floe, "pauses", state="streaming", table="amounts")
+    rows = wait_same(floe, postgres, db, *amounts)
+    assert [r[0] for r in rows] == list(range(1, 15))
+    with postgres.connect(db) as conn:
+        conn.execute("INSERT INTO amounts VALUES (15, 15)")
+        conn.execute("DELETE FROM amounts WHERE id = 1")
+    wait_same(floe, postgres, db, *amounts)
+    assert "public.amounts" not in state_file.read_text()
+    assert source_status(floe, "pauses", "amounts")[4] is None

@@ -415,7 +415,7 @@ pub(crate) async fn reconcile(
         if !widens(have, ty) {
             return Err(incompatible(format!(
                 "column \"{name}\" changed from {have} to {ty}, which Iceberg cannot promote; \
-                 DROP SOURCE and create it again to copy the table anew"
+                 the table is paused until it is copied again"
             )));
         }
         let mut f = field.as_ref().clone();

@@ -53,6 +53,13 @@ const APPLY_MAX_CHANGES: usize = 200_000;
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the publication is checked for new tables.
 const DISCOVER_INTERVAL: Duration = Duration::from_secs(5);
+/// A paused table is copied again at each (re)connect; while the source
+/// streams, a copy that failed is tried again after this long, doubling
+/// up to `RECOPY_MAX`.
+/// A table that pauses while the source streams is copied again after
+/// `RECOPY_FIRST` (or at the next reconnect, if sooner).
+const RECOPY_FIRST: Duration = Duration::from_secs(60);
+const RECOPY_MAX: Duration = Duration::from_secs(30 * 60);
 
 pub(crate) fn sql_error(source: &str, command: &str, e: tokio_postgres::Error) -> CdcError {
     match e.as_db_error() {
@@ -274,10 +281,14 @@ struct Pending {
 struct Worker {
     store: Arc<Store>,
     shared: Arc<Shared>,
+    /// Synced tables that stream, by upstream name (never a paused one).
     tables: HashMap<String, Arc<TableHandle>>,
     relations: HashMap<u32, RelState>,
     confirmed: u64,
     wal_end: u64,
+    /// When paused tables are next copied again, and the wait after that.
+    recopy_at: Instant,
+    recopy_backoff: Duration,
 }
 
 impl Worker {
@@ -289,6 +300,8 @@ impl Worker {
             relations: HashMap::new(),
             confirmed: 0,
             wal_end: 0,
+            recopy_at: Instant::now(),
+            recopy_backoff: RECOPY_FIRST,
         }
     }
 
@@ -310,6 +323,43 @@ impl Worker {
                 self.tables.insert(upstream.clone(), handle.clone());
             }
         }
+        // A paused table skipped changes that the slot has confirmed since:
+        // it never streams again before it is copied anew.
+        for upstream in self.shared.paused().keys() {
+            self.tables.remove(upstream);
+        }
+    }
+
+    /// Pauses a table: durably first (the slot may confirm the changes it
+    /// skips from now on only once the pause survives a restart), then in
+    /// memory, dropping its changes of the transaction being received.
+    fn pause(&mut self, upstream: &str, error: &CdcError, txn: &mut Option<Txn>) -> Result<()> {
+        tracing::warn!(source = %self.source(), table = %upstream, %error,
+            "pausing replication of the table until it is copied again");
+        let reason = error.to_string();
+        self.shared.set_paused(upstream, Some(&reason))?;
+        self.recopy_at = self.recopy_at.max(Instant::now() + self.recopy_backoff);
+        self.tables.remove(upstream);
+        for rel in self.relations.values_mut() {
+            if rel.upstream == upstream {
+                rel.paused = true;
+                rel.target = None;
+            }
+        }
+        if let Some(txn) = txn.as_mut() {
+            txn.ops.retain(|(u, _)| u != upstream);
+        }
+        let mut status = self.shared.status();
+        let entry = status
+            .tables
+            .entry(upstream.to_string())
+            .or_insert_with(|| crate::source::TableStatus {
+                upstream: upstream.to_string(),
+                ..Default::default()
+            });
+        entry.state = "paused".into();
+        entry.last_error = Some(reason);
+        Ok(())
     }
 
     fn applied_lsn(handle: &TableHandle) -> u64 {
@@ -339,17 +389,23 @@ impl Worker {
             .collect())
     }
 
-    /// Syncs every published table that has no synced Floe table yet.
+    /// Syncs every published table that has no synced Floe table yet, and
+    /// copies paused tables again when that is due (at each connect, then
+    /// with a backoff while a copy keeps failing).
     async fn sync_missing(
         &mut self,
         config: &PgConfig,
         client: &tokio_postgres::Client,
+        txn: &mut Option<Txn>,
     ) -> Result<()> {
+        let paused = self.shared.paused();
+        let recopy = !paused.is_empty() && Instant::now() >= self.recopy_at;
         let missing: Vec<(String, String)> = self
             .published(client)
             .await?
             .into_iter()
             .filter(|(s, t)| !self.tables.contains_key(&format!("{s}.{t}")))
+            .filter(|(s, t)| recopy || !paused.contains_key(&format!("{s}.{t}")))
             .filter(|(s, t)| {
                 // Refused tables are not retried until the source restarts.
                 let status = self.shared.status();
@@ -364,14 +420,32 @@ impl Worker {
         }
         self.shared.status().state = "snapshotting".into();
         let synced = snapshot::sync_tables(&self.store, &self.shared, config, &missing).await?;
-        for (upstream, handle) in synced {
+        for (upstream, handle) in synced.tables {
+            if paused.contains_key(&upstream) {
+                // The copy has every change the pause skipped: stream again.
+                self.shared.set_paused(&upstream, None)?;
+                tracing::info!(source = %self.source(), table = %upstream,
+                    "copied again; the table streams again");
+            }
             for rel in self.relations.values_mut() {
                 if rel.upstream == upstream {
                     rel.from_lsn = Self::applied_lsn(&handle);
                     rel.target = Some(handle.clone());
+                    rel.paused = false;
                 }
             }
             self.tables.insert(upstream, handle);
+        }
+        for (upstream, error) in &synced.failed {
+            self.pause(upstream, error, txn)?;
+        }
+        if recopy {
+            if self.shared.paused().is_empty() {
+                self.recopy_backoff = RECOPY_FIRST;
+            } else {
+                self.recopy_at = Instant::now() + self.recopy_backoff;
+                self.recopy_backoff = (self.recopy_backoff * 2).min(RECOPY_MAX);
+            }
         }
         self.shared.status().state = "streaming".into();
         Ok(())
@@ -384,9 +458,20 @@ impl Worker {
         }
     }
 
-    /// Shows every synced table as streaming, with its applied LSN.
+    /// Shows every synced table as streaming, with its applied LSN, and
+    /// every paused table as paused, with why.
     fn publish_tables(&self) {
         let mut status = self.shared.status();
+        for (upstream, reason) in self.shared.paused() {
+            let entry = status.tables.entry(upstream.clone()).or_insert_with(|| {
+                crate::source::TableStatus {
+                    upstream: upstream.clone(),
+                    ..Default::default()
+                }
+            });
+            entry.state = "paused".into();
+            entry.last_error = Some(reason);
+        }
         for (upstream, handle) in &self.tables {
             let entry = status.tables.entry(upstream.clone()).or_insert_with(|| {
                 crate::source::TableStatus {
@@ -396,9 +481,8 @@ impl Worker {
                     ..Default::default()
                 }
             });
-            if entry.state != "paused" {
-                entry.state = "streaming".into();
-            }
+            entry.state = "streaming".into();
+            entry.last_error = None;
             entry.applied_lsn = Self::applied_lsn(handle);
         }
     }
@@ -416,7 +500,7 @@ impl Worker {
             self.tables.clear();
         }
         let client = sql_connect(&config, &spec.name).await?;
-        self.sync_missing(&config, &client).await?;
+        self.sync_missing(&config, &client, &mut None).await?;
         self.publish_tables();
 
         let mut repl = ReplConn::connect(&config, &spec.name).await?;
@@ -437,7 +521,7 @@ impl Worker {
         loop {
             if self.shared.stopping() {
                 if txn.is_none() {
-                    self.apply(&mut pending, &mut repl).await?;
+                    self.apply(&mut pending, &mut repl, &mut txn).await?;
                 }
                 return Ok(());
             }
@@ -482,7 +566,7 @@ impl Worker {
                 || pending.changes >= APPLY_MAX_CHANGES
                 || (quiet && may_apply_early && pending.since.is_some());
             if due {
-                self.apply(&mut pending, &mut repl).await?;
+                self.apply(&mut pending, &mut repl, &mut txn).await?;
                 last_apply = Instant::now();
             }
             if last_status.elapsed() >= STATUS_INTERVAL {
@@ -497,7 +581,7 @@ impl Worker {
             }
             if txn.is_none() && last_discover.elapsed() >= DISCOVER_INTERVAL {
                 last_discover = Instant::now();
-                self.sync_missing(&config, &client).await?;
+                self.sync_missing(&config, &client, &mut txn).await?;
             }
         }
     }
@@ -599,7 +683,8 @@ impl Worker {
         if included && !self.tables.contains_key(&upstream) {
             // A table new to the publication: copy it now. Its changes in
             // the stream before the copy's consistent point are skipped.
-            self.sync_missing(config, client).await?;
+            // (A paused table is copied again only when that is due.)
+            self.sync_missing(config, client, txn).await?;
         }
         let target = if included {
             self.tables.get(&upstream).cloned()
@@ -620,19 +705,18 @@ impl Worker {
                         txn.ops.retain(|(u, _)| *u != upstream);
                     }
                     self.tables.remove(&upstream);
-                    self.sync_missing(config, client).await?;
+                    self.sync_missing(config, client, txn).await?;
                     target = self.tables.get(&upstream).cloned();
                 }
                 Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(source = %self.source(), table = %upstream, error = %e,
-                        "pausing replication of the table");
-                    self.set_table_status(&upstream, |t| {
-                        t.state = "paused".into();
-                        t.last_error = Some(e.to_string());
-                    });
+                Err(e) if snapshot::table_error(&e) => {
+                    self.pause(&upstream, &e, txn)?;
                     paused = true;
+                    target = None;
                 }
+                // Anything else (the source or the store failing) is
+                // retried: the Relation message comes again after a reconnect.
+                Err(e) => return Err(e),
             }
         }
         let from_lsn = target.as_deref().map(Self::applied_lsn).unwrap_or(0);
@@ -652,7 +736,12 @@ impl Worker {
     /// Applies every waiting transaction: one Floe commit per table, each
     /// recording the LSN it is applied through; then confirms the position
     /// to the server.
-    async fn apply(&mut self, pending: &mut Pending, repl: &mut ReplConn) -> Result<()> {
+    async fn apply(
+        &mut self,
+        pending: &mut Pending,
+        repl: &mut ReplConn,
+        txn: &mut Option<Txn>,
+    ) -> Result<()> {
         if pending.since.is_none() {
             return Ok(());
         }
@@ -666,18 +755,9 @@ impl Worker {
                     t.applied_lsn = end_lsn;
                 }),
                 Err(e @ (CdcError::InvalidValue { .. } | CdcError::IncompatibleChange { .. })) => {
-                    // Only this table stops; the others go on.
-                    tracing::warn!(source = %self.source(), table = %upstream, error = %e,
-                        "pausing replication of the table");
-                    for rel in self.relations.values_mut() {
-                        if rel.upstream == upstream {
-                            rel.paused = true;
-                        }
-                    }
-                    self.set_table_status(&upstream, |t| {
-                        t.state = "paused".into();
-                        t.last_error = Some(e.to_string());
-                    });
+                    // Only this table stops, durably, before the slot
+                    // confirms the changes it skips; the others go on.
+                    self.pause(&upstream, &e, txn)?;
                 }
                 Err(e) => return Err(e),
             }
