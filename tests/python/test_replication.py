@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from floe_helpers import iceberg_catalog, run_floe
-from pg_source import wait_until
+from pg_source import PASSWORD, PostgresServer, wait_until
 
 # PostgreSQL's text forms Floe stores for types Iceberg has no exact type for.
 PG_SESSION = "SET intervalstyle = iso_8601; SET extra_float_digits = 3; SET timezone = 'UTC'"
@@ -597,3 +597,79 @@ def test_issue14_a_paused_table_stays_paused_across_restarts_until_copied_again(
     wait_same(floe, postgres, db, *amounts)
     assert "public.amounts" not in state_file.read_text()
     assert source_status(floe, "pauses", "amounts")[4] is None
+
+
+@pytest.mark.floe_timeout(240)
+def test_issue14_replication_over_tls_verifies_the_server(floe_server, tmp_path):
+    """sslmode=verify-full against PostgreSQL 15 with ssl = on and TLS-only
+    client authentication (hostssl): the copy and the stream go over TLS;
+    a server the CA does not vouch for is refused, with the reason."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert_path, key_path, ca_path = tmp_path / "server.crt", tmp_path / "server.key", tmp_path / "ca.pem"
+    cert.private_key_pem.write_to_path(key_path)
+    cert.cert_chain_pems[0].write_to_path(cert_path)
+    ca.cert_pem.write_to_path(ca_path)
+    pg = PostgresServer(ssl_cert=cert_path, ssl_key=key_path, hostssl_only=True).start()
+    try:
+        # Plain TCP is refused by the server.
+        with pytest.raises(psycopg.OperationalError, match="no encryption"):
+            psycopg.connect(host="127.0.0.1", port=pg.port, user="postgres", password=PASSWORD,
+                            dbname="postgres", sslmode="disable", connect_timeout=10)
+        db = pg.create_database("tls")
+        with pg.connect(db) as conn:
+            conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+            conn.execute("INSERT INTO t SELECT g, 'copied' FROM generate_series(1, 100) g")
+
+        def url(mode, root=ca_path):
+            return (f"postgres://postgres:{PASSWORD}@localhost:{pg.port}/{db}"
+                    f"?sslmode={mode}&sslrootcert={root}")
+
+        with psycopg.connect(floe_server.dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE SOURCE tls FROM POSTGRES CONNECTION '{url('verify-full')}'")
+        status = wait_state(floe_server, "tls")
+        assert status[2] == 100, status
+        assert "sslmode=verify-full" in status[7] and PASSWORD not in status[7], status
+        compare = ("SELECT id, v FROM public.t ORDER BY id", "SELECT id, v FROM t ORDER BY id")
+        with pg.connect(db) as conn:
+            conn.execute("INSERT INTO t VALUES (101, 'streamed')")
+            conn.execute("UPDATE t SET v = 'changed' WHERE id = 1")
+        rows = wait_same(floe_server, pg, db, *compare)
+        assert rows[0] == (1, "changed") and rows[-1] == (101, "streamed")
+        # Every connection Floe holds to the source is encrypted, the
+        # walsender of the stream included.
+        with pg.connect(db) as conn:
+            seen = conn.execute(
+                "SELECT a.backend_type, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+                "WHERE a.application_name = 'floe'").fetchall()
+        assert seen and all(ssl for _, ssl in seen), seen
+        assert any(kind == "walsender" for kind, _ in seen), seen
+
+        # A CA that did not sign the server's certificate: refused, and the
+        # error names the certificate problem; nothing is declared.
+        other = trustme.CA()
+        other_path = tmp_path / "other-ca.pem"
+        other.cert_pem.write_to_path(other_path)
+        with psycopg.connect(floe_server.dsn, autocommit=True) as conn:
+            with pytest.raises(psycopg.Error) as e:
+                conn.execute(
+                    f"CREATE SOURCE wrongca FROM POSTGRES CONNECTION '{url('verify-full', other_path)}'")
+            assert e.value.sqlstate == "08006", e.value
+            assert "certificate" in str(e.value) and "UnknownIssuer" in str(e.value), e.value
+            # verify-full names the host; a verifying mode needs a CA file.
+            with pytest.raises(psycopg.Error) as e:
+                conn.execute(
+                    f"CREATE SOURCE noca FROM POSTGRES CONNECTION "
+                    f"'postgres://postgres:{PASSWORD}@localhost:{pg.port}/{db}?sslmode=verify-full'")
+            assert "sslrootcert" in str(e.value), e.value
+            # Without TLS the server's hostssl-only rules refuse Floe.
+            with pytest.raises(psycopg.Error) as e:
+                conn.execute(f"CREATE SOURCE plain FROM POSTGRES CONNECTION '{url('disable')}'")
+            assert "no encryption" in str(e.value), e.value
+            names = [r[0] for r in conn.execute("SELECT DISTINCT source FROM system.sources").fetchall()]
+            assert names == ["tls"], names
+            conn.execute("DROP SOURCE tls")
+    finally:
+        pg.cleanup()

@@ -4,7 +4,9 @@
 //! of `START_REPLICATION` with standby status updates.
 //!
 //! Ordinary SQL (catalog queries, the snapshot's COPY) goes through
-//! `tokio-postgres`; it does not speak the replication sub-protocol.
+//! `tokio-postgres`; it does not speak the replication sub-protocol. Both
+//! run over a stream from [`open_stream`], which negotiates TLS as the
+//! connection string's `sslmode` says (see `tls`).
 
 use std::pin::Pin;
 use std::str::FromStr;
@@ -19,6 +21,8 @@ use tokio_postgres::config::Host;
 use tokio_postgres::fallible_iterator::FallibleIterator;
 
 use crate::error::{CdcError, Result};
+pub use crate::tls::SslMode;
+use crate::tls::take_ssl_options;
 
 /// Session settings that make PostgreSQL's text output unambiguous for
 /// parsing: ISO dates, UTC, ISO 8601 intervals, exact floats, hex bytea.
@@ -52,6 +56,10 @@ pub struct PgConfig {
     pub password: Option<String>,
     /// Database name.
     pub dbname: String,
+    /// How the connection is secured (`sslmode`; TCP only, as in libpq).
+    pub ssl_mode: SslMode,
+    /// The file of CA certificates that verify the server (`sslrootcert`).
+    pub ssl_root_cert: Option<String>,
 }
 
 impl std::fmt::Debug for PgConfig {
@@ -67,7 +75,22 @@ impl PgConfig {
             source_name: source_name.to_string(),
             reason,
         };
-        let config = tokio_postgres::Config::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let (rest, ssl_mode, ssl_root_cert) = take_ssl_options(text);
+        let ssl_mode = match ssl_mode.as_deref() {
+            None | Some("") => SslMode::default(),
+            Some(m) => SslMode::parse(m).ok_or_else(|| {
+                invalid(format!(
+                    "invalid sslmode {m:?}: use disable, prefer, require, verify-ca or verify-full"
+                ))
+            })?,
+        };
+        let ssl_root_cert = ssl_root_cert.filter(|p| !p.is_empty());
+        if ssl_mode.verifies() && ssl_root_cert.is_none() {
+            return Err(invalid(format!(
+                "sslmode={ssl_mode} needs sslrootcert=<file of CA certificates>; Floe does not read a system trust store"
+            )));
+        }
+        let config = tokio_postgres::Config::from_str(&rest).map_err(|e| invalid(e.to_string()))?;
         let (host, unix) = match config.get_hosts().first() {
             Some(Host::Tcp(h)) => (h.clone(), false),
             Some(Host::Unix(p)) => (p.display().to_string(), true),
@@ -92,6 +115,8 @@ impl PgConfig {
             user,
             password,
             dbname,
+            ssl_mode,
+            ssl_root_cert,
         })
     }
 
@@ -102,14 +127,27 @@ impl PgConfig {
         } else {
             ""
         };
+        let mut params = Vec::new();
         if self.unix {
-            format!(
-                "postgres://{}{password}@/{}?host={}&port={}",
-                self.user, self.dbname, self.host, self.port
-            )
+            params.push(format!("host={}", self.host));
+            params.push(format!("port={}", self.port));
+        }
+        if self.ssl_mode != SslMode::default() {
+            params.push(format!("sslmode={}", self.ssl_mode));
+        }
+        if let Some(root) = &self.ssl_root_cert {
+            params.push(format!("sslrootcert={root}"));
+        }
+        let query = if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", params.join("&"))
+        };
+        if self.unix {
+            format!("postgres://{}{password}@/{}{query}", self.user, self.dbname)
         } else {
             format!(
-                "postgres://{}{password}@{}:{}/{}",
+                "postgres://{}{password}@{}:{}/{}{query}",
                 self.user, self.host, self.port, self.dbname
             )
         }
@@ -124,17 +162,16 @@ impl PgConfig {
         }
     }
 
-    /// The same connection for `tokio-postgres` (ordinary SQL).
+    /// The same connection's login for `tokio-postgres` (ordinary SQL),
+    /// over a stream from [`open_stream`].
     pub fn sql_config(&self) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
         config
-            .host(&self.host)
-            .port(self.port)
             .user(&self.user)
             .dbname(&self.dbname)
             .application_name("floe")
             .options(SESSION_OPTIONS)
-            .connect_timeout(Duration::from_secs(10));
+            .ssl_mode(tokio_postgres::config::SslMode::Disable);
         if let Some(p) = &self.password {
             config.password(p);
         }
@@ -142,8 +179,83 @@ impl PgConfig {
     }
 }
 
-trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A connection to the source's server, secured as `sslmode` says.
+pub(crate) type Stream = Pin<Box<dyn Io>>;
+
+/// How long connecting (and the TLS handshake) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to the source's server and, over TCP, negotiates TLS as
+/// `sslmode` says (SSLRequest, then the handshake). The startup message
+/// is the caller's.
+pub(crate) async fn open_stream(config: &PgConfig, source: &str) -> Result<Stream> {
+    let fail = |reason: String| CdcError::Connect {
+        source_name: source.to_string(),
+        address: config.address(),
+        reason,
+    };
+    let connect = async {
+        if config.unix {
+            let path = format!("{}/.s.PGSQL.{}", config.host, config.port);
+            let stream = tokio::net::UnixStream::connect(&path)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok::<Stream, String>(Box::pin(stream));
+        }
+        let stream = tokio::net::TcpStream::connect((config.host.as_str(), config.port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = stream.set_nodelay(true);
+        if config.ssl_mode == SslMode::Disable {
+            return Ok(Box::pin(stream));
+        }
+        negotiate_tls(stream, config).await
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| fail("timed out".into()))?
+        .map_err(fail)
+}
+
+/// Asks the server for TLS (SSLRequest) and makes the handshake; with
+/// `sslmode=prefer`, a server that declines gets a plain connection.
+async fn negotiate_tls<S>(mut stream: S, config: &PgConfig) -> Result<Stream, String>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let tls = crate::tls::client_config(config.ssl_mode, config.ssl_root_cert.as_deref())?;
+    let mut out = BytesMut::new();
+    frontend::ssl_request(&mut out);
+    stream.write_all(&out).await.map_err(|e| e.to_string())?;
+    stream.flush().await.map_err(|e| e.to_string())?;
+    let mut answer = [0u8; 1];
+    stream
+        .read_exact(&mut answer)
+        .await
+        .map_err(|e| format!("no answer to the SSL request: {e}"))?;
+    match answer[0] {
+        b'S' => {
+            let name = crate::tls::server_name(&config.host)?;
+            let stream = tokio_rustls::TlsConnector::from(tls)
+                .connect(name, stream)
+                .await
+                .map_err(|e| format!("TLS handshake failed (sslmode={}): {e}", config.ssl_mode))?;
+            Ok(Box::pin(stream))
+        }
+        b'N' if config.ssl_mode == SslMode::Prefer => Ok(Box::pin(stream)),
+        b'N' => Err(format!(
+            "the server does not support SSL but sslmode={}",
+            config.ssl_mode
+        )),
+        other => Err(format!(
+            "unexpected answer {} to the SSL request",
+            tag_name(other)
+        )),
+    }
+}
 
 /// One message of the replication stream.
 #[derive(Debug)]
@@ -364,27 +476,7 @@ impl ReplConn {
             address: config.address(),
             reason,
         };
-        let io: Pin<Box<dyn Io>> = if config.unix {
-            let path = format!("{}/.s.PGSQL.{}", config.host, config.port);
-            let stream = tokio::time::timeout(
-                Duration::from_secs(10),
-                tokio::net::UnixStream::connect(&path),
-            )
-            .await
-            .map_err(|_| fail("timed out".into()))?
-            .map_err(|e| fail(e.to_string()))?;
-            Box::pin(stream)
-        } else {
-            let stream = tokio::time::timeout(
-                Duration::from_secs(10),
-                tokio::net::TcpStream::connect((config.host.as_str(), config.port)),
-            )
-            .await
-            .map_err(|_| fail("timed out".into()))?
-            .map_err(|e| fail(e.to_string()))?;
-            let _ = stream.set_nodelay(true);
-            Box::pin(stream)
-        };
+        let io = open_stream(config, source).await?;
         let mut conn = ReplConn {
             io,
             buf: BytesMut::with_capacity(64 * 1024),

@@ -76,21 +76,22 @@ pub(crate) fn sql_error(source: &str, command: &str, e: tokio_postgres::Error) -
     }
 }
 
-/// An ordinary SQL connection to the source.
+/// An ordinary SQL connection to the source, over a stream secured as
+/// the connection string's `sslmode` says.
 pub(crate) async fn sql_connect(config: &PgConfig, source: &str) -> Result<tokio_postgres::Client> {
-    let (client, connection) =
-        config
-            .sql_config()
-            .connect(NoTls)
-            .await
-            .map_err(|e| match e.as_db_error() {
-                Some(_) => sql_error(source, "connecting", e),
-                None => CdcError::Connect {
-                    source_name: source.to_string(),
-                    address: config.address(),
-                    reason: e.to_string(),
-                },
-            })?;
+    let stream = crate::proto::open_stream(config, source).await?;
+    let (client, connection) = config
+        .sql_config()
+        .connect_raw(stream, NoTls)
+        .await
+        .map_err(|e| match e.as_db_error() {
+            Some(_) => sql_error(source, "connecting", e),
+            None => CdcError::Connect {
+                source_name: source.to_string(),
+                address: config.address(),
+                reason: e.to_string(),
+            },
+        })?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
