@@ -23,6 +23,7 @@ mod pgoutput;
 mod proto;
 mod snapshot;
 mod source;
+mod spill;
 mod tls;
 mod types;
 mod worker;

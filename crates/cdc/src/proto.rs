@@ -469,6 +469,16 @@ pub(crate) fn stream_message(mut body: Bytes) -> Result<StreamMessage, String> {
 }
 
 impl ReplConn {
+    /// A connection over a stream set up elsewhere (tests).
+    #[cfg(test)]
+    pub(crate) fn over(io: impl Io + 'static, source: &str) -> ReplConn {
+        ReplConn {
+            io: Box::pin(io),
+            buf: BytesMut::new(),
+            source: source.to_string(),
+        }
+    }
+
     /// Connects and authenticates in replication mode.
     pub async fn connect(config: &PgConfig, source: &str) -> Result<ReplConn> {
         let fail = |reason: String| CdcError::Connect {
