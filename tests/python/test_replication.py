@@ -673,3 +673,35 @@ def test_issue14_replication_over_tls_verifies_the_server(floe_server, tmp_path)
             conn.execute("DROP SOURCE tls")
     finally:
         pg.cleanup()
+
+
+@pytest.mark.floe_timeout(240)
+def test_issue14_a_transaction_over_the_memory_limit_is_applied_exactly(floe_server, postgres):
+    """A source transaction of more than 100,000 row changes goes to a
+    spill file in the data directory and is applied from it; the result is
+    exactly the source's, and no file is left."""
+    db = replicate(
+        floe_server, postgres, "bigtxn",
+        "CREATE TABLE big (id int PRIMARY KEY, v text, n int)",
+        "CREATE TABLE side (id int PRIMARY KEY, v text)",
+        "INSERT INTO big SELECT g, 'before', 0 FROM generate_series(1, 1000) g",
+    )
+    with postgres.connect(db) as conn:
+        with conn.transaction():
+            conn.execute("INSERT INTO big SELECT g, 'new', g % 7 FROM generate_series(1001, 150000) g")
+            conn.execute("UPDATE big SET v = 'updated', n = n + 1 WHERE id % 10 = 0")
+            conn.execute("DELETE FROM big WHERE id % 1000 = 1")
+            conn.execute("INSERT INTO side VALUES (1, 'same transaction')")
+        conn.execute("INSERT INTO side VALUES (2, 'after')")
+        conn.execute("UPDATE big SET v = 'later' WHERE id = 5")
+    summary = ("SELECT count(*), sum(n), count(*) FILTER (WHERE v = 'updated'), "
+               "min(id), max(id) FROM {}")
+    wait_same(floe_server, postgres, db, summary.format("public.big"), summary.format("big"),
+              timeout=180)
+    wait_same(floe_server, postgres, db, "SELECT id, v FROM public.side ORDER BY id",
+              "SELECT id, v FROM side ORDER BY id")
+    assert floe_rows(floe_server, "SELECT v FROM public.big WHERE id = 5") == [("later",)]
+    spill = Path(floe_server.data_dir) / "cdc-spill"
+    assert not spill.exists() or not any(spill.iterdir()), list(spill.iterdir())
+    status = source_status(floe_server, "bigtxn", "big")
+    assert status[0] == "streaming" and status[3] >= 149_000 + 15_000, status
