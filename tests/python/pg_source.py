@@ -1,5 +1,7 @@
 """A real PostgreSQL 15 server for the replication tests: its own data
-directory and port on 127.0.0.1, wal_level = logical, SCRAM passwords."""
+directory and port on 127.0.0.1, wal_level = logical, SCRAM passwords;
+optionally TLS (ssl = on with a given certificate) and TLS-only (`hostssl`)
+client authentication."""
 
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ def _as_owner(cmd: list[str], owner: str | None, **kw) -> subprocess.CompletedPr
 
 
 class PostgresServer:
-    def __init__(self):
+    def __init__(self, ssl_cert: Path | None = None, ssl_key: Path | None = None,
+                 hostssl_only: bool = False):
         # initdb refuses to run as root: the cluster belongs to `postgres`.
         self.owner = "postgres" if os.geteuid() == 0 else None
         self.dir = Path(tempfile.mkdtemp(prefix="floe-pg-"))
@@ -53,8 +56,26 @@ class PostgresServer:
                 "wal_level = logical\nmax_wal_senders = 20\nmax_replication_slots = 40\n"
                 "fsync = off\nsynchronous_commit = on\nshared_buffers = 128MB\n"
             )
-        with open(self.data / "pg_hba.conf", "a") as hba:
-            hba.write("host replication all 127.0.0.1/32 scram-sha-256\n")
+        if ssl_cert is not None:
+            uid = pwd.getpwnam(self.owner).pw_uid if self.owner else -1
+            for src, name, mode in ((ssl_cert, "server.crt", 0o644), (ssl_key, "server.key", 0o600)):
+                dst = self.data / name
+                shutil.copyfile(src, dst)
+                os.chmod(dst, mode)
+                if self.owner:
+                    os.chown(dst, uid, -1)
+            with open(self.data / "postgresql.conf", "a") as conf:
+                conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
+        if hostssl_only:
+            # TCP clients must use TLS; Unix sockets stay for local tools.
+            (self.data / "pg_hba.conf").write_text(
+                "local all all scram-sha-256\n"
+                "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+                "hostssl replication all 127.0.0.1/32 scram-sha-256\n"
+            )
+        else:
+            with open(self.data / "pg_hba.conf", "a") as hba:
+                hba.write("host replication all 127.0.0.1/32 scram-sha-256\n")
 
     def start(self) -> "PostgresServer":
         _as_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),

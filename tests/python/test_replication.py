@@ -7,12 +7,13 @@ from __future__ import annotations
 import random
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from floe_helpers import iceberg_catalog, run_floe
-from pg_source import wait_until
+from pg_source import PASSWORD, PostgresServer, wait_until
 
 # PostgreSQL's text forms Floe stores for types Iceberg has no exact type for.
 PG_SESSION = "SET intervalstyle = iso_8601; SET extra_float_digits = 3; SET timezone = 'UTC'"
@@ -528,3 +529,179 @@ def test_issue4_payments_example_answers_live(floe_server, postgres):
     got = floe_rows(floe_server, "SELECT count(*) FILTER (WHERE status = 'paid'), "
                     "count(*) FILTER (WHERE status = 'failed') FROM public.payouts")[0]
     assert got == (paid, failed)
+
+
+@pytest.mark.floe_timeout(300)
+def test_issue14_a_paused_table_stays_paused_across_restarts_until_copied_again(floe_factory, postgres):
+    """A paused table skipped changes the slot has confirmed since: after a
+    restart it must not resume streaming from the slot (a silent gap), only
+    through a new copy, which brings exactly the source's rows."""
+    floe = floe_factory()
+    db = replicate(
+        floe, postgres, "pauses",
+        "CREATE TABLE amounts (id int PRIMARY KEY, amount numeric(10,2))",
+        "CREATE TABLE other (id int PRIMARY KEY, v text)",
+        "INSERT INTO amounts SELECT g, g FROM generate_series(1, 10) g",
+    )
+    amounts = ("SELECT id, amount FROM public.amounts ORDER BY id",
+               "SELECT id, amount FROM amounts ORDER BY id")
+    other = ("SELECT id, v FROM public.other ORDER BY id", "SELECT id, v FROM other ORDER BY id")
+    wait_same(floe, postgres, db, *amounts)
+
+    # NaN does not fit decimal(10,2): the table pauses, with the reason;
+    # the other table goes on, and the slot confirms past the skipped rows.
+    with postgres.connect(db) as conn:
+        with conn.transaction():
+            conn.execute("INSERT INTO amounts VALUES (11, 11), (12, 'NaN')")
+        conn.execute("INSERT INTO amounts VALUES (13, 13)")
+        conn.execute("INSERT INTO other VALUES (1, 'a')")
+    status = wait_state(floe, "pauses", state="paused", table="amounts")
+    assert "NaN" in status[4], status
+    wait_same(floe, postgres, db, *other)
+    state_file = Path(floe.data_dir) / "sources" / "pauses.state"
+    assert "public.amounts" in state_file.read_text()
+
+    def check_still_paused(marker):
+        # The stream after the restart reaches `other`'s new row; a table that
+        # resumed streaming would have row 14 applied by then.
+        wait_state(floe, "pauses")
+        with postgres.connect(db) as conn:
+            conn.execute("INSERT INTO other VALUES (%s, 'after restart')", (marker,))
+        wait_same(floe, postgres, db, *other)
+        status = source_status(floe, "pauses", "amounts")
+        assert status[0] == "paused" and "NaN" in status[4], status
+        ids = [r[0] for r in floe_rows(floe, amounts[0])]
+        assert ids == list(range(1, 11)), ids
+
+    with postgres.connect(db) as conn:
+        conn.execute("INSERT INTO amounts VALUES (14, 14)")
+    floe.restart()
+    # The copy at reconnect fails on the same value: still paused, and the
+    # failed copy left the table's rows as they were.
+    check_still_paused(2)
+    floe.kill()  # kill -9: the pause was durable before the slot moved past it
+    floe.restart()
+    check_still_paused(3)
+
+    # Once the value is fixed, the next connect copies the table again:
+    # exactly the source's rows, then streaming.
+    with postgres.connect(db) as conn:
+        conn.execute("UPDATE amounts SET amount = 12 WHERE id = 12")
+    floe.restart()
+    wait_state(floe, "pauses", state="streaming", table="amounts")
+    rows = wait_same(floe, postgres, db, *amounts)
+    assert [r[0] for r in rows] == list(range(1, 15))
+    with postgres.connect(db) as conn:
+        conn.execute("INSERT INTO amounts VALUES (15, 15)")
+        conn.execute("DELETE FROM amounts WHERE id = 1")
+    wait_same(floe, postgres, db, *amounts)
+    assert "public.amounts" not in state_file.read_text()
+    assert source_status(floe, "pauses", "amounts")[4] is None
+
+
+@pytest.mark.floe_timeout(240)
+def test_issue14_replication_over_tls_verifies_the_server(floe_server, tmp_path):
+    """sslmode=verify-full against PostgreSQL 15 with ssl = on and TLS-only
+    client authentication (hostssl): the copy and the stream go over TLS;
+    a server the CA does not vouch for is refused, with the reason."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert_path, key_path, ca_path = tmp_path / "server.crt", tmp_path / "server.key", tmp_path / "ca.pem"
+    cert.private_key_pem.write_to_path(key_path)
+    cert.cert_chain_pems[0].write_to_path(cert_path)
+    ca.cert_pem.write_to_path(ca_path)
+    pg = PostgresServer(ssl_cert=cert_path, ssl_key=key_path, hostssl_only=True).start()
+    try:
+        # Plain TCP is refused by the server.
+        with pytest.raises(psycopg.OperationalError, match="no encryption"):
+            psycopg.connect(host="127.0.0.1", port=pg.port, user="postgres", password=PASSWORD,
+                            dbname="postgres", sslmode="disable", connect_timeout=10)
+        db = pg.create_database("tls")
+        with pg.connect(db) as conn:
+            conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+            conn.execute("INSERT INTO t SELECT g, 'copied' FROM generate_series(1, 100) g")
+
+        def url(mode, root=ca_path):
+            return (f"postgres://postgres:{PASSWORD}@localhost:{pg.port}/{db}"
+                    f"?sslmode={mode}&sslrootcert={root}")
+
+        with psycopg.connect(floe_server.dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE SOURCE tls FROM POSTGRES CONNECTION '{url('verify-full')}'")
+        status = wait_state(floe_server, "tls")
+        assert status[2] == 100, status
+        assert "sslmode=verify-full" in status[7] and PASSWORD not in status[7], status
+        compare = ("SELECT id, v FROM public.t ORDER BY id", "SELECT id, v FROM t ORDER BY id")
+        with pg.connect(db) as conn:
+            conn.execute("INSERT INTO t VALUES (101, 'streamed')")
+            conn.execute("UPDATE t SET v = 'changed' WHERE id = 1")
+        rows = wait_same(floe_server, pg, db, *compare)
+        assert rows[0] == (1, "changed") and rows[-1] == (101, "streamed")
+        # Every connection Floe holds to the source is encrypted, the
+        # walsender of the stream included.
+        with pg.connect(db) as conn:
+            seen = conn.execute(
+                "SELECT a.backend_type, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+                "WHERE a.application_name = 'floe'").fetchall()
+        assert seen and all(ssl for _, ssl in seen), seen
+        assert any(kind == "walsender" for kind, _ in seen), seen
+
+        # A CA that did not sign the server's certificate: refused, and the
+        # error names the certificate problem; nothing is declared.
+        other = trustme.CA()
+        other_path = tmp_path / "other-ca.pem"
+        other.cert_pem.write_to_path(other_path)
+        with psycopg.connect(floe_server.dsn, autocommit=True) as conn:
+            with pytest.raises(psycopg.Error) as e:
+                conn.execute(
+                    f"CREATE SOURCE wrongca FROM POSTGRES CONNECTION '{url('verify-full', other_path)}'")
+            assert e.value.sqlstate == "08006", e.value
+            assert "certificate" in str(e.value) and "UnknownIssuer" in str(e.value), e.value
+            # verify-full names the host; a verifying mode needs a CA file.
+            with pytest.raises(psycopg.Error) as e:
+                conn.execute(
+                    f"CREATE SOURCE noca FROM POSTGRES CONNECTION "
+                    f"'postgres://postgres:{PASSWORD}@localhost:{pg.port}/{db}?sslmode=verify-full'")
+            assert "sslrootcert" in str(e.value), e.value
+            # Without TLS the server's hostssl-only rules refuse Floe.
+            with pytest.raises(psycopg.Error) as e:
+                conn.execute(f"CREATE SOURCE plain FROM POSTGRES CONNECTION '{url('disable')}'")
+            assert "no encryption" in str(e.value), e.value
+            names = [r[0] for r in conn.execute("SELECT DISTINCT source FROM system.sources").fetchall()]
+            assert names == ["tls"], names
+            conn.execute("DROP SOURCE tls")
+    finally:
+        pg.cleanup()
+
+
+@pytest.mark.floe_timeout(240)
+def test_issue14_a_transaction_over_the_memory_limit_is_applied_exactly(floe_server, postgres):
+    """A source transaction of more than 100,000 row changes goes to a
+    spill file in the data directory and is applied from it; the result is
+    exactly the source's, and no file is left."""
+    db = replicate(
+        floe_server, postgres, "bigtxn",
+        "CREATE TABLE big (id int PRIMARY KEY, v text, n int)",
+        "CREATE TABLE side (id int PRIMARY KEY, v text)",
+        "INSERT INTO big SELECT g, 'before', 0 FROM generate_series(1, 1000) g",
+    )
+    with postgres.connect(db) as conn:
+        with conn.transaction():
+            conn.execute("INSERT INTO big SELECT g, 'new', g % 7 FROM generate_series(1001, 150000) g")
+            conn.execute("UPDATE big SET v = 'updated', n = n + 1 WHERE id % 10 = 0")
+            conn.execute("DELETE FROM big WHERE id % 1000 = 1")
+            conn.execute("INSERT INTO side VALUES (1, 'same transaction')")
+        conn.execute("INSERT INTO side VALUES (2, 'after')")
+        conn.execute("UPDATE big SET v = 'later' WHERE id = 5")
+    summary = ("SELECT count(*), sum(n), count(*) FILTER (WHERE v = 'updated'), "
+               "min(id), max(id) FROM {}")
+    wait_same(floe_server, postgres, db, summary.format("public.big"), summary.format("big"),
+              timeout=180)
+    wait_same(floe_server, postgres, db, "SELECT id, v FROM public.side ORDER BY id",
+              "SELECT id, v FROM side ORDER BY id")
+    assert floe_rows(floe_server, "SELECT v FROM public.big WHERE id = 5") == [("later",)]
+    spill = Path(floe_server.data_dir) / "cdc-spill"
+    assert not spill.exists() or not any(spill.iterdir()), list(spill.iterdir())
+    status = source_status(floe_server, "bigtxn", "big")
+    assert status[0] == "streaming" and status[3] >= 149_000 + 15_000, status

@@ -106,12 +106,12 @@ impl Layout {
     }
 }
 
-/// Applies `ops` (in commit order) to `handle` as one snapshot and records
-/// `end_lsn` as the table's applied LSN.
+/// Applies `ops` (in commit order) to `handle` as one snapshot and, with
+/// `end_lsn`, records it as the table's applied LSN.
 pub(crate) async fn apply_ops(
     handle: &Arc<TableHandle>,
     ops: Vec<Op>,
-    end_lsn: u64,
+    end_lsn: Option<u64>,
     source: &str,
     upstream: &str,
 ) -> Result<()> {
@@ -199,7 +199,10 @@ pub(crate) async fn apply_ops(
     }
     let mut upserts = finish_text(&mut upserts, source, upstream)?;
     let deletes = finish_text(&mut deletes, source, upstream)?;
-    let lsn = [(props::LSN, end_lsn.to_string())];
+    let lsn: Vec<(&str, String)> = end_lsn
+        .map(|lsn| (props::LSN, lsn.to_string()))
+        .into_iter()
+        .collect();
 
     let change = handle.begin().await?;
     if !keep_old.is_empty() && !truncate {
@@ -415,7 +418,7 @@ pub(crate) async fn reconcile(
         if !widens(have, ty) {
             return Err(incompatible(format!(
                 "column \"{name}\" changed from {have} to {ty}, which Iceberg cannot promote; \
-                 DROP SOURCE and create it again to copy the table anew"
+                 the table is paused until it is copied again"
             )));
         }
         let mut f = field.as_ref().clone();

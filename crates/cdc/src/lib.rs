@@ -23,10 +23,12 @@ mod pgoutput;
 mod proto;
 mod snapshot;
 mod source;
+mod spill;
+mod tls;
 mod types;
 mod worker;
 
 pub use error::{CdcError, Result};
-pub use proto::{PgConfig, format_lsn, parse_lsn};
+pub use proto::{PgConfig, SslMode, format_lsn, parse_lsn};
 pub use source::{SourceOptions, SourceSpec, SourceStatus, SourceView, Sources, TableStatus};
 pub use worker::props;

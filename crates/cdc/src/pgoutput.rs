@@ -107,7 +107,9 @@ fn cstr(body: &mut Bytes) -> Result<String, DecodeError> {
 fn tuple(body: &mut Bytes) -> Result<Vec<Value>, DecodeError> {
     need(body, 2, "tuple")?;
     let n = body.get_i16().max(0) as usize;
-    let mut values = Vec::with_capacity(n);
+    // Each value takes at least one byte: a count beyond the bytes present
+    // fails below, before it can size an allocation.
+    let mut values = Vec::with_capacity(n.min(body.remaining()));
     for _ in 0..n {
         need(body, 1, "tuple value")?;
         values.push(match body.get_u8() {
@@ -115,7 +117,9 @@ fn tuple(body: &mut Bytes) -> Result<Vec<Value>, DecodeError> {
             b'u' => Value::Unchanged,
             b't' | b'b' => {
                 need(body, 4, "tuple value")?;
-                let len = body.get_i32().max(0) as usize;
+                let len = body.get_i32();
+                let len = usize::try_from(len)
+                    .map_err(|_| DecodeError(format!("negative length {len} of a tuple value")))?;
                 need(body, len, "tuple value")?;
                 let bytes = body.split_to(len);
                 Value::Text(String::from_utf8_lossy(&bytes).into_owned())
@@ -161,7 +165,8 @@ pub fn decode(mut body: Bytes) -> Result<Message, DecodeError> {
             need(&body, 3, "RELATION")?;
             let replica_identity = body.get_u8();
             let n = body.get_i16().max(0) as usize;
-            let mut columns = Vec::with_capacity(n);
+            // A column takes at least 10 bytes (flags, name, type, modifier).
+            let mut columns = Vec::with_capacity(n.min(body.remaining() / 10));
             for _ in 0..n {
                 need(&body, 1, "RELATION column")?;
                 let flags = body.get_u8();
@@ -230,7 +235,7 @@ pub fn decode(mut body: Bytes) -> Result<Message, DecodeError> {
             need(&body, 5, "TRUNCATE")?;
             let n = body.get_u32() as usize;
             let _options = body.get_u8();
-            need(&body, 4 * n, "TRUNCATE")?;
+            need(&body, n.saturating_mul(4), "TRUNCATE")?;
             Message::Truncate {
                 relations: (0..n).map(|_| body.get_u32()).collect(),
             }

@@ -4,7 +4,9 @@
 //! of `START_REPLICATION` with standby status updates.
 //!
 //! Ordinary SQL (catalog queries, the snapshot's COPY) goes through
-//! `tokio-postgres`; it does not speak the replication sub-protocol.
+//! `tokio-postgres`; it does not speak the replication sub-protocol. Both
+//! run over a stream from [`open_stream`], which negotiates TLS as the
+//! connection string's `sslmode` says (see `tls`).
 
 use std::pin::Pin;
 use std::str::FromStr;
@@ -12,11 +14,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use postgres_protocol::authentication::sasl::{ChannelBinding, SCRAM_SHA_256, ScramSha256};
+use postgres_protocol::message::backend::{self, DataRowBody, ErrorResponseBody};
 use postgres_protocol::message::frontend;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_postgres::config::Host;
+use tokio_postgres::fallible_iterator::FallibleIterator;
 
 use crate::error::{CdcError, Result};
+pub use crate::tls::SslMode;
+use crate::tls::take_ssl_options;
 
 /// Session settings that make PostgreSQL's text output unambiguous for
 /// parsing: ISO dates, UTC, ISO 8601 intervals, exact floats, hex bytea.
@@ -24,6 +30,16 @@ pub const SESSION_OPTIONS: &str = "-c datestyle=ISO -c timezone=UTC -c intervals
 
 /// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// The longest backend message accepted, in bytes after the tag.
+/// PostgreSQL caps a field at 1 GiB; a message carries one such value
+/// plus its framing. A longer length header is a broken or hostile server.
+pub(crate) const MAX_MESSAGE_LEN: usize = (1 << 30) + (1 << 20);
+
+/// How much of a message's announced length is reserved ahead of its
+/// bytes arriving: memory grows with what the server sends, not with
+/// what its header claims.
+const READ_RESERVE: usize = 1 << 20;
 
 /// Where and as whom to connect, from a `postgres://` URL or a key=value string.
 #[derive(Clone)]
@@ -40,6 +56,10 @@ pub struct PgConfig {
     pub password: Option<String>,
     /// Database name.
     pub dbname: String,
+    /// How the connection is secured (`sslmode`; TCP only, as in libpq).
+    pub ssl_mode: SslMode,
+    /// The file of CA certificates that verify the server (`sslrootcert`).
+    pub ssl_root_cert: Option<String>,
 }
 
 impl std::fmt::Debug for PgConfig {
@@ -55,7 +75,22 @@ impl PgConfig {
             source_name: source_name.to_string(),
             reason,
         };
-        let config = tokio_postgres::Config::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let (rest, ssl_mode, ssl_root_cert) = take_ssl_options(text);
+        let ssl_mode = match ssl_mode.as_deref() {
+            None | Some("") => SslMode::default(),
+            Some(m) => SslMode::parse(m).ok_or_else(|| {
+                invalid(format!(
+                    "invalid sslmode {m:?}: use disable, prefer, require, verify-ca or verify-full"
+                ))
+            })?,
+        };
+        let ssl_root_cert = ssl_root_cert.filter(|p| !p.is_empty());
+        if ssl_mode.verifies() && ssl_root_cert.is_none() {
+            return Err(invalid(format!(
+                "sslmode={ssl_mode} needs sslrootcert=<file of CA certificates>; Floe does not read a system trust store"
+            )));
+        }
+        let config = tokio_postgres::Config::from_str(&rest).map_err(|e| invalid(e.to_string()))?;
         let (host, unix) = match config.get_hosts().first() {
             Some(Host::Tcp(h)) => (h.clone(), false),
             Some(Host::Unix(p)) => (p.display().to_string(), true),
@@ -80,6 +115,8 @@ impl PgConfig {
             user,
             password,
             dbname,
+            ssl_mode,
+            ssl_root_cert,
         })
     }
 
@@ -90,14 +127,27 @@ impl PgConfig {
         } else {
             ""
         };
+        let mut params = Vec::new();
         if self.unix {
-            format!(
-                "postgres://{}{password}@/{}?host={}&port={}",
-                self.user, self.dbname, self.host, self.port
-            )
+            params.push(format!("host={}", self.host));
+            params.push(format!("port={}", self.port));
+        }
+        if self.ssl_mode != SslMode::default() {
+            params.push(format!("sslmode={}", self.ssl_mode));
+        }
+        if let Some(root) = &self.ssl_root_cert {
+            params.push(format!("sslrootcert={root}"));
+        }
+        let query = if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", params.join("&"))
+        };
+        if self.unix {
+            format!("postgres://{}{password}@/{}{query}", self.user, self.dbname)
         } else {
             format!(
-                "postgres://{}{password}@{}:{}/{}",
+                "postgres://{}{password}@{}:{}/{}{query}",
                 self.user, self.host, self.port, self.dbname
             )
         }
@@ -112,17 +162,16 @@ impl PgConfig {
         }
     }
 
-    /// The same connection for `tokio-postgres` (ordinary SQL).
+    /// The same connection's login for `tokio-postgres` (ordinary SQL),
+    /// over a stream from [`open_stream`].
     pub fn sql_config(&self) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
         config
-            .host(&self.host)
-            .port(self.port)
             .user(&self.user)
             .dbname(&self.dbname)
             .application_name("floe")
             .options(SESSION_OPTIONS)
-            .connect_timeout(Duration::from_secs(10));
+            .ssl_mode(tokio_postgres::config::SslMode::Disable);
         if let Some(p) = &self.password {
             config.password(p);
         }
@@ -130,8 +179,83 @@ impl PgConfig {
     }
 }
 
-trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A connection to the source's server, secured as `sslmode` says.
+pub(crate) type Stream = Pin<Box<dyn Io>>;
+
+/// How long connecting (and the TLS handshake) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to the source's server and, over TCP, negotiates TLS as
+/// `sslmode` says (SSLRequest, then the handshake). The startup message
+/// is the caller's.
+pub(crate) async fn open_stream(config: &PgConfig, source: &str) -> Result<Stream> {
+    let fail = |reason: String| CdcError::Connect {
+        source_name: source.to_string(),
+        address: config.address(),
+        reason,
+    };
+    let connect = async {
+        if config.unix {
+            let path = format!("{}/.s.PGSQL.{}", config.host, config.port);
+            let stream = tokio::net::UnixStream::connect(&path)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok::<Stream, String>(Box::pin(stream));
+        }
+        let stream = tokio::net::TcpStream::connect((config.host.as_str(), config.port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = stream.set_nodelay(true);
+        if config.ssl_mode == SslMode::Disable {
+            return Ok(Box::pin(stream));
+        }
+        negotiate_tls(stream, config).await
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| fail("timed out".into()))?
+        .map_err(fail)
+}
+
+/// Asks the server for TLS (SSLRequest) and makes the handshake; with
+/// `sslmode=prefer`, a server that declines gets a plain connection.
+async fn negotiate_tls<S>(mut stream: S, config: &PgConfig) -> Result<Stream, String>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let tls = crate::tls::client_config(config.ssl_mode, config.ssl_root_cert.as_deref())?;
+    let mut out = BytesMut::new();
+    frontend::ssl_request(&mut out);
+    stream.write_all(&out).await.map_err(|e| e.to_string())?;
+    stream.flush().await.map_err(|e| e.to_string())?;
+    let mut answer = [0u8; 1];
+    stream
+        .read_exact(&mut answer)
+        .await
+        .map_err(|e| format!("no answer to the SSL request: {e}"))?;
+    match answer[0] {
+        b'S' => {
+            let name = crate::tls::server_name(&config.host)?;
+            let stream = tokio_rustls::TlsConnector::from(tls)
+                .connect(name, stream)
+                .await
+                .map_err(|e| format!("TLS handshake failed (sslmode={}): {e}", config.ssl_mode))?;
+            Ok(Box::pin(stream))
+        }
+        b'N' if config.ssl_mode == SslMode::Prefer => Ok(Box::pin(stream)),
+        b'N' => Err(format!(
+            "the server does not support SSL but sslmode={}",
+            config.ssl_mode
+        )),
+        other => Err(format!(
+            "unexpected answer {} to the SSL request",
+            tag_name(other)
+        )),
+    }
+}
 
 /// One message of the replication stream.
 #[derive(Debug)]
@@ -184,32 +308,177 @@ pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-fn cstr(body: &mut Bytes) -> String {
-    let end = body.iter().position(|&b| b == 0).unwrap_or(body.len());
-    let s = String::from_utf8_lossy(&body[..end]).into_owned();
-    body.advance((end + 1).min(body.len()));
-    s
+/// A checked backend message.
+pub(crate) enum Backend {
+    /// A message `postgres-protocol` parses (every tag but the ones below).
+    Message(backend::Message),
+    /// CopyBothResponse (`W`): the replication stream starts.
+    CopyBoth,
 }
 
-/// The SQLSTATE and message of an ErrorResponse body.
-fn error_fields(mut body: Bytes) -> (String, String) {
-    let (mut code, mut message) = (String::from("XX000"), String::new());
-    while body.has_remaining() {
-        let kind = body.get_u8();
-        if kind == 0 {
-            break;
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Message(_) => f.write_str("Message"),
+            Backend::CopyBoth => f.write_str("CopyBoth"),
         }
-        let value = cstr(&mut body);
-        match kind {
+    }
+}
+
+/// Splits one whole message (tag, length, body) off the front of `buf`;
+/// `None` while more bytes are needed. A length below 4 or over
+/// [`MAX_MESSAGE_LEN`] is an error.
+pub(crate) fn split_message(buf: &mut BytesMut) -> Result<Option<BytesMut>, String> {
+    let Some(len) = announced_len(buf)? else {
+        return Ok(None);
+    };
+    if buf.len() < 1 + len {
+        return Ok(None);
+    }
+    Ok(Some(buf.split_to(1 + len)))
+}
+
+/// The length a message header in `buf` announces (after the tag), checked.
+fn announced_len(buf: &[u8]) -> Result<Option<usize>, String> {
+    if buf.len() < 5 {
+        return Ok(None);
+    }
+    let len = i32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
+    if len < 4 {
+        return Err(format!(
+            "invalid length {len} of a {} message",
+            tag_name(buf[0])
+        ));
+    }
+    let len = len as usize;
+    if len > MAX_MESSAGE_LEN {
+        return Err(format!(
+            "a {} message of {len} bytes exceeds the limit of {MAX_MESSAGE_LEN} bytes",
+            tag_name(buf[0])
+        ));
+    }
+    Ok(Some(len))
+}
+
+/// A message tag for error messages: the character, or its code.
+fn tag_name(tag: u8) -> String {
+    if tag.is_ascii_graphic() {
+        format!("'{}'", tag as char)
+    } else {
+        format!("0x{tag:02x}")
+    }
+}
+
+/// Parses one whole message, as split off by [`split_message`]; every
+/// field is checked against the bytes present.
+pub(crate) fn parse_message(mut frame: BytesMut) -> Result<Backend, String> {
+    let tag = frame.first().copied().unwrap_or(0);
+    if tag == b'W' {
+        // CopyBothResponse: format, column count, a format per column.
+        let body = &frame[5.min(frame.len())..];
+        if body.len() < 3 {
+            return Err("truncated CopyBothResponse".into());
+        }
+        let columns = i16::from_be_bytes([body[1], body[2]]);
+        if columns < 0 || body.len() != 3 + 2 * columns as usize {
+            return Err(format!(
+                "CopyBothResponse of {} bytes for {columns} columns",
+                body.len()
+            ));
+        }
+        return Ok(Backend::CopyBoth);
+    }
+    match backend::Message::parse(&mut frame) {
+        Ok(Some(message)) => Ok(Backend::Message(message)),
+        Ok(None) => Err(format!("truncated {} message", tag_name(tag))),
+        Err(e) => Err(format!("malformed {} message: {e}", tag_name(tag))),
+    }
+}
+
+/// The SQLSTATE and message of an ErrorResponse.
+pub(crate) fn error_fields(body: &ErrorResponseBody) -> Result<(String, String), String> {
+    let (mut code, mut message) = (String::from("XX000"), String::new());
+    let mut fields = body.fields();
+    while let Some(field) = fields
+        .next()
+        .map_err(|e| format!("malformed ErrorResponse: {e}"))?
+    {
+        let value = String::from_utf8_lossy(field.value_bytes()).into_owned();
+        match field.type_() {
             b'C' => code = value,
             b'M' => message = value,
             _ => {}
         }
     }
-    (code, message)
+    Ok((code, message))
+}
+
+/// The values of a DataRow as text (`None` for NULL).
+pub(crate) fn data_row(body: &DataRowBody) -> Result<Vec<Option<String>>, String> {
+    let buffer = body.buffer();
+    let mut ranges = body.ranges();
+    let mut row = Vec::new();
+    while let Some(range) = ranges
+        .next()
+        .map_err(|e| format!("malformed DataRow: {e}"))?
+    {
+        row.push(range.map(|r| String::from_utf8_lossy(&buffer[r]).into_owned()));
+    }
+    Ok(row)
+}
+
+/// Decodes the payload of a CopyData message of the replication stream:
+/// XLogData (`w`) or a primary keepalive (`k`).
+pub(crate) fn stream_message(mut body: Bytes) -> Result<StreamMessage, String> {
+    if !body.has_remaining() {
+        return Err("empty CopyData message".into());
+    }
+    match body.get_u8() {
+        b'w' => {
+            if body.remaining() < 24 {
+                return Err(format!(
+                    "truncated XLogData header ({} bytes)",
+                    body.remaining()
+                ));
+            }
+            let _start = body.get_u64();
+            let wal_end = body.get_u64();
+            let _clock = body.get_i64();
+            Ok(StreamMessage::XLogData {
+                wal_end,
+                data: body,
+            })
+        }
+        b'k' => {
+            if body.remaining() != 17 {
+                return Err(format!(
+                    "keepalive of {} bytes where 17 were expected",
+                    body.remaining()
+                ));
+            }
+            let wal_end = body.get_u64();
+            let _clock = body.get_i64();
+            let reply = body.get_u8() != 0;
+            Ok(StreamMessage::Keepalive { wal_end, reply })
+        }
+        other => Err(format!(
+            "unexpected replication message {}",
+            tag_name(other)
+        )),
+    }
 }
 
 impl ReplConn {
+    /// A connection over a stream set up elsewhere (tests).
+    #[cfg(test)]
+    pub(crate) fn over(io: impl Io + 'static, source: &str) -> ReplConn {
+        ReplConn {
+            io: Box::pin(io),
+            buf: BytesMut::new(),
+            source: source.to_string(),
+        }
+    }
+
     /// Connects and authenticates in replication mode.
     pub async fn connect(config: &PgConfig, source: &str) -> Result<ReplConn> {
         let fail = |reason: String| CdcError::Connect {
@@ -217,27 +486,7 @@ impl ReplConn {
             address: config.address(),
             reason,
         };
-        let io: Pin<Box<dyn Io>> = if config.unix {
-            let path = format!("{}/.s.PGSQL.{}", config.host, config.port);
-            let stream = tokio::time::timeout(
-                Duration::from_secs(10),
-                tokio::net::UnixStream::connect(&path),
-            )
-            .await
-            .map_err(|_| fail("timed out".into()))?
-            .map_err(|e| fail(e.to_string()))?;
-            Box::pin(stream)
-        } else {
-            let stream = tokio::time::timeout(
-                Duration::from_secs(10),
-                tokio::net::TcpStream::connect((config.host.as_str(), config.port)),
-            )
-            .await
-            .map_err(|_| fail("timed out".into()))?
-            .map_err(|e| fail(e.to_string()))?;
-            let _ = stream.set_nodelay(true);
-            Box::pin(stream)
-        };
+        let io = open_stream(config, source).await?;
         let mut conn = ReplConn {
             io,
             buf: BytesMut::with_capacity(64 * 1024),
@@ -261,6 +510,7 @@ impl ReplConn {
     }
 
     async fn authenticate(&mut self, config: &PgConfig) -> Result<()> {
+        use backend::Message as M;
         let source = self.source.clone();
         let password = || {
             config.password.clone().ok_or_else(|| CdcError::Connect {
@@ -271,89 +521,77 @@ impl ReplConn {
         };
         let mut scram: Option<ScramSha256> = None;
         loop {
-            let (tag, mut body) = self.read_frame().await?;
-            match tag {
-                b'R' => {
-                    let code = body.get_i32();
-                    let mut out = BytesMut::new();
-                    match code {
-                        0 => {}
-                        3 => {
-                            frontend::password_message(password()?.as_bytes(), &mut out)
-                                .map_err(|e| self.protocol(e.to_string()))?;
-                            self.send(&out).await?;
-                        }
-                        5 => {
-                            let mut salt = [0u8; 4];
-                            body.copy_to_slice(&mut salt);
-                            let hash = postgres_protocol::authentication::md5_hash(
-                                config.user.as_bytes(),
-                                password()?.as_bytes(),
-                                salt,
-                            );
-                            frontend::password_message(hash.as_bytes(), &mut out)
-                                .map_err(|e| self.protocol(e.to_string()))?;
-                            self.send(&out).await?;
-                        }
-                        10 => {
-                            let mut mechanisms = Vec::new();
-                            while body.has_remaining() && body[0] != 0 {
-                                mechanisms.push(cstr(&mut body));
-                            }
-                            if !mechanisms.iter().any(|m| m == SCRAM_SHA_256) {
-                                return Err(self.protocol(format!(
-                                    "no supported SASL mechanism among {mechanisms:?}"
-                                )));
-                            }
-                            let state = ScramSha256::new(
-                                password()?.as_bytes(),
-                                ChannelBinding::unsupported(),
-                            );
-                            frontend::sasl_initial_response(
-                                SCRAM_SHA_256,
-                                state.message(),
-                                &mut out,
-                            )
-                            .map_err(|e| self.protocol(e.to_string()))?;
-                            scram = Some(state);
-                            self.send(&out).await?;
-                        }
-                        11 => {
-                            let state = scram
-                                .as_mut()
-                                .ok_or_else(|| self.protocol("unexpected SASL continue".into()))?;
-                            state
-                                .update(&body)
-                                .map_err(|e| self.protocol(e.to_string()))?;
-                            frontend::sasl_response(state.message(), &mut out)
-                                .map_err(|e| self.protocol(e.to_string()))?;
-                            self.send(&out).await?;
-                        }
-                        12 => {
-                            let state = scram
-                                .as_mut()
-                                .ok_or_else(|| self.protocol("unexpected SASL final".into()))?;
-                            state
-                                .finish(&body)
-                                .map_err(|e| self.protocol(e.to_string()))?;
-                        }
-                        other => {
-                            return Err(
-                                self.protocol(format!("unsupported authentication method {other}"))
-                            );
-                        }
+            let mut out = BytesMut::new();
+            match self.read_message().await? {
+                M::AuthenticationOk => {}
+                M::AuthenticationCleartextPassword => {
+                    frontend::password_message(password()?.as_bytes(), &mut out)
+                        .map_err(|e| self.protocol(e.to_string()))?;
+                    self.send(&out).await?;
+                }
+                M::AuthenticationMd5Password(body) => {
+                    let hash = postgres_protocol::authentication::md5_hash(
+                        config.user.as_bytes(),
+                        password()?.as_bytes(),
+                        body.salt(),
+                    );
+                    frontend::password_message(hash.as_bytes(), &mut out)
+                        .map_err(|e| self.protocol(e.to_string()))?;
+                    self.send(&out).await?;
+                }
+                M::AuthenticationSasl(body) => {
+                    let mechanisms: Vec<String> = body
+                        .mechanisms()
+                        .map(|m| Ok(m.to_string()))
+                        .collect()
+                        .map_err(|e| {
+                            self.protocol(format!("malformed SASL authentication request: {e}"))
+                        })?;
+                    if !mechanisms.iter().any(|m| m == SCRAM_SHA_256) {
+                        return Err(self.protocol(format!(
+                            "no supported SASL mechanism among {mechanisms:?}"
+                        )));
                     }
+                    let state =
+                        ScramSha256::new(password()?.as_bytes(), ChannelBinding::unsupported());
+                    frontend::sasl_initial_response(SCRAM_SHA_256, state.message(), &mut out)
+                        .map_err(|e| self.protocol(e.to_string()))?;
+                    scram = Some(state);
+                    self.send(&out).await?;
                 }
-                b'E' => {
-                    let (sqlstate, message) = error_fields(body);
-                    return Err(CdcError::Server {
-                        source_name: self.source.clone(),
-                        command: "connecting for replication".into(),
-                        sqlstate,
-                        message,
-                    });
+                M::AuthenticationSaslContinue(body) => {
+                    let state = scram
+                        .as_mut()
+                        .ok_or_else(|| self.protocol("unexpected SASL continue".into()))?;
+                    state
+                        .update(body.data())
+                        .map_err(|e| self.protocol(format!("SCRAM: {e}")))?;
+                    frontend::sasl_response(state.message(), &mut out)
+                        .map_err(|e| self.protocol(e.to_string()))?;
+                    self.send(&out).await?;
                 }
-                b'Z' => return Ok(()),
+                M::AuthenticationSaslFinal(body) => {
+                    let mut state = scram
+                        .take()
+                        .ok_or_else(|| self.protocol("unexpected SASL final".into()))?;
+                    state
+                        .finish(body.data())
+                        .map_err(|e| self.protocol(format!("SCRAM: {e}")))?;
+                }
+                M::AuthenticationGss
+                | M::AuthenticationGssContinue(_)
+                | M::AuthenticationKerberosV5
+                | M::AuthenticationScmCredential
+                | M::AuthenticationSspi => {
+                    return Err(self.protocol(
+                        "the server asks for an unsupported authentication method (GSS, SSPI, Kerberos or SCM)"
+                            .into(),
+                    ));
+                }
+                M::ErrorResponse(body) => {
+                    return Err(self.server_error("connecting for replication", &body));
+                }
+                M::ReadyForQuery(_) => return Ok(()),
                 _ => {}
             }
         }
@@ -363,6 +601,19 @@ impl ReplConn {
         CdcError::Protocol {
             source_name: self.source.clone(),
             reason,
+        }
+    }
+
+    /// The error of an ErrorResponse to `command`.
+    fn server_error(&self, command: &str, body: &ErrorResponseBody) -> CdcError {
+        match error_fields(body) {
+            Ok((sqlstate, message)) => CdcError::Server {
+                source_name: self.source.clone(),
+                command: command.to_string(),
+                sqlstate,
+                message,
+            },
+            Err(reason) => self.protocol(format!("{command}: {reason}")),
         }
     }
 
@@ -381,22 +632,15 @@ impl ReplConn {
         self.io.flush().await.map_err(|e| self.io_error(e))
     }
 
-    /// Reads one backend message: its tag and body.
-    async fn read_frame(&mut self) -> Result<(u8, Bytes)> {
+    /// Reads one backend message, checked.
+    async fn read_backend(&mut self) -> Result<Backend> {
         loop {
-            if self.buf.len() >= 5 {
-                let len = i32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]);
-                if len < 4 {
-                    return Err(self.protocol(format!("invalid message length {len}")));
-                }
-                let total = 1 + len as usize;
-                if self.buf.len() >= total {
-                    let mut frame = self.buf.split_to(total).freeze();
-                    let tag = frame.get_u8();
-                    frame.advance(4);
-                    return Ok((tag, frame));
-                }
-                self.buf.reserve(total - self.buf.len());
+            if let Some(frame) = split_message(&mut self.buf).map_err(|e| self.protocol(e))? {
+                return parse_message(frame).map_err(|e| self.protocol(e));
+            }
+            if let Some(len) = announced_len(&self.buf).map_err(|e| self.protocol(e))? {
+                let missing = 1 + len - self.buf.len();
+                self.buf.reserve(missing.min(READ_RESERVE));
             }
             let n = self
                 .io
@@ -409,42 +653,34 @@ impl ReplConn {
         }
     }
 
+    /// Reads one backend message other than CopyBothResponse.
+    async fn read_message(&mut self) -> Result<backend::Message> {
+        match self.read_backend().await? {
+            Backend::Message(m) => Ok(m),
+            Backend::CopyBoth => Err(self.protocol("unexpected CopyBothResponse".into())),
+        }
+    }
+
     /// Runs one simple query; returns its rows as text.
     pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        use backend::Message as M;
         let mut out = BytesMut::new();
         frontend::query(sql, &mut out).map_err(|e| self.protocol(e.to_string()))?;
         self.send(&out).await?;
+        let command = sql.split_whitespace().next().unwrap_or("").to_string();
         let mut rows = Vec::new();
         let mut error = None;
         loop {
-            let (tag, mut body) = self.read_frame().await?;
-            match tag {
-                b'D' => {
-                    let n = body.get_i16();
-                    let mut row = Vec::with_capacity(n.max(0) as usize);
-                    for _ in 0..n {
-                        let len = body.get_i32();
-                        if len < 0 {
-                            row.push(None);
-                        } else {
-                            let value = body.split_to(len as usize);
-                            row.push(Some(String::from_utf8_lossy(&value).into_owned()));
-                        }
-                    }
-                    rows.push(row);
-                }
-                b'E' => error = Some(error_fields(body)),
-                b'Z' => break,
+            match self.read_message().await? {
+                M::DataRow(body) => rows
+                    .push(data_row(&body).map_err(|e| self.protocol(format!("{command}: {e}")))?),
+                M::ErrorResponse(body) => error = Some(self.server_error(&command, &body)),
+                M::ReadyForQuery(_) => break,
                 _ => {}
             }
         }
         match error {
-            Some((sqlstate, message)) => Err(CdcError::Server {
-                source_name: self.source.clone(),
-                command: sql.split_whitespace().next().unwrap_or("").to_string(),
-                sqlstate,
-                message,
-            }),
+            Some(e) => Err(e),
             None => Ok(rows),
         }
     }
@@ -466,63 +702,34 @@ impl ReplConn {
         frontend::query(&sql, &mut out).map_err(|e| self.protocol(e.to_string()))?;
         self.send(&out).await?;
         loop {
-            let (tag, body) = self.read_frame().await?;
-            match tag {
-                b'W' => return Ok(()),
-                b'E' => {
-                    let (sqlstate, message) = error_fields(body);
+            match self.read_backend().await? {
+                Backend::CopyBoth => return Ok(()),
+                Backend::Message(backend::Message::ErrorResponse(body)) => {
+                    let error = self.server_error("START_REPLICATION", &body);
                     // Drain to ReadyForQuery so the connection stays usable.
-                    while self.read_frame().await?.0 != b'Z' {}
-                    return Err(CdcError::Server {
-                        source_name: self.source.clone(),
-                        command: "START_REPLICATION".into(),
-                        sqlstate,
-                        message,
-                    });
+                    while !matches!(
+                        self.read_message().await?,
+                        backend::Message::ReadyForQuery(_)
+                    ) {}
+                    return Err(error);
                 }
-                _ => {}
+                Backend::Message(_) => {}
             }
         }
     }
 
     /// The next message of the replication stream.
     pub async fn next_message(&mut self) -> Result<StreamMessage> {
+        use backend::Message as M;
         loop {
-            let (tag, mut body) = self.read_frame().await?;
-            match tag {
-                b'd' if body.has_remaining() => match body.get_u8() {
-                    b'w' if body.remaining() >= 24 => {
-                        let _start = body.get_u64();
-                        let wal_end = body.get_u64();
-                        let _clock = body.get_i64();
-                        return Ok(StreamMessage::XLogData {
-                            wal_end,
-                            data: body,
-                        });
-                    }
-                    b'k' if body.remaining() >= 17 => {
-                        let wal_end = body.get_u64();
-                        let _clock = body.get_i64();
-                        let reply = body.get_u8() != 0;
-                        return Ok(StreamMessage::Keepalive { wal_end, reply });
-                    }
-                    other => {
-                        return Err(self.protocol(format!(
-                            "unexpected replication message {:?}",
-                            other as char
-                        )));
-                    }
-                },
-                b'E' => {
-                    let (sqlstate, message) = error_fields(body);
-                    return Err(CdcError::Server {
-                        source_name: self.source.clone(),
-                        command: "replication stream".into(),
-                        sqlstate,
-                        message,
-                    });
+            match self.read_message().await? {
+                M::CopyData(body) => {
+                    return stream_message(body.into_bytes()).map_err(|e| self.protocol(e));
                 }
-                b'c' => return Err(self.protocol("the server ended the stream".into())),
+                M::ErrorResponse(body) => {
+                    return Err(self.server_error("replication stream", &body));
+                }
+                M::CopyDone => return Err(self.protocol("the server ended the stream".into())),
                 _ => {}
             }
         }

@@ -174,23 +174,57 @@ pub(crate) fn attnums<'a>(columns: impl Iterator<Item = (&'a str, i16)>) -> Stri
     serde_json::Value::Object(map).to_string()
 }
 
-/// Creates (or re-creates) the Floe table a source table is replicated into.
+/// Whether two schemas have the same columns (names, types, optionality,
+/// order) and the same key, whatever their field ids.
+pub(crate) fn same_columns(a: &Schema, b: &Schema) -> bool {
+    let columns = |s: &Schema| -> Vec<(String, Type, bool)> {
+        s.as_struct()
+            .fields()
+            .iter()
+            .map(|f| (f.name.clone(), f.field_type.as_ref().clone(), f.required))
+            .collect()
+    };
+    let keys = |s: &Schema| -> Vec<String> {
+        let mut names: Vec<String> = s
+            .identifier_field_ids()
+            .filter_map(|id| s.field_by_id(id).map(|f| f.name.clone()))
+            .collect();
+        names.sort();
+        names
+    };
+    columns(a) == columns(b) && keys(a) == keys(b)
+}
+
+/// The Floe table a source table is copied into: the existing one of this
+/// source when its columns already match (the copy then replaces its rows
+/// in one commit, so a copy that fails leaves the rows it had), else a
+/// new one in its place.
 async fn create_target(
     store: &Store,
     spec: &SourceSpec,
     desc: &TableDesc,
 ) -> Result<Arc<TableHandle>> {
     let (schema, table) = spec.target(&desc.schema, &desc.name);
+    let wanted = iceberg_schema(desc).map_err(|e| match e {
+        CdcError::Unsupported { table, reason, .. } => CdcError::Unsupported {
+            source_name: spec.name.clone(),
+            table,
+            reason,
+        },
+        other => other,
+    })?;
     if !store.schema_exists(&schema) {
         store.create_schema(&schema, true).await?;
     }
     if let Some(existing) = store.table(&schema, &table) {
-        let owner = existing
-            .table()
-            .metadata()
-            .properties()
-            .get(props::SOURCE)
-            .cloned();
+        let (owner, id) = {
+            let t = existing.table();
+            let p = t.metadata().properties();
+            (
+                p.get(props::SOURCE).cloned(),
+                p.get(props::SOURCE_ID).cloned(),
+            )
+        };
         if owner.as_deref() != Some(spec.name.as_str()) {
             return Err(CdcError::Unsupported {
                 source_name: spec.name.clone(),
@@ -199,6 +233,11 @@ async fn create_target(
                     "Floe table {schema}.{table} exists and is not replicated from this source; drop it or use INTO SCHEMA"
                 ),
             });
+        }
+        let reusable = id.as_deref() == Some(spec.id.as_str())
+            && same_columns(existing.table().metadata().current_schema(), &wanted);
+        if reusable {
+            return Ok(existing);
         }
         store.drop_table(&schema, &table, true).await?;
     }
@@ -218,14 +257,7 @@ async fn create_target(
         ),
     ]);
     let definition = TableDefinition {
-        schema: iceberg_schema(desc).map_err(|e| match e {
-            CdcError::Unsupported { table, reason, .. } => CdcError::Unsupported {
-                source_name: spec.name.clone(),
-                table,
-                reason,
-            },
-            other => other,
-        })?,
+        schema: wanted,
         partition_spec: None,
         sort_order: None,
         properties,
@@ -240,16 +272,37 @@ async fn create_target(
         })
 }
 
+/// What a sync did.
+#[derive(Default)]
+pub(crate) struct Synced {
+    /// The Floe tables synced, by upstream name.
+    pub tables: Vec<(String, Arc<TableHandle>)>,
+    /// Tables that could not be copied as they are (a value that does not
+    /// convert, a table Floe cannot hold), by upstream name, with why.
+    pub failed: Vec<(String, CdcError)>,
+}
+
+/// Whether an error concerns one table only (the others can go on).
+pub(crate) fn table_error(e: &CdcError) -> bool {
+    matches!(
+        e,
+        CdcError::InvalidValue { .. }
+            | CdcError::IncompatibleChange { .. }
+            | CdcError::Unsupported { .. }
+    )
+}
+
 /// Copies `tables` (schema, name) consistently; each becomes a synced Floe
 /// table whose applied LSN is the sync's consistent point. Tables without
-/// a primary key are refused (their status says why). Returns the Floe
-/// tables synced, by upstream name.
+/// a primary key are refused (their status says why); a table whose copy
+/// fails for a reason of its own is reported in `failed` and the others
+/// are copied.
 pub(crate) async fn sync_tables(
     store: &Store,
     shared: &Shared,
     config: &PgConfig,
     tables: &[(String, String)],
-) -> Result<Vec<(String, Arc<TableHandle>)>> {
+) -> Result<Synced> {
     let spec = &shared.spec;
     let source = spec.name.as_str();
     let mut repl = ReplConn::connect(config, source).await?;
@@ -283,7 +336,7 @@ pub(crate) async fn sync_tables(
         .await
         .map_err(|e| worker::sql_error(source, "importing the snapshot", e))?;
 
-    let mut synced = Vec::new();
+    let mut synced = Synced::default();
     for (schema, name) in tables {
         let desc = describe(&client, source, schema, name).await?;
         let upstream = desc.upstream();
@@ -315,8 +368,21 @@ pub(crate) async fn sync_tables(
             }
             continue;
         }
-        let handle = create_target(store, spec, &desc).await?;
-        let rows = copy_table(&client, shared, &handle, &desc, point).await?;
+        let copied = match create_target(store, spec, &desc).await {
+            Ok(handle) => copy_table(&client, shared, &handle, &desc, point)
+                .await
+                .map(|rows| (handle, rows)),
+            Err(e) => Err(e),
+        };
+        let (handle, rows) = match copied {
+            Ok(copied) => copied,
+            Err(e) if table_error(&e) => {
+                tracing::warn!(source, table = %upstream, error = %e, "the table could not be copied");
+                synced.failed.push((upstream, e));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         tracing::info!(source, table = %upstream, rows, lsn = %crate::proto::format_lsn(point),
             "initial snapshot copied");
         let mut status = shared.status();
@@ -325,7 +391,7 @@ pub(crate) async fn sync_tables(
             t.applied_lsn = point;
             t.rows_snapshotted = rows;
         }
-        synced.push((upstream, handle));
+        synced.tables.push((upstream, handle));
     }
     client
         .batch_execute("COMMIT")
@@ -400,6 +466,10 @@ async fn copy_table(
             &[
                 (props::LSN, point.to_string()),
                 (props::SYNCED, "true".to_string()),
+                (
+                    props::ATTNUMS,
+                    attnums(desc.columns.iter().map(|c| (c.name.as_str(), c.attnum))),
+                ),
             ],
         )
         .await?;

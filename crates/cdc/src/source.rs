@@ -135,12 +135,51 @@ pub struct SourceView {
     pub status: SourceStatus,
 }
 
+/// What a source keeps on disk besides its definition
+/// (`sources/<name>.state`): the tables whose replication is paused.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct SourceState {
+    /// The source this state belongs to (`SourceSpec::id`); a state left
+    /// by an earlier source of the same name is ignored.
+    pub id: String,
+    /// Paused tables, by upstream name, with the reason.
+    #[serde(default)]
+    pub paused: BTreeMap<String, String>,
+}
+
+impl SourceState {
+    /// Reads the state of `spec` at `path`; none if the file is missing or
+    /// belongs to another source.
+    pub(crate) fn load(path: &Path, spec: &SourceSpec) -> Result<SourceState> {
+        let empty = SourceState {
+            id: spec.id.clone(),
+            paused: BTreeMap::new(),
+        };
+        let text = match std::fs::read(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(empty),
+            Err(e) => return Err(state_error(path, e)),
+        };
+        let state: SourceState = serde_json::from_slice(&text).map_err(|e| state_error(path, e))?;
+        Ok(if state.id == spec.id { state } else { empty })
+    }
+
+    /// Writes the state durably (temporary file, fsync, rename).
+    pub(crate) fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| state_error(path, e))?;
+        floe_common::fs::write_atomic(path, &text, 0o600).map_err(|e| state_error(path, e))
+    }
+}
+
 /// Shared between a worker and the manager.
 pub(crate) struct Shared {
     pub spec: SourceSpec,
     pub status: Mutex<SourceStatus>,
     pub stop: AtomicBool,
     pub wake: tokio::sync::Notify,
+    /// Where the source's state is kept, and the state.
+    state_path: PathBuf,
+    state: Mutex<SourceState>,
 }
 
 impl Shared {
@@ -150,6 +189,33 @@ impl Shared {
 
     pub(crate) fn stopping(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, SourceState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The paused tables, by upstream name, with the reason.
+    pub(crate) fn paused(&self) -> BTreeMap<String, String> {
+        self.state().paused.clone()
+    }
+
+    /// Records durably that a table is paused (`Some(reason)`) or resumed
+    /// (`None`); returns only once the state is on disk. A pause must be
+    /// durable before the slot confirms any change the table skipped.
+    pub(crate) fn set_paused(&self, upstream: &str, reason: Option<&str>) -> Result<()> {
+        let mut state = self.state();
+        let mut next = state.clone();
+        match reason {
+            Some(r) => next.paused.insert(upstream.to_string(), r.to_string()),
+            None => next.paused.remove(upstream),
+        };
+        if next == *state {
+            return Ok(());
+        }
+        next.save(&self.state_path)?;
+        *state = next;
+        Ok(())
     }
 }
 
@@ -196,10 +262,12 @@ impl Sources {
                 let text = std::fs::read_to_string(&path).map_err(|e| state_error(&path, e))?;
                 let spec: SourceSpec =
                     serde_json::from_str(&text).map_err(|e| state_error(&path, e))?;
+                let state_path = state_path(&dir, &spec.name);
+                let state = SourceState::load(&state_path, &spec)?;
                 sources.insert(
                     spec.name.clone(),
                     Running {
-                        shared: new_shared(spec),
+                        shared: new_shared(spec, state_path, state),
                         task: None,
                     },
                 );
@@ -325,7 +393,14 @@ impl Sources {
         };
         worker::prepare_source(&config, &spec).await?;
         self.save(&spec)?;
-        let shared = new_shared(spec);
+        // A state file left by an earlier source of this name is ignored
+        // (it names another source id) and replaced at the first pause.
+        let state_path = state_path(&self.dir, &name);
+        let state = SourceState {
+            id: spec.id.clone(),
+            paused: BTreeMap::new(),
+        };
+        let shared = new_shared(spec, state_path, state);
         let task = if self.started.load(Ordering::SeqCst) {
             Some(worker::spawn(self.store.clone(), shared.clone()))
         } else {
@@ -357,6 +432,12 @@ impl Sources {
         let spec = running.shared.spec.clone();
         let path = self.path(name);
         std::fs::remove_file(&path).map_err(|e| state_error(&path, e))?;
+        let state = state_path(&self.dir, name);
+        if let Err(e) = std::fs::remove_file(&state)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(state_error(&state, e));
+        }
         if let Err(e) = worker::drop_upstream(&spec).await {
             tracing::warn!(source = name, error = %e,
                 "could not drop the replication slot on the source; drop it there by hand");
@@ -407,15 +488,42 @@ async fn stop_task(mut task: tokio::task::JoinHandle<()>) {
     }
 }
 
-fn new_shared(spec: SourceSpec) -> Arc<Shared> {
+/// Where a source's state is kept: beside its definition, not a `.json`
+/// file (those are definitions).
+fn state_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.state"))
+}
+
+pub(crate) fn new_shared(spec: SourceSpec, state_path: PathBuf, state: SourceState) -> Arc<Shared> {
+    // Paused tables show as paused, with their reason, from the start.
+    let tables = state
+        .paused
+        .iter()
+        .map(|(upstream, reason)| {
+            let (schema, name) = upstream.split_once('.').unwrap_or(("public", upstream));
+            let (schema, table) = spec.target(schema, name);
+            let status = TableStatus {
+                upstream: upstream.clone(),
+                schema,
+                table,
+                state: "paused".into(),
+                last_error: Some(reason.clone()),
+                ..Default::default()
+            };
+            (upstream.clone(), status)
+        })
+        .collect();
     Arc::new(Shared {
         spec,
         status: Mutex::new(SourceStatus {
             state: "stopped".into(),
+            tables,
             ..Default::default()
         }),
         stop: AtomicBool::new(false),
         wake: tokio::sync::Notify::new(),
+        state_path,
+        state: Mutex::new(state),
     })
 }
 

@@ -97,3 +97,76 @@ fn truncated_messages_are_errors_not_panics() {
         assert!(decode(Bytes::copy_from_slice(bytes)).is_err());
     }
 }
+
+#[test]
+fn issue14_lying_counts_and_lengths_are_errors_without_big_allocations() {
+    // A negative value length.
+    let mut b = BytesMut::new();
+    b.put_u8(b'I');
+    b.put_u32(1);
+    b.put_u8(b'N');
+    b.put_i16(1);
+    b.put_u8(b't');
+    b.put_i32(-5);
+    let err = decode(b.freeze()).unwrap_err();
+    assert!(err.0.contains("negative length"), "{err}");
+    // 32767 values announced, none present.
+    let mut b = BytesMut::new();
+    b.put_u8(b'I');
+    b.put_u32(1);
+    b.put_u8(b'N');
+    b.put_i16(i16::MAX);
+    assert!(decode(b.freeze()).is_err());
+    // 32767 columns announced, none present.
+    let mut b = BytesMut::new();
+    b.put_u8(b'R');
+    b.put_u32(1);
+    b.put_slice(b"s\0t\0");
+    b.put_u8(b'd');
+    b.put_i16(i16::MAX);
+    assert!(decode(b.freeze()).is_err());
+    // 4 billion truncated relations announced.
+    let mut b = BytesMut::new();
+    b.put_u8(b'T');
+    b.put_u32(u32::MAX);
+    b.put_u8(0);
+    assert!(decode(b.freeze()).is_err());
+    // An update whose old tuple has no new one after it.
+    let mut b = BytesMut::new();
+    b.put_u8(b'U');
+    b.put_u32(1);
+    b.put_u8(b'K');
+    tuple(&mut b, &[Some("1")]);
+    assert!(decode(b.freeze()).is_err());
+}
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn issue14_random_bytes_never_panic_the_decoder(
+            bytes in prop::collection::vec(any::<u8>(), 0..128),
+        ) {
+            let _ = decode(Bytes::from(bytes));
+        }
+
+        #[test]
+        fn issue14_random_bodies_of_every_message_never_panic_the_decoder(
+            tag in prop::sample::select(b"BCRIUDTOYM".to_vec()),
+            body in prop::collection::vec(
+                prop_oneof![
+                    any::<u8>(),
+                    prop::sample::select(b"ntubKON\0\xff".to_vec()),
+                ],
+                0..128,
+            ),
+        ) {
+            let mut message = vec![tag];
+            message.extend_from_slice(&body);
+            let _ = decode(Bytes::from(message));
+        }
+    }
+}

@@ -43,3 +43,21 @@ fn attnums_are_recorded_by_name() {
         r#"{"id":1,"note":3}"#
     );
 }
+
+#[test]
+fn schemas_compare_by_columns_and_key_not_field_ids() {
+    use iceberg::spec::PrimitiveType;
+    let build = |ids: [i32; 2], second: PrimitiveType, key: i32| {
+        Schema::builder()
+            .with_fields(vec![
+                NestedField::required(ids[0], "id", Type::Primitive(PrimitiveType::Long)).into(),
+                NestedField::optional(ids[1], "v", Type::Primitive(second)).into(),
+            ])
+            .with_identifier_field_ids(vec![key])
+            .build()
+            .unwrap()
+    };
+    let a = build([1, 2], PrimitiveType::String, 1);
+    assert!(same_columns(&a, &build([1, 7], PrimitiveType::String, 1)));
+    assert!(!same_columns(&a, &build([1, 2], PrimitiveType::Int, 1)));
+}
