@@ -48,6 +48,31 @@ MAINTENANCE = (
 )
 LARGE_INSERT_ROWS = 120_000
 
+# Set just before each power cut: from then on a client error is expected;
+# before it, any error is a failure of the test.
+CUTTING = threading.Event()
+ERRORS: list[str] = []
+
+
+def expected_failure() -> bool:
+    """Whether an exception a client just raised comes from the power cut."""
+    return CUTTING.is_set()
+
+
+def guarded(target, *args) -> threading.Thread:
+    """A thread whose unexpected exception is recorded as a failure."""
+
+    def run():
+        try:
+            target(*args)
+        except Exception:  # noqa: BLE001 - reported below
+            if not CUTTING.is_set():
+                import traceback
+
+                ERRORS.append(traceback.format_exc())
+
+    return threading.Thread(target=run)
+
 
 def powercut_bin() -> Path:
     explicit = os.environ.get("FLOE_POWERCUT_BIN")
@@ -133,14 +158,16 @@ class Ingest:
                 self.maybe[key] = rows
             try:
                 r = self.request(srv, key, rows)
-            except Exception:  # noqa: BLE001 - the power went
-                return
+            except Exception:  # noqa: BLE001
+                if expected_failure():
+                    return
+                raise
             if r.status == 200:
                 with self.lock:
                     self.acked[key] = n
                     self.maybe.pop(key, None)
-            elif r.status < 500:
-                raise AssertionError(r.body)
+            elif r.status != 503 and not expected_failure():
+                raise AssertionError(f"{r.status} {r.body!r}")
 
     def retry(self, srv: FloeServer) -> None:
         for key, rows in list(self.maybe.items()):
@@ -188,27 +215,25 @@ class Keyed:
             for i in model:
                 if i % 7 == r:
                     model[i] += 1
-            return ("UPDATE kv SET v = v + 1 WHERE id %% 7 = %s", (r,), model, columns)
+            return (f"UPDATE kv SET v = v + 1 WHERE id % 7 = {r}", (), model, columns)
         if op < 0.97:
             lo = self.rng.randint(0, 199)
             hi = lo + self.rng.randint(0, 10)
             model = {i: v for i, v in model.items() if not lo <= i <= hi}
-            return ("DELETE FROM kv WHERE id BETWEEN %s AND %s", (lo, hi), model, columns)
+            return (f"DELETE FROM kv WHERE id BETWEEN {lo} AND {hi}", (), model, columns)
         return (f"ALTER TABLE kv ADD COLUMN extra{columns} TEXT", (), model, columns + 1)
 
     def run(self, srv: FloeServer, stop: threading.Event) -> None:
-        try:
-            conn = srv.connect()
-        except Exception:  # noqa: BLE001
-            return
-        with conn:
+        with srv.connect() as conn:
             while not stop.is_set():
                 sql, params, model, columns = self.step()
                 self.pending = (model, columns)
                 try:
-                    conn.execute(sql, params)
-                except Exception:  # noqa: BLE001 - the power went
-                    return
+                    conn.execute(sql, params or None)
+                except Exception:  # noqa: BLE001
+                    if expected_failure():
+                        return
+                    raise
                 self.model, self.columns = model, columns
                 self.pending = None
                 self.statements += 1
@@ -243,11 +268,7 @@ class Atomic:
         self.next = 0
 
     def run(self, srv: FloeServer, stop: threading.Event, cycle: int) -> None:
-        try:
-            conn = srv.connect()
-        except Exception:  # noqa: BLE001
-            return
-        with conn:
+        with srv.connect() as conn:
             while not stop.is_set():
                 self.next += 1
                 batch = cycle * 1000 + self.next
@@ -265,8 +286,10 @@ class Atomic:
                 self.maybe[batch] = n
                 try:
                     conn.execute(sql)
-                except Exception:  # noqa: BLE001 - the power went
-                    return
+                except Exception:  # noqa: BLE001
+                    if expected_failure():
+                        return
+                    raise
                 self.acked[batch] = self.maybe.pop(batch)
                 if self.table == "big":
                     stop.wait(self.rng.uniform(0.0, 0.5))
@@ -325,7 +348,7 @@ def test_issue14_acknowledged_writes_survive_power_cuts(tmp_path, floe_bin, post
                 first = upstream["next"]
                 n = rng.randint(1, 100)
                 pg.execute(
-                    "INSERT INTO events SELECT g, 'row ' || g FROM generate_series(%s, %s) g",
+                    "INSERT INTO events SELECT g, 'row ' || g FROM generate_series(%s::bigint, %s::bigint) g",
                     (first, first + n - 1),
                 )
                 upstream["next"] = first + n
@@ -343,33 +366,34 @@ def test_issue14_acknowledged_writes_survive_power_cuts(tmp_path, floe_bin, post
             conn.execute(f"CREATE SOURCE shop FROM POSTGRES CONNECTION '{postgres.url(db)}'")
         for cycle in range(CYCLES):
             stop = threading.Event()
-            threads = [threading.Thread(target=ingest.writer, args=(srv, cycle, w, stop)) for w in range(2)]
+            CUTTING.clear()
+            threads = [guarded(ingest.writer, srv, cycle, w, stop) for w in range(2)]
             threads += [
-                threading.Thread(target=keyed.run, args=(srv, stop)),
-                threading.Thread(target=big.run, args=(srv, stop, cycle)),
-                threading.Thread(target=copied.run, args=(srv, stop, cycle)),
-                threading.Thread(target=pg_writer, args=(stop,)),
+                guarded(keyed.run, srv, stop),
+                guarded(big.run, srv, stop, cycle),
+                guarded(copied.run, srv, stop, cycle),
+                guarded(pg_writer, stop),
             ]
             if rng.random() < 0.5:
                 delay = rng.uniform(0.0, 1.0)
 
                 def vacuum(delay=delay, stop=stop):
                     if not stop.wait(delay):
-                        try:
-                            srv.sql_http("VACUUM", timeout=30)
-                        except Exception:  # noqa: BLE001 - the power went
-                            pass
+                        r = srv.sql_http("VACUUM", timeout=60)
+                        assert r.status == 200 or expected_failure(), r.body
 
-                threads.append(threading.Thread(target=vacuum))
+                threads.append(guarded(vacuum))
             for t in threads:
                 t.start()
             time.sleep(rng.uniform(0.3, 2.5))
             # The power cut: the process dies and everything not synced is gone.
+            CUTTING.set()
             srv.kill()
             fs.cut()
             stop.set()
             for t in threads:
                 t.join(60)
+            assert not ERRORS, f"cycle {cycle}: a client failed before the cut:\n" + "\n".join(ERRORS)
             fs.mount()
             srv.start()
             ingest.retry(srv)
@@ -398,6 +422,7 @@ def test_issue14_acknowledged_writes_survive_power_cuts(tmp_path, floe_bin, post
             f"{len(copied.acked)} COPYs, {upstream['next']} replicated rows acknowledged"
         )
         assert len(ingest.acked) >= CYCLES and keyed.statements >= CYCLES
+        assert len(copied.acked) >= CYCLES and upstream["next"] > 0
     finally:
         if srv.running:
             srv.kill()

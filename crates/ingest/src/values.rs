@@ -44,10 +44,17 @@ pub fn parse_column(ty: &DataType, text: &StringArray) -> (ArrayRef, Vec<usize>)
             let b = bad(&typed);
             (Arc::new(typed), b)
         }
-        DataType::Binary => {
+        DataType::Binary | DataType::LargeBinary => {
             let typed: BinaryArray = text.iter().map(|v| v.and_then(parse_bytea)).collect();
             let b = bad(&typed);
-            (Arc::new(typed), b)
+            let typed: ArrayRef = Arc::new(typed);
+            match cast_with_options(&typed, ty, &CastOptions::default()) {
+                Ok(cast) => (cast, b),
+                Err(_) => (
+                    new_null_array(ty, text.len()),
+                    (0..text.len()).filter(|&i| text.is_valid(i)).collect(),
+                ),
+            }
         }
         DataType::FixedSizeBinary(16) => {
             let mut builder = FixedSizeBinaryBuilder::with_capacity(text.len(), 16);

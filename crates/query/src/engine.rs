@@ -684,14 +684,6 @@ pub fn is_checkpoint(stmt: &Statement) -> bool {
     matches!(stmt, Statement::Flush { .. })
 }
 
-/// Rewrites PostgreSQL literal forms drivers send that DataFusion reads
-/// differently:
-/// - `'\x0aff'::bytea` (the hex form of a bytea literal) becomes a binary
-///   literal; DataFusion would otherwise cast the text's own bytes;
-/// - numeric literals with an exponent (`1e300`) become double precision;
-///   others are decimals, as in PostgreSQL;
-/// - `::uuid` casts become casts to text, the type uuid columns have in SQL
-///   (values are checked as uuids when they are written).
 /// A table of `store` by name, or why there is none.
 pub(crate) fn lookup(
     store: &Store,
@@ -709,6 +701,14 @@ pub(crate) fn lookup(
     })
 }
 
+/// Rewrites PostgreSQL literal forms drivers send that DataFusion reads
+/// differently:
+/// - `'\x0aff'::bytea` (the hex form of a bytea literal) becomes a binary
+///   literal; DataFusion would otherwise cast the text's own bytes;
+/// - numeric literals with an exponent (`1e300`) become double precision;
+///   others are decimals, as in PostgreSQL;
+/// - `::uuid` casts become casts to text, the type uuid columns have in SQL
+///   (values are checked as uuids when they are written).
 fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
     use datafusion::sql::sqlparser::ast::{
         DataType as SqlType, Expr, Value, visit_expressions_mut,

@@ -248,10 +248,10 @@ fn body_from(parts: &[usize], raw: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         body.extend_from_slice(FRAGMENTS[p % FRAGMENTS.len()].as_bytes());
-        if let Some(b) = raw.get(i) {
-            if b % 7 == 0 {
-                body.push(*b);
-            }
+        if let Some(b) = raw.get(i)
+            && b % 7 == 0
+        {
+            body.push(*b);
         }
     }
     body

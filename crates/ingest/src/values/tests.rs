@@ -54,4 +54,15 @@ fn issue14_bytea_text_is_decoded_as_postgres_does_and_bad_text_refused() {
     assert_eq!(bad, vec![1]);
     let typed = typed.as_any().downcast_ref::<BinaryArray>().unwrap();
     assert_eq!(typed.value(0), b"AB");
+    // Iceberg's binary is Arrow's LargeBinary: the same text rules hold.
+    let (typed, bad) = parse_column(
+        &DataType::LargeBinary,
+        &StringArray::from(vec![Some("\\x4142"), Some("\\x0é0")]),
+    );
+    assert_eq!(bad, vec![1]);
+    let typed = typed
+        .as_any()
+        .downcast_ref::<arrow::array::LargeBinaryArray>()
+        .unwrap();
+    assert_eq!(typed.value(0), b"AB");
 }
