@@ -3,17 +3,19 @@
 //! and schema evolution by field id.
 //!
 //! A commit writes every new file first (data, deletes, manifests, manifest
-//! list, metadata JSON; each is fsynced when closed), then swaps the table's
-//! metadata pointer in the SQLite catalog with a compare-and-swap on the
-//! previous pointer. Until that swap nothing is visible; after it, all is.
+//! list; each is fsynced when closed), then hands the new metadata to
+//! [`SqliteCatalog::swap`](crate::catalog::SqliteCatalog::swap), which
+//! writes it and swaps the table's metadata pointer in the SQLite catalog
+//! with a compare-and-swap on the previous pointer. Until that swap nothing
+//! is visible; after it, all is.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
 use bytes::Bytes;
+use iceberg::TableUpdate;
 use iceberg::spec::{
     DataContentType, DataFile, DataFileBuilder, DataFileFormat, FormatVersion, MAIN_BRANCH,
     ManifestContentType, ManifestFile, ManifestListWriter, ManifestWriterBuilder, Operation,
@@ -21,9 +23,7 @@ use iceberg::spec::{
     Summary, TableMetadata,
 };
 use iceberg::table::Table;
-use iceberg::{MetadataLocation, TableUpdate};
 use parquet::arrow::ArrowWriter;
-use sqlx::sqlite::SqlitePool;
 
 use crate::plan::PlanCache;
 use crate::{Result, StorageError};
@@ -42,144 +42,6 @@ pub struct PositionDeletes {
     pub partition: Option<(Struct, i32)>,
     /// Zero-based positions, sorted and distinct.
     pub positions: Vec<u64>,
-}
-
-/// Points the catalog at new metadata for a table.
-pub(crate) struct CatalogPointer {
-    pub(crate) pool: SqlitePool,
-    pub(crate) catalog_name: String,
-}
-
-impl CatalogPointer {
-    /// Writes `metadata` as the table's next metadata file and swaps the
-    /// catalog pointer from `base`'s file to it. Fails with a commit
-    /// conflict if `base` is no longer the table's current metadata.
-    pub(crate) async fn swap(&self, base: &Table, metadata: TableMetadata) -> Result<Table> {
-        self.swap_with_keys(base, metadata, &[]).await
-    }
-
-    /// Like [`CatalogPointer::swap`], and records `keys` (idempotency keys
-    /// of the committed rows, with their row counts) in the same SQLite
-    /// transaction.
-    pub(crate) async fn swap_with_keys(
-        &self,
-        base: &Table,
-        metadata: TableMetadata,
-        keys: &[(String, u64)],
-    ) -> Result<Table> {
-        let ident = base.identifier().clone();
-        let err = |op| StorageError::iceberg(op, &ident);
-        let current = base
-            .metadata_location_result()
-            .map_err(err("locating metadata of"))?
-            .to_string();
-        let next = MetadataLocation::from_str(&current)
-            .map_err(err("locating metadata of"))?
-            .with_next_version()
-            .with_new_metadata(&metadata);
-        metadata
-            .write_to(base.file_io(), &next)
-            .await
-            .map_err(err("writing metadata of"))?;
-        let next = next.to_string();
-        let catalog_err = |e: sqlx::Error| StorageError::Catalog {
-            table: ident.to_string(),
-            reason: e.to_string(),
-        };
-        let mut tx = self.pool.begin().await.map_err(catalog_err)?;
-        let swapped = sqlx::query(
-            "UPDATE iceberg_tables
-                SET metadata_location = ?, previous_metadata_location = ?
-              WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?
-                AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)
-                AND metadata_location = ?",
-        )
-        .bind(&next)
-        .bind(&current)
-        .bind(&self.catalog_name)
-        .bind(ident.namespace().join("."))
-        .bind(ident.name())
-        .bind(&current)
-        .execute(&mut *tx)
-        .await
-        .map_err(catalog_err)?;
-        if swapped.rows_affected() != 1 {
-            return Err(StorageError::iceberg("committing to", &ident)(
-                iceberg::Error::new(
-                    iceberg::ErrorKind::CatalogCommitConflicts,
-                    format!("table {ident} changed during the commit"),
-                ),
-            ));
-        }
-        let table_uuid = metadata.uuid().to_string();
-        for (key, rows) in keys {
-            sqlx::query(
-                "INSERT OR REPLACE INTO floe_idempotency_keys (table_uuid, key, rows, created_ms)
-                 VALUES (?, ?, ?, ?)",
-            )
-            .bind(&table_uuid)
-            .bind(key)
-            .bind(*rows as i64)
-            .bind(floe_common::now_ms())
-            .execute(&mut *tx)
-            .await
-            .map_err(catalog_err)?;
-        }
-        tx.commit().await.map_err(catalog_err)?;
-        Table::builder()
-            .identifier(ident.clone())
-            .file_io(base.file_io().clone())
-            .metadata(metadata)
-            .metadata_location(next)
-            .runtime(iceberg::Runtime::current())
-            .build()
-            .map_err(err("loading committed metadata of"))
-    }
-
-    /// Creates the table of committed idempotency keys if needed, drops keys
-    /// older than `retention_ms`, and returns the rest per table uuid.
-    pub(crate) async fn load_keys(
-        &self,
-        retention_ms: i64,
-    ) -> Result<std::collections::HashMap<String, Vec<(String, u64, i64)>>> {
-        let catalog_err = |e: sqlx::Error| StorageError::Catalog {
-            table: "(idempotency keys)".into(),
-            reason: e.to_string(),
-        };
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS floe_idempotency_keys (
-                table_uuid TEXT NOT NULL, key TEXT NOT NULL, rows INTEGER NOT NULL,
-                created_ms INTEGER NOT NULL, PRIMARY KEY (table_uuid, key))",
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(catalog_err)?;
-        self.expire_keys(retention_ms).await?;
-        let rows: Vec<(String, String, i64, i64)> =
-            sqlx::query_as("SELECT table_uuid, key, rows, created_ms FROM floe_idempotency_keys")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(catalog_err)?;
-        let mut out: std::collections::HashMap<String, Vec<(String, u64, i64)>> =
-            Default::default();
-        for (table, key, rows, at) in rows {
-            out.entry(table).or_default().push((key, rows as u64, at));
-        }
-        Ok(out)
-    }
-
-    /// Deletes committed idempotency keys older than `retention_ms`.
-    pub(crate) async fn expire_keys(&self, retention_ms: i64) -> Result<()> {
-        sqlx::query("DELETE FROM floe_idempotency_keys WHERE created_ms < ?")
-            .bind(floe_common::now_ms() - retention_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| StorageError::Catalog {
-                table: "(idempotency keys)".into(),
-                reason: e.to_string(),
-            })?;
-        Ok(())
-    }
 }
 
 /// New metadata with `schema` as the current schema.

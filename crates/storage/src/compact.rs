@@ -340,7 +340,7 @@ impl TableHandle {
             &[],
         )
         .await?;
-        let committed = self.pointer().swap(&latest, metadata).await?;
+        let committed = self.catalog().swap(&latest, metadata).await?;
         self.set_current(committed);
         self.keep_keys(keys);
         tracing::info!(table = %self.ident(), removed = removed.len(), added, rows,

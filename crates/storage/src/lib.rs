@@ -1,8 +1,9 @@
 //! Floe's storage layer.
 //!
 //! This crate owns the data directory and everything in it: the lock that
-//! makes one process its only owner, the Iceberg SQL catalog (SQLite, the
-//! layout PyIceberg's `SqlCatalog` reads), the warehouse of Parquet files and
+//! makes one process its only owner, the Iceberg SQL catalog (one SQLite
+//! database in the layout PyIceberg's `SqlCatalog` reads, which Floe reads
+//! and writes through one connection pool), the warehouse of Parquet files and
 //! Iceberg metadata, and the commits that make written files visible as a new
 //! snapshot. It knows nothing of SQL: callers hand it Arrow record batches and
 //! Iceberg spec types.
@@ -33,6 +34,7 @@
 //!   deletes the files nothing references any more ([`TableHandle::vacuum`]).
 
 mod buffer;
+mod catalog;
 mod commit;
 mod compact;
 pub mod conform;

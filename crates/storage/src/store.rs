@@ -5,13 +5,10 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use iceberg::spec::{Schema, SortOrder, UnboundPartitionSpec};
-use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableCreation, TableIdent};
-use iceberg_catalog_sql::{SqlBindStyle, SqlCatalog, SqlCatalogBuilder};
-
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use iceberg::{Catalog, NamespaceIdent, TableCreation, TableIdent};
 
 use crate::buffer::{Ingest, IngestLimits};
-use crate::commit::CatalogPointer;
+use crate::catalog::SqliteCatalog;
 use crate::datadir::DataDir;
 use crate::table::TableHandle;
 use crate::{Result, StorageError};
@@ -37,8 +34,7 @@ type Tables = BTreeMap<String, BTreeMap<String, Arc<TableHandle>>>;
 /// process holds the directory lock, so nothing else changes the catalog.
 pub struct Store {
     dir: DataDir,
-    catalog: Arc<SqlCatalog>,
-    pointer: Arc<CatalogPointer>,
+    catalog: Arc<SqliteCatalog>,
     ingest: Arc<Ingest>,
     tables: RwLock<Tables>,
     /// Tables that failed to load, by (schema, name), with the reason.
@@ -70,47 +66,14 @@ impl Store {
         limits: IngestLimits,
     ) -> Result<Arc<Store>> {
         let dir = DataDir::open(path)?;
-        let catalog_path = dir.catalog_path();
-        // The catalog commits in write-ahead-log mode (a setting of the
-        // database file, so every connection uses it) with full syncs: in
-        // the default rollback-journal mode a commit is the journal's
-        // unlink, which is durable only once its directory is synced, and
-        // SQLite syncs that directory only at synchronous=EXTRA, which the
-        // Iceberg catalog's own connections do not set. A power cut could
-        // then roll back an acknowledged commit.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(
-                SqliteConnectOptions::new()
-                    .filename(&catalog_path)
-                    .create_if_missing(true)
-                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-                    .busy_timeout(std::time::Duration::from_secs(30)),
+        let catalog = Arc::new(
+            SqliteCatalog::open(
+                &dir.catalog_path(),
+                floe_common::defaults::CATALOG_NAME,
+                &dir.warehouse_path(),
             )
-            .await
-            .map_err(|e| StorageError::Catalog {
-                table: "(all)".into(),
-                reason: format!("opening {}: {e}", catalog_path.display()),
-            })?;
-        let uri = format!("sqlite:{}?mode=rwc", catalog_path.display());
-        let warehouse = format!("file://{}", dir.warehouse_path().display());
-        let catalog = SqlCatalogBuilder::default()
-            .uri(uri)
-            .warehouse_location(warehouse)
-            .sql_bind_style(SqlBindStyle::QMark)
-            .with_storage_factory(Arc::new(crate::durable_io::DurableFsStorageFactory))
-            .load(floe_common::defaults::CATALOG_NAME, HashMap::new())
-            .await
-            .map_err(StorageError::iceberg(
-                "opening the catalog",
-                catalog_path.display(),
-            ))?;
-        let catalog = Arc::new(catalog);
-        let pointer = Arc::new(CatalogPointer {
-            pool,
-            catalog_name: floe_common::defaults::CATALOG_NAME.to_string(),
-        });
+            .await?,
+        );
 
         let mut loaded = Vec::new();
         let mut unavailable = BTreeMap::new();
@@ -168,12 +131,7 @@ impl Store {
         for (name, in_ns) in loaded {
             let mut handles = BTreeMap::new();
             for table in in_ns {
-                let handle = Arc::new(TableHandle::new(
-                    catalog.clone(),
-                    pointer.clone(),
-                    ingest.clone(),
-                    table,
-                ));
+                let handle = Arc::new(TableHandle::new(catalog.clone(), ingest.clone(), table));
                 by_key.insert(handle.wal_key().to_string(), handle.clone());
                 handles.insert(handle.name().to_string(), handle);
             }
@@ -201,7 +159,7 @@ impl Store {
         }
         let retention = crate::buffer::IDEMPOTENCY_RETENTION.as_millis() as i64;
         let now = floe_common::now_ms();
-        for (table, keys) in pointer.load_keys(retention).await? {
+        for (table, keys) in catalog.load_keys(retention).await? {
             if let Some(handle) = by_key.get(&table) {
                 for (key, rows, at) in keys {
                     let age = std::time::Duration::from_millis((now - at).max(0) as u64);
@@ -219,7 +177,6 @@ impl Store {
         let store = Arc::new(Store {
             dir,
             catalog,
-            pointer,
             ingest,
             tables: RwLock::new(tables),
             unavailable: RwLock::new(unavailable),
@@ -257,7 +214,7 @@ impl Store {
         for handle in self.all_tables() {
             handle.expire_keys(retention);
         }
-        self.pointer.expire_keys(retention.as_millis() as i64).await
+        self.catalog.expire_keys(retention.as_millis() as i64).await
     }
 
     /// Flushes every table's buffer to committed files (CHECKPOINT, and
@@ -439,7 +396,6 @@ impl Store {
             })?;
         let handle = Arc::new(TableHandle::new(
             self.catalog.clone(),
-            self.pointer.clone(),
             self.ingest.clone(),
             table,
         ));

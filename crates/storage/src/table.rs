@@ -12,10 +12,10 @@ use iceberg::spec::DataFile;
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, TableIdent};
-use iceberg_catalog_sql::SqlCatalog;
 
 use crate::buffer::{self, Buffer, Buffered, FlushPolicy, Ingest, KeyState};
-use crate::commit::{self, CatalogPointer, Existing, PositionDeletes};
+use crate::catalog::SqliteCatalog;
+use crate::commit::{self, Existing, PositionDeletes};
 use crate::writer::TableAppend;
 use crate::{Result, StorageError};
 
@@ -47,8 +47,7 @@ pub struct BufferStats {
 /// committed snapshot, and keep reading it however many commits follow;
 /// [`TableHandle::read_view`] adds the buffered rows consistent with it.
 pub struct TableHandle {
-    catalog: Arc<SqlCatalog>,
-    pointer: Arc<CatalogPointer>,
+    catalog: Arc<SqliteCatalog>,
     ingest: Arc<Ingest>,
     /// The table's key in the WAL: its Iceberg table uuid, so a table
     /// dropped and created again under the same name never replays the
@@ -97,14 +96,12 @@ impl std::fmt::Debug for TableHandle {
 
 impl TableHandle {
     pub(crate) fn new(
-        catalog: Arc<SqlCatalog>,
-        pointer: Arc<CatalogPointer>,
+        catalog: Arc<SqliteCatalog>,
         ingest: Arc<Ingest>,
         table: Table,
     ) -> TableHandle {
         TableHandle {
             catalog,
-            pointer,
             ingest,
             key: table.metadata().uuid().to_string(),
             ident: table.identifier().clone(),
@@ -166,8 +163,8 @@ impl TableHandle {
         })
     }
 
-    pub(crate) fn pointer(&self) -> &CatalogPointer {
-        &self.pointer
+    pub(crate) fn catalog(&self) -> &SqliteCatalog {
+        &self.catalog
     }
 
     fn keys(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, KeyState>> {
@@ -436,7 +433,7 @@ impl TableHandle {
             .iter()
             .filter_map(|e| e.key.clone().map(|k| (k, e.batch.num_rows() as u64)))
             .collect();
-        let committed = self.pointer.swap_with_keys(&base, metadata, &keys).await?;
+        let committed = self.catalog.swap_with_keys(&base, metadata, &keys).await?;
         let snapshot_id = committed.metadata().current_snapshot_id();
         let removed = {
             let mut current = self.current_mut();
@@ -630,7 +627,7 @@ impl TableChange<'_> {
             properties,
         )
         .await?;
-        let committed = self.handle.pointer.swap(&self.base, metadata).await?;
+        let committed = self.handle.catalog.swap(&self.base, metadata).await?;
         tracing::debug!(
             table = %self.handle.ident,
             data_files = files,
@@ -663,7 +660,7 @@ impl TableChange<'_> {
             &[],
         )
         .await?;
-        let committed = self.handle.pointer.swap(&self.base, metadata).await?;
+        let committed = self.handle.catalog.swap(&self.base, metadata).await?;
         self.handle.set_current(committed);
         Ok(())
     }
@@ -677,7 +674,7 @@ impl TableChange<'_> {
         properties: &[(&str, String)],
     ) -> Result<()> {
         let metadata = commit::with_schema(&self.base, schema, properties)?;
-        let committed = self.handle.pointer.swap(&self.base, metadata).await?;
+        let committed = self.handle.catalog.swap(&self.base, metadata).await?;
         self.handle.set_current(committed);
         Ok(())
     }

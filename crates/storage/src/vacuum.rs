@@ -146,7 +146,7 @@ impl TableHandle {
                 .build()
                 .map_err(StorageError::iceberg("expiring snapshots of", self.ident()))?
                 .metadata;
-            table = self.pointer().swap(&latest, next).await?;
+            table = self.catalog().swap(&latest, next).await?;
             self.set_current(table.clone());
             summary.expired_snapshots = expire.len();
         } else if !orphans {
