@@ -46,7 +46,7 @@ use crate::{Result, StorageError};
 
 /// How long a statement waits for another connection's lock on the catalog
 /// database before it fails.
-pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections of the pool. Commits to different tables hold one each for
 /// their short transaction; SQLite serializes their writes anyway.
