@@ -317,7 +317,7 @@ def create_tables(srv: FloeServer) -> None:
         srv.query(sql)
 
 
-@pytest.mark.floe_timeout(120 + 10 * CYCLES)
+@pytest.mark.floe_timeout(120 + 20 * CYCLES)
 def test_issue14_acknowledged_writes_survive_power_cuts(tmp_path, floe_bin, postgres):
     binary = powercut_bin()
     if not binary.is_file():

@@ -1,7 +1,7 @@
 //! System tables (`system.tables`, `system.snapshots`, `system.sources`,
 //! for access control `system.roles`, `system.grants`, `system.tokens` and
-//! `system.audit`, and `system.sessions` and `system.queries`) and the time-travel table function
-//! `at_snapshot`.
+//! `system.audit`, `system.sessions` and `system.queries`, and
+//! `system.caches`) and the time-travel table function `at_snapshot`.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -69,10 +69,11 @@ enum Kind {
     Audit,
     Sessions,
     Queries,
+    Caches,
 }
 
 impl Kind {
-    const ALL: [(Kind, &'static str); 9] = [
+    const ALL: [(Kind, &'static str); 10] = [
         (Kind::Tables, "tables"),
         (Kind::Snapshots, "snapshots"),
         (Kind::Sources, "sources"),
@@ -82,6 +83,7 @@ impl Kind {
         (Kind::Audit, "audit"),
         (Kind::Sessions, "sessions"),
         (Kind::Queries, "queries"),
+        (Kind::Caches, "caches"),
     ];
 
     fn schema(self) -> SchemaRef {
@@ -141,6 +143,14 @@ impl Kind {
             Kind::Audit => tables::audit_fields(),
             Kind::Sessions => tables::sessions_fields(),
             Kind::Queries => tables::queries_fields(),
+            Kind::Caches => vec![
+                Field::new("cache", DataType::Utf8, false),
+                Field::new("table_schema", DataType::Utf8, true),
+                Field::new("table_name", DataType::Utf8, true),
+                Field::new("entries", DataType::Int64, false),
+                Field::new("bytes", DataType::Int64, false),
+                Field::new("limit_bytes", DataType::Int64, false),
+            ],
         };
         Arc::new(Schema::new(fields))
     }
@@ -185,7 +195,7 @@ fn summary_i64(props: &HashMap<String, String>, key: &str) -> Option<i64> {
 }
 
 impl SystemTable {
-    fn batch(&self) -> DFResult<RecordBatch> {
+    fn batch(&self, state: &dyn Session) -> DFResult<RecordBatch> {
         let tables = self.store.all_tables();
         let columns: Vec<ArrayRef> = match self.kind {
             Kind::Tables => {
@@ -318,6 +328,7 @@ impl SystemTable {
                 ]
             }
             Kind::Sources => self.sources_columns(),
+            Kind::Caches => caches_columns(&tables, state),
             Kind::Roles => tables::roles_columns(&self.auth),
             Kind::Grants => tables::grants_columns(&self.auth, current_session().as_ref()),
             Kind::Tokens => tables::tokens_columns(&self.auth, current_session().as_ref()),
@@ -399,6 +410,60 @@ impl SystemTable {
     }
 }
 
+/// One row per cache of each table (key index, plan cache, idempotency
+/// keys), then one per cache of the DataFusion runtime every query shares
+/// (Parquet footers, file listings), with NULL table columns.
+fn caches_columns(tables: &[Arc<TableHandle>], state: &dyn Session) -> Vec<ArrayRef> {
+    let mut cache = vec![];
+    let mut schema = vec![];
+    let mut table = vec![];
+    let mut entries = vec![];
+    let mut bytes = vec![];
+    let mut limit = vec![];
+    for h in tables {
+        for c in h.caches() {
+            cache.push(c.cache);
+            schema.push(Some(h.schema_name()));
+            table.push(Some(h.name().to_string()));
+            entries.push(c.entries as i64);
+            bytes.push(c.bytes as i64);
+            limit.push(c.limit_bytes as i64);
+        }
+    }
+    let runtime = &state.runtime_env().cache_manager;
+    let mut shared = |name, len: usize, used: usize, max: usize| {
+        cache.push(name);
+        schema.push(None);
+        table.push(None);
+        entries.push(len as i64);
+        bytes.push(used as i64);
+        limit.push(max as i64);
+    };
+    let footers = runtime.get_file_metadata_cache();
+    shared(
+        "parquet_metadata",
+        footers.len(),
+        footers.list_entries().values().map(|e| e.size_bytes).sum(),
+        footers.cache_limit(),
+    );
+    if let Some(listings) = runtime.get_list_files_cache() {
+        shared(
+            "file_listings",
+            listings.len(),
+            listings.list_entries().values().map(|e| e.size_bytes).sum(),
+            listings.cache_limit(),
+        );
+    }
+    vec![
+        Arc::new(StringArray::from(cache)),
+        Arc::new(StringArray::from(schema)),
+        Arc::new(StringArray::from(table)),
+        Arc::new(Int64Array::from(entries)),
+        Arc::new(Int64Array::from(bytes)),
+        Arc::new(Int64Array::from(limit)),
+    ]
+}
+
 fn describe_spec(h: &TableHandle) -> String {
     let t = h.table();
     let fields = t.metadata().default_partition_spec().fields().to_vec();
@@ -459,12 +524,12 @@ impl TableProvider for SystemTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let batch = self.batch()?;
+        let batch = self.batch(state)?;
         let exec =
             MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema(), projection.cloned())?;
         Ok(exec)

@@ -6,6 +6,7 @@
 //! protocol responses in one place, [`errors`], from the [`floe_common::Status`]
 //! every error carries.
 
+mod client_sql;
 pub mod errors;
 pub mod http;
 pub mod login;

@@ -2,10 +2,12 @@
 //!
 //! Connection handling, the extended query protocol, parameter decoding and
 //! the `pg_catalog` tables psql queries come from `datafusion-postgres` and
-//! `pgwire`. Floe plugs in as a query hook that runs first for every
-//! statement: Floe executes DDL, COPY and simple queries itself, so errors
-//! carry Floe's SQLSTATEs, and only prepared row queries take the library's
-//! DataFusion path.
+//! `pgwire`. Floe parses every statement first: its own statements, and
+//! every statement that is neither one of the library's (SET, SHOW,
+//! transaction control, cursors) nor a client's catalog query
+//! ([`crate::client_sql`]), are planned and executed by Floe as written, so
+//! errors carry Floe's SQLSTATEs and no compatibility rewrite changes what a
+//! query means. The rest take the library's path, with Floe's hook last.
 
 use std::sync::Arc;
 
@@ -44,6 +46,7 @@ use futures::{Sink, StreamExt, stream};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::client_sql;
 use crate::errors::{pg_error, pg_error_with, pg_stream_error};
 use crate::login::{Authenticate, Shared};
 use crate::session::{Liveness, Session, refuse_write_in_block, session};
@@ -233,6 +236,7 @@ impl Handlers {
         let extended = Arc::new(FloeExtended {
             parser: Arc::new(FloeParser {
                 inner: session.query_parser(),
+                engine: engine.clone(),
             }),
             hooks: library_hooks,
             engine: engine.clone(),
@@ -411,6 +415,22 @@ async fn encode(
     Ok(QueryResponse::new(fields, rows))
 }
 
+/// Plans `statement` as the client's user, for the extended protocol;
+/// statements the engine runs itself get a placeholder plan.
+async fn plan_as_session(
+    engine: &Arc<Engine>,
+    statement: &Statement,
+    client: &(dyn ClientInfo + Send + Sync),
+) -> PgWireResult<LogicalPlan> {
+    if Engine::executes_itself(statement) {
+        return Ok(placeholder_plan());
+    }
+    let session = session(client)?;
+    Engine::run_as(session.identity.clone(), engine.plan(statement.clone()))
+        .await
+        .map_err(|e| pg_error(&e))
+}
+
 fn placeholder_plan() -> LogicalPlan {
     LogicalPlan::EmptyRelation(EmptyRelation {
         produce_one_row: false,
@@ -435,21 +455,7 @@ impl QueryHook for FloeHook {
         _ctx: &SessionContext,
         client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        if Engine::executes_itself(statement) {
-            return Some(Ok(placeholder_plan()));
-        }
-        Some(
-            async {
-                let session = session(client)?;
-                Engine::run_as(
-                    session.identity.clone(),
-                    self.engine.plan(statement.clone()),
-                )
-                .await
-                .map_err(|e| pg_error(&e))
-            }
-            .await,
-        )
+        Some(plan_as_session(&self.engine, statement, client).await)
     }
 
     async fn handle_extended_query(
@@ -551,6 +557,7 @@ type ParsedStatement = (String, Option<(Statement, LogicalPlan)>);
 /// Floe's type mapping.
 struct FloeParser {
     inner: Arc<Parser>,
+    engine: Arc<Engine>,
 }
 
 #[async_trait]
@@ -567,15 +574,20 @@ impl QueryParser for FloeParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         // Floe's own statements, which the library's parser does not know,
-        // run through the engine (see `FloeBackend::do_query`).
+        // run through the engine (see `FloeBackend::do_query`); every other
+        // statement but the library's own and clients' catalog queries is
+        // planned as written, without the library's rewrites.
         if let Ok(mut statements) = Engine::parse(sql)
             && statements.len() == 1
-            && floe_query::is_floe_statement(&statements[0])
         {
-            return Ok((
-                sql.to_string(),
-                Some((statements.remove(0), placeholder_plan())),
-            ));
+            let statement = statements.remove(0);
+            if floe_query::is_floe_statement(&statement) {
+                return Ok((sql.to_string(), Some((statement, placeholder_plan()))));
+            }
+            if !client_sql::needs_client_compat(&statement) {
+                let plan = plan_as_session(&self.engine, &statement, client).await?;
+                return Ok((sql.to_string(), Some((statement, plan))));
+            }
         }
         self.inner
             .parse_sql(client, sql, types)
@@ -784,12 +796,16 @@ impl SimpleQueryHandler for FloeSimple {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        // CHECKPOINT and CREATE/DROP SOURCE are not SQL the protocol
-        // library's parser knows.
-        // A batch with any of them runs statement by statement, the others
-        // through the library as their own text.
+        // Floe runs its own statements (CHECKPOINT, CREATE/DROP SOURCE: not
+        // SQL the protocol library's parser knows) and every statement that
+        // is neither the library's own nor a client's catalog query, as
+        // written: the library's compatibility rewrites may change a
+        // query's meaning. A batch with any such statement runs statement
+        // by statement, the others through the library as their own text.
+        let runs_as_written =
+            |s: &Statement| floe_query::is_floe_statement(s) || !client_sql::needs_client_compat(s);
         if let Ok(statements) = Engine::parse(query)
-            && statements.iter().any(floe_query::is_floe_statement)
+            && statements.iter().any(runs_as_written)
         {
             let session = session(client)?;
             let hook = FloeHook {
@@ -798,9 +814,17 @@ impl SimpleQueryHandler for FloeSimple {
             let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
             let mut responses = Vec::with_capacity(statements.len());
             for stmt in statements {
-                if floe_query::is_floe_statement(&stmt) {
+                if runs_as_written(&stmt) {
                     refuse_write_in_block(client, &stmt)?;
-                    responses.push(hook.execute(&session, stmt, options.clone()).await?);
+                    match hook.execute(&session, stmt, options.clone()).await {
+                        Ok(response) => responses.push(response),
+                        // Statements after a failed one do not run.
+                        Err(PgWireError::UserError(info)) if !responses.is_empty() => {
+                            responses.push(Response::Error(info));
+                            break;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 } else {
                     let text = Engine::statement_text(&stmt);
                     let answered = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &text)

@@ -172,16 +172,15 @@ pub(crate) struct Buffered {
 /// Schema metadata key that carries an idempotency key in a WAL record.
 pub(crate) const IDEMPOTENCY_KEY: &str = "floe.idempotency-key";
 
-/// How long idempotency keys are remembered.
-pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(3600);
-
-/// The state of one idempotency key of a table.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum KeyState {
-    /// A request with the key is being written.
-    Pending,
-    /// A request with the key was written: its row count, and when.
-    Done { rows: u64, at: Instant },
+/// How much a table holds in its buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BufferStats {
+    /// Rows buffered (durable in the WAL, not yet in a committed file).
+    pub rows: u64,
+    /// Bytes of Arrow data buffered.
+    pub bytes: u64,
+    /// When the oldest buffered row was written.
+    pub oldest: Option<Instant>,
 }
 
 /// The buffer of one table.
@@ -209,8 +208,12 @@ impl Buffer {
         before - self.bytes
     }
 
-    pub fn oldest(&self) -> Option<Instant> {
-        self.entries.first().map(|e| e.at)
+    pub fn stats(&self) -> BufferStats {
+        BufferStats {
+            rows: self.rows,
+            bytes: self.bytes,
+            oldest: self.entries.first().map(|e| e.at),
+        }
     }
 }
 

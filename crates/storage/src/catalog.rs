@@ -251,6 +251,31 @@ impl SqliteCatalog {
         Ok(out)
     }
 
+    /// A committed idempotency key of the table with uuid `table_uuid`, if
+    /// recorded within `retention`: its rows and its age.
+    pub(crate) async fn find_key(
+        &self,
+        table_uuid: &str,
+        key: &str,
+        retention: std::time::Duration,
+    ) -> Result<Option<(u64, std::time::Duration)>> {
+        let now = floe_common::now_ms();
+        let found: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT rows, created_ms FROM floe_idempotency_keys
+              WHERE table_uuid = ? AND key = ? AND created_ms >= ?",
+        )
+        .bind(table_uuid)
+        .bind(key)
+        .bind(now - retention.as_millis() as i64)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(keys_error)?;
+        Ok(found.map(|(rows, at)| {
+            let age = std::time::Duration::from_millis((now - at).max(0) as u64);
+            (rows as u64, age)
+        }))
+    }
+
     /// Deletes committed idempotency keys older than `retention_ms`.
     pub(crate) async fn expire_keys(&self, retention_ms: i64) -> Result<()> {
         sqlx::query("DELETE FROM floe_idempotency_keys WHERE created_ms < ?")

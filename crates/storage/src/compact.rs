@@ -342,7 +342,7 @@ impl TableHandle {
         .await?;
         let committed = self.catalog().swap(&latest, metadata).await?;
         self.set_current(committed);
-        self.keep_keys(keys);
+        self.keep_keys(removed.iter().map(String::as_str), keys);
         tracing::info!(table = %self.ident(), removed = removed.len(), added, rows,
             "compacted data files");
         Ok(Some(CompactionSummary {

@@ -20,9 +20,11 @@ use iceberg::table::Table;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use crate::change::TableChange;
 use crate::commit::{Existing, PositionDeletes};
+use crate::key_index::SortedKeys;
 use crate::scan::{self, LiveFile};
-use crate::table::{CommitSummary, TableChange, TableHandle};
+use crate::table::{CommitSummary, TableHandle};
 use crate::writer::TableAppend;
 use crate::{Result, StorageError};
 
@@ -228,11 +230,7 @@ fn key_columns(file: &LiveFile, keys: &[FieldRef]) -> Result<Vec<Vec<ArrayRef>>>
     Ok(out)
 }
 
-/// A data file's integer keys with their positions, sorted by key. Data
-/// files never change, so this is built once per file and kept while the
-/// file is live (`TableHandle::key_index`).
-pub(crate) type SortedKeys = Vec<(i64, u32)>;
-
+/// A data file's integer keys with their positions, sorted by key.
 fn sorted_int_keys(file: &LiveFile, keys: &[FieldRef]) -> Result<SortedKeys> {
     let mut out = Vec::new();
     let mut offset = 0u32;
@@ -248,6 +246,7 @@ fn sorted_int_keys(file: &LiveFile, keys: &[FieldRef]) -> Result<SortedKeys> {
         offset += n;
     }
     out.sort_unstable();
+    out.shrink_to_fit();
     Ok(out)
 }
 
@@ -277,15 +276,20 @@ fn rows_at(file: &LiveFile, positions: &[u64], schema: &SchemaRef) -> Result<Vec
 }
 
 impl TableHandle {
-    /// The sorted integer keys of `file`, read once and kept while it is
-    /// live. Blocking.
-    fn sorted_keys(&self, file: &LiveFile, keys: &[FieldRef]) -> Result<Arc<SortedKeys>> {
-        if let Some(sorted) = self.key_index().get(&file.location) {
-            return Ok(sorted.clone());
+    /// The sorted integer keys of `file`, from the key index, or read and
+    /// kept there if they fit within `limit` bytes. Blocking.
+    fn sorted_keys(
+        &self,
+        file: &LiveFile,
+        keys: &[FieldRef],
+        limit: u64,
+    ) -> Result<Arc<SortedKeys>> {
+        if let Some(sorted) = self.key_index.get(&file.location) {
+            return Ok(sorted);
         }
         let sorted = Arc::new(sorted_int_keys(file, keys)?);
-        self.key_index()
-            .insert(file.location.clone(), sorted.clone());
+        self.key_index
+            .insert(file.location.clone(), sorted.clone(), limit);
         Ok(sorted)
     }
 
@@ -298,7 +302,7 @@ impl TableHandle {
         table: &Table,
         file: &iceberg::spec::DataFile,
     ) -> Result<Option<(String, Arc<SortedKeys>)>> {
-        if self.key_index().is_empty() {
+        if self.key_index.is_empty() {
             return Ok(None);
         }
         let schema = self.arrow_schema()?;
@@ -323,11 +327,18 @@ impl TableHandle {
         Ok(Some((file.file_path().to_string(), Arc::new(sorted))))
     }
 
-    /// Keeps sorted keys built by [`TableHandle::keys_of_new_file`], once
-    /// their file is committed (call it under the commit lock).
-    pub(crate) fn keep_keys(&self, keys: Option<(String, Arc<SortedKeys>)>) {
+    /// Once compaction has committed: forgets the keys of the files it
+    /// `removed` and keeps those built by [`TableHandle::keys_of_new_file`]
+    /// (call it under the commit lock).
+    pub(crate) fn keep_keys<'a>(
+        &self,
+        removed: impl IntoIterator<Item = &'a str>,
+        keys: Option<(String, Arc<SortedKeys>)>,
+    ) {
+        self.key_index.remove(removed);
         if let Some((location, sorted)) = keys {
-            self.key_index().insert(location, sorted);
+            let limit = self.cache_limits().key_index;
+            self.key_index.insert(location, sorted, limit);
         }
     }
 
@@ -342,11 +353,22 @@ impl TableHandle {
         if !matches!(&keys[..], [k] if is_int_key(k)) {
             return Ok(());
         }
+        let limit = self.cache_limits().key_index;
         let files = self.live_files(&table, None, None).await?;
         let handle = self.clone();
         tokio::task::spawn_blocking(move || {
             for file in &files {
-                handle.sorted_keys(file, &keys)?;
+                if handle.key_index.get(&file.location).is_some() {
+                    continue;
+                }
+                let sorted = Arc::new(sorted_int_keys(file, &keys)?);
+                if !handle
+                    .key_index
+                    .insert(file.location.clone(), sorted, limit)
+                {
+                    // The index is full; the rest are read when changes need them.
+                    break;
+                }
             }
             Ok::<_, StorageError>(())
         })
@@ -376,15 +398,16 @@ impl TableChange<'_> {
         // Forget the sorted keys of files that are no longer live.
         let live: HashSet<&str> = files.iter().map(|f| f.location.as_str()).collect();
         self.handle()
-            .key_index()
-            .retain(|location, _| live.contains(location.as_str()));
+            .key_index
+            .retain(|location| live.contains(location));
+        let limit = self.handle().cache_limits().key_index;
         let handle = self.handle().clone();
         let found = tokio::task::spawn_blocking(move || {
             let mut found = Vec::new();
             for file in files {
                 let positions = match &wanted {
                     Wanted::Ints(set) => {
-                        positions_in(&*handle.sorted_keys(&file, &keys)?, &file, set)
+                        positions_in(&*handle.sorted_keys(&file, &keys, limit)?, &file, set)
                     }
                     Wanted::Rows(..) => matching_positions(&file, &keys, &wanted)?,
                 };

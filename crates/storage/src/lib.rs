@@ -32,26 +32,45 @@
 //!   files with target-size ones without changing what any snapshot reads
 //!   ([`TableHandle::compact`]), and vacuum expires old snapshots and
 //!   deletes the files nothing references any more ([`TableHandle::vacuum`]).
+//! - What a table keeps in memory beyond its buffer (the key index, the
+//!   plan cache, idempotency keys) stays within limits in bytes set by
+//!   table properties ([`CacheLimits`]), and each cache reports its size
+//!   ([`TableHandle::caches`]).
 
 mod buffer;
+mod caches;
 mod catalog;
+mod change;
 mod commit;
+mod commit_lock;
 mod compact;
 pub mod conform;
+mod current;
 mod datadir;
 mod durable_io;
 mod error;
+mod error_log;
+mod idempotency;
 mod inflight;
+mod key_index;
 mod keyed;
 mod maintenance;
 mod plan;
 mod scan;
 mod store;
 mod table;
+mod table_wal;
 mod vacuum;
 mod writer;
 
-pub use buffer::{FLUSH_INTERVAL_MS, FLUSH_MAX_BYTES, FLUSH_MAX_ROWS, FlushPolicy, IngestLimits};
+pub use buffer::{
+    BufferStats, FLUSH_INTERVAL_MS, FLUSH_MAX_BYTES, FLUSH_MAX_ROWS, FlushPolicy, IngestLimits,
+};
+pub use caches::{
+    CacheLimits, CacheStats, DEFAULT_IDEMPOTENCY_BYTES, DEFAULT_KEY_INDEX_BYTES,
+    DEFAULT_PLAN_CACHE_BYTES, IDEMPOTENCY_MAX_BYTES, KEY_INDEX_MAX_BYTES, PLAN_CACHE_MAX_BYTES,
+};
+pub use change::TableChange;
 pub use commit::PositionDeletes;
 pub use compact::{
     COMPACTION_ENABLED, COMPACTION_MIN_INPUT_FILES, CompactionPolicy, CompactionSummary,
@@ -61,18 +80,19 @@ pub use datadir::DataDir;
 pub use error::StorageError;
 pub use scan::{LiveFile, local_path};
 pub use store::{Store, TableDefinition};
-pub use table::{Appended, BufferStats, CommitSummary, TableChange, TableHandle};
+pub use table::{Appended, CommitSummary, TableHandle};
 pub use vacuum::{
     MAX_SNAPSHOT_AGE_MS, MIN_SNAPSHOTS_TO_KEEP, ORPHAN_MIN_AGE_MS, RetentionPolicy, VacuumSummary,
 };
 pub use writer::TableAppend;
 
-/// Checks the value of a table property Floe reads (flush, compaction and
-/// retention settings): `Err` names what is wrong; other keys pass.
+/// Checks the value of a table property Floe reads (flush, compaction,
+/// retention and cache settings): `Err` names what is wrong; other keys pass.
 pub fn check_property(key: &str, value: &str) -> std::result::Result<(), String> {
     FlushPolicy::check_property(key, value)
         .or_else(|| CompactionPolicy::check_property(key, value))
         .or_else(|| RetentionPolicy::check_property(key, value))
+        .or_else(|| CacheLimits::check_property(key, value))
         .unwrap_or(Ok(()))
 }
 

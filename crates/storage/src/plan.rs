@@ -12,6 +12,12 @@
 //!
 //! Files are pruned with their column bounds and null counts
 //! ([`might_match`]), as Iceberg's inclusive metrics evaluation does.
+//!
+//! The cache keeps at most its limit in bytes
+//! ([`crate::CacheLimits::plan_cache`]), counted approximately. Past it,
+//! after a plan, it lets go first of merged deleted positions (rebuilt
+//! from the delete files without reading), then of delete files, then of
+//! manifests, which later plans read again.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -37,10 +43,11 @@ struct Cached {
     /// The manifest list read last (normally the current snapshot's), by
     /// location, with its manifests.
     list: Option<(String, Arc<Vec<ManifestFile>>)>,
-    /// Manifest location → its live entries.
-    manifests: HashMap<String, Arc<Vec<ManifestEntryRef>>>,
-    /// Position-delete file location → positions per data file location.
-    deletes: HashMap<String, Arc<DeletedPositions>>,
+    /// Manifest location → its live entries, and their approximate bytes.
+    manifests: HashMap<String, (Arc<Vec<ManifestEntryRef>>, u64)>,
+    /// Position-delete file location → positions per data file location,
+    /// and their approximate bytes.
+    deletes: HashMap<String, (Arc<DeletedPositions>, u64)>,
     /// Data file location → the delete files applied and their positions.
     merged: HashMap<String, Merged>,
 }
@@ -57,6 +64,22 @@ struct Merged {
 impl PlanCache {
     fn cached(&self) -> std::sync::MutexGuard<'_, Cached> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The entries held (manifest list, manifests, delete files, data
+    /// files with merged deletes) and their approximate bytes.
+    pub(crate) fn usage(&self) -> (u64, u64) {
+        let cached = self.cached();
+        let entries = cached.list.is_some() as usize
+            + cached.manifests.len()
+            + cached.deletes.len()
+            + cached.merged.len();
+        (entries as u64, cached.bytes())
+    }
+
+    /// Forgets everything.
+    pub(crate) fn clear(&self) {
+        *self.cached() = Cached::default();
     }
 
     /// The files to read for `table` at `snapshot_id` (the current
@@ -146,6 +169,7 @@ impl PlanCache {
         if current {
             cached.keep_only(&list, &entries, &deletes);
         }
+        cached.bound(limit(table));
         Ok(out)
     }
 
@@ -155,14 +179,16 @@ impl PlanCache {
             return Ok(HashMap::new());
         };
         let list = self.manifest_list(table, snapshot).await?;
-        Ok(self
+        let partitions = self
             .entries(table, &list)
             .await?
             .iter()
             .flat_map(|m| m.iter())
             .filter(|e| e.content_type() == DataContentType::Data)
             .map(|e| (e.file_path().to_string(), e.data_file().partition().clone()))
-            .collect())
+            .collect();
+        self.cached().bound(limit(table));
+        Ok(partitions)
     }
 
     /// The manifests `snapshot` lists, read where not cached.
@@ -209,7 +235,7 @@ impl PlanCache {
                 .cached()
                 .manifests
                 .get(&manifest.manifest_path)
-                .cloned();
+                .map(|(entries, _)| entries.clone());
             let entries = match cached {
                 Some(entries) => entries,
                 None => {
@@ -230,9 +256,10 @@ impl PlanCache {
                         .cloned()
                         .collect();
                     let live = Arc::new(live);
+                    let bytes = manifest_bytes(&manifest.manifest_path, &live);
                     self.cached()
                         .manifests
-                        .insert(manifest.manifest_path.clone(), live.clone());
+                        .insert(manifest.manifest_path.clone(), (live.clone(), bytes));
                     live
                 }
             };
@@ -249,7 +276,7 @@ impl PlanCache {
             let cached = self.cached();
             for &path in paths {
                 match cached.deletes.get(path) {
-                    Some(found) => {
+                    Some((found, _)) => {
                         out.insert(path.to_string(), found.clone());
                     }
                     None => missing.push(path.to_string()),
@@ -281,14 +308,121 @@ impl PlanCache {
         })??;
         let mut cached = self.cached();
         for (path, positions) in read {
-            cached.deletes.insert(path.clone(), positions.clone());
+            let bytes = deleted_bytes(&path, &positions);
+            cached
+                .deletes
+                .insert(path.clone(), (positions.clone(), bytes));
             out.insert(path, positions);
         }
         Ok(out)
     }
 }
 
+/// The plan cache limit of `table`, from its properties.
+fn limit(table: &Table) -> u64 {
+    crate::CacheLimits::for_table(table.metadata().properties()).plan_cache
+}
+
+/// Bytes of a map slot, `String`, `Arc` and `Vec` headers, roughly.
+const OVERHEAD: u64 = 96;
+/// Bytes a position takes in a merged `BTreeSet`, nodes included, roughly.
+const MERGED_POSITION: u64 = 16;
+/// Bytes a column statistic (a count, or a bound) takes in a data file's maps.
+const COLUMN_STAT: u64 = 32;
+
+/// The approximate memory of a manifest's cached entries.
+fn manifest_bytes(path: &str, entries: &[ManifestEntryRef]) -> u64 {
+    let datum = std::mem::size_of::<iceberg::spec::Datum>() as u64;
+    let per_entry = |e: &ManifestEntryRef| {
+        let f = e.data_file();
+        let counts = f.column_sizes().len()
+            + f.value_counts().len()
+            + f.null_value_counts().len()
+            + f.nan_value_counts().len();
+        let bounds = f.lower_bounds().len() + f.upper_bounds().len();
+        std::mem::size_of::<iceberg::spec::ManifestEntry>() as u64
+            + f.file_path().len() as u64
+            + counts as u64 * COLUMN_STAT
+            + bounds as u64 * (COLUMN_STAT + datum)
+            + f.split_offsets().map_or(0, |o| o.len() as u64 * 8)
+            + f.partition().fields().len() as u64 * datum
+            + OVERHEAD
+    };
+    path.len() as u64 + OVERHEAD + entries.iter().map(per_entry).sum::<u64>()
+}
+
+/// The approximate memory of a delete file's cached positions.
+fn deleted_bytes(path: &str, positions: &DeletedPositions) -> u64 {
+    path.len() as u64
+        + OVERHEAD
+        + positions
+            .iter()
+            .map(|(data, p)| data.len() as u64 + p.capacity() as u64 * 8 + OVERHEAD)
+            .sum::<u64>()
+}
+
+impl Merged {
+    /// The approximate memory of a data file's merged deleted positions.
+    fn bytes(&self, data_file: &str) -> u64 {
+        data_file.len() as u64
+            + OVERHEAD
+            + self
+                .applied
+                .iter()
+                .map(|p| p.len() as u64 + 24)
+                .sum::<u64>()
+            + self.deleted.len() as u64 * MERGED_POSITION
+    }
+}
+
 impl Cached {
+    /// The approximate memory of everything cached.
+    fn bytes(&self) -> u64 {
+        let list = self.list.as_ref().map_or(0, |(path, list)| {
+            path.len() as u64
+                + OVERHEAD
+                + list
+                    .iter()
+                    .map(|m| {
+                        std::mem::size_of::<ManifestFile>() as u64
+                            + m.manifest_path.len() as u64
+                            + m.partitions.as_ref().map_or(0, |p| p.len() as u64 * 64)
+                    })
+                    .sum::<u64>()
+        });
+        list + self.manifests.values().map(|(_, b)| b).sum::<u64>()
+            + self.deletes.values().map(|(_, b)| b).sum::<u64>()
+            + self
+                .merged
+                .iter()
+                .map(|(path, m)| m.bytes(path))
+                .sum::<u64>()
+    }
+
+    /// Lets go of entries until within `limit` bytes: merged positions
+    /// first (rebuilt without reading), then delete files, then
+    /// manifests, then the manifest list.
+    fn bound(&mut self, limit: u64) {
+        let bytes = self.bytes();
+        if bytes <= limit {
+            return;
+        }
+        let mut excess = bytes - limit;
+        let mut keep = |size: u64| {
+            if excess == 0 {
+                return true;
+            }
+            excess = excess.saturating_sub(size);
+            false
+        };
+        self.merged.retain(|path, m| keep(m.bytes(path)));
+        self.deletes.retain(|_, (_, size)| keep(*size));
+        self.manifests.retain(|_, (_, size)| keep(*size));
+        if excess > 0 {
+            self.list = None;
+        }
+    }
+
     /// The deleted positions of `data_file` from the delete files
     /// `applied` (sorted), extending what was merged for it before.
     fn merged_deletes(

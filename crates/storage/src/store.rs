@@ -157,10 +157,12 @@ impl Store {
         for handle in by_key.values() {
             ingest.wal.release(handle.wal_key(), handle.committed_lsn());
         }
-        let retention = crate::buffer::IDEMPOTENCY_RETENTION.as_millis() as i64;
+        let retention = crate::idempotency::IDEMPOTENCY_RETENTION.as_millis() as i64;
         let now = floe_common::now_ms();
-        for (table, keys) in catalog.load_keys(retention).await? {
+        for (table, mut keys) in catalog.load_keys(retention).await? {
             if let Some(handle) = by_key.get(&table) {
+                // Oldest first: past the table's limit, those are let go.
+                keys.sort_by_key(|(_, _, at)| *at);
                 for (key, rows, at) in keys {
                     let age = std::time::Duration::from_millis((now - at).max(0) as u64);
                     handle.remember_key(key, rows, age);
@@ -210,7 +212,7 @@ impl Store {
 
     /// Forgets idempotency keys past their retention, in memory and in the catalog.
     pub(crate) async fn expire_keys(&self) -> Result<()> {
-        let retention = crate::buffer::IDEMPOTENCY_RETENTION;
+        let retention = crate::idempotency::IDEMPOTENCY_RETENTION;
         for handle in self.all_tables() {
             handle.expire_keys(retention);
         }
@@ -448,7 +450,7 @@ impl Store {
         if let Some(t) = self.write().get_mut(schema) {
             t.remove(name);
         }
-        handle.discard_buffer();
+        handle.discard();
         // The catalog entry is gone, so the files are unreachable; removing
         // them is cleanup, and a failure here only leaves garbage behind.
         if let Some(path) = location.strip_prefix("file://")

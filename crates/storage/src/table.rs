@@ -1,8 +1,8 @@
-//! One table: its latest committed metadata, its buffer of rows not yet in
-//! files, and its commit paths.
+//! One table: the handle that composes its state and caches, its buffered
+//! write path (appends through the write-ahead log, flushes) and its
+//! commits of whole files.
 
-use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -13,9 +13,19 @@ use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, TableIdent};
 
-use crate::buffer::{self, Buffer, Buffered, FlushPolicy, Ingest, KeyState};
+use crate::buffer::{self, BufferStats, Buffered, FlushPolicy, Ingest};
+use crate::caches::{CacheLimits, CacheStats};
 use crate::catalog::SqliteCatalog;
-use crate::commit::{self, Existing, PositionDeletes};
+use crate::change::TableChange;
+use crate::commit::{self, Existing};
+use crate::commit_lock::{CommitGuard, CommitLock};
+use crate::current::Current;
+use crate::error_log::ErrorLog;
+use crate::idempotency::{Claim, IDEMPOTENCY_RETENTION, IdempotencyKeys};
+use crate::inflight::WritesInFlight;
+use crate::key_index::KeyIndex;
+use crate::plan::PlanCache;
+use crate::table_wal::TableWal;
 use crate::writer::TableAppend;
 use crate::{Result, StorageError};
 
@@ -30,43 +40,29 @@ pub struct CommitSummary {
     pub files: usize,
 }
 
-/// How much a table holds in its buffer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BufferStats {
-    /// Rows buffered (durable in the WAL, not yet in a committed file).
-    pub rows: u64,
-    /// Bytes of Arrow data buffered.
-    pub bytes: u64,
-    /// When the oldest buffered row was written.
-    pub oldest: Option<Instant>,
-}
-
 /// A table in the store.
 ///
 /// Readers take [`TableHandle::table`], an immutable view of the latest
 /// committed snapshot, and keep reading it however many commits follow;
 /// [`TableHandle::read_view`] adds the buffered rows consistent with it.
+///
+/// The handle composes one part per concern: the committed snapshot and
+/// the buffer on it ([`Current`]), the table's key in the write-ahead log
+/// ([`TableWal`]), the commit lock ([`CommitLock`]), the idempotency keys
+/// ([`IdempotencyKeys`]), the key index ([`KeyIndex`]), the plan cache
+/// ([`PlanCache`]), the writes in flight ([`WritesInFlight`]) and the
+/// error log of background work ([`ErrorLog`]).
 pub struct TableHandle {
     catalog: Arc<SqliteCatalog>,
-    ingest: Arc<Ingest>,
-    /// The table's key in the WAL: its Iceberg table uuid, so a table
-    /// dropped and created again under the same name never replays the
-    /// old one's rows.
-    key: String,
     ident: TableIdent,
-    current: RwLock<Current>,
-    commits: tokio::sync::Mutex<()>,
-    /// Idempotency keys seen recently (buffered, committed or in flight).
-    keys: std::sync::Mutex<std::collections::HashMap<String, KeyState>>,
-    /// The last failure of each kind of background work (flush,
-    /// compaction, vacuum), until that work next succeeds.
-    errors: std::sync::Mutex<std::collections::BTreeMap<&'static str, String>>,
-    /// Sorted integer primary keys of live data files, for changes by key.
-    key_index: std::sync::Mutex<std::collections::HashMap<String, Arc<crate::keyed::SortedKeys>>>,
-    /// Manifests and delete files planning has read.
-    pub(crate) plans: crate::plan::PlanCache,
-    /// Data files being written that no commit references yet.
-    pub(crate) writes: Arc<crate::inflight::WritesInFlight>,
+    current: Current,
+    wal: TableWal,
+    commits: CommitLock,
+    pub(crate) keys: IdempotencyKeys,
+    errors: ErrorLog,
+    pub(crate) key_index: KeyIndex,
+    pub(crate) plans: PlanCache,
+    pub(crate) writes: Arc<WritesInFlight>,
 }
 
 /// What [`TableHandle::append_buffered_once`] did.
@@ -77,13 +73,6 @@ pub enum Appended {
     /// A request with the same idempotency key was written before, with
     /// this many rows; nothing was written now.
     Duplicate(u64),
-}
-
-/// The latest committed snapshot and the buffered rows on top of it,
-/// swapped together so a reader never sees a flushed row twice or not at all.
-struct Current {
-    table: Table,
-    buffer: Buffer,
 }
 
 impl std::fmt::Debug for TableHandle {
@@ -102,14 +91,10 @@ impl TableHandle {
     ) -> TableHandle {
         TableHandle {
             catalog,
-            ingest,
-            key: table.metadata().uuid().to_string(),
+            wal: TableWal::new(ingest, table.metadata().uuid().to_string()),
             ident: table.identifier().clone(),
-            current: RwLock::new(Current {
-                table,
-                buffer: Buffer::default(),
-            }),
-            commits: tokio::sync::Mutex::new(()),
+            current: Current::new(table),
+            commits: Default::default(),
             keys: Default::default(),
             errors: Default::default(),
             key_index: Default::default(),
@@ -130,64 +115,57 @@ impl TableHandle {
         self.plans.live_files(table, snapshot_id, predicate).await
     }
 
-    pub(crate) fn key_index(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<crate::keyed::SortedKeys>>>
-    {
-        self.key_index.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Records the outcome of background work of one kind.
     pub(crate) fn record_outcome<T>(&self, work: &'static str, outcome: &Result<T>) {
-        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
-        match outcome {
-            Ok(_) => {
-                errors.remove(work);
-            }
-            Err(e) => {
-                errors.insert(work, e.to_string());
-            }
-        }
+        self.errors.record(work, outcome);
     }
 
     /// The last failure of background work on this table (flush, compaction,
     /// vacuum) that has not succeeded since, as `work: error` lines.
     pub fn last_error(&self) -> Option<String> {
-        let errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
-        (!errors.is_empty()).then(|| {
-            errors
-                .iter()
-                .map(|(work, e)| format!("{work}: {e}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
+        self.errors.last()
+    }
+
+    /// The table's cache limits, from its properties.
+    pub(crate) fn cache_limits(&self) -> CacheLimits {
+        CacheLimits::for_table(self.table().metadata().properties())
+    }
+
+    /// What the table's caches hold: its key index, plan cache and
+    /// idempotency keys, with their limits.
+    pub fn caches(&self) -> Vec<CacheStats> {
+        let limits = self.cache_limits();
+        let stats = |cache, (entries, bytes), limit_bytes| CacheStats {
+            cache,
+            entries,
+            bytes,
+            limit_bytes,
+        };
+        vec![
+            stats("key_index", self.key_index.usage(), limits.key_index),
+            stats("plan_cache", self.plans.usage(), limits.plan_cache),
+            stats("idempotency_keys", self.keys.usage(), limits.idempotency),
+        ]
     }
 
     pub(crate) fn catalog(&self) -> &SqliteCatalog {
         &self.catalog
     }
 
-    fn keys(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, KeyState>> {
-        self.keys.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Remembers an idempotency key committed earlier (loaded on start).
     pub(crate) fn remember_key(&self, key: String, rows: u64, age: std::time::Duration) {
-        let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
-        self.keys().insert(key, KeyState::Done { rows, at });
+        let limit = self.cache_limits().idempotency;
+        self.keys.remember_committed(&key, rows, age, limit);
     }
 
     /// Forgets idempotency keys older than `retention`.
     pub(crate) fn expire_keys(&self, retention: std::time::Duration) {
-        self.keys().retain(|_, state| match state {
-            KeyState::Pending => true,
-            KeyState::Done { at, .. } => at.elapsed() < retention,
-        });
+        self.keys.expire(retention);
     }
 
     /// The table's key in the write-ahead log.
     pub(crate) fn wal_key(&self) -> &str {
-        &self.key
+        self.wal.key()
     }
 
     /// The WAL position up to which this table's rows are in committed files.
@@ -199,30 +177,25 @@ impl TableHandle {
     pub(crate) fn restore(&self, lsn: Lsn, batch: RecordBatch, key: Option<String>) {
         let bytes = batch.get_array_memory_size() as u64;
         if let Some(key) = &key {
-            let rows = batch.num_rows() as u64;
-            self.keys().insert(
-                key.clone(),
-                KeyState::Done {
-                    rows,
-                    at: Instant::now(),
-                },
-            );
+            self.keys.restore(key, batch.num_rows() as u64);
         }
-        self.current_mut().buffer.push(Buffered {
+        self.current.restore(Buffered {
             lsn,
             batch,
             bytes,
-            at: Instant::now(),
+            at: std::time::Instant::now(),
             key,
         });
-        self.ingest.add_bytes(bytes as i64);
+        self.wal.add_buffered(bytes as i64);
     }
 
-    /// Empties the buffer (the table is gone).
-    pub(crate) fn discard_buffer(&self) {
-        let removed = self.current_mut().buffer.retain(|_| false);
-        self.ingest.add_bytes(-(removed as i64));
-        self.ingest.wal.forget(&self.key);
+    /// Empties the buffer and the caches (the table is gone).
+    pub(crate) fn discard(&self) {
+        let removed = self.current.discard(|_| false);
+        self.wal.add_buffered(-(removed as i64));
+        self.wal.forget();
+        self.key_index.clear();
+        self.plans.clear();
     }
 
     /// The schema (namespace) the table lives in.
@@ -242,20 +215,17 @@ impl TableHandle {
 
     /// The latest committed state of the table.
     pub fn table(&self) -> Table {
-        self.current_ref().table.clone()
+        self.current.table()
     }
 
     /// The latest committed state and the buffered rows on top of it,
     /// conformed by field id to `schema` (an Arrow schema of the table with
     /// field ids): together, every acknowledged row exactly once.
     pub fn read_view(&self, schema: &SchemaRef) -> Result<(Table, Vec<RecordBatch>)> {
-        let (table, entries) = {
-            let current = self.current_ref();
-            (current.table.clone(), current.buffer.entries.clone())
-        };
+        let (table, entries) = self.current.view();
         // Entries past the durable LSN are still being written and are not
         // acknowledged yet.
-        let durable = self.ingest.wal.durable_lsn();
+        let durable = self.wal.durable_lsn();
         let mut batches = Vec::with_capacity(entries.len());
         for entry in entries.iter().take_while(|e| e.lsn <= durable) {
             batches.push(buffer::conform_by_id(&entry.batch, schema)?);
@@ -265,12 +235,7 @@ impl TableHandle {
 
     /// What the table holds in its buffer.
     pub fn buffer_stats(&self) -> BufferStats {
-        let current = self.current_ref();
-        BufferStats {
-            rows: current.buffer.rows,
-            bytes: current.buffer.bytes,
-            oldest: current.buffer.oldest(),
-        }
+        self.current.buffer_stats()
     }
 
     /// The table's flush policy: its properties over `defaults`.
@@ -288,7 +253,7 @@ impl TableHandle {
     }
 
     /// Like [`TableHandle::append_buffered`], at most once per idempotency
-    /// key: a key seen within [`buffer::IDEMPOTENCY_RETENTION`] (also across
+    /// key: a key seen within [`IDEMPOTENCY_RETENTION`] (also across
     /// restarts) writes nothing and reports the first request's row count;
     /// a key whose request is still being written is refused (55006).
     pub async fn append_buffered_once(
@@ -296,33 +261,41 @@ impl TableHandle {
         batches: &[RecordBatch],
         key: &str,
     ) -> Result<Appended> {
-        {
-            // Looked up and claimed under one lock: of two requests with the
-            // same key, exactly one writes.
-            let mut keys = self.keys();
-            match keys.get(key).copied() {
-                Some(KeyState::Done { rows, .. }) => return Ok(Appended::Duplicate(rows)),
-                Some(KeyState::Pending) => {
-                    return Err(StorageError::KeyInUse {
-                        key: key.to_string(),
-                    });
+        match self.keys.claim(key) {
+            Claim::Duplicate(rows) => return Ok(Appended::Duplicate(rows)),
+            Claim::InUse => {
+                return Err(StorageError::KeyInUse {
+                    key: key.to_string(),
+                });
+            }
+            Claim::Claimed { check_catalog } => {
+                if check_catalog {
+                    let found = self
+                        .catalog
+                        .find_key(self.wal.key(), key, IDEMPOTENCY_RETENTION)
+                        .await;
+                    match found {
+                        Ok(Some((rows, age))) => {
+                            let limit = self.cache_limits().idempotency;
+                            self.keys.remember_committed(key, rows, age, limit);
+                            return Ok(Appended::Duplicate(rows));
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            self.keys.release(key);
+                            return Err(e);
+                        }
+                    }
                 }
-                None => keys.insert(key.to_string(), KeyState::Pending),
-            };
+            }
         }
         match self.append_keyed(batches, Some(key)).await {
             Ok(rows) => {
-                self.keys().insert(
-                    key.to_string(),
-                    KeyState::Done {
-                        rows,
-                        at: Instant::now(),
-                    },
-                );
+                self.keys.written(key, rows);
                 Ok(Appended::Written(rows))
             }
             Err(e) => {
-                self.keys().remove(key);
+                self.keys.release(key);
                 Err(e)
             }
         }
@@ -345,32 +318,24 @@ impl TableHandle {
         })?;
         let rows = batch.num_rows() as u64;
         let bytes = batch.get_array_memory_size() as u64;
-        self.ingest.admit(bytes)?;
+        self.wal.admit(bytes)?;
         let payload = buffer::encode(&batch, key)?;
-        let policy = self.flush_policy(self.ingest.limits.flush);
-        let (lsn, full) = {
-            // Submitting under the lock keeps the buffer in LSN order.
-            let mut current = self.current_mut();
-            let lsn = self.ingest.wal.submit(&self.key, &payload)?;
-            current.buffer.push(Buffered {
-                lsn,
-                batch,
-                bytes,
-                at: Instant::now(),
-                key: key.map(str::to_string),
-            });
-            let full =
-                current.buffer.rows >= policy.max_rows || current.buffer.bytes >= policy.max_bytes;
-            (lsn, full)
-        };
-        self.ingest.add_bytes(bytes as i64);
+        let policy = self.flush_policy(self.wal.default_flush());
+        let (lsn, buffered) = self.current.append(
+            || self.wal.submit(&payload),
+            batch,
+            bytes,
+            key.map(str::to_string),
+        )?;
+        let full = buffered.rows >= policy.max_rows || buffered.bytes >= policy.max_bytes;
+        self.wal.add_buffered(bytes as i64);
         if full {
-            self.ingest.flush_now.notify_one();
+            self.wal.wake_flusher();
         }
-        if let Err(e) = self.ingest.wal.wait_durable(lsn).await {
-            let removed = self.current_mut().buffer.retain(|b| b.lsn != lsn);
-            self.ingest.add_bytes(-(removed as i64));
-            return Err(e.into());
+        if let Err(e) = self.wal.wait_durable(lsn).await {
+            let removed = self.current.discard(|b| b.lsn != lsn);
+            self.wal.add_buffered(-(removed as i64));
+            return Err(e);
         }
         Ok(rows)
     }
@@ -385,16 +350,13 @@ impl TableHandle {
     /// commit lock: then `None` at once, so one long UPDATE never holds up
     /// the flushing of other tables.
     pub(crate) async fn try_flush(self: &Arc<Self>) -> Option<Result<CommitSummary>> {
-        let _serial = self.commits.try_lock().ok()?;
+        let _serial = self.commits.try_lock()?;
         Some(self.flush_locked().await)
     }
 
     async fn flush_locked(self: &Arc<Self>) -> Result<CommitSummary> {
-        let durable = self.ingest.wal.durable_lsn();
-        let (base, entries) = {
-            let current = self.current_ref();
-            (current.table.clone(), current.buffer.entries.clone())
-        };
+        let durable = self.wal.durable_lsn();
+        let (base, entries) = self.current.view();
         let flushed: Vec<&Buffered> = entries.iter().take_while(|e| e.lsn <= durable).collect();
         let Some(last) = flushed.last().map(|e| e.lsn) else {
             return Ok(CommitSummary::default());
@@ -435,13 +397,12 @@ impl TableHandle {
             .collect();
         let committed = self.catalog.swap_with_keys(&base, metadata, &keys).await?;
         let snapshot_id = committed.metadata().current_snapshot_id();
-        let removed = {
-            let mut current = self.current_mut();
-            current.table = committed;
-            current.buffer.retain(|b| b.lsn > last)
-        };
-        self.ingest.add_bytes(-(removed as i64));
-        self.ingest.wal.release(&self.key, last);
+        let limits = CacheLimits::for_table(committed.metadata().properties());
+        let removed = self.current.flushed(committed, last);
+        self.keys
+            .committed(keys.iter().map(|(k, _)| k.as_str()), limits.idempotency);
+        self.wal.add_buffered(-(removed as i64));
+        self.wal.release(last);
         Ok(CommitSummary {
             snapshot_id,
             rows,
@@ -472,14 +433,6 @@ impl TableHandle {
         Ok(Arc::new(schema))
     }
 
-    fn current_ref(&self) -> std::sync::RwLockReadGuard<'_, Current> {
-        self.current.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn current_mut(&self) -> std::sync::RwLockWriteGuard<'_, Current> {
-        self.current.write().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Starts an append. Nothing is visible until [`TableAppend::commit`].
     pub fn append(self: &Arc<Self>) -> Result<TableAppend> {
         TableAppend::new(self.clone(), self.table())
@@ -493,18 +446,14 @@ impl TableHandle {
     pub async fn begin(self: &Arc<Self>) -> Result<TableChange<'_>> {
         let serial = self.commits.lock().await;
         self.flush_locked().await?;
-        Ok(TableChange {
-            handle: self,
-            _serial: serial,
-            base: self.table(),
-        })
+        Ok(TableChange::new(self, serial))
     }
 
     pub(crate) fn set_current(&self, table: Table) {
-        self.current_mut().table = table;
+        self.current.set_table(table);
     }
 
-    pub(crate) async fn lock_commits(&self) -> tokio::sync::MutexGuard<'_, ()> {
+    pub(crate) async fn lock_commits(&self) -> CommitGuard<'_> {
         self.commits.lock().await
     }
 
@@ -543,139 +492,5 @@ impl TableHandle {
             rows,
             files: count,
         })
-    }
-}
-
-/// A read-then-write change to one table; see [`TableHandle::begin`].
-pub struct TableChange<'a> {
-    handle: &'a Arc<TableHandle>,
-    _serial: tokio::sync::MutexGuard<'a, ()>,
-    base: Table,
-}
-
-impl TableChange<'_> {
-    /// The state the change reads and builds on.
-    pub fn base(&self) -> &Table {
-        &self.base
-    }
-
-    /// Starts writing new rows; they are committed by [`TableChange::commit_rows`].
-    pub fn append(&self) -> Result<TableAppend> {
-        TableAppend::new(self.handle.clone(), self.base.clone())
-    }
-
-    /// Commits new rows and deletes of existing rows as one snapshot.
-    ///
-    /// When this returns, the change is durable and visible; on error none
-    /// of it is.
-    pub async fn commit_rows(
-        self,
-        append: Option<TableAppend>,
-        deletes: Vec<PositionDeletes>,
-    ) -> Result<CommitSummary> {
-        self.commit_delta(append, deletes, Existing::Keep, &[])
-            .await
-    }
-
-    pub(crate) fn handle(&self) -> &Arc<TableHandle> {
-        self.handle
-    }
-
-    /// The partition of every live data file of the base, by location.
-    pub async fn file_partitions(
-        &self,
-    ) -> Result<std::collections::HashMap<String, iceberg::spec::Struct>> {
-        self.handle.plans.file_partitions(&self.base).await
-    }
-
-    /// One row-delta snapshot: new rows, position deletes, the existing
-    /// files kept or dropped, and table properties set.
-    pub(crate) async fn commit_delta(
-        self,
-        append: Option<TableAppend>,
-        deletes: Vec<PositionDeletes>,
-        existing: Existing<'_>,
-        properties: &[(&str, String)],
-    ) -> Result<CommitSummary> {
-        let started = std::time::Instant::now();
-        let (data, rows, _in_flight) = match append {
-            Some(append) => {
-                let (data, rows, in_flight) = append.finish().await?;
-                (data, rows, Some(in_flight))
-            }
-            None => (Vec::new(), 0, None),
-        };
-        let delete_files = commit::write_deletes(&self.base, &deletes).await?;
-        let drops =
-            matches!(existing, Existing::Drop) && self.base.metadata().current_snapshot().is_some();
-        if data.is_empty() && delete_files.is_empty() && !drops && properties.is_empty() {
-            return Ok(CommitSummary {
-                snapshot_id: None,
-                rows: 0,
-                files: 0,
-            });
-        }
-        let files = data.len();
-        let written_ms = started.elapsed().as_millis() as u64;
-        let delete_count = delete_files.len();
-        let metadata = commit::with_row_delta(
-            &self.base,
-            &self.handle.plans,
-            existing,
-            data,
-            delete_files,
-            properties,
-        )
-        .await?;
-        let committed = self.handle.catalog.swap(&self.base, metadata).await?;
-        tracing::debug!(
-            table = %self.handle.ident,
-            data_files = files,
-            delete_files = delete_count,
-            written_ms,
-            total_ms = started.elapsed().as_millis() as u64,
-            "committed a row delta"
-        );
-        let snapshot_id = committed.metadata().current_snapshot_id();
-        self.handle.set_current(committed);
-        Ok(CommitSummary {
-            snapshot_id,
-            rows,
-            files,
-        })
-    }
-
-    /// Removes every row (TRUNCATE): a snapshot that references no files.
-    /// Earlier snapshots keep theirs, so time travel still reads them.
-    pub async fn truncate(self) -> Result<()> {
-        if self.base.metadata().current_snapshot().is_none() {
-            return Ok(());
-        }
-        let metadata = commit::with_row_delta(
-            &self.base,
-            &self.handle.plans,
-            Existing::Drop,
-            Vec::new(),
-            Vec::new(),
-            &[],
-        )
-        .await?;
-        let committed = self.handle.catalog.swap(&self.base, metadata).await?;
-        self.handle.set_current(committed);
-        Ok(())
-    }
-
-    /// Makes `schema` the table's current schema (schema evolution; field
-    /// ids carry the data of existing files over) and sets `properties`,
-    /// in one commit.
-    pub async fn commit_schema(
-        self,
-        schema: iceberg::spec::Schema,
-        properties: &[(&str, String)],
-    ) -> Result<()> {
-        let metadata = commit::with_schema(&self.base, schema, properties)?;
-        let committed = self.handle.catalog.swap(&self.base, metadata).await?;
-        self.handle.set_current(committed);
-        Ok(())
     }
 }

@@ -170,7 +170,7 @@ async fn rebase_case(descending: bool) {
         .filter(|f| !before.contains(&f.location))
         .collect();
     assert_eq!(new.len(), 1);
-    assert!(handle.key_index().contains_key(&new[0].location));
+    assert!(handle.key_index.get(&new[0].location).is_some());
 
     let mut want: Vec<(i64, String)> = (0..30)
         .filter(|i| ![3, 5, 15, 25, 29].contains(i))

@@ -143,3 +143,99 @@ async fn files_are_pruned_by_their_bounds_and_null_counts() {
         assert_eq!(found.len(), files, "{shown}");
     }
 }
+
+/// A keyed table with `limit` bytes of plan cache (the default if `None`),
+/// after a load and `rounds` changes by key, each planned.
+async fn changed_table(
+    dir: &std::path::Path,
+    limit: Option<u64>,
+    rounds: i64,
+) -> (Arc<crate::Store>, Arc<TableHandle>) {
+    let mut definition = definition();
+    // Background compaction would change the files under the counts.
+    definition
+        .properties
+        .insert(crate::COMPACTION_ENABLED.to_string(), "false".to_string());
+    if let Some(limit) = limit {
+        definition
+            .properties
+            .insert(crate::PLAN_CACHE_MAX_BYTES.to_string(), limit.to_string());
+    }
+    let (store, handle) = new_table(dir, definition).await;
+    let change = handle.begin().await.unwrap();
+    let mut append = change.append().unwrap();
+    append
+        .write(rows(&handle, &(0..50).collect::<Vec<_>>(), Some("a")))
+        .await
+        .unwrap();
+    change.commit_replace(append, &[]).await.unwrap();
+    for round in 0..rounds {
+        keyed(&handle, &[round * 3, 100 + round], &[round * 3 + 1], "b").await;
+        checked_plan(&handle).await;
+    }
+    (store, handle)
+}
+
+#[tokio::test]
+async fn issue14_the_plan_cache_reports_what_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, handle) = changed_table(dir.path(), None, 4).await;
+    let (entries, bytes) = handle.plans.usage();
+    // The manifest list, manifests, 4 delete files, the merged deletes of
+    // the loaded file.
+    assert!(entries >= 6, "{entries} entries");
+    assert!(bytes > 1000, "{bytes} bytes");
+    let reported = handle
+        .caches()
+        .into_iter()
+        .find(|c| c.cache == "plan_cache")
+        .unwrap();
+    assert_eq!((reported.entries, reported.bytes), (entries, bytes));
+    assert_eq!(reported.limit_bytes, crate::DEFAULT_PLAN_CACHE_BYTES);
+
+    // More deletes, more bytes; compaction folds them away, and the cache
+    // lets go of them.
+    keyed(&handle, &[30, 31, 32], &[33, 34], "c").await;
+    checked_plan(&handle).await;
+    let (_, more) = handle.plans.usage();
+    assert!(more > bytes, "{more} <= {bytes}");
+    handle.compact(true).await.unwrap();
+    checked_plan(&handle).await;
+    let (after, fewer) = handle.plans.usage();
+    assert!(
+        fewer < more && after < entries,
+        "{after} entries, {fewer} bytes"
+    );
+
+    handle.plans.clear();
+    assert_eq!(handle.plans.usage(), (0, 0));
+}
+
+#[tokio::test]
+async fn issue14_the_plan_cache_stays_within_its_limit_and_plans_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, unbounded) = changed_table(dir.path(), None, 6).await;
+    let (_, full) = unbounded.plans.usage();
+    let limit = full / 2;
+    let dir = tempfile::tempdir().unwrap();
+    // `changed_table` checks every plan against one read afresh.
+    let (_store, bounded) = changed_table(dir.path(), Some(limit), 6).await;
+    let (entries, bytes) = bounded.plans.usage();
+    assert!(bytes <= limit, "{bytes} bytes over the limit {limit}");
+    assert!(entries > 0, "the cache let go of everything");
+    // The tables live in different directories: compare deleted counts.
+    let shape = |plan: Plan| {
+        let mut deleted: Vec<usize> = plan.values().map(BTreeSet::len).collect();
+        deleted.sort();
+        deleted
+    };
+    assert_eq!(
+        shape(checked_plan(&bounded).await),
+        shape(checked_plan(&unbounded).await)
+    );
+
+    // A limit of 0 keeps nothing, and plans are still right.
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, none) = changed_table(dir.path(), Some(0), 3).await;
+    assert_eq!(none.plans.usage(), (0, 0));
+}

@@ -1,0 +1,114 @@
+"""Queries mean what they say over every protocol: PostgreSQL's answer, or
+an error with a SQLSTATE, never a different answer.
+
+Each query runs over psql (simple protocol), psycopg's client-side cursor
+(simple protocol), psycopg's default cursor (extended protocol) and HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import psycopg
+import pytest
+
+from floe_helpers import unique_name
+
+PSQL = shutil.which("psql")
+
+
+def via_psql(srv, sql: str):
+    if PSQL is None:
+        pytest.fail("psql not found on PATH (install postgresql-client)", pytrace=False)
+    env = dict(os.environ, PGCONNECT_TIMEOUT="10")
+    env.pop("PGPASSWORD", None)
+    proc = subprocess.run(
+        [PSQL, "-h", "127.0.0.1", "-p", str(srv.pg_port), "-U", "floe", "-d", "floe", "-X", "-A", "-t",
+         "-F", ",", "-w", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        capture_output=True, text=True, timeout=60, env=env,
+    )
+    if proc.returncode != 0:
+        return ("error", proc.stderr.strip())
+    rows = []
+    for line in proc.stdout.splitlines():
+        if line:
+            rows.append(tuple(None if v == "" else int(v) for v in line.split(",")))
+    return ("rows", rows)
+
+
+def via_psycopg(srv, sql: str, simple: bool):
+    try:
+        with srv.connect() as conn:
+            cur = psycopg.ClientCursor(conn) if simple else conn.cursor()
+            cur.execute(sql)
+            return ("rows", [tuple(r) for r in cur.fetchall()])
+    except psycopg.Error as e:
+        assert e.sqlstate, f"an error without a SQLSTATE: {e}"
+        return ("error", f"{e.sqlstate}: {e}")
+
+
+def via_http(srv, sql: str):
+    r = srv.sql_http(sql)
+    if r.status != 200:
+        return ("error", r.text())
+    return ("rows", [tuple(row) for row in r.json()["rows"]])
+
+
+def answers(srv, sql: str) -> dict[str, tuple]:
+    return {
+        "psql": via_psql(srv, sql),
+        "psycopg simple": via_psycopg(srv, sql, simple=True),
+        "psycopg extended": via_psycopg(srv, sql, simple=False),
+        "http": via_http(srv, sql),
+    }
+
+
+@pytest.fixture(scope="module")
+def t9(floe_shared):
+    name = unique_name("t9")
+    floe_shared.query(f"CREATE TABLE {name} (a INT, b INT)")
+    floe_shared.query(f"INSERT INTO {name} VALUES (1, 10), (2, 20), (3, 30)")
+    return name
+
+
+def test_issue23_correlated_scalar_subquery_is_right_or_an_error(floe_shared, t9):
+    """The PG wire once rewrote a scalar subquery in a SELECT list into NULL
+    (a rewrite meant for psql's catalog queries): every row read NULL."""
+    sql = f"SELECT a, (SELECT count(*) FROM {t9} AS x WHERE x.b < {t9}.b) FROM {t9} ORDER BY 1"
+    for via, (kind, got) in answers(floe_shared, sql).items():
+        if kind == "rows":
+            assert got == [(1, 0), (2, 1), (3, 2)], f"{via}: {got}"
+        else:
+            assert "NULL" not in got, f"{via}: {got}"
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("SELECT a, (SELECT max(b) FROM {t}) FROM {t} ORDER BY 1", [(1, 30), (2, 30), (3, 30)]),
+        ("SELECT a, (SELECT count(*) FROM {t} AS x WHERE x.a = {t}.a) FROM {t} ORDER BY 1",
+         [(1, 1), (2, 1), (3, 1)]),
+        ("SELECT a, (SELECT count(*) FROM {t} AS x WHERE x.a = {t}.a + 10) FROM {t} ORDER BY 1",
+         [(1, 0), (2, 0), (3, 0)]),
+        ("SELECT a FROM {t} WHERE b > (SELECT avg(b) FROM {t}) ORDER BY 1", [(3,)]),
+    ],
+    ids=["uncorrelated", "correlated by equality", "count over no rows is 0", "in WHERE"],
+)
+def test_issue23_scalar_subqueries_give_postgres_answers(floe_shared, t9, query, expected):
+    sql = query.format(t=t9)
+    for via, (kind, got) in answers(floe_shared, sql).items():
+        assert (kind, got) == ("rows", expected), f"{via}: {got}"
+
+
+def test_issue23_catalog_queries_still_answer(floe_shared, t9):
+    """psql's and drivers' catalog queries keep the compatibility path."""
+    kind, got = via_psycopg(
+        floe_shared,
+        "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+        f"ON n.oid = c.relnamespace WHERE c.relname = '{t9}'",
+        simple=False,
+    )
+    assert (kind, got) == ("rows", [(t9,)])
+    kind, got = via_psycopg(floe_shared, "SELECT version()", simple=True)
+    assert kind == "rows" and got and got[0][0], got
