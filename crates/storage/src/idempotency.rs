@@ -18,8 +18,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::{Result, StorageError};
-
 /// How long idempotency keys are remembered.
 pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(3600);
 
