@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use crate::store::tests::{definition, live_rows as live, new_table, rows};
+use crate::store::tests::{
+    definition, live_rows as live, new_quiet_table, new_table, replace_rows, rows,
+};
 
 #[tokio::test]
 async fn changes_by_key_replace_delete_and_reload() {
@@ -62,24 +64,9 @@ async fn changed(
     limit: Option<u64>,
     rounds: i64,
 ) -> (Arc<crate::Store>, Arc<crate::TableHandle>) {
-    let mut definition = definition();
-    // Background compaction would change the files under the counts.
-    definition
-        .properties
-        .insert(crate::COMPACTION_ENABLED.to_string(), "false".to_string());
-    if let Some(limit) = limit {
-        definition
-            .properties
-            .insert(crate::KEY_INDEX_MAX_BYTES.to_string(), limit.to_string());
-    }
-    let (store, handle) = new_table(dir, definition).await;
-    let change = handle.begin().await.unwrap();
-    let mut append = change.append().unwrap();
-    append
-        .write(rows(&handle, &(0..40).collect::<Vec<_>>(), Some("a")))
-        .await
-        .unwrap();
-    change.commit_replace(append, &[]).await.unwrap();
+    let limit = limit.map(|limit| (crate::KEY_INDEX_MAX_BYTES, limit));
+    let (store, handle) = new_quiet_table(dir, limit).await;
+    replace_rows(&handle, &(0..40).collect::<Vec<_>>(), "a").await;
     for round in 0..rounds {
         let change = handle.begin().await.unwrap();
         change

@@ -7,7 +7,7 @@ use iceberg::table::Table;
 
 use super::PlanCache;
 use crate::TableHandle;
-use crate::store::tests::{definition, new_table, rows};
+use crate::store::tests::{definition, new_quiet_table, new_table, replace_rows, rows};
 
 /// Each live file's location with its deleted positions.
 type Plan = BTreeMap<String, BTreeSet<u64>>;
@@ -49,13 +49,7 @@ async fn issue4_cached_plans_follow_every_kind_of_commit() {
     let (_store, handle) = new_table(dir.path(), definition()).await;
     assert!(checked_plan(&handle).await.is_empty());
 
-    let change = handle.begin().await.unwrap();
-    let mut append = change.append().unwrap();
-    append
-        .write(rows(&handle, &(0..50).collect::<Vec<_>>(), Some("a")))
-        .await
-        .unwrap();
-    change.commit_replace(append, &[]).await.unwrap();
+    replace_rows(&handle, &(0..50).collect::<Vec<_>>(), "a").await;
     let loaded = handle.table().metadata().current_snapshot_id().unwrap();
     let first = checked_plan(&handle).await;
     assert_eq!(first.len(), 1);
@@ -151,24 +145,9 @@ async fn changed_table(
     limit: Option<u64>,
     rounds: i64,
 ) -> (Arc<crate::Store>, Arc<TableHandle>) {
-    let mut definition = definition();
-    // Background compaction would change the files under the counts.
-    definition
-        .properties
-        .insert(crate::COMPACTION_ENABLED.to_string(), "false".to_string());
-    if let Some(limit) = limit {
-        definition
-            .properties
-            .insert(crate::PLAN_CACHE_MAX_BYTES.to_string(), limit.to_string());
-    }
-    let (store, handle) = new_table(dir, definition).await;
-    let change = handle.begin().await.unwrap();
-    let mut append = change.append().unwrap();
-    append
-        .write(rows(&handle, &(0..50).collect::<Vec<_>>(), Some("a")))
-        .await
-        .unwrap();
-    change.commit_replace(append, &[]).await.unwrap();
+    let limit = limit.map(|limit| (crate::PLAN_CACHE_MAX_BYTES, limit));
+    let (store, handle) = new_quiet_table(dir, limit).await;
+    replace_rows(&handle, &(0..50).collect::<Vec<_>>(), "a").await;
     for round in 0..rounds {
         keyed(&handle, &[round * 3, 100 + round], &[round * 3 + 1], "b").await;
         checked_plan(&handle).await;

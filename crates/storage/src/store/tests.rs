@@ -24,6 +24,34 @@ pub(crate) async fn new_table(
     (store, handle)
 }
 
+/// A new store in `dir` holding `public.t` of [`definition`] with
+/// background compaction off (it would change the files under a test's
+/// counts) and `property` set if given; shared with other tests.
+pub(crate) async fn new_quiet_table(
+    dir: &std::path::Path,
+    property: Option<(&str, u64)>,
+) -> (Arc<Store>, Arc<TableHandle>) {
+    let mut definition = definition();
+    definition
+        .properties
+        .insert(crate::COMPACTION_ENABLED.to_string(), "false".to_string());
+    if let Some((name, value)) = property {
+        definition
+            .properties
+            .insert(name.to_string(), value.to_string());
+    }
+    new_table(dir, definition).await
+}
+
+/// Replaces every row of the table with `ids`, named `{tag}{id}`, in one
+/// commit; shared with other tests.
+pub(crate) async fn replace_rows(handle: &Arc<TableHandle>, ids: &[i64], tag: &str) {
+    let change = handle.begin().await.unwrap();
+    let mut append = change.append().unwrap();
+    append.write(rows(handle, ids, Some(tag))).await.unwrap();
+    change.commit_replace(append, &[]).await.unwrap();
+}
+
 /// Rows of a [`definition`] table: `ids`, each named `{tag}{id}`, or with
 /// no name if `tag` is `None`; shared with other tests.
 pub(crate) fn rows(handle: &TableHandle, ids: &[i64], tag: Option<&str>) -> RecordBatch {
