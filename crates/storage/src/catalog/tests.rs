@@ -3,6 +3,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use floe_common::HasStatus;
+use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableCreation, TableIdent, TableUpdate};
 use sqlx::ConnectOptions;
@@ -68,6 +69,17 @@ async fn open(dir: &Path) -> SqliteCatalog {
     SqliteCatalog::open(&dir.join("catalog.db"), "floe", &dir.join("warehouse"))
         .await
         .unwrap()
+}
+
+/// A catalog in `dir` with namespace `s` holding table `t`.
+async fn open_with_table(dir: &Path) -> (SqliteCatalog, Table) {
+    let catalog = open(dir).await;
+    catalog
+        .create_namespace(&ns("s"), HashMap::new())
+        .await
+        .unwrap();
+    let table = catalog.create_table(&ns("s"), creation("t")).await.unwrap();
+    (catalog, table)
 }
 
 fn ns(name: &str) -> NamespaceIdent {
@@ -271,12 +283,7 @@ async fn a_namespace_location_places_its_tables() {
 async fn rows_written_by_older_catalogs_are_tables() {
     // Catalogs from before views leave `iceberg_type` NULL.
     let dir = tempfile::tempdir().unwrap();
-    let catalog = open(dir.path()).await;
-    catalog
-        .create_namespace(&ns("s"), HashMap::new())
-        .await
-        .unwrap();
-    let table = catalog.create_table(&ns("s"), creation("t")).await.unwrap();
+    let (catalog, table) = open_with_table(dir.path()).await;
     sqlx::query("UPDATE iceberg_tables SET iceberg_type = NULL")
         .execute(&catalog.pool)
         .await
@@ -295,12 +302,7 @@ async fn rows_written_by_older_catalogs_are_tables() {
 #[tokio::test]
 async fn update_table_applies_a_transaction_and_swaps_the_pointer() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = open(dir.path()).await;
-    catalog
-        .create_namespace(&ns("s"), HashMap::new())
-        .await
-        .unwrap();
-    let table = catalog.create_table(&ns("s"), creation("t")).await.unwrap();
+    let (catalog, table) = open_with_table(dir.path()).await;
     let tx = Transaction::new(&table);
     let tx = tx
         .update_table_properties()
@@ -328,12 +330,7 @@ async fn update_table_applies_a_transaction_and_swaps_the_pointer() {
 #[tokio::test]
 async fn a_swap_from_a_stale_base_conflicts_and_records_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = open(dir.path()).await;
-    catalog
-        .create_namespace(&ns("s"), HashMap::new())
-        .await
-        .unwrap();
-    let base = catalog.create_table(&ns("s"), creation("t")).await.unwrap();
+    let (catalog, base) = open_with_table(dir.path()).await;
     let with_property = |value: &str| {
         TableUpdate::SetProperties {
             updates: HashMap::from([("k".to_string(), value.to_string())]),
