@@ -14,9 +14,9 @@ use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
 
 use crate::error::{CdcError, Result};
 use crate::pgoutput::{Relation, Value};
+use crate::props;
 use crate::snapshot;
-use crate::types::{TextColumns, iceberg_type, widens};
-use crate::worker::{finish_text, props};
+use crate::types::{TextColumns, finish_text, iceberg_type, widens};
 
 /// One row change, with the relation version it was written under.
 #[derive(Debug, Clone)]
@@ -363,7 +363,7 @@ pub(crate) async fn reconcile(
             &[&relation.id],
         )
         .await
-        .map_err(|e| crate::worker::sql_error(source, "reading pg_attribute", e))?;
+        .map_err(|e| crate::connect::sql_error(source, "reading pg_attribute", e))?;
     let catalog: HashMap<String, (i16, bool)> = rows
         .iter()
         .map(|r| {

@@ -18,17 +18,19 @@
 //!   Floe snapshot, together with every transaction before it.
 
 mod apply;
+mod connect;
 mod error;
 mod pgoutput;
+pub mod props;
 mod proto;
 mod snapshot;
 mod source;
 mod spill;
 mod tls;
 mod types;
+mod upstream;
 mod worker;
 
 pub use error::{CdcError, Result};
 pub use proto::{PgConfig, SslMode, format_lsn, parse_lsn};
 pub use source::{SourceOptions, SourceSpec, SourceStatus, SourceView, Sources, TableStatus};
-pub use worker::props;

@@ -17,11 +17,12 @@ use floe_storage::{Store, TableDefinition, TableHandle};
 use futures::StreamExt;
 use iceberg::spec::{NestedField, Schema, Type};
 
+use crate::connect::{sql_connect, sql_error};
 use crate::error::{CdcError, Result};
+use crate::props;
 use crate::proto::{PgConfig, ReplConn, parse_lsn, quote_ident, quote_literal};
 use crate::source::{Shared, SourceSpec, TableStatus, sync_slot};
-use crate::types::{TextColumns, iceberg_type};
-use crate::worker::{self, props};
+use crate::types::{TextColumns, finish_text, iceberg_type};
 
 /// Rows per converted batch during a copy.
 const COPY_BATCH_ROWS: usize = 64 * 1024;
@@ -72,7 +73,7 @@ pub(crate) async fn base_type(
                 &[&oid],
             )
             .await
-            .map_err(|e| worker::sql_error(source, "reading pg_type", e))?;
+            .map_err(|e| sql_error(source, "reading pg_type", e))?;
         let Some(row) = rows.first() else {
             break;
         };
@@ -109,7 +110,7 @@ pub(crate) async fn describe(
             &[&schema, &name],
         )
         .await
-        .map_err(|e| worker::sql_error(source, "describing a table", e))?;
+        .map_err(|e| sql_error(source, "describing a table", e))?;
     let mut columns = Vec::with_capacity(rows.len());
     for row in &rows {
         let (oid, type_mod) = base_type(client, source, row.get(1), row.get(2)).await?;
@@ -129,7 +130,7 @@ pub(crate) async fn describe(
             &[&schema, &name],
         )
         .await
-        .map_err(|e| worker::sql_error(source, "describing a table", e))?
+        .map_err(|e| sql_error(source, "describing a table", e))?
         .first()
         .map(|r| r.get::<_, i64>(0).max(0) as u64)
         .unwrap_or(0);
@@ -327,14 +328,14 @@ pub(crate) async fn sync_tables(
         })?;
     let snapshot = row.get(2).cloned().flatten().unwrap_or_default();
 
-    let client = worker::sql_connect(config, source).await?;
+    let client = sql_connect(config, source).await?;
     client
         .batch_execute(&format!(
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
             quote_literal(&snapshot)
         ))
         .await
-        .map_err(|e| worker::sql_error(source, "importing the snapshot", e))?;
+        .map_err(|e| sql_error(source, "importing the snapshot", e))?;
 
     let mut synced = Synced::default();
     for (schema, name) in tables {
@@ -396,7 +397,7 @@ pub(crate) async fn sync_tables(
     client
         .batch_execute("COMMIT")
         .await
-        .map_err(|e| worker::sql_error(source, "ending the snapshot", e))?;
+        .map_err(|e| sql_error(source, "ending the snapshot", e))?;
     drop(repl);
     Ok(synced)
 }
@@ -422,7 +423,7 @@ async fn copy_table(
     let stream = client
         .copy_out(sql.as_str())
         .await
-        .map_err(|e| worker::sql_error(source, "COPY", e))?;
+        .map_err(|e| sql_error(source, "COPY", e))?;
     futures::pin_mut!(stream);
     let change = handle.begin().await?;
     let mut append = change.append()?;
@@ -431,7 +432,7 @@ async fn copy_table(
     let mut total = 0u64;
     let mut line_no = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk: Bytes = chunk.map_err(|e| worker::sql_error(source, "COPY", e))?;
+        let chunk: Bytes = chunk.map_err(|e| sql_error(source, "COPY", e))?;
         carry.extend_from_slice(&chunk);
         let mut start = 0;
         while let Some(end) = carry[start..].iter().position(|&b| b == b'\n') {
@@ -448,7 +449,7 @@ async fn copy_table(
         carry.drain(..start);
         if text.rows() >= COPY_BATCH_ROWS {
             total += text.rows() as u64;
-            let batch = worker::finish_text(&mut text, source, &upstream)?;
+            let batch = finish_text(&mut text, source, &upstream)?;
             append.write(batch).await?;
             if let Some(t) = shared.status().tables.get_mut(&upstream) {
                 t.rows_snapshotted = total;
@@ -457,7 +458,7 @@ async fn copy_table(
     }
     if text.rows() > 0 {
         total += text.rows() as u64;
-        let batch = worker::finish_text(&mut text, source, &upstream)?;
+        let batch = finish_text(&mut text, source, &upstream)?;
         append.write(batch).await?;
     }
     change

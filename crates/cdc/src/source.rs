@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CdcError, Result};
 use crate::proto::{PgConfig, quote_ident};
-use crate::worker;
+use crate::{upstream, worker};
 
 /// What CREATE SOURCE declares.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -391,7 +391,7 @@ impl Sources {
             slot,
             id: uuid::Uuid::new_v4().to_string(),
         };
-        worker::prepare_source(&config, &spec).await?;
+        upstream::prepare_source(&config, &spec).await?;
         self.save(&spec)?;
         // A state file left by an earlier source of this name is ignored
         // (it names another source id) and replaced at the first pause.
@@ -438,7 +438,7 @@ impl Sources {
         {
             return Err(state_error(&state, e));
         }
-        if let Err(e) = worker::drop_upstream(&spec).await {
+        if let Err(e) = upstream::drop_upstream(&spec).await {
             tracing::warn!(source = name, error = %e,
                 "could not drop the replication slot on the source; drop it there by hand");
         }

@@ -275,5 +275,21 @@ fn normalize_offset(s: &str) -> String {
     }
 }
 
+/// Converts collected text rows, naming the value that does not convert.
+pub(crate) fn finish_text(
+    text: &mut TextColumns,
+    source: &str,
+    upstream: &str,
+) -> crate::error::Result<RecordBatch> {
+    text.finish()
+        .map_err(|bad| crate::error::CdcError::InvalidValue {
+            source_name: source.to_string(),
+            table: upstream.to_string(),
+            column: bad.column,
+            value: bad.value,
+            ty: bad.ty,
+        })
+}
+
 #[cfg(test)]
 mod tests;

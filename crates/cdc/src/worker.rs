@@ -10,35 +10,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use floe_storage::{Store, TableHandle};
-use tokio_postgres::NoTls;
 
 use crate::apply::{self, Op};
+use crate::connect::{sql_connect, sql_error};
 use crate::error::{CdcError, Result};
 use crate::pgoutput::{self, Message, Relation};
-use crate::proto::{
-    PgConfig, ReplConn, StreamMessage, format_lsn, pg_time_to_unix_ms, quote_ident,
-};
+use crate::props;
+use crate::proto::{PgConfig, ReplConn, StreamMessage, format_lsn, pg_time_to_unix_ms};
 use crate::snapshot;
-use crate::source::{Shared, SourceSpec, create_publication_sql};
+use crate::source::Shared;
 use crate::spill::{SpillWriter, Spilled};
-use crate::types::TextColumns;
-
-/// Table properties that tie a Floe table to its source.
-pub mod props {
-    /// The source's name.
-    pub const SOURCE: &str = "floe.cdc.source";
-    /// The source's id (see `SourceSpec::id`).
-    pub const SOURCE_ID: &str = "floe.cdc.source-id";
-    /// The source table, `schema.table`.
-    pub const RELATION: &str = "floe.cdc.relation";
-    /// Every source transaction committed before this LSN is applied.
-    pub const LSN: &str = "floe.cdc.lsn";
-    /// `true` once the initial copy is committed.
-    pub const SYNCED: &str = "floe.cdc.synced";
-    /// Each column's attribute number in the source (JSON), to tell a
-    /// renamed column from a dropped and an added one.
-    pub const ATTNUMS: &str = "floe.cdc.attnums";
-}
+use crate::upstream::prepare_source;
 
 /// Longest wait for more transactions before applying what arrived; also
 /// the shortest time between two applies, so a busy table commits at most
@@ -66,163 +48,6 @@ const DISCOVER_INTERVAL: Duration = Duration::from_secs(5);
 /// `RECOPY_FIRST` (or at the next reconnect, if sooner).
 const RECOPY_FIRST: Duration = Duration::from_secs(60);
 const RECOPY_MAX: Duration = Duration::from_secs(30 * 60);
-
-pub(crate) fn sql_error(source: &str, command: &str, e: tokio_postgres::Error) -> CdcError {
-    match e.as_db_error() {
-        Some(db) => CdcError::Server {
-            source_name: source.to_string(),
-            command: command.to_string(),
-            sqlstate: db.code().code().to_string(),
-            message: db.message().to_string(),
-        },
-        None => CdcError::Protocol {
-            source_name: source.to_string(),
-            reason: format!("{command}: {e}"),
-        },
-    }
-}
-
-/// An ordinary SQL connection to the source, over a stream secured as
-/// the connection string's `sslmode` says.
-pub(crate) async fn sql_connect(config: &PgConfig, source: &str) -> Result<tokio_postgres::Client> {
-    let stream = crate::proto::open_stream(config, source).await?;
-    let (client, connection) = config
-        .sql_config()
-        .connect_raw(stream, NoTls)
-        .await
-        .map_err(|e| match e.as_db_error() {
-            Some(_) => sql_error(source, "connecting", e),
-            None => CdcError::Connect {
-                source_name: source.to_string(),
-                address: config.address(),
-                reason: e.to_string(),
-            },
-        })?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(client)
-}
-
-/// Converts collected text rows, naming the value that does not convert.
-pub(crate) fn finish_text(
-    text: &mut TextColumns,
-    source: &str,
-    upstream: &str,
-) -> Result<arrow::array::RecordBatch> {
-    text.finish().map_err(|bad| CdcError::InvalidValue {
-        source_name: source.to_string(),
-        table: upstream.to_string(),
-        column: bad.column,
-        value: bad.value,
-        ty: bad.ty,
-    })
-}
-
-/// Checks the source server and creates what replication needs there:
-/// `wal_level = logical`, the publication (when Floe owns it) and the
-/// slot. Returns whether the slot had to be created.
-pub(crate) async fn prepare_source(config: &PgConfig, spec: &SourceSpec) -> Result<bool> {
-    let source = spec.name.as_str();
-    let client = sql_connect(config, source).await?;
-    let level: String = client
-        .query_one("SELECT current_setting('wal_level')", &[])
-        .await
-        .map_err(|e| sql_error(source, "reading wal_level", e))?
-        .get(0);
-    if level != "logical" {
-        return Err(CdcError::InvalidOption {
-            source_name: source.to_string(),
-            option: "wal_level".into(),
-            reason: format!(
-                "the source has wal_level = {level}; set wal_level = logical in postgresql.conf and restart PostgreSQL"
-            ),
-        });
-    }
-    let exists = !client
-        .query(
-            "SELECT 1 FROM pg_publication WHERE pubname = $1",
-            &[&spec.publication],
-        )
-        .await
-        .map_err(|e| sql_error(source, "reading pg_publication", e))?
-        .is_empty();
-    if !exists {
-        if spec.owns_publication {
-            client
-                .batch_execute(&create_publication_sql(spec))
-                .await
-                .map_err(|e| sql_error(source, "CREATE PUBLICATION", e))?;
-        } else {
-            return Err(CdcError::InvalidOption {
-                source_name: source.to_string(),
-                option: "PUBLICATION".into(),
-                reason: format!(
-                    "publication \"{}\" does not exist on the source",
-                    spec.publication
-                ),
-            });
-        }
-    }
-    let has_slot = !client
-        .query(
-            "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
-            &[&spec.slot],
-        )
-        .await
-        .map_err(|e| sql_error(source, "reading pg_replication_slots", e))?
-        .is_empty();
-    if !has_slot {
-        let mut repl = ReplConn::connect(config, source).await?;
-        repl.simple_query(&format!(
-            "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-            quote_ident(&spec.slot)
-        ))
-        .await?;
-    }
-    Ok(!has_slot)
-}
-
-/// Drops the source's slot and, if Floe created it, its publication.
-pub(crate) async fn drop_upstream(spec: &SourceSpec) -> Result<()> {
-    let source = spec.name.as_str();
-    let config = spec.config()?;
-    let client = sql_connect(&config, source).await?;
-    // A walsender that has not noticed the worker left yet holds the slot.
-    for _ in 0..50 {
-        let active: Vec<bool> = client
-            .query(
-                "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
-                &[&spec.slot],
-            )
-            .await
-            .map_err(|e| sql_error(source, "reading pg_replication_slots", e))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        match active.first() {
-            None => break,
-            Some(false) => {
-                client
-                    .query("SELECT pg_drop_replication_slot($1)", &[&spec.slot])
-                    .await
-                    .map_err(|e| sql_error(source, "dropping the replication slot", e))?;
-                break;
-            }
-            Some(true) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    if spec.owns_publication {
-        client
-            .batch_execute(&format!(
-                "DROP PUBLICATION IF EXISTS {}",
-                quote_ident(&spec.publication)
-            ))
-            .await
-            .map_err(|e| sql_error(source, "DROP PUBLICATION", e))?;
-    }
-    Ok(())
-}
 
 /// Starts the worker of a source, a task on the server's runtime. (Tables
 /// it creates hold handles that must outlive the worker, so it does not

@@ -6,7 +6,7 @@ use tokio::io::AsyncReadExt;
 
 use super::*;
 use crate::pgoutput::{RelColumn, Value};
-use crate::source::{SourceState, new_shared};
+use crate::source::{SourceSpec, SourceState, new_shared};
 
 fn spec() -> SourceSpec {
     SourceSpec {
