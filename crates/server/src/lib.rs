@@ -6,7 +6,9 @@
 //! protocol responses in one place, [`errors`], from the [`floe_common::Status`]
 //! every error carries.
 
+mod connection;
 pub mod errors;
+pub mod frames;
 pub mod http;
 pub mod login;
 pub mod pg;
