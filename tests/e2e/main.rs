@@ -2,4 +2,5 @@
 //! and over the PG wire protocol, and client-level tests over real sockets.
 
 mod pg_wire;
+mod pg_wire_fuzz;
 mod sql_logic;

@@ -86,6 +86,9 @@ pub enum Status {
     DuplicateObject,
     /// 08006: a connection to another server (a replication source) failed.
     ConnectionFailure,
+    /// 08P01: a client broke the wire protocol (a malformed or unexpected
+    /// message).
+    ProtocolViolation,
     /// XX000: a bug or an unexpected state inside Floe.
     Internal,
 }
@@ -132,6 +135,7 @@ impl Status {
             Status::IoError => "58030",
             Status::DuplicateObject => "42710",
             Status::ConnectionFailure => "08006",
+            Status::ProtocolViolation => "08P01",
             Status::Internal => "XX000",
         }
     }
@@ -172,7 +176,8 @@ impl Status {
             | Status::NotNullViolation
             | Status::CardinalityViolation
             | Status::InvalidTableDefinition
-            | Status::InvalidColumnReference => 400,
+            | Status::InvalidColumnReference
+            | Status::ProtocolViolation => 400,
         }
     }
 
@@ -182,13 +187,14 @@ impl Status {
     }
 }
 
-const ALL: [Status; 39] = [
+const ALL: [Status; 40] = [
     Status::InvalidPassword,
     Status::InvalidAuthorization,
     Status::TooManyConnections,
     Status::ConfigurationLimitExceeded,
     Status::DuplicateObject,
     Status::ConnectionFailure,
+    Status::ProtocolViolation,
     Status::SyntaxError,
     Status::UndefinedTable,
     Status::UndefinedSchema,

@@ -7,7 +7,9 @@
 //! every error carries.
 
 mod client_sql;
+mod connection;
 pub mod errors;
+pub mod frames;
 pub mod http;
 pub mod login;
 pub mod pg;

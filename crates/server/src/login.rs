@@ -35,7 +35,7 @@ use pgwire::api::{
     PgWireConnectionState, PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
 };
 use pgwire::error::{PgWireError, PgWireResult};
-use pgwire::messages::startup::Authentication;
+use pgwire::messages::startup::{Authentication, PasswordMessageFamily};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::sync::Mutex;
 
@@ -140,14 +140,13 @@ impl Authenticate {
                 Ok(())
             }
             (Phase::Offered(login), PgWireFrontendMessage::PasswordMessageFamily(msg)) => {
-                let Ok(initial) = msg.into_sasl_initial_response() else {
+                let Some((mechanism, data)) = sasl_initial_response(&msg) else {
                     return Err(self.fail(client, &login, "not a SASL initial response"));
                 };
-                if initial.auth_method != SCRAM_SHA_256 {
+                if mechanism != SCRAM_SHA_256.as_bytes() {
                     return Err(self.fail(client, &login, "unsupported SASL mechanism"));
                 }
-                let data = initial.data.unwrap_or_default();
-                match scram::start(login.verifier.clone(), &data) {
+                match scram::start(login.verifier.clone(), data.unwrap_or_default()) {
                     Ok((exchange, server_first)) => {
                         client
                             .send(PgWireBackendMessage::Authentication(
@@ -164,10 +163,10 @@ impl Authenticate {
                 Phase::Challenged(login, exchange),
                 PgWireFrontendMessage::PasswordMessageFamily(msg),
             ) => {
-                let Ok(response) = msg.into_sasl_response() else {
+                let Some(response) = password_message_body(&msg) else {
                     return Err(self.fail(client, &login, "not a SASL response"));
                 };
-                let server_final = match exchange.finish(&response.data) {
+                let server_final = match exchange.finish(response) {
                     Ok(f) => f,
                     Err(scram::ScramError::WrongProof) => {
                         let why = login.refused.unwrap_or("wrong password");
@@ -183,7 +182,7 @@ impl Authenticate {
                 self.admit(client, &login, server_final).await
             }
             (_, other) => Err(pg_fatal(
-                "08P01",
+                Status::ProtocolViolation.sqlstate(),
                 format!(
                     "protocol violation: unexpected message during authentication ({})",
                     message_name(&other)
@@ -231,6 +230,29 @@ impl Authenticate {
     }
 }
 
+/// The body of a password message (PasswordMessage, SASLInitialResponse
+/// or SASLResponse: one message type whose meaning depends on the phase).
+fn password_message_body(msg: &PasswordMessageFamily) -> Option<&[u8]> {
+    match msg {
+        PasswordMessageFamily::Raw(body) => Some(body),
+        _ => None,
+    }
+}
+
+/// A SASLInitialResponse's mechanism and data (none if its length is -1);
+/// `None` unless the fields fill the message exactly.
+fn sasl_initial_response(msg: &PasswordMessageFamily) -> Option<(&[u8], Option<&[u8]>)> {
+    let body = password_message_body(msg)?;
+    let end = body.iter().position(|&b| b == 0)?;
+    let (mechanism, rest) = (&body[..end], &body[end + 1..]);
+    let (length, data) = rest.split_first_chunk::<4>()?;
+    match i32::from_be_bytes(*length) {
+        -1 if data.is_empty() => Some((mechanism, None)),
+        n if usize::try_from(n).is_ok_and(|n| n == data.len()) => Some((mechanism, Some(data))),
+        _ => None,
+    }
+}
+
 fn message_name(m: &PgWireFrontendMessage) -> &'static str {
     match m {
         PgWireFrontendMessage::Startup(_) => "startup",
@@ -259,7 +281,7 @@ impl StartupHandler for Authenticate {
             PgWireError::UserError(info) if info.severity == "FATAL" => {
                 PgWireError::UserError(info)
             }
-            other => pg_fatal("08P01", other.to_string()),
+            other => pg_fatal(Status::ProtocolViolation.sqlstate(), other.to_string()),
         })
     }
 }

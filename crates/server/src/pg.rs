@@ -98,7 +98,7 @@ pub async fn serve(
                 let tls = tls.clone();
                 let task = tokio::spawn(async move {
                     let _slot = slot;
-                    if let Err(e) = pgwire::tokio::process_socket(socket, tls, connection).await {
+                    if let Err(e) = crate::connection::process_socket(socket, tls, connection).await {
                         tracing::debug!(%peer, error = %e, "PG connection ended with an error");
                     }
                 });
