@@ -19,7 +19,7 @@ PACKAGES=(
   "tpchgen-cli==4.0.0"
   "pytest==9.2.0"
   "pyarrow==26.0.1"
-  "datafusion==53.0.0"
+  "datafusion==54.1.0"
   "trustme==1.2.1"
   "sslyze==6.3.1"
 )

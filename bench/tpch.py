@@ -89,7 +89,7 @@ TPCH_SCHEMA: dict[str, list[tuple[str, str]]] = {
                  ("l_shipmode", "VARCHAR"), ("l_comment", "VARCHAR")],
 }
 
-ALL_ENGINES = ["duckdb", "chdb", "floe", "datafusion"]
+ALL_ENGINES = ["duckdb", "chdb", "floe", "datafusion", "duckdb-files"]
 REL_TOL = 1e-6
 ABS_TOL = 1e-9
 
@@ -324,6 +324,39 @@ class DuckDBEngine(Engine):
             self.con.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+class DuckDBFilesEngine(DuckDBEngine):
+    """DuckDB reading the Parquet files Floe wrote, in place, through views
+    (run after "floe"): the peer on exactly the bytes Floe reads."""
+
+    name = "duckdb-files"
+
+    def __init__(self, out_dir: Path, sf: float):
+        self.warehouse = out_dir / "floe-data" / "warehouse" / "public"
+        self.con = duckdb.connect()
+        self.files: list[Path] = []
+
+    def load(self, files):
+        times = {}
+        for t in files:
+            found = sorted(self.warehouse.glob(f"{t}/data/*.parquet"))
+            if not found:
+                raise RuntimeError(f"no Floe data files for {t} under {self.warehouse}; "
+                                   f"the duckdb-files engine reads Floe's files, so run floe first")
+            t0 = time.perf_counter()
+            paths = ", ".join(sql_str(str(f)) for f in found)
+            self.con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet([{paths}])")
+            times[t] = time.perf_counter() - t0
+            self.files += found
+        return times
+
+    def disk_size(self):
+        used = apparent = 0
+        for f in self.files:
+            d = dir_size(f)
+            used, apparent = used + d["du_bytes"], apparent + d["apparent_bytes"]
+        return {"du_bytes": used, "apparent_bytes": apparent}
 
 
 def arrow_rows(table: pa.Table) -> list[tuple]:
@@ -706,6 +739,8 @@ def make_engine(name: str, args, out_dir: Path) -> Engine:
         return FloeEngine(out_dir, args.sf, args.floe_bin)
     if name == "datafusion":
         return DataFusionEngine(out_dir, args.sf)
+    if name == "duckdb-files":
+        return DuckDBFilesEngine(out_dir, args.sf)
     raise ValueError(name)
 
 
@@ -819,20 +854,24 @@ def build_report(args, engines, pq_info, load, results, checks, started: dt.date
              f"- runs: 1 cold (first run after load) + {args.runs} hot, median of hot runs (ms)",
              f"- engines: " + ", ".join(f"{e} {load[e].get('version', '')}".strip() for e in engines),
              ""]
-    header = ["query", "duckdb ms", "chdb ms", "floe ms", "datafusion ms", "floe/duckdb",
-              "floe/chdb", "floe/datafusion", "floe correct", "chdb correct", "datafusion correct"]
+    # Per query: each engine's median, Floe's ratio to each peer, and
+    # whether each engine's answer matches DuckDB's.
+    peers = [e for e in engines if e != "floe"]
+    checked = [e for e in engines if e in checks]
+    header = (["query"] + [f"{e} ms" for e in engines]
+              + ([f"floe/{e}" for e in peers] if "floe" in engines else [])
+              + [f"{e} correct" for e in checked])
+    ratios = len(peers) if "floe" in engines else 0
     lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "|".join(["---"] + ["---:"] * 7 + [":---:"] * 3) + "|")
+    lines.append("|" + "|".join(["---"] + ["---:"] * (len(engines) + ratios)
+                                + [":---:"] * len(checked)) + "|")
     for q in qnums:
         r = {e: results[e][q] for e in engines}
-        lines.append("| " + " | ".join([
-            f"Q{q:02d}", fmt_ms(r.get("duckdb")), fmt_ms(r.get("chdb")), fmt_ms(r.get("floe")),
-            fmt_ms(r.get("datafusion")),
-            fmt_ratio(r.get("floe"), r.get("duckdb")), fmt_ratio(r.get("floe"), r.get("chdb")),
-            fmt_ratio(r.get("floe"), r.get("datafusion")),
-            fmt_check(checks.get("floe", {}).get(q)), fmt_check(checks.get("chdb", {}).get(q)),
-            fmt_check(checks.get("datafusion", {}).get(q)),
-        ]) + " |")
+        cells = [f"Q{q:02d}"] + [fmt_ms(r.get(e)) for e in engines]
+        if "floe" in engines:
+            cells += [fmt_ratio(r.get("floe"), r.get(e)) for e in peers]
+        cells += [fmt_check(checks[e].get(q)) for e in checked]
+        lines.append("| " + " | ".join(cells) + " |")
 
     common = [q for q in qnums if all(results[e][q].get("status") == "ok" for e in engines)]
     gm = {e: geomean([results[e][q]["median_ms"] for q in common]) for e in engines}
@@ -849,7 +888,8 @@ def build_report(args, engines, pq_info, load, results, checks, started: dt.date
     parquet_bytes = sum(v["bytes"] for v in pq_info.values())
     lines.append(f"| (parquet input) | | | {human_bytes(parquet_bytes)} |")
     pairs = [("floe", "duckdb"), ("floe", "chdb"), ("chdb", "duckdb"),
-             ("floe", "datafusion"), ("datafusion", "duckdb")]
+             ("floe", "datafusion"), ("datafusion", "duckdb"), ("floe", "duckdb-files"),
+             ("duckdb-files", "duckdb")]
     ratio_lines = []
     for a, b in pairs:
         if a in engines and b in engines and gm.get(a) and gm.get(b):
@@ -919,7 +959,7 @@ def main(argv=None) -> int:
     ap.add_argument("--queries", type=parse_queries, default=parse_queries(None),
                     help="comma-separated query numbers or ranges, e.g. 1,3,6 or 1-5 (default all)")
     ap.add_argument("--engines", default=",".join(ALL_ENGINES),
-                    help="comma-separated subset of duckdb,chdb,floe (default all)")
+                    help="comma-separated subset of " + ",".join(ALL_ENGINES) + " (default all)")
     ap.add_argument("--timeout", type=float, default=600,
                     help="per-query client-side timeout in seconds, 0 = none (default 600)")
     ap.add_argument("--floe-bin", default=default_floe_bin(),

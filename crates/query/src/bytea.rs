@@ -7,7 +7,6 @@
 //! INSERT or by type coercion) is replaced by [`ByteaIn`], which decodes
 //! PostgreSQL's hex and escape forms and refuses anything else with 22P02.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BinaryBuilder, StringArray};
@@ -68,10 +67,6 @@ fn decode(text: &StringArray) -> Result<ArrayRef> {
 }
 
 impl ScalarUDFImpl for ByteaIn {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn name(&self) -> &str {
         "bytea_in"
     }
@@ -161,9 +156,11 @@ impl PgByteaCasts {
             let name = names.save(&expr);
             expr.transform_up(|e| {
                 let replaced = match &e {
-                    Expr::Cast(Cast { expr, data_type }) => self.rewrite(expr, data_type, &schema),
-                    Expr::TryCast(TryCast { expr, data_type }) => {
-                        self.rewrite(expr, data_type, &schema)
+                    Expr::Cast(Cast { expr, field }) => {
+                        self.rewrite(expr, field.data_type(), &schema)
+                    }
+                    Expr::TryCast(TryCast { expr, field }) => {
+                        self.rewrite(expr, field.data_type(), &schema)
                     }
                     _ => None,
                 };

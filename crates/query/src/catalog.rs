@@ -1,6 +1,5 @@
 //! DataFusion's catalog view of the store: schemas are Iceberg namespaces.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
@@ -32,10 +31,6 @@ impl FloeCatalog {
 }
 
 impl CatalogProvider for FloeCatalog {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn schema_names(&self) -> Vec<String> {
         let mut names = self.store.schemas();
         names.extend(
@@ -87,10 +82,6 @@ struct FloeSchema {
 
 #[async_trait]
 impl SchemaProvider for FloeSchema {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn table_names(&self) -> Vec<String> {
         self.store.table_names(&self.name)
     }

@@ -16,8 +16,8 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{DataFrame, Expr as DfExpr, cast, col};
 use datafusion::sql::sqlparser::ast::{
     Assignment, AssignmentTarget, ConflictTarget, Delete, Expr, FromTable, Ident, Insert,
-    ObjectName, OnConflictAction, OnInsert, Query, SelectItem, SetExpr, Statement, TableFactor,
-    TableObject, TableWithJoins, Update, UpdateTableFromKind, visit_expressions_mut,
+    ObjectName, ObjectNamePart, OnConflictAction, OnInsert, Query, SelectItem, SetExpr, Statement,
+    TableFactor, TableObject, TableWithJoins, Update, UpdateTableFromKind, visit_expressions_mut,
 };
 use floe_storage::{PositionDeletes, TableChange, TableHandle};
 use futures::StreamExt;
@@ -316,7 +316,7 @@ pub async fn upsert(engine: &Engine, insert: Insert) -> Result<u64, QueryError> 
     let Some(source) = insert.source else {
         return Err(unsupported("INSERT without VALUES or SELECT"));
     };
-    let target = Target::resolve(engine, name, insert.table_alias.as_ref())?;
+    let target = Target::resolve(engine, name, insert.table_alias.as_ref().map(|a| &a.alias))?;
     let columns = target.columns()?;
     let key = primary_key(&target)?;
     match &on_conflict.conflict_target {
@@ -358,15 +358,13 @@ pub async fn upsert(engine: &Engine, insert: Insert) -> Result<u64, QueryError> 
         OnConflictAction::DoNothing => None,
         OnConflictAction::DoUpdate(u) => Some(u),
     };
-    let incoming = incoming_rows(
-        engine,
-        &target,
-        &insert.columns,
-        *source,
-        &key,
-        do_update.is_some(),
-    )
-    .await?;
+    let named = insert
+        .columns
+        .iter()
+        .map(column_name)
+        .collect::<Result<Vec<_>, _>>()?;
+    let incoming =
+        incoming_rows(engine, &target, &named, *source, &key, do_update.is_some()).await?;
     let mut append = change.append()?;
     if key.is_empty() {
         // No key to conflict on: every row is new.
@@ -468,6 +466,16 @@ fn primary_key(target: &Target) -> Result<Vec<String>, QueryError> {
         .identifier_field_ids()
         .filter_map(|id| schema.field_by_id(id).map(|f| f.name.clone()))
         .collect())
+}
+
+/// A column an INSERT names: one identifier.
+fn column_name(name: &ObjectName) -> Result<Ident, QueryError> {
+    match name.0.as_slice() {
+        [ObjectNamePart::Identifier(ident)] => Ok(ident.clone()),
+        _ => Err(unsupported(
+            "a qualified column name in the column list of INSERT",
+        )),
+    }
 }
 
 /// The rows an INSERT proposes, materialized, with the table's column names

@@ -1,6 +1,5 @@
 //! Functions whose results follow PostgreSQL rather than DataFusion's defaults.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use arrow::datatypes::{DECIMAL128_MAX_PRECISION, DataType, FieldRef};
@@ -40,10 +39,6 @@ fn avg_decimal(precision: u8, scale: i8) -> DataType {
 }
 
 impl AggregateUDFImpl for PgAvg {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn name(&self) -> &str {
         self.inner.name()
     }

@@ -21,6 +21,7 @@ mod error;
 mod functions;
 pub mod names;
 pub mod positions;
+mod prune;
 mod scan;
 mod sources;
 mod system;

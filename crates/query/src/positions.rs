@@ -5,7 +5,6 @@
 //! through this scan and delete them by position (Iceberg position deletes).
 //! It reads files in order without pruning, so it is exact rather than fast.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
@@ -115,10 +114,6 @@ impl PositionTable {
 
 #[async_trait]
 impl TableProvider for PositionTable {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -180,10 +175,6 @@ impl DisplayAs for PositionScanExec {
 impl ExecutionPlan for PositionScanExec {
     fn name(&self) -> &str {
         "PositionScanExec"
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {

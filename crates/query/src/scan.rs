@@ -10,14 +10,12 @@
 //! - Filters prune row groups and pages by statistics, and are evaluated
 //!   during decoding when `datafusion.execution.parquet.pushdown_filters` is on.
 
-use std::any::Any;
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Formatter;
 use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::Session;
-use datafusion::common::config::{ConfigOptions, TableParquetOptions};
+use datafusion::common::config::TableParquetOptions;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{Result, Statistics};
@@ -26,26 +24,25 @@ use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::parquet::{
     CachedParquetFileReaderFactory, ParquetAccessPlan, RowGroupAccess,
 };
-use datafusion::datasource::physical_plan::{
-    FileGroup, FileOpener, FileScanConfig, FileScanConfigBuilder, FileSource, ParquetSource,
-};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::object_store::ObjectMeta;
 use datafusion::object_store::path::Path;
-use datafusion::object_store::{ObjectMeta, ObjectStore};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_expr::projection::ProjectionExprs;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_expr_adapter::{
     DefaultPhysicalExprAdapterFactory, PhysicalExprAdapter, PhysicalExprAdapterFactory,
 };
-use datafusion::physical_plan::filter_pushdown::FilterPushdownPropagation;
-use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
-use datafusion::physical_plan::{DisplayFormatType, ExecutionPlan, SortOrderPushdownResult};
+use datafusion::physical_plan::ExecutionPlan;
 use floe_storage::LiveFile;
 use floe_storage::conform::field_id;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+
+use source::FloeParquetSource;
+
+mod source;
 
 /// Builds the scan of `files` with the stored table schema `table_schema`
 /// (fields carry their Iceberg field ids).
@@ -102,7 +99,7 @@ pub async fn parquet_scan(
                 .iter()
                 .map(|rg| rg.num_rows() as u64)
                 .collect();
-            part = part.with_extensions(Arc::new(skip_deleted(&row_groups, &file.deleted)));
+            part = part.with_extension(skip_deleted(&row_groups, &file.deleted));
         }
         // Only the row count: column statistics from before deletes could
         // make DataFusion treat a column as constant.
@@ -124,11 +121,8 @@ pub async fn parquet_scan(
         Some(hint) => source.with_metadata_size_hint(hint),
         None => source,
     };
-    let source: Arc<dyn FileSource> = if files.iter().any(|f| !f.deleted.is_empty()) {
-        Arc::new(KeepDeletesUnderLimit(Arc::new(source)))
-    } else {
-        Arc::new(source)
-    };
+    let deletes = files.iter().any(|f| !f.deleted.is_empty());
+    let source = FloeParquetSource::wrapping(Arc::new(source), deletes);
 
     let partitions = state.config_options().execution.target_partitions.max(1);
     let config = FileScanConfigBuilder::new(url, source)
@@ -253,7 +247,7 @@ impl PhysicalExprAdapter for FieldIdAdapter {
     fn rewrite(&self, expr: Arc<dyn PhysicalExpr>) -> Result<Arc<dyn PhysicalExpr>> {
         let renamed = expr
             .transform(|e| {
-                if let Some(column) = e.as_any().downcast_ref::<Column>()
+                if let Some(column) = e.downcast_ref::<Column>()
                     && let Some(name) = self.rename.get(column.name())
                     && name != column.name()
                 {
@@ -264,103 +258,5 @@ impl PhysicalExprAdapter for FieldIdAdapter {
             })
             .data()?;
         self.inner.rewrite(renamed)
-    }
-}
-
-/// A Parquet source whose file openers never see the scan's LIMIT.
-///
-/// With a limit, DataFusion's Parquet opener may replace a row group's row
-/// selection by a full scan when statistics say every row matches, which
-/// would bring deleted rows back. The limit is still applied to the output.
-struct KeepDeletesUnderLimit(Arc<dyn FileSource>);
-
-impl std::fmt::Debug for KeepDeletesUnderLimit {
-    fn fmt(&self, f: &mut Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KeepDeletesUnderLimit({})", self.0.file_type())
-    }
-}
-
-impl KeepDeletesUnderLimit {
-    fn wrap(inner: Arc<dyn FileSource>) -> Arc<dyn FileSource> {
-        Arc::new(KeepDeletesUnderLimit(inner))
-    }
-}
-
-impl FileSource for KeepDeletesUnderLimit {
-    fn create_file_opener(
-        &self,
-        object_store: Arc<dyn ObjectStore>,
-        base_config: &FileScanConfig,
-        partition: usize,
-    ) -> Result<Arc<dyn FileOpener>> {
-        let mut config = base_config.clone();
-        config.limit = None;
-        self.0.create_file_opener(object_store, &config, partition)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn table_schema(&self) -> &TableSchema {
-        self.0.table_schema()
-    }
-
-    fn with_batch_size(&self, batch_size: usize) -> Arc<dyn FileSource> {
-        Self::wrap(self.0.with_batch_size(batch_size))
-    }
-
-    fn filter(&self) -> Option<Arc<dyn PhysicalExpr>> {
-        self.0.filter()
-    }
-
-    fn projection(&self) -> Option<&ProjectionExprs> {
-        self.0.projection()
-    }
-
-    fn metrics(&self) -> &ExecutionPlanMetricsSet {
-        self.0.metrics()
-    }
-
-    fn file_type(&self) -> &str {
-        self.0.file_type()
-    }
-
-    fn fmt_extra(&self, t: DisplayFormatType, f: &mut Formatter) -> std::fmt::Result {
-        self.0.fmt_extra(t, f)
-    }
-
-    fn supports_repartitioning(&self) -> bool {
-        self.0.supports_repartitioning()
-    }
-
-    fn try_pushdown_filters(
-        &self,
-        filters: Vec<Arc<dyn PhysicalExpr>>,
-        config: &ConfigOptions,
-    ) -> Result<FilterPushdownPropagation<Arc<dyn FileSource>>> {
-        let pushed = self.0.try_pushdown_filters(filters, config)?;
-        Ok(FilterPushdownPropagation {
-            filters: pushed.filters,
-            updated_node: pushed.updated_node.map(Self::wrap),
-        })
-    }
-
-    fn try_pushdown_sort(
-        &self,
-        order: &[PhysicalSortExpr],
-        eq_properties: &EquivalenceProperties,
-    ) -> Result<SortOrderPushdownResult<Arc<dyn FileSource>>> {
-        Ok(self
-            .0
-            .try_pushdown_sort(order, eq_properties)?
-            .map(Self::wrap))
-    }
-
-    fn try_pushdown_projection(
-        &self,
-        projection: &ProjectionExprs,
-    ) -> Result<Option<Arc<dyn FileSource>>> {
-        Ok(self.0.try_pushdown_projection(projection)?.map(Self::wrap))
     }
 }

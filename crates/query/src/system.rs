@@ -3,7 +3,6 @@
 //! `system.audit`, `system.sessions` and `system.queries`, and
 //! `system.caches`) and the time-travel table function `at_snapshot`.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -52,8 +51,7 @@ impl SystemSchema {
 /// audit trail, and the replication sources (their upstream connections).
 pub(crate) fn superuser_only(source: &Arc<dyn datafusion::logical_expr::TableSource>) -> bool {
     datafusion::datasource::source_as_provider(source).is_ok_and(|p| {
-        p.as_any()
-            .downcast_ref::<SystemTable>()
+        p.downcast_ref::<SystemTable>()
             .is_some_and(|t| matches!(t.kind, Kind::Audit | Kind::Sources))
     })
 }
@@ -158,10 +156,6 @@ impl Kind {
 
 #[async_trait]
 impl SchemaProvider for SystemSchema {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn table_names(&self) -> Vec<String> {
         Kind::ALL.iter().map(|(_, n)| n.to_string()).collect()
     }
@@ -510,10 +504,6 @@ fn describe_fields(
 
 #[async_trait]
 impl TableProvider for SystemTable {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn schema(&self) -> SchemaRef {
         self.kind.schema()
     }

@@ -1,7 +1,6 @@
 //! The DataFusion view of a Floe table: scans of a committed snapshot and
 //! inserts through the storage writer.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
@@ -22,7 +21,6 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use floe_storage::TableHandle;
 use floe_storage::iceberg::spec::{NullOrder, SortDirection, Transform};
 use futures::StreamExt;
-use iceberg_datafusion::physical_plan::convert_filters_to_predicate;
 
 use crate::error::QueryError;
 
@@ -46,11 +44,11 @@ pub(crate) fn scanned_table(
     source: &Arc<dyn datafusion::logical_expr::TableSource>,
 ) -> Option<(String, String)> {
     let provider = datafusion::datasource::source_as_provider(source).ok()?;
-    let any = provider.as_any();
-    let handle = if let Some(t) = any.downcast_ref::<FloeTable>() {
+    let handle = if let Some(t) = provider.downcast_ref::<FloeTable>() {
         &t.handle
     } else {
-        any.downcast_ref::<crate::positions::PositionTable>()?
+        provider
+            .downcast_ref::<crate::positions::PositionTable>()?
             .handle()
     };
     Some((handle.schema_name(), handle.name().to_string()))
@@ -112,10 +110,6 @@ impl FloeTable {
 
 #[async_trait]
 impl TableProvider for FloeTable {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -141,7 +135,7 @@ impl TableProvider for FloeTable {
                 Vec::new(),
             ),
         };
-        let predicate = convert_filters_to_predicate(filters);
+        let predicate = crate::prune::filters_to_predicate(filters, &self.stored);
         let files = self
             .handle
             .live_files(&table, self.snapshot_id, predicate)
@@ -277,10 +271,6 @@ impl DisplayAs for FloeSink {
 
 #[async_trait]
 impl DataSink for FloeSink {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn schema(&self) -> &SchemaRef {
         &self.schema
     }

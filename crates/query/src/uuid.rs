@@ -5,7 +5,6 @@
 //! the tag to report the PostgreSQL `uuid` type. Scans convert the stored
 //! bytes to canonical text; writes parse text back (in the storage layer).
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -118,10 +117,6 @@ impl DisplayAs for UuidTextExec {
 impl ExecutionPlan for UuidTextExec {
     fn name(&self) -> &str {
         "UuidTextExec"
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
