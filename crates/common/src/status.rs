@@ -51,7 +51,8 @@ pub enum Status {
     DivisionByZero,
     /// 23502: NULL in a column that does not allow it.
     NotNullViolation,
-    /// 21000: one statement would change the same row twice.
+    /// 21000: one statement would change the same row twice, or a scalar
+    /// subquery returned more than one row.
     CardinalityViolation,
     /// 42P10: a column list does not match a constraint.
     InvalidColumnReference,

@@ -191,8 +191,11 @@ fn datafusion_status(e: &DataFusionError) -> Status {
             _ => Status::Internal,
         },
         DataFusionError::Execution(msg) => {
-            if msg.to_ascii_lowercase().contains("divide by zero") {
+            let lower = msg.to_ascii_lowercase();
+            if lower.contains("divide by zero") {
                 Status::DivisionByZero
+            } else if lower.contains("scalar subquery returned more than one row") {
+                Status::CardinalityViolation
             } else {
                 Status::DataException
             }
