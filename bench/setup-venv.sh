@@ -22,6 +22,8 @@ PACKAGES=(
   "datafusion==54.1.0"
   "trustme==1.2.1"
   "sslyze==6.3.1"
+  "sqlalchemy==2.1.9"
+  "pandas==3.1.1"
 )
 
 STAMP="$VENV/.floe-setup-stamp"
@@ -44,6 +46,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # Sanity check: the modules import and the tpchgen-cli entry point exists.
 "$VENV/bin/python" - <<'EOF'
 import duckdb, chdb, datafusion, pyiceberg, psycopg, pyarrow, pytest, trustme  # noqa: F401
+import pandas, sqlalchemy  # noqa: F401
 import duckdb_extension_tpch  # noqa: F401
 EOF
 [[ -x "$VENV/bin/tpchgen-cli" ]] || { echo "tpchgen-cli missing from $VENV/bin" >&2; exit 1; }

@@ -13,11 +13,8 @@ use arrow::array::{Array, ArrayRef, BinaryBuilder, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::{Cast, ScalarFunction, TryCast};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
     Signature, Volatility,
@@ -26,6 +23,7 @@ use datafusion::optimizer::AnalyzerRule;
 use datafusion::scalar::ScalarValue;
 
 use crate::error::QueryError;
+use crate::rewrite::rewrite_expressions;
 
 /// `bytea_in(text)`: PostgreSQL's bytea input function.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -142,43 +140,20 @@ impl PgByteaCasts {
             Expr::Cast(Cast::new(Box::new(call), to.clone()))
         })
     }
-
-    fn analyze_node(&self, plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
-        let mut schema = merge_schema(&plan.inputs());
-        if let LogicalPlan::TableScan(scan) = &plan {
-            schema.merge(&DFSchema::try_from_qualified_schema(
-                scan.table_name.clone(),
-                &scan.source.schema(),
-            )?);
-        }
-        let names = NamePreserver::new(&plan);
-        plan.map_expressions(|expr| {
-            let name = names.save(&expr);
-            expr.transform_up(|e| {
-                let replaced = match &e {
-                    Expr::Cast(Cast { expr, field }) => {
-                        self.rewrite(expr, field.data_type(), &schema)
-                    }
-                    Expr::TryCast(TryCast { expr, field }) => {
-                        self.rewrite(expr, field.data_type(), &schema)
-                    }
-                    _ => None,
-                };
-                Ok(match replaced {
-                    Some(new) => Transformed::yes(new),
-                    None => Transformed::no(e),
-                })
-            })
-            .map(|t| t.update_data(|e| name.restore(e)))
-        })
-    }
 }
 
 impl AnalyzerRule for PgByteaCasts {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        Ok(plan
-            .transform_up_with_subqueries(|node| self.analyze_node(node))?
-            .data)
+        let rewritten = rewrite_expressions(plan, &|e, schema| {
+            Ok(match e {
+                Expr::Cast(Cast { expr, field }) => self.rewrite(expr, field.data_type(), schema),
+                Expr::TryCast(TryCast { expr, field }) => {
+                    self.rewrite(expr, field.data_type(), schema)
+                }
+                _ => None,
+            })
+        })?;
+        Ok(rewritten.data)
     }
 
     fn name(&self) -> &str {

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use datafusion::arrow::array::UInt64Array;
 use datafusion::catalog::CatalogProvider;
 use datafusion::common::config::Dialect;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
@@ -23,7 +24,7 @@ use crate::error::{QueryError, unsupported};
 use crate::positions::RowPositions;
 use crate::system::{AtSnapshot, SystemSchema};
 use crate::table::append_stream;
-use crate::{access, alter, copy, ddl, dml, names, sources};
+use crate::{access, alter, copy, ddl, dml, names, pg_syntax, sources};
 use floe_cdc::Sources;
 
 /// What a statement produced.
@@ -125,6 +126,14 @@ impl Engine {
         // compares exactly with DECIMAL columns.
         config.options_mut().sql_parser.parse_float_as_decimal = true;
         let ctx = SessionContext::new_with_config(config);
+        // PostgreSQL's float/numeric coercion goes ahead of DataFusion's.
+        let mut state = SessionStateBuilder::new_from_existing(ctx.state());
+        if let Some(analyzer) = state.analyzer() {
+            analyzer
+                .rules
+                .insert(0, Arc::new(crate::coercion::PgFloatNumeric));
+        }
+        let ctx = SessionContext::new_with_state(state.build());
         let sources = Sources::open(store.clone()).unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot read the replication sources; none will run");
             Sources::none(store.clone())
@@ -143,8 +152,15 @@ impl Engine {
         ctx.register_catalog(CATALOG_NAME, catalog);
         ctx.register_udf(crate::bytea::ByteaIn::udf().as_ref().clone());
         ctx.add_analyzer_rule(Arc::new(crate::bytea::PgByteaCasts::new()));
+        ctx.add_analyzer_rule(Arc::new(crate::coercion::PgIntegerCasts::new()));
+        let checked = Arc::new(crate::overflow::PgCheckedArithmetic::new());
+        ctx.add_analyzer_rule(checked.clone());
+        ctx.add_optimizer_rule(checked);
         for udaf in crate::functions::aggregates() {
             ctx.register_udaf(udaf);
+        }
+        for udf in crate::functions::scalars() {
+            ctx.register_udf(udf);
         }
         ctx.register_udtf(
             "at_snapshot",
@@ -430,6 +446,8 @@ impl Engine {
                 | Statement::StartTransaction { .. }
                 | Statement::Commit { .. }
                 | Statement::Rollback { .. }
+                | Statement::Savepoint { .. }
+                | Statement::ReleaseSavepoint { .. }
         ) || access::is_access_statement(stmt)
             || matches!(
                 stmt,
@@ -443,7 +461,13 @@ impl Engine {
 
     /// Plans a statement with DataFusion.
     pub async fn plan(&self, mut stmt: Statement) -> Result<LogicalPlan, QueryError> {
-        pg_literals(&mut stmt)?;
+        if let Some(query) = pg_syntax::server_version_query(&stmt) {
+            stmt = query;
+        }
+        if let Statement::CreateIndex(_) = stmt {
+            return Err(QueryError::NoIndexes);
+        }
+        pg_syntax::rewrite(&mut stmt)?;
         let state = self.ctx.state();
         let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
@@ -552,6 +576,10 @@ impl Engine {
             Statement::StartTransaction { .. } => Ok(Output::command("BEGIN")),
             Statement::Commit { .. } => Ok(Output::command("COMMIT")),
             Statement::Rollback { .. } => Ok(Output::command("ROLLBACK")),
+            // A block holds no writes (see `transaction`), so a savepoint
+            // has nothing to keep or discard.
+            Statement::Savepoint { .. } => Ok(Output::command("SAVEPOINT")),
+            Statement::ReleaseSavepoint { .. } => Ok(Output::command("RELEASE")),
             Statement::Update(update) => {
                 let rows = dml::update(self, update).await?;
                 Ok(Output::count("UPDATE", rows))
@@ -699,73 +727,4 @@ pub(crate) fn lookup(
             name: format!("{schema}.{table}"),
         },
     })
-}
-
-/// Rewrites PostgreSQL literal forms drivers send that DataFusion reads
-/// differently:
-/// - `'\x0aff'::bytea` (the hex form of a bytea literal) becomes a binary
-///   literal; DataFusion would otherwise cast the text's own bytes;
-/// - numeric literals with an exponent (`1e300`) become double precision;
-///   others are decimals, as in PostgreSQL;
-/// - `::uuid` casts become casts to text, the type uuid columns have in SQL
-///   (values are checked as uuids when they are written).
-fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
-    use datafusion::sql::sqlparser::ast::{
-        DataType as SqlType, Expr, Value, visit_expressions_mut,
-    };
-    let outcome = visit_expressions_mut(stmt, |expr| {
-        if let Expr::Value(v) = expr
-            && let Value::Number(text, _) = &v.value
-            && text.contains(['e', 'E'])
-        {
-            // Numeric literals are decimals, but one with an exponent may
-            // not fit a decimal: it is a double precision value.
-            *expr = Expr::Cast {
-                kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
-                expr: Box::new(Expr::Value(Value::SingleQuotedString(text.clone()).into())),
-                data_type: SqlType::DoublePrecision,
-                array: false,
-                format: None,
-            };
-            return std::ops::ControlFlow::Continue(());
-        }
-        if let Expr::Cast {
-            data_type, expr, ..
-        } = expr
-            && *data_type == SqlType::Uuid
-        {
-            *data_type = SqlType::Text;
-            if let Expr::Value(v) = expr.as_mut()
-                && let Value::SingleQuotedString(text) = &mut v.value
-            {
-                match uuid::Uuid::parse_str(text.trim()) {
-                    Ok(u) => *text = u.hyphenated().to_string(),
-                    Err(_) => {
-                        return std::ops::ControlFlow::Break(QueryError::InvalidLiteral {
-                            ty: "uuid",
-                            value: text.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        if let Expr::Cast {
-            data_type: SqlType::Bytea,
-            expr: inner,
-            ..
-        } = expr
-            && let Expr::Value(v) = inner.as_ref()
-            && let Value::SingleQuotedString(text) | Value::EscapedStringLiteral(text) = &v.value
-            && let Some(hex) = text.strip_prefix("\\x")
-            && hex.len() % 2 == 0
-            && hex.bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            *expr = Expr::Value(Value::HexStringLiteral(hex.to_string()).into());
-        }
-        std::ops::ControlFlow::Continue(())
-    });
-    match outcome {
-        std::ops::ControlFlow::Break(e) => Err(e),
-        std::ops::ControlFlow::Continue(()) => Ok(()),
-    }
 }

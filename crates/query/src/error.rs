@@ -86,6 +86,13 @@ pub enum QueryError {
     /// Valid SQL that Floe does not execute.
     #[error("{feature} is not supported")]
     Unsupported { feature: String },
+    /// `CREATE INDEX`: Floe keeps no secondary indexes.
+    #[error(
+        "CREATE INDEX is not supported: Floe keeps no secondary indexes. Scans skip data files \
+         and row groups by their column statistics; to cluster a table by a column, give it \
+         a sort order (CREATE TABLE ... ORDER BY (column)) or a partition spec (PARTITION BY)"
+    )]
+    NoIndexes,
     /// A write inside `BEGIN ... COMMIT`, which could not be rolled back.
     #[error(
         "cannot execute {statement} in a transaction block: Floe commits every statement on its own, \
@@ -146,6 +153,15 @@ fn floe_status(e: &DataFusionError) -> Option<Status> {
     inner.downcast_ref::<StorageError>().map(|s| s.status())
 }
 
+/// Whether Arrow's cast error `msg` says a value was out of the target
+/// type's range (rather than not a value of it at all).
+fn cast_overflow(msg: &str) -> bool {
+    msg.starts_with("Can't cast value ")
+        || msg.contains("is out of range")
+        || msg.contains("Overflowing on")
+        || msg.contains("overflows")
+}
+
 fn datafusion_status(e: &DataFusionError) -> Status {
     use arrow::error::ArrowError;
     let root = e.find_root();
@@ -171,7 +187,10 @@ fn datafusion_status(e: &DataFusionError) -> Status {
             let lower = msg.to_ascii_lowercase();
             if lower.contains("table") && lower.contains("not found") {
                 Status::UndefinedTable
-            } else if lower.contains("invalid function") || lower.contains("no function matches") {
+            } else if lower.contains("invalid function")
+                || lower.contains("no function matches")
+                || (lower.starts_with("function ") && lower.contains("does not exist"))
+            {
                 Status::UndefinedFunction
             } else if lower.contains("schema") && lower.contains("not found") {
                 Status::UndefinedSchema
@@ -181,6 +200,9 @@ fn datafusion_status(e: &DataFusionError) -> Status {
         }
         DataFusionError::ArrowError(err, _) => match err.as_ref() {
             ArrowError::DivideByZero => Status::DivisionByZero,
+            // A value that does not fit the cast's type: Arrow reports it
+            // as a cast error, PostgreSQL as out of range.
+            ArrowError::CastError(msg) if cast_overflow(msg) => Status::NumericValueOutOfRange,
             ArrowError::CastError(_) | ArrowError::ParseError(_) => {
                 Status::InvalidTextRepresentation
             }
@@ -219,7 +241,7 @@ impl HasStatus for QueryError {
             QueryError::InvalidOption { .. } => Status::InvalidParameterValue,
             QueryError::NoSuchTable { .. } => Status::UndefinedTable,
             QueryError::NoSuchColumn { .. } => Status::UndefinedColumn,
-            QueryError::Unsupported { .. } => Status::FeatureNotSupported,
+            QueryError::Unsupported { .. } | QueryError::NoIndexes => Status::FeatureNotSupported,
             QueryError::WriteInTransactionBlock { .. } => Status::ReadOnlySqlTransaction,
             QueryError::RowChangedTwice { .. } => Status::CardinalityViolation,
             QueryError::InvalidLiteral { .. } | QueryError::InvalidBytea { .. } => {

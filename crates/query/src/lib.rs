@@ -11,8 +11,10 @@
 
 mod access;
 mod alter;
+mod avg;
 mod bytea;
 mod catalog;
+mod coercion;
 mod copy;
 mod ddl;
 mod dml;
@@ -20,10 +22,14 @@ mod engine;
 mod error;
 mod functions;
 pub mod names;
+mod overflow;
+mod pg_syntax;
 pub mod positions;
 mod prune;
+mod rewrite;
 mod scan;
 mod sources;
+mod sum;
 mod system;
 mod table;
 pub mod transaction;
@@ -35,6 +41,7 @@ pub use engine::{Engine, Output, is_checkpoint, is_floe_statement};
 pub use error::{FilePosition, QueryError};
 pub use floe_auth;
 pub use floe_cdc;
+pub use pg_syntax::shows_server_version;
 
 /// DataFusion, re-exported so front ends use the same version.
 pub use datafusion;

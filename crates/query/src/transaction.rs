@@ -12,7 +12,8 @@ use crate::error::QueryError;
 
 /// Whether `stmt` only reads, so it may run inside a transaction block:
 /// queries, EXPLAIN (ANALYZE only of a query), SHOW, SET, cursors, COPY
-/// out, and the transaction statements themselves.
+/// out, and the transaction statements themselves (savepoints included:
+/// a block holds no writes, so they have nothing to keep or discard).
 pub fn allowed_in_block(stmt: &Statement) -> bool {
     match stmt {
         Statement::Query(q) => query_only_reads(&q.body),
@@ -39,7 +40,9 @@ pub fn allowed_in_block(stmt: &Statement) -> bool {
         | Statement::Discard { .. }
         | Statement::StartTransaction { .. }
         | Statement::Commit { .. }
-        | Statement::Rollback { .. } => true,
+        | Statement::Rollback { .. }
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. } => true,
         _ => false,
     }
 }
@@ -91,7 +94,10 @@ impl TransactionBlock {
     pub fn check(&mut self, stmt: &Statement) -> Result<(), QueryError> {
         match stmt {
             Statement::StartTransaction { .. } => self.open = true,
-            Statement::Commit { .. } | Statement::Rollback { .. } => self.open = false,
+            Statement::Commit { .. }
+            | Statement::Rollback {
+                savepoint: None, ..
+            } => self.open = false,
             other if self.open => check_in_block(other)?,
             _ => {}
         }

@@ -61,13 +61,18 @@ const CATALOG_TYPES: &[&str] = &[
 /// Whether `statement` goes through the protocol library (its statement
 /// hooks and its compatibility rewrites) rather than straight to Floe.
 pub(crate) fn needs_client_compat(statement: &Statement) -> bool {
+    if floe_query::shows_server_version(statement) {
+        return false;
+    }
     match statement {
         Statement::Set(_)
         | Statement::ShowVariable { .. }
         | Statement::ShowStatus { .. }
         | Statement::StartTransaction { .. }
         | Statement::Commit { .. }
-        | Statement::Rollback { .. }
+        | Statement::Rollback {
+            savepoint: None, ..
+        }
         | Statement::Declare { .. }
         | Statement::Fetch { .. }
         | Statement::Close { .. } => true,

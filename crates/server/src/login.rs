@@ -220,6 +220,7 @@ impl Authenticate {
         client.session_extensions().insert::<ConnectionGuard>(guard);
         let mut parameters = DefaultServerParameterProvider::default();
         parameters.is_superuser = auth.is_superuser(&who);
+        parameters.server_version = floe_common::defaults::server_version();
         self.live.touch();
         client.session_extensions().insert(crate::session::Session {
             activity: auth.activity().open(who.clone()),

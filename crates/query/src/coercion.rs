@@ -1,0 +1,296 @@
+//! Numeric coercions as PostgreSQL makes them, where DataFusion's differ
+//! and the difference would be a different answer or a needless error.
+//!
+//! - A floating-point value meeting a numeric one (`x >= 1.5` where `x`
+//!   is `double precision`: SQL's `1.5` is a numeric literal) is compared
+//!   and computed as `double precision`, because PostgreSQL's cast from
+//!   numeric to double is the implicit one. DataFusion casts the double to
+//!   a decimal instead, which fails on NaN and infinities and rounds the
+//!   double to the decimal's scale ([`PgFloatNumeric`], ahead of
+//!   DataFusion's type coercion).
+//! - A cast of a double or a numeric to an integer type rounds, as
+//!   PostgreSQL's does (a double to the nearest even integer on a tie, a
+//!   numeric away from zero), where Arrow's cast truncates:
+//!   `CAST(2.7 AS integer)` is 3, not 2. Every such cast in a plan,
+//!   written or added by INSERT or type coercion, rounds first
+//!   ([`PgIntegerCasts`], after type coercion).
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Decimal128Type, FieldRef, Float32Type, Float64Type};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::{DFSchema, Result, exec_err};
+use datafusion::logical_expr::expr::{Between, BinaryExpr, Cast, InList, ScalarFunction, TryCast};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::optimizer::AnalyzerRule;
+use datafusion::scalar::ScalarValue;
+
+use crate::rewrite::rewrite_expressions;
+
+fn is_float(t: &DataType) -> bool {
+    matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64)
+}
+
+fn is_decimal(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Decimal32(..)
+            | DataType::Decimal64(..)
+            | DataType::Decimal128(..)
+            | DataType::Decimal256(..)
+    )
+}
+
+fn type_of(e: &Expr, schema: &DFSchema) -> Option<DataType> {
+    e.get_type(schema).ok()
+}
+
+/// `e` as a double, if it is a numeric (in `schema`).
+fn numeric_as_double(e: &Expr, schema: &DFSchema) -> Option<Expr> {
+    type_of(e, schema)
+        .filter(is_decimal)
+        .map(|_| Expr::Cast(Cast::new(Box::new(e.clone()), DataType::Float64)))
+}
+
+/// The analyzer rule that makes a double meeting a numeric a double
+/// comparison or computation (see the module's doc).
+#[derive(Debug, Default)]
+pub struct PgFloatNumeric;
+
+impl PgFloatNumeric {
+    fn rewrite(e: &Expr, schema: &DFSchema) -> Option<Expr> {
+        match e {
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if op.supports_propagation() || op.is_numerical_operators() =>
+            {
+                let (lt, rt) = (type_of(left, schema)?, type_of(right, schema)?);
+                let (left, right) = if is_float(&lt) && is_decimal(&rt) {
+                    (left.as_ref().clone(), numeric_as_double(right, schema)?)
+                } else if is_decimal(&lt) && is_float(&rt) {
+                    (numeric_as_double(left, schema)?, right.as_ref().clone())
+                } else {
+                    return None;
+                };
+                Some(Expr::BinaryExpr(BinaryExpr::new(
+                    Box::new(left),
+                    *op,
+                    Box::new(right),
+                )))
+            }
+            Expr::Between(Between {
+                expr,
+                negated,
+                low,
+                high,
+            }) if is_float(&type_of(expr, schema)?) => {
+                let low2 = numeric_as_double(low, schema);
+                let high2 = numeric_as_double(high, schema);
+                if low2.is_none() && high2.is_none() {
+                    return None;
+                }
+                Some(Expr::Between(Between::new(
+                    expr.clone(),
+                    *negated,
+                    Box::new(low2.unwrap_or_else(|| low.as_ref().clone())),
+                    Box::new(high2.unwrap_or_else(|| high.as_ref().clone())),
+                )))
+            }
+            Expr::InList(InList {
+                expr,
+                list,
+                negated,
+            }) if is_float(&type_of(expr, schema)?) => {
+                let doubles: Vec<Option<Expr>> =
+                    list.iter().map(|e| numeric_as_double(e, schema)).collect();
+                if doubles.iter().all(Option::is_none) {
+                    return None;
+                }
+                let list = doubles
+                    .into_iter()
+                    .zip(list)
+                    .map(|(d, e)| d.unwrap_or_else(|| e.clone()))
+                    .collect();
+                Some(Expr::InList(InList::new(expr.clone(), list, *negated)))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl AnalyzerRule for PgFloatNumeric {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        Ok(rewrite_expressions(plan, &|e, schema| Ok(Self::rewrite(e, schema)))?.data)
+    }
+
+    fn name(&self) -> &str {
+        "floe_pg_float_numeric"
+    }
+}
+
+/// The analyzer rule that rounds before a cast to an integer type (see
+/// the module's doc).
+#[derive(Debug)]
+pub struct PgIntegerCasts {
+    round: Arc<ScalarUDF>,
+}
+
+impl PgIntegerCasts {
+    pub fn new() -> PgIntegerCasts {
+        PgIntegerCasts {
+            round: Arc::new(ScalarUDF::new_from_impl(RoundForCast::new())),
+        }
+    }
+
+    /// `expr` rounded, if it is cast (in `schema`) to an integer type from
+    /// a type whose cast truncates.
+    fn rounded(&self, expr: &Expr, to: &DataType, schema: &DFSchema) -> Option<Expr> {
+        if !to.is_integer() {
+            return None;
+        }
+        let from = type_of(expr, schema)?;
+        if !RoundForCast::rounds(&from) {
+            return None;
+        }
+        Some(Expr::ScalarFunction(ScalarFunction::new_udf(
+            self.round.clone(),
+            vec![expr.clone()],
+        )))
+    }
+}
+
+impl Default for PgIntegerCasts {
+    fn default() -> Self {
+        PgIntegerCasts::new()
+    }
+}
+
+impl AnalyzerRule for PgIntegerCasts {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        let rewritten = rewrite_expressions(plan, &|e, schema| {
+            Ok(match e {
+                Expr::Cast(Cast { expr, field }) => self
+                    .rounded(expr, field.data_type(), schema)
+                    .map(|r| Expr::Cast(Cast::new_from_field(Box::new(r), field.clone()))),
+                Expr::TryCast(TryCast { expr, field }) => self
+                    .rounded(expr, field.data_type(), schema)
+                    .map(|r| Expr::TryCast(TryCast::new_from_field(Box::new(r), field.clone()))),
+                _ => None,
+            })
+        })?;
+        Ok(rewritten.data)
+    }
+
+    fn name(&self) -> &str {
+        "floe_pg_integer_casts"
+    }
+}
+
+/// `pg_round_for_cast(x)`: `x` rounded to an integral value of its own
+/// type, as PostgreSQL rounds on a cast to an integer: a double to the
+/// nearest even integer on a tie (C's `rint`), a numeric away from zero.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RoundForCast {
+    signature: Signature,
+}
+
+impl RoundForCast {
+    fn new() -> RoundForCast {
+        RoundForCast {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+
+    /// Whether a value of type `t` is rounded before a cast to an integer.
+    fn rounds(t: &DataType) -> bool {
+        matches!(
+            t,
+            DataType::Float32 | DataType::Float64 | DataType::Decimal128(..)
+        )
+    }
+
+    fn round(array: &ArrayRef) -> Result<ArrayRef> {
+        Ok(match array.data_type() {
+            DataType::Float64 => Arc::new(
+                array
+                    .as_primitive::<Float64Type>()
+                    .unary::<_, Float64Type>(f64::round_ties_even),
+            ),
+            DataType::Float32 => Arc::new(
+                array
+                    .as_primitive::<Float32Type>()
+                    .unary::<_, Float32Type>(f32::round_ties_even),
+            ),
+            DataType::Decimal128(precision, scale) => {
+                let scale = *scale;
+                let rounded = array
+                    .as_primitive::<Decimal128Type>()
+                    .try_unary::<_, Decimal128Type, _>(|v| round_decimal(v, scale))?;
+                Arc::new(rounded.with_precision_and_scale(*precision, scale)?)
+            }
+            other => return exec_err!("pg_round_for_cast does not take {other}"),
+        })
+    }
+}
+
+/// A decimal of `scale` fractional digits (as its unscaled value) rounded
+/// to an integer, half away from zero.
+fn round_decimal(v: i128, scale: i8) -> std::result::Result<i128, arrow::error::ArrowError> {
+    if scale <= 0 {
+        return Ok(v);
+    }
+    let overflow = || arrow::error::ArrowError::ArithmeticOverflow("numeric out of range".into());
+    let unit = 10i128.checked_pow(scale as u32).ok_or_else(overflow)?;
+    let (whole, rest) = (v / unit, v % unit);
+    let whole = if rest.unsigned_abs() * 2 >= unit.unsigned_abs() {
+        whole + v.signum()
+    } else {
+        whole
+    };
+    whole.checked_mul(unit).ok_or_else(overflow)
+}
+
+impl ScalarUDFImpl for RoundForCast {
+    fn name(&self) -> &str {
+        "pg_round_for_cast"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types {
+            [t] => Ok(t.clone()),
+            _ => exec_err!("pg_round_for_cast takes one argument"),
+        }
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        match args.arg_fields {
+            [field] => Ok(field.clone()),
+            _ => exec_err!("pg_round_for_cast takes one argument"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [value] = args.args.as_slice() else {
+            return exec_err!("pg_round_for_cast takes one argument");
+        };
+        match value {
+            ColumnarValue::Array(array) => Ok(ColumnarValue::Array(Self::round(array)?)),
+            ColumnarValue::Scalar(scalar) => {
+                let rounded = Self::round(&scalar.to_array()?)?;
+                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                    &rounded, 0,
+                )?))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,46 @@
+//! The walk every Floe analyzer and optimizer rule shares: each expression
+//! of each plan node (subqueries included) is offered to a rewrite, bottom
+//! up, with the schema its columns resolve in, and every rewritten
+//! expression keeps the output name it had.
+
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, Result};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::utils::merge_schema;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+
+/// `plan` with every expression `rewrite` answers `Some` for replaced by
+/// that answer. `rewrite` sees each expression after its children were
+/// offered.
+pub(crate) fn rewrite_expressions(
+    plan: LogicalPlan,
+    rewrite: &impl Fn(&Expr, &DFSchema) -> Result<Option<Expr>>,
+) -> Result<Transformed<LogicalPlan>> {
+    plan.transform_up_with_subqueries(|node| rewrite_node(node, rewrite))
+}
+
+/// One plan node with its expressions rewritten as [`rewrite_expressions`]
+/// does (its inputs and subqueries are left alone).
+pub(crate) fn rewrite_node(
+    plan: LogicalPlan,
+    rewrite: &impl Fn(&Expr, &DFSchema) -> Result<Option<Expr>>,
+) -> Result<Transformed<LogicalPlan>> {
+    let mut schema = merge_schema(&plan.inputs());
+    if let LogicalPlan::TableScan(scan) = &plan {
+        schema.merge(&DFSchema::try_from_qualified_schema(
+            scan.table_name.clone(),
+            &scan.source.schema(),
+        )?);
+    }
+    let names = NamePreserver::new(&plan);
+    plan.map_expressions(|expr| {
+        let name = names.save(&expr);
+        expr.transform_up(|e| {
+            Ok(match rewrite(&e, &schema)? {
+                Some(new) => Transformed::yes(new),
+                None => Transformed::no(e),
+            })
+        })
+        .map(|t| t.update_data(|e| name.restore(e)))
+    })
+}

@@ -1,0 +1,21 @@
+use super::*;
+
+#[test]
+fn bigints_sum_as_exact_decimals_and_smaller_integers_as_bigint() {
+    assert_eq!(
+        sum_input(&DataType::Int64).unwrap(),
+        DataType::Decimal128(20, 0)
+    );
+    assert_eq!(
+        sum_input(&DataType::UInt64).unwrap(),
+        DataType::Decimal128(20, 0)
+    );
+    assert_eq!(sum_input(&DataType::Int32).unwrap(), DataType::Int64);
+    assert_eq!(sum_input(&DataType::Int16).unwrap(), DataType::Int64);
+    assert_eq!(sum_input(&DataType::Float32).unwrap(), DataType::Float64);
+    assert_eq!(
+        sum_input(&DataType::Decimal128(15, 2)).unwrap(),
+        DataType::Decimal128(15, 2)
+    );
+    assert!(sum_input(&DataType::Utf8).is_err());
+}

@@ -1,0 +1,110 @@
+"""Issue 23: SQLAlchemy's PostgreSQL dialect (and pandas.read_sql through it)
+connects to Floe, reflects its tables and reads them.
+
+The dialect parses `SELECT version()` to pick its PostgreSQL release; an
+answer it cannot parse ("Could not determine version") stops every
+connection. Floe answers as PostgreSQL 15.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from floe_helpers import unique_name
+
+
+@pytest.fixture
+def engine(floe_shared):
+    # The password comes from the pgpass file the test helpers keep.
+    eng = sa.create_engine(
+        f"postgresql+psycopg://floe@127.0.0.1:{floe_shared.pg_port}/floe",
+        poolclass=sa.pool.NullPool,
+    )
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def items(floe_shared):
+    table = unique_name("sa_items")
+    floe_shared.query(
+        f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+        "price NUMERIC(10, 2), added TIMESTAMP, score DOUBLE PRECISION)"
+    )
+    floe_shared.query(
+        f"INSERT INTO {table} VALUES "
+        "(1, 'kettle', 24.50, '2026-01-02 03:04:05', 0.5), "
+        "(2, 'toaster', 31.99, '2026-02-03 04:05:06', NULL), "
+        "(3, 'lamp', NULL, NULL, 2.25)"
+    )
+    return table
+
+
+def test_issue23_dialect_reads_the_server_version(engine, floe_shared):
+    with engine.connect() as conn:
+        version = conn.execute(sa.text("SELECT version()")).scalar_one()
+        assert version.startswith("PostgreSQL 15."), version
+        assert "Floe" in version
+        assert conn.dialect.server_version_info[:1] == (15,)
+        assert conn.execute(sa.text("SHOW server_version")).scalar_one().startswith("15.")
+    # psycopg reads the server_version parameter sent at login.
+    with floe_shared.connect() as raw:
+        assert raw.info.server_version // 10000 == 15
+
+
+def test_issue23_reflects_tables_and_columns(engine, items):
+    inspector = sa.inspect(engine)
+    assert items in inspector.get_table_names()
+    assert "public" in inspector.get_schema_names()
+    columns = {c["name"]: c for c in inspector.get_columns(items)}
+    assert list(columns) == ["id", "name", "price", "added", "score"]
+    assert isinstance(columns["id"]["type"], sa.BigInteger)
+    assert isinstance(columns["name"]["type"], sa.Text | sa.String)
+    assert isinstance(columns["price"]["type"], sa.Numeric)
+    assert (columns["price"]["type"].precision, columns["price"]["type"].scale) == (10, 2)
+    assert isinstance(columns["added"]["type"], sa.DateTime)
+    assert isinstance(columns["score"]["type"], sa.Float)
+    assert columns["name"]["nullable"] is False
+    assert columns["price"]["nullable"] is True
+
+    # A reflected Table builds queries the server answers.
+    table = sa.Table(items, sa.MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(table.c.id, table.c.name).where(table.c.price > 25).order_by(table.c.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [(2, "toaster")]
+
+
+def test_issue23_pandas_read_sql(engine, items):
+    frame = pd.read_sql(f"SELECT id, name, price, added, score FROM {items} ORDER BY id", engine)
+    assert list(frame.columns) == ["id", "name", "price", "added", "score"]
+    assert frame["id"].tolist() == [1, 2, 3]
+    assert frame["name"].tolist() == ["kettle", "toaster", "lamp"]
+    assert frame["price"].tolist()[:2] == [Decimal("24.50"), Decimal("31.99")]
+    assert pd.isna(frame["price"].tolist()[2])
+    assert frame["added"].tolist()[0] == pd.Timestamp(dt.datetime(2026, 1, 2, 3, 4, 5))
+    assert frame["score"].tolist()[0] == 0.5
+
+    # Parameters bound by the driver, as pandas users pass them.
+    one = pd.read_sql(
+        sa.text(f"SELECT name FROM {items} WHERE id = :id"), engine, params={"id": 3}
+    )
+    assert one["name"].tolist() == ["lamp"]
+
+
+def test_issue23_writes_in_autocommit(engine, floe_shared):
+    table = unique_name("sa_write")
+    auto = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with auto.connect() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {table} (k INT, v TEXT)"))
+        conn.execute(
+            sa.text(f"INSERT INTO {table} VALUES (:k, :v)"),
+            [{"k": 1, "v": "one"}, {"k": 2, "v": "two"}],
+        )
+    assert floe_shared.query(f"SELECT k, v FROM {table} ORDER BY k") == [(1, "one"), (2, "two")]
