@@ -15,19 +15,28 @@ the oracle is PostgreSQL, queried live. Each record is classified:
               now(), ...) whose answers differ; `not_run` counts records a
               skipif/onlyif condition excludes
 
-Results compare as typed Python values: as multisets unless the query has a
-top-level ORDER BY, then in order (rows that tie on ORDER BY keys naming
-output columns may come in any order within their tie group); integers and
-numerics compare exactly, a float against any number with a relative
-tolerance of 1e-9; NULL equals NULL and NaN equals NaN; the column counts
-must match. With a top-level LIMIT/OFFSET/FETCH and no way to tell the
-order, only the row count is compared.
+Results compare as typed Python values (psycopg's, with intervals kept as
+months/days/microseconds). Rows compare as multisets unless the query has a
+top-level ORDER BY whose keys name output columns: then the keys must come
+in PostgreSQL's order, and rows tying on them may come in any order within
+their group; an ORDER BY on other expressions compares as a multiset.
+Integers and numerics compare exactly, a float against any number with a
+relative tolerance of 1e-9; NULL equals NULL and NaN equals NaN; the column
+counts must match. Where a top-level LIMIT/OFFSET/FETCH leaves the chosen
+rows open (no ORDER BY, or ties at the edges), equal row counts suffice.
 
-Each file gets a fresh PostgreSQL database (UTF8, C collation, time zone
-UTC) and a fresh Floe state: one `floe serve` per job, and after each file
-every table, view and schema the file created is dropped. A summary line is
-printed per file and in total; --report writes every WRONG and floe_error
-record (file:line, SQL, both answers) as JSON.
+Each file gets a fresh PostgreSQL database (UTF8, C collation, C.UTF-8
+character classes, time zone UTC) and a fresh Floe state: one `floe serve`
+per job; after each file every table, view and schema it created is
+dropped, and a file that changed a server-wide setting (`SET
+datafusion.runtime.*`) gets a new server on a fresh data directory. A
+finding made after the two engines' states parted (a write or setting that
+succeeded on one side only, a DataFusion setting that changes semantics, a
+lost Floe session) names that record in `after_divergence_at`.
+
+A summary line is printed per file and in total; --report writes every
+WRONG and floe_error record (file:line, SQL, both answers), the totals, the
+slowest Floe statements and any unexpected exit of `floe serve` as JSON.
 
 The sqllogictest conditions treat this engine as `postgres`: records under
 `onlyif postgres` run, records under `skipif postgres` or any other `onlyif`
@@ -67,7 +76,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "python"))
 
 from floe_helpers import FloeServer, ServerError, default_floe_bin  # noqa: E402
-from pg_source import PostgresServer  # noqa: E402
+from pg_source import PASSWORD, PostgresServer  # noqa: E402
 
 CORPUS_CRATE = "datafusion-sqllogictest"
 CORPUS_VERSION = "54.1.0"
@@ -368,7 +377,8 @@ class Shape:
 
 def changes_state(shape: Shape, sql: str) -> bool:
     """Whether a statement's success or failure affects later answers
-    (DataFusion's execution and optimizer settings do not)."""
+    (DataFusion's execution and optimizer settings do not; PostgreSQL
+    takes every `datafusion.*` name as a placeholder setting)."""
     if shape.read_only:
         return False
     if shape.head in ("SET", "RESET") and re.search(r"\bdatafusion\.", sql, re.IGNORECASE):
@@ -731,19 +741,13 @@ class PgOracle:
     def connect(self, name: str) -> psycopg.Connection:
         conn = psycopg.connect(
             host="127.0.0.1", port=self.server.port, user="postgres",
-            password=self.server_password(), dbname=name, autocommit=True,
+            password=PASSWORD, dbname=name, autocommit=True,
             connect_timeout=10,
             options=f"-c statement_timeout={int(self.timeout * 1000)} -c TimeZone=UTC "
                     "-c DateStyle=ISO,MDY -c IntervalStyle=postgres -c lock_timeout=5000",
         )
         configure_loaders(conn)
         return conn
-
-    @staticmethod
-    def server_password() -> str:
-        from pg_source import PASSWORD
-
-        return PASSWORD
 
     def drop(self, name: str) -> None:
         with self._lock, self.server.connect() as admin:
@@ -758,11 +762,10 @@ class FloeTarget:
 
     SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "system")
 
-    def __init__(self, floe_bin: Path, base: Path, name: str, timeout: float):
+    def __init__(self, floe_bin: Path, base: Path, name: str):
         self.floe_bin = floe_bin
         self.base = base
         self.name = name
-        self.timeout = timeout
         self.generation = 0
         self.server: FloeServer | None = None
         self.crashes: list[str] = []
@@ -784,7 +787,8 @@ class FloeTarget:
             self.baseline_schemas = self._schemas(conn)
 
     def admin(self) -> psycopg.Connection:
-        return psycopg.connect(self.server.dsn, autocommit=True, connect_timeout=10)
+        return psycopg.connect(self.server.dsn, autocommit=True, prepare_threshold=None,
+                               connect_timeout=10)
 
     def connect(self) -> psycopg.Connection:
         conn = psycopg.connect(self.server.dsn, autocommit=True, prepare_threshold=None,
@@ -935,6 +939,8 @@ def run_file(path: Path, root: Path, db_name: str, oracle: PgOracle, floe: FloeT
     except (ValueError, OSError, UnicodeDecodeError) as e:
         result.error = f"cannot parse: {e}"
         return result
+    if not any(isinstance(item, Record) for item in items):
+        return result
     pg_conn = oracle.open(db_name)
     fl_conn = floe.connect()
     diverged_at = None
@@ -952,6 +958,7 @@ def run_file(path: Path, root: Path, db_name: str, oracle: PgOracle, floe: FloeT
             if pg.broken:
                 pg_conn.close()
                 pg_conn = oracle.connect(db_name)
+                diverged_at = diverged_at or rec.key
             fl_started = time.monotonic()
             fl = run_with_timeout(fl_conn, rec.sql, timeout)
             result.slowest.append((time.monotonic() - fl_started, rec.key))
@@ -973,7 +980,10 @@ def run_file(path: Path, root: Path, db_name: str, oracle: PgOracle, floe: FloeT
             result.counts[verdict] += 1
             if note:
                 result.notes[note] += 1
-            if changes_state(shape, rec.sql) and pg.ok != fl.ok and diverged_at is None:
+            if diverged_at is None and (
+                (changes_state(shape, rec.sql) and pg.ok != fl.ok)
+                or (fl.ok and shape.head in ("SET", "RESET") and _SEMANTIC_SETTING.search(rec.sql))
+            ):
                 diverged_at = rec.key
             if verdict in ("WRONG", "floe_error"):
                 finding = {
@@ -985,6 +995,8 @@ def run_file(path: Path, root: Path, db_name: str, oracle: PgOracle, floe: FloeT
                     finding["note"] = note
                 if diverged_at and diverged_at != rec.key:
                     finding["after_divergence_at"] = diverged_at
+                    if verdict == "WRONG":
+                        result.notes["WRONG after divergence"] += 1
                 result.findings.append(finding)
     finally:
         for conn in (pg_conn, fl_conn):
@@ -1052,7 +1064,7 @@ def main(argv: list[str] | None = None) -> int:
     print_lock = threading.Lock()
     try:
         for j in range(max(1, args.jobs)):
-            t = FloeTarget(floe_bin, base, f"floe{j}", args.timeout)
+            t = FloeTarget(floe_bin, base, f"floe{j}")
             all_targets.append(t)
             targets.put(t)
 
@@ -1062,6 +1074,10 @@ def main(argv: list[str] | None = None) -> int:
             target = targets.get()
             try:
                 res = run_file(path, root, f"slt_{index}", oracle, target, args.timeout)
+            except Exception as e:  # noqa: BLE001 - report the file, go on with the next
+                res = FileResult(path.relative_to(root).as_posix(),
+                                 error=f"runner failed: {type(e).__name__}: {e}")
+                target.reset(restart=True)
             finally:
                 targets.put(target)
             with print_lock:
@@ -1104,6 +1120,7 @@ def main(argv: list[str] | None = None) -> int:
                        "match_rate": (total["match"] / app) if app else 1.0},
             "notes": dict(notes),
             "floe_crashes": crashes,
+            "file_errors": {r.name: r.error for r in results if r.error},
             "restarted_after": [r.name for r in results if r.restarted],
             "slowest_floe_records": [
                 {"key": key, "seconds": round(sec, 2)}
@@ -1116,7 +1133,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(json.dumps(report, indent=1, default=str))
-    shutil.rmtree(base, ignore_errors=True)
+    if crashes:
+        print(f"floe serve logs kept in {base / 'logs'}", flush=True)
+    else:
+        shutil.rmtree(base, ignore_errors=True)
     return 130 if STOP.is_set() else 0
 
 

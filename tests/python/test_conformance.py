@@ -94,6 +94,9 @@ def test_postgres_conformance(floe_bin, tmp_path, capsys):
             f"in {report['seconds']}s"
         )
     problems = []
+    if report["file_errors"]:
+        problems.append("pg_diff.py could not run some files:\n" + "\n".join(
+            f"{name}: {error}" for name, error in report["file_errors"].items()))
     if report["floe_crashes"]:
         problems.append("floe serve exited during the run:\n" + "\n".join(report["floe_crashes"]))
     if unexpected:

@@ -194,6 +194,8 @@ fn datafusion_status(e: &DataFusionError) -> Status {
                 Status::UndefinedFunction
             } else if lower.contains("schema") && lower.contains("not found") {
                 Status::UndefinedSchema
+            } else if lower.starts_with("unrecognized configuration parameter") {
+                Status::UndefinedObject
             } else {
                 Status::SyntaxError
             }

@@ -41,7 +41,7 @@ pub use engine::{Engine, Output, is_checkpoint, is_floe_statement};
 pub use error::{FilePosition, QueryError};
 pub use floe_auth;
 pub use floe_cdc;
-pub use pg_syntax::shows_server_version;
+pub use pg_syntax::{refuses_setting, shows_server_version};
 
 /// DataFusion, re-exported so front ends use the same version.
 pub use datafusion;

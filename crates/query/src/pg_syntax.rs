@@ -1,21 +1,160 @@
 //! Statements as PostgreSQL means them, where DataFusion's planner would
-//! read the same syntax differently: literal forms drivers send, the
-//! column name of a set-returning function in FROM, and the
-//! `server_version` settings Floe answers itself. Every statement Floe
-//! plans passes through [`rewrite`] first.
+//! read the same syntax differently: literal forms drivers send, casts to
+//! `varchar(n)`, `generate_series` as a set-returning function (in FROM
+//! and in a SELECT list), and the `server_version` settings Floe answers
+//! itself; and the settings a session may not change. Every statement
+//! Floe plans passes through [`rewrite`] first.
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::Statement;
+
+use floe_common::defaults::DEFAULT_SCHEMA;
 
 use crate::engine::Engine;
 use crate::error::QueryError;
 
 /// Rewrites `stmt` to PostgreSQL's meaning (see the module's doc).
 pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
+    if let Some(refusal) = refused_setting(stmt) {
+        return Err(refusal);
+    }
     pg_literals(stmt)?;
     name_function_columns(stmt);
+    set_returning_series(stmt);
     Ok(())
+}
+
+/// Whether `stmt` is a `SET` Floe refuses (see [`refused_setting`]).
+pub fn refuses_setting(stmt: &Statement) -> bool {
+    refused_setting(stmt).is_some()
+}
+
+/// The error for a `SET` a session may not run: the engine's own settings
+/// (`datafusion.*`) and a time zone other than UTC are the server's, shared
+/// by every session, so one session's `SET` would change every other
+/// session's answers; and a `search_path` that does not start with
+/// `public` would be ignored.
+fn refused_setting(stmt: &Statement) -> Option<QueryError> {
+    use datafusion::sql::sqlparser::ast::Set;
+    let Statement::Set(set) = stmt else {
+        return None;
+    };
+    let refuse = |what: String| {
+        Some(QueryError::Unsupported {
+            feature: format!(
+                "{what} (it is a server-wide setting: one session's SET would change the \
+                 answers of every other session)"
+            ),
+        })
+    };
+    match set {
+        Set::SingleAssignment { variable, .. }
+            if variable
+                .to_string()
+                .to_ascii_lowercase()
+                .starts_with("datafusion.") =>
+        {
+            refuse(format!("SET {variable}"))
+        }
+        Set::SingleAssignment {
+            variable, values, ..
+        } if variable.to_string().eq_ignore_ascii_case("search_path") => {
+            // Unqualified names resolve in `public`; a path that puts
+            // another schema first would be silently ignored.
+            let first = values
+                .iter()
+                .flat_map(|v| {
+                    setting_text(v)
+                        .split(',')
+                        .map(|p| p.trim().trim_matches('"').to_string())
+                        .collect::<Vec<_>>()
+                })
+                .find(|p| !p.is_empty() && p != "$user" && !p.eq_ignore_ascii_case("pg_catalog"));
+            match first {
+                Some(schema) if !schema.eq_ignore_ascii_case(DEFAULT_SCHEMA) => {
+                    Some(QueryError::Unsupported {
+                        feature: format!(
+                            "SET search_path with \"{schema}\" first (unqualified names \
+                             resolve in public; qualify them, as {schema}.table)"
+                        ),
+                    })
+                }
+                _ => None,
+            }
+        }
+        Set::SetTimeZone { value, .. } => {
+            let zone = setting_text(value);
+            if [
+                "utc", "gmt", "z", "+00:00", "0", "etc/utc", "default", "local",
+            ]
+            .contains(&zone.to_ascii_lowercase().as_str())
+            {
+                None
+            } else {
+                refuse(format!("SET TIME ZONE '{zone}'"))
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A SET value as text: a string's contents, a name, or the expression.
+fn setting_text(value: &datafusion::sql::sqlparser::ast::Expr) -> String {
+    use datafusion::sql::sqlparser::ast::{Expr, Value};
+    match value {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(z) | Value::DoubleQuotedString(z) => z.clone(),
+            other => other.to_string(),
+        },
+        Expr::Identifier(ident) => ident.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `generate_series(...)` written as a SELECT list item is a
+/// set-returning function in PostgreSQL: one row per value. DataFusion's
+/// scalar `generate_series` returns one list instead, so the item becomes
+/// `unnest(generate_series(...))`, which yields PostgreSQL's rows (none
+/// when an argument is NULL).
+fn set_returning_series(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, Function, Ident, Select, SelectItem, Value, VisitMut, VisitorMut,
+    };
+    fn is_series(expr: &Expr) -> bool {
+        matches!(expr, Expr::Function(Function { name, over: None, .. })
+            if name.0.len() == 1
+                && name.0[0]
+                    .as_ident()
+                    .is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series")))
+    }
+    fn unnest(expr: &mut Expr) {
+        let series = std::mem::replace(expr, Expr::value(Value::Null));
+        *expr = call("unnest", vec![series]);
+    }
+    struct Series;
+    impl VisitorMut for Series {
+        type Break = ();
+        fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+            for item in &mut select.projection {
+                match item {
+                    SelectItem::UnnamedExpr(expr) if is_series(expr) => {
+                        let mut expr = expr.clone();
+                        unnest(&mut expr);
+                        // PostgreSQL names the column after the function.
+                        *item = SelectItem::ExprWithAlias {
+                            expr,
+                            alias: Ident::new("generate_series"),
+                        };
+                    }
+                    SelectItem::ExprWithAlias { expr, .. } if is_series(expr) => unnest(expr),
+                    _ => {}
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Series);
 }
 
 /// Rewrites PostgreSQL literal forms drivers send that DataFusion reads
@@ -25,10 +164,13 @@ pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
 /// - numeric literals with an exponent (`1e300`) become double precision;
 ///   others are decimals, as in PostgreSQL;
 /// - `::uuid` casts become casts to text, the type uuid columns have in SQL
-///   (values are checked as uuids when they are written).
+///   (values are checked as uuids when they are written);
+/// - a cast to `varchar(n)` keeps the first n characters;
+/// - `power()` takes doubles.
 fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
     use datafusion::sql::sqlparser::ast::{
-        DataType as SqlType, Expr, Value, visit_expressions_mut,
+        CharacterLength, DataType as SqlType, Expr, FunctionArg, FunctionArgExpr,
+        FunctionArguments, Value, visit_expressions_mut,
     };
     let outcome = visit_expressions_mut(stmt, |expr| {
         if let Expr::Value(v) = expr
@@ -65,6 +207,51 @@ fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
                     }
                 }
             }
+        }
+        if let Expr::Function(function) = expr
+            && function.name.0.len() == 1
+            && function.name.0[0]
+                .as_ident()
+                .is_some_and(|i| ["power", "pow"].contains(&i.value.to_ascii_lowercase().as_str()))
+            && let FunctionArguments::List(list) = &mut function.args
+        {
+            // power() computes on doubles, as PostgreSQL's does for every
+            // argument that is not a numeric (and gives a numeric's value
+            // for one): DataFusion's decimal power drops the result's
+            // fractional digits (`power(2.5, 4)` gave 39.0).
+            for arg in &mut list.args {
+                if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg {
+                    let inner = std::mem::replace(e, Expr::value(Value::Null));
+                    *e = Expr::Cast {
+                        kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
+                        expr: Box::new(inner),
+                        data_type: SqlType::DoublePrecision,
+                        array: false,
+                        format: None,
+                    };
+                }
+            }
+            return std::ops::ControlFlow::Continue(());
+        }
+        if let Expr::Cast {
+            data_type:
+                SqlType::Varchar(Some(CharacterLength::IntegerLength { length, .. }))
+                | SqlType::CharacterVarying(Some(CharacterLength::IntegerLength { length, .. })),
+            ..
+        } = expr
+        {
+            // A cast to varchar(n) keeps the first n characters, as in
+            // PostgreSQL (DataFusion's text type has no length).
+            let length = *length;
+            let mut text = expr.clone();
+            if let Expr::Cast { data_type, .. } = &mut text {
+                *data_type = SqlType::Varchar(None);
+            }
+            *expr = call(
+                "left",
+                vec![text, Expr::value(Value::Number(length.to_string(), false))],
+            );
+            return std::ops::ControlFlow::Continue(());
         }
         if let Expr::Cast {
             data_type: SqlType::Bytea,
@@ -145,4 +332,32 @@ pub(crate) fn server_version_query(stmt: &Statement) -> Option<Statement> {
     Engine::parse(&format!("SELECT '{value}' AS {name}"))
         .ok()?
         .pop()
+}
+
+/// The call `name(args...)`.
+fn call(
+    name: &str,
+    args: Vec<datafusion::sql::sqlparser::ast::Expr>,
+) -> datafusion::sql::sqlparser::ast::Expr {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
+        Ident, ObjectName,
+    };
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
 }

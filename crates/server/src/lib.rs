@@ -6,6 +6,7 @@
 //! protocol responses in one place, [`errors`], from the [`floe_common::Status`]
 //! every error carries.
 
+mod catalog_functions;
 mod client_sql;
 mod connection;
 pub mod errors;

@@ -58,6 +58,7 @@ pub fn install_catalog(engine: &Engine) {
     if let Err(e) = setup_pg_catalog(engine.context(), CATALOG_NAME, EmptyContextProvider) {
         tracing::error!(error = %e, "could not install pg_catalog");
     }
+    crate::catalog_functions::register(engine.context());
 }
 
 /// Accepts PG wire connections until `stop` turns true; with `tls`, a

@@ -1,0 +1,237 @@
+//! PostgreSQL system functions that drivers and psql call in their catalog
+//! queries and that the protocol library's `pg_catalog` lacks:
+//!
+//! - `to_regtype(name)`: the OID of a built-in type, or NULL for a type
+//!   Floe does not have (psycopg asks it for `hstore`, and SQLAlchemy's
+//!   dialect on every connection);
+//! - `pg_function_is_visible(oid)`, `pg_get_function_result(oid)` and
+//!   `pg_get_function_arguments(oid)`, which psql's `\df` reads. Floe has
+//!   no user-defined functions; every function in `pg_proc` is one of
+//!   PostgreSQL's own, in `pg_catalog`;
+//! - `current_setting(name)`, for the settings clients read this way
+//!   (Grafana asks `server_version_num`, BI tools `search_path`).
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, BooleanArray, Int32Array, StringArray};
+use arrow::datatypes::DataType;
+use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+
+/// Registers the functions in `ctx`.
+pub(crate) fn register(ctx: &SessionContext) {
+    ctx.register_udf(ScalarUDF::new_from_impl(ToRegtype::new()));
+    ctx.register_udf(ScalarUDF::new_from_impl(CurrentSetting::new()));
+    for (name, returns) in [
+        ("pg_function_is_visible", DataType::Boolean),
+        ("pg_get_function_result", DataType::Utf8),
+        ("pg_get_function_arguments", DataType::Utf8),
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(FunctionInfo::new(name, returns)));
+    }
+}
+
+/// Built-in type names (as `to_regtype` reads them: lower case, the
+/// standard spellings included) and their PostgreSQL OIDs.
+const TYPE_OIDS: &[(&str, i32)] = &[
+    ("bool", 16),
+    ("boolean", 16),
+    ("bytea", 17),
+    ("char", 18),
+    ("name", 19),
+    ("int8", 20),
+    ("bigint", 20),
+    ("int2", 21),
+    ("smallint", 21),
+    ("int4", 23),
+    ("integer", 23),
+    ("int", 23),
+    ("regproc", 24),
+    ("text", 25),
+    ("oid", 26),
+    ("json", 114),
+    ("float4", 700),
+    ("real", 700),
+    ("float8", 701),
+    ("double precision", 701),
+    ("bpchar", 1042),
+    ("character", 1042),
+    ("varchar", 1043),
+    ("character varying", 1043),
+    ("date", 1082),
+    ("time", 1083),
+    ("time without time zone", 1083),
+    ("timestamp", 1114),
+    ("timestamp without time zone", 1114),
+    ("timestamptz", 1184),
+    ("timestamp with time zone", 1184),
+    ("interval", 1186),
+    ("numeric", 1700),
+    ("decimal", 1700),
+    ("regclass", 2205),
+    ("regtype", 2206),
+    ("uuid", 2950),
+    ("jsonb", 3802),
+];
+
+/// The OID of type `name`, as `to_regtype` resolves it.
+fn type_oid(name: &str) -> Option<i32> {
+    let name = name.trim().to_ascii_lowercase();
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+    let name = name.trim_matches('"');
+    TYPE_OIDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, oid)| *oid)
+}
+
+/// `to_regtype(text)`: see the module's doc.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ToRegtype {
+    signature: Signature,
+}
+
+impl ToRegtype {
+    fn new() -> ToRegtype {
+        ToRegtype {
+            signature: Signature::string(1, Volatility::Stable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for ToRegtype {
+    fn name(&self) -> &str {
+        "to_regtype"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [name] = args.args.as_slice() else {
+            return exec_err!("to_regtype takes one argument");
+        };
+        let names = name.to_array(args.number_rows)?;
+        let names = arrow::compute::cast(&names, &DataType::Utf8)?;
+        let names: &StringArray = names.as_string::<i32>();
+        let oids: Int32Array = names.iter().map(|n| n.and_then(type_oid)).collect();
+        Ok(ColumnarValue::Array(Arc::new(oids)))
+    }
+}
+
+/// The value of setting `name` as `current_setting` reports it, if Floe
+/// has the setting.
+fn setting(name: &str) -> Option<String> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "server_version" => floe_common::defaults::server_version(),
+        "server_version_num" => floe_common::defaults::PG_VERSION_NUM.to_string(),
+        "search_path" => "\"$user\", public".to_string(),
+        "server_encoding" | "client_encoding" => "UTF8".to_string(),
+        "standard_conforming_strings" | "integer_datetimes" => "on".to_string(),
+        "datestyle" => "ISO, MDY".to_string(),
+        "timezone" => "UTC".to_string(),
+        "max_identifier_length" => "63".to_string(),
+        _ => return None,
+    })
+}
+
+/// `current_setting(name)`: see the module's doc. A setting Floe does not
+/// have is SQLSTATE 42704, as in PostgreSQL.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CurrentSetting {
+    signature: Signature,
+}
+
+impl CurrentSetting {
+    fn new() -> CurrentSetting {
+        CurrentSetting {
+            signature: Signature::string(1, Volatility::Stable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for CurrentSetting {
+    fn name(&self) -> &str {
+        "current_setting"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [name] = args.args.as_slice() else {
+            return exec_err!("current_setting takes one argument");
+        };
+        let names = name.to_array(args.number_rows)?;
+        let names = arrow::compute::cast(&names, &DataType::Utf8)?;
+        let values = names
+            .as_string::<i32>()
+            .iter()
+            .map(|n| match n {
+                None => Ok(None),
+                Some(n) => match setting(n) {
+                    Some(v) => Ok(Some(v)),
+                    None => plan_err!("unrecognized configuration parameter \"{n}\""),
+                },
+            })
+            .collect::<Result<StringArray>>()?;
+        Ok(ColumnarValue::Array(Arc::new(values)))
+    }
+}
+
+/// A function of one OID that describes a function of `pg_proc`:
+/// every one is visible, and Floe reports no result or argument types.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FunctionInfo {
+    name: &'static str,
+    returns: DataType,
+    signature: Signature,
+}
+
+impl FunctionInfo {
+    fn new(name: &'static str, returns: DataType) -> FunctionInfo {
+        FunctionInfo {
+            name,
+            returns,
+            signature: Signature::any(1, Volatility::Stable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for FunctionInfo {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.returns.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        Ok(ColumnarValue::Array(match self.returns {
+            DataType::Boolean => Arc::new(BooleanArray::from(vec![true; rows])) as Arc<dyn Array>,
+            _ => Arc::new(StringArray::from(vec![""; rows])),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests;
