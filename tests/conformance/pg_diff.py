@@ -11,9 +11,11 @@ the oracle is PostgreSQL, queried live. Each record is classified:
   match       both succeed with the same result (statements: both succeed)
   floe_error  Floe fails (error or timeout) where PostgreSQL answers
   WRONG       both answer and the answers differ
-  skipped     not comparable: EXPLAIN plans, or a volatile query (random(),
-              now(), ...) whose answers differ; `not_run` counts records a
-              skipif/onlyif condition excludes
+  skipped     not comparable: EXPLAIN plans, SET/RESET/SHOW of DataFusion's
+              `datafusion.*` settings (PostgreSQL takes any dotted name as a
+              placeholder setting), or a volatile query (random(), now(),
+              ...) whose answers differ
+  not_run     excluded by a skipif/onlyif condition
 
 Results compare as typed Python values (psycopg's, with intervals kept as
 months/days/microseconds). Rows compare as multisets unless the query has a
@@ -28,11 +30,12 @@ rows open (no ORDER BY, or ties at the edges), equal row counts suffice.
 Each file gets a fresh PostgreSQL database (UTF8, C collation, C.UTF-8
 character classes, time zone UTC) and a fresh Floe state: one `floe serve`
 per job; after each file every table, view and schema it created is
-dropped, and a file that changed a server-wide setting (`SET
-datafusion.runtime.*`) gets a new server on a fresh data directory. A
-finding made after the two engines' states parted (a write or setting that
-succeeded on one side only, a DataFusion setting that changes semantics, a
-lost Floe session) names that record in `after_divergence_at`.
+dropped, and a file that changed server-wide state (`SET
+datafusion.runtime.*`, CREATE/DROP FUNCTION) gets a new server on a fresh
+data directory. A finding made after the two engines' states parted (a
+write or setting that succeeded on one side only, a DataFusion setting that
+changes semantics, a lost Floe session) names that record in
+`after_divergence_at`.
 
 A summary line is printed per file and in total; --report writes every
 WRONG and floe_error record (file:line, SQL, both answers), the totals, the
@@ -69,7 +72,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from psycopg import pq
 from psycopg.types import datetime as pg_datetime
 
 HERE = Path(__file__).resolve().parent
@@ -154,7 +156,6 @@ class Record:
     kind: str  # "statement" or "query"
     sql: str
     key: str  # file:line, with the including file for included records
-    line: int
     runnable: bool
 
 
@@ -238,7 +239,7 @@ def parse_slt(path: Path, root: Path, key_prefix: str = "", depth: int = 0) -> l
             if head in ("statement", "query"):
                 out.append(Record(
                     kind=head, sql="\n".join(sql_lines), key=f"{prefix}:{lineno}",
-                    line=lineno, runnable=_runnable(conditions),
+                    runnable=_runnable(conditions),
                 ))
             conditions = []
             continue
@@ -353,10 +354,14 @@ _VOLATILE = re.compile(
 )
 
 
-# Settings that `floe serve` applies server-wide rather than per session: a
-# file that changes one gets a fresh server afterwards, so later files are
-# not run under its limits.
-_SERVER_WIDE_SETTING = re.compile(r"^\s*set\s+datafusion\.runtime\.", re.IGNORECASE)
+# Statements whose effect `floe serve` keeps server-wide rather than per
+# session (runtime limits, the function registry): a file that runs one
+# successfully gets a fresh server afterwards, so later files do not inherit
+# its changes.
+_SERVER_WIDE = re.compile(
+    r"^\s*(set\s+datafusion\.runtime\.|(create|drop)\s+(or\s+replace\s+)?function\b)",
+    re.IGNORECASE,
+)
 
 _SEMANTIC_SETTING = re.compile(
     r"sql_parser|time_zone|ansi|default_schema|default_catalog|null_ordering", re.IGNORECASE
@@ -888,11 +893,16 @@ def describe_outcome(o: Outcome) -> dict:
     return out
 
 
+_DATAFUSION_SETTING = re.compile(r"^\s*(SET|RESET|SHOW)\s+datafusion\.", re.IGNORECASE)
+
+
 def classify(rec: Record, shape: Shape, pg: Outcome, fl: Outcome) -> tuple[str, str]:
     if not pg.ok:
         return "pg_error", ""
     if shape.head == "EXPLAIN":
         return "skipped", "EXPLAIN"
+    if _DATAFUSION_SETTING.search(rec.sql):
+        return "skipped", "DataFusion setting (a placeholder to PostgreSQL)"
     if not fl.ok:
         return "floe_error", ""
     if rec.kind == "statement":
@@ -974,7 +984,7 @@ def run_file(path: Path, root: Path, db_name: str, oracle: PgOracle, floe: FloeT
                 # A new session has lost the old one's settings.
                 diverged_at = diverged_at or rec.key
                 fl_conn = floe.connect()
-            if fl.ok and _SERVER_WIDE_SETTING.search(rec.sql):
+            if fl.ok and _SERVER_WIDE.search(rec.sql):
                 server_wide_change = True
             verdict, note = classify(rec, shape, pg, fl)
             result.counts[verdict] += 1
@@ -1026,12 +1036,14 @@ def summary_line(name: str, counts: Counter, seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--floe-bin", default=str(default_floe_bin()))
+    ap.add_argument("--floe-bin", default=str(default_floe_bin()),
+                    help="floe binary (default $FLOE_BIN or the release build)")
     ap.add_argument("--corpus", help="test_files directory to use instead of fetching the crate")
-    ap.add_argument("--cargo", default=os.environ.get("CARGO", "cargo"))
+    ap.add_argument("--cargo", default=os.environ.get("CARGO", "cargo"),
+                    help="cargo, to fetch the corpus crate")
     ap.add_argument("--files", action="append", default=[],
                     help="glob or substring of a path under test_files (repeatable, comma-separated)")
-    ap.add_argument("--limit-files", type=int)
+    ap.add_argument("--limit-files", type=int, help="run only the first N matching files")
     ap.add_argument("--report", help="write the JSON report here")
     ap.add_argument("--jobs", type=int, default=1, help="files run in parallel, one floe serve each")
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds per statement")

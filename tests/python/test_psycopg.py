@@ -368,3 +368,17 @@ def test_cancel_interrupts_long_query(floe_server):
     # the same connection keeps working after a cancel
     assert conn.execute("SELECT 40 + 2").fetchone() == (42,)
     conn.close()
+
+
+def test_issue14_one_connection_answers_thousands_of_statements(floe_shared):
+    """A long-lived connection (a pool's) keeps answering: the frame checks
+    once left a complete message waiting on the socket when the decoder's
+    buffer had less room than a frame header, after some hundreds of
+    statements."""
+    with floe_shared.connect() as conn:
+        for i in range(2500):
+            assert conn.execute(f"SELECT {i} /**/").fetchone() == (i,)
+        with conn.cursor() as cur:
+            for i in range(1500):
+                cur.execute("SELECT %s::bigint + 1", (i,), prepare=True)
+                assert cur.fetchone() == (i + 1,)

@@ -21,6 +21,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::scalar::ScalarValue;
 
+use crate::functions::numeric_argument;
+
 /// `avg()` as PostgreSQL's (see the module's doc).
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PgAvg {
@@ -37,31 +39,10 @@ impl PgAvg {
     }
 }
 
-/// The type `avg` accumulates an argument of type `arg` as: integers as
-/// exact decimals wide enough for every value of every integer type.
-fn avg_input(arg: &DataType) -> Result<DataType> {
-    Ok(match arg {
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64 => DataType::Decimal128(20, 0),
-        DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Null => {
-            DataType::Float64
-        }
-        DataType::Decimal32(..)
-        | DataType::Decimal64(..)
-        | DataType::Decimal128(..)
-        | DataType::Decimal256(..)
-        | DataType::Duration(_) => arg.clone(),
-        DataType::Dictionary(_, value) => avg_input(value)?,
-        other => {
-            return datafusion::common::plan_err!("function avg({other}) does not exist");
-        }
-    })
+/// The type `avg` accumulates an integer argument as: an exact decimal
+/// wide enough for every value of every integer type.
+fn avg_integer(_arg: &DataType) -> DataType {
+    DataType::Decimal128(20, 0)
 }
 
 /// The result type of `avg` over `Decimal128(precision, scale)`.
@@ -82,10 +63,7 @@ impl AggregateUDFImpl for PgAvg {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        match arg_types {
-            [arg] => Ok(vec![avg_input(arg)?]),
-            _ => datafusion::common::plan_err!("avg takes one argument, not {}", arg_types.len()),
-        }
+        numeric_argument("avg", arg_types, avg_integer)
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {

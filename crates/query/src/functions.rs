@@ -59,3 +59,39 @@ impl ScalarUDFImpl for PgVersion {
         ))))
     }
 }
+
+/// The one argument of `avg` or `sum` (`name`) with the type it is
+/// accumulated as: integers (and NULL) as `integer` maps them, floating
+/// point as double, numerics and durations as they are; any other type is
+/// an error naming the function, as PostgreSQL's "function avg(text) does
+/// not exist".
+pub(crate) fn numeric_argument(
+    name: &str,
+    arg_types: &[DataType],
+    integer: fn(&DataType) -> DataType,
+) -> Result<Vec<DataType>> {
+    let [arg] = arg_types else {
+        return datafusion::common::plan_err!("{name} takes one argument, not {}", arg_types.len());
+    };
+    Ok(vec![numeric_input(name, arg, integer)?])
+}
+
+pub(crate) fn numeric_input(
+    name: &str,
+    arg: &DataType,
+    integer: fn(&DataType) -> DataType,
+) -> Result<DataType> {
+    Ok(match arg {
+        t if t.is_integer() || *t == DataType::Null => integer(t),
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => DataType::Float64,
+        DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..)
+        | DataType::Duration(_) => arg.clone(),
+        DataType::Dictionary(_, value) => numeric_input(name, value, integer)?,
+        other => {
+            return datafusion::common::plan_err!("function {name}({other}) does not exist");
+        }
+    })
+}

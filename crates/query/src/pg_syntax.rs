@@ -293,8 +293,7 @@ fn name_function_columns(stmt: &mut Statement) {
                 && alias.columns.is_empty()
                 && let [function] = name.0.as_slice()
                 && let Some(function) = function.as_ident()
-                && ["generate_series", "range"]
-                    .contains(&function.value.to_ascii_lowercase().as_str())
+                && function.value.eq_ignore_ascii_case("generate_series")
             {
                 alias.columns.push(TableAliasColumnDef {
                     name: alias.name.clone(),

@@ -20,6 +20,8 @@ use datafusion::logical_expr::{
     ReversedUDAF, SetMonotonicity, Signature, Volatility,
 };
 
+use crate::functions::numeric_argument;
+
 /// `sum()` as PostgreSQL's (see the module's doc).
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PgSum {
@@ -36,28 +38,13 @@ impl PgSum {
     }
 }
 
-/// The type `sum` adds an argument of type `arg` as.
-fn sum_input(arg: &DataType) -> Result<DataType> {
-    Ok(match arg {
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::Null => DataType::Int64,
+/// The type `sum` adds an integer argument as: 64-bit integers as exact
+/// decimals, smaller ones as bigint.
+fn sum_integer(arg: &DataType) -> DataType {
+    match arg {
         DataType::Int64 | DataType::UInt64 => DataType::Decimal128(20, 0),
-        DataType::Float16 | DataType::Float32 | DataType::Float64 => DataType::Float64,
-        DataType::Decimal32(..)
-        | DataType::Decimal64(..)
-        | DataType::Decimal128(..)
-        | DataType::Decimal256(..)
-        | DataType::Duration(_) => arg.clone(),
-        DataType::Dictionary(_, value) => sum_input(value)?,
-        other => {
-            return datafusion::common::plan_err!("function sum({other}) does not exist");
-        }
-    })
+        _ => DataType::Int64,
+    }
 }
 
 impl AggregateUDFImpl for PgSum {
@@ -70,10 +57,7 @@ impl AggregateUDFImpl for PgSum {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        match arg_types {
-            [arg] => Ok(vec![sum_input(arg)?]),
-            _ => datafusion::common::plan_err!("sum takes one argument, not {}", arg_types.len()),
-        }
+        numeric_argument("sum", arg_types, sum_integer)
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {

@@ -42,6 +42,9 @@ pub struct Checked<S> {
     checker: Checker,
     /// Bytes read from `inner` and not handed on yet.
     pending: BytesMut,
+    /// How many bytes at the front of `pending` the checker passed already
+    /// (the reader's buffer had no room for them yet).
+    approved: usize,
     /// Why the stream stopped, once it has.
     refused: Option<FrameError>,
 }
@@ -56,6 +59,7 @@ impl<S> Checked<S> {
             inner,
             checker: Checker::new(),
             pending: early,
+            approved: 0,
             refused,
         }
     }
@@ -87,11 +91,19 @@ impl<S: AsyncRead + Unpin> AsyncRead for Checked<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            if this.refused.is_some() {
-                return this.refusal();
-            }
             if buf.remaining() == 0 {
                 return Poll::Ready(Ok(()));
+            }
+            if this.approved > 0 {
+                // Checked bytes first, as many as the buffer takes.
+                let n = this.approved.min(buf.remaining());
+                buf.put_slice(&this.pending[..n]);
+                this.pending.advance(n);
+                this.approved -= n;
+                return Poll::Ready(Ok(()));
+            }
+            if this.refused.is_some() {
+                return this.refusal();
             }
             if this.pending.is_empty() {
                 // Straight into the reader's buffer; what may not be
@@ -111,24 +123,26 @@ impl<S: AsyncRead + Unpin> AsyncRead for Checked<S> {
                 }
                 continue;
             }
-            let n = this.pending.len().min(buf.remaining());
-            let (passed, refused) = this.checker.feed(&this.pending[..n]);
-            buf.put_slice(&this.pending[..passed]);
-            this.pending.advance(passed);
+            // Offer everything waiting, whatever room the reader's buffer
+            // has: a complete frame must never wait on the socket because
+            // the buffer could not take its header at once.
+            let (passed, refused) = this.checker.feed(&this.pending);
+            this.approved = passed;
             this.refused = refused;
-            if passed > 0 || this.checker.closed() {
+            if passed > 0 || this.refused.is_some() {
+                continue;
+            }
+            if this.checker.closed() {
                 return Poll::Ready(Ok(()));
             }
-            if this.refused.is_none() {
-                // An incomplete header: read what follows it.
-                let mut more = [0u8; 4096];
-                let mut more = ReadBuf::new(&mut more);
-                ready!(Pin::new(&mut this.inner).poll_read(cx, &mut more))?;
-                if more.filled().is_empty() {
-                    return Poll::Ready(Ok(()));
-                }
-                this.pending.extend_from_slice(more.filled());
+            // An incomplete header: read what follows it.
+            let mut more = [0u8; 4096];
+            let mut more = ReadBuf::new(&mut more);
+            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut more))?;
+            if more.filled().is_empty() {
+                return Poll::Ready(Ok(()));
             }
+            this.pending.extend_from_slice(more.filled());
         }
     }
 }
@@ -268,3 +282,6 @@ where
         .await?;
     socket.close().await
 }
+
+#[cfg(test)]
+mod tests;

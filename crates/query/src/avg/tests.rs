@@ -1,4 +1,9 @@
 use super::*;
+use crate::functions::numeric_input;
+
+fn avg_input(t: &DataType) -> Result<DataType> {
+    numeric_input("avg", t, avg_integer)
+}
 
 #[test]
 fn avg_of_decimal_keeps_sixteen_fractional_digits() {

@@ -1,4 +1,9 @@
 use super::*;
+use crate::functions::numeric_input;
+
+fn sum_input(t: &DataType) -> Result<DataType> {
+    numeric_input("sum", t, sum_integer)
+}
 
 #[test]
 fn bigints_sum_as_exact_decimals_and_smaller_integers_as_bigint() {
