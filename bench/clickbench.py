@@ -46,10 +46,8 @@ import re
 import shlex
 import shutil
 import signal
-import statistics
 import sys
 import time
-import traceback
 import urllib.parse
 from pathlib import Path
 
@@ -67,7 +65,7 @@ import pyarrow.parquet as pq  # noqa: E402
 # is tpch.py's; the classes below only change what is ClickBench's.
 import tpch  # noqa: E402
 from tpch import (  # noqa: E402
-    QueryTimeout, call_with_timeout, fmt_check, fmt_ms, fmt_ratio, geomean, human_bytes,
+    fmt_check, fmt_ms, fmt_ratio, geomean, human_bytes,
     sql_str, values_equal,
 )
 
@@ -1189,81 +1187,6 @@ def compare_answers(q: int, sql: str, expected: list[tuple], got: list[tuple],
 # benchmark driver
 
 
-def run_engine(name: str, args, work_dir: Path, files, pq_info, queries) -> tuple[dict, dict]:
-    """Load and query one engine. Returns (load_info, {qnum: result})."""
-    load_info: dict = {"engine": name}
-    results: dict[int, dict] = {}
-    engine = None
-    try:
-        log(f"[{name}] starting")
-        engine = make_engine(name, args, work_dir)
-        load_info["version"] = engine.version()
-        t0 = time.perf_counter()
-        load_info["tables_s"] = engine.load(files)
-        load_info["total_s"] = time.perf_counter() - t0
-        load_info["size"] = engine.disk_size()
-        log(f"[{name}] loaded in {load_info['total_s']:.2f} s, "
-            f"{human_bytes(load_info['size']['du_bytes'])} on disk")
-        try:
-            n = engine.query("SELECT count(*) FROM hits")[0][0]
-            if int(n) != pq_info["rows"]:
-                load_info["row_count_errors"] = {"hits": f"{n} != {pq_info['rows']}"}
-        except Exception as e:  # noqa: BLE001
-            load_info["row_count_errors"] = {"hits": f"count failed: {e}"}
-        if load_info.get("row_count_errors"):
-            log(f"[{name}] WARNING: row count differs from the Parquet file: "
-                f"{load_info['row_count_errors']}")
-    except Exception as e:  # noqa: BLE001
-        load_info["error"] = f"{type(e).__name__}: {e}"
-        log(f"[{name}] load failed: {load_info['error']}")
-        if args.verbose:
-            traceback.print_exc()
-        if engine is not None:
-            engine.close()
-        for q in queries:
-            results[q] = {"error": "engine not loaded", "status": "skipped"}
-        return load_info, results
-
-    usable = True
-    for q, sql in queries.items():
-        res: dict = {}
-        results[q] = res
-        if not usable:
-            res.update(status="skipped", error="engine unusable after an earlier timeout")
-            continue
-        sql = engine.adapt(q, sql)
-        if sql != queries[q]:
-            res["adapted"] = True
-        times = []
-        try:
-            for i in range(1 + args.runs):
-                rows, secs = call_with_timeout(lambda: engine.query(sql), args.timeout)
-                times.append(secs)
-                if i == 0:
-                    res["rows"] = rows
-        except QueryTimeout as e:
-            res.update(status="timeout", error=str(e))
-            engine.cancel()
-            usable = engine.recover(e.thread)
-        except Exception as e:  # noqa: BLE001
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            code = getattr(e, "sqlstate", None)
-            kind = f"{type(e).__name__} [{code}]" if code else type(e).__name__
-            res.update(status="error", error=f"{kind}: {msg[:500]}")
-        if times:
-            res["cold_ms"] = times[0] * 1000
-            res["hot_ms"] = [t * 1000 for t in times[1:]]
-        if "status" not in res:
-            res["status"] = "ok"
-            res["median_ms"] = statistics.median(res["hot_ms"]) if res["hot_ms"] else res["cold_ms"]
-            log(f"[{name}] Q{q:02d} cold {res['cold_ms']:9.1f} ms  hot median "
-                f"{res['median_ms']:9.1f} ms  ({len(res['rows'])} rows)")
-        else:
-            log(f"[{name}] Q{q:02d} {res['status']}: {res['error']}")
-    engine.close()
-    return load_info, results
-
-
 def build_report(args, engines, pq_info, gen_info, load, results, checks,
                  started: dt.datetime) -> tuple[str, dict]:
     qnums = sorted(next(iter(results.values())).keys()) if results else []
@@ -1440,7 +1363,9 @@ def main(argv=None) -> int:
     results: dict[str, dict[int, dict]] = {}
     try:
         for e in engines:
-            load[e], results[e] = run_engine(e, args, work_dir, files, pq_info, queries)
+            load[e], results[e] = tpch.run_engine(e, args, work_dir, files,
+                                                  {"hits": pq_info["rows"]}, queries,
+                                                  make_engine)
     finally:
         tpch._stop_all_floe()
 

@@ -326,6 +326,16 @@ class DuckDBEngine(Engine):
             pass
 
 
+def floe_data_files(warehouse: Path, table: str, engine: str) -> list[Path]:
+    """The Parquet files Floe wrote for `table`; engines that read Floe's
+    files in place need a floe run first."""
+    found = sorted(warehouse.glob(f"{table}/data/*.parquet"))
+    if not found:
+        raise RuntimeError(f"no Floe data files for {table} under {warehouse}; "
+                           f"the {engine} engine reads Floe's files, so run floe first")
+    return found
+
+
 class DuckDBFilesEngine(DuckDBEngine):
     """DuckDB reading the Parquet files Floe wrote, in place, through views
     (run after "floe"): the peer on exactly the bytes Floe reads."""
@@ -340,10 +350,7 @@ class DuckDBFilesEngine(DuckDBEngine):
     def load(self, files):
         times = {}
         for t in files:
-            found = sorted(self.warehouse.glob(f"{t}/data/*.parquet"))
-            if not found:
-                raise RuntimeError(f"no Floe data files for {t} under {self.warehouse}; "
-                                   f"the duckdb-files engine reads Floe's files, so run floe first")
+            found = floe_data_files(self.warehouse, t, self.name)
             t0 = time.perf_counter()
             paths = ", ".join(sql_str(str(f)) for f in found)
             self.con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet([{paths}])")
@@ -436,10 +443,7 @@ class DataFusionEngine(Engine):
     def load(self, files):
         times = {}
         for t in files:
-            found = sorted(self.warehouse.glob(f"{t}/data/*.parquet"))
-            if not found:
-                raise RuntimeError(f"no Floe data files for {t} under {self.warehouse}; "
-                                   f"the datafusion engine reads Floe's files, so run floe first")
+            found = floe_data_files(self.warehouse, t, self.name)
             t0 = time.perf_counter()
             self.ctx.register_listing_table(t, str(self.warehouse / t / "data") + "/",
                                             file_extension=".parquet")
@@ -744,14 +748,17 @@ def make_engine(name: str, args, out_dir: Path) -> Engine:
     raise ValueError(name)
 
 
-def run_engine(name: str, args, out_dir: Path, files, pq_info, queries) -> tuple[dict, dict]:
-    """Load and query one engine. Returns (load_info, {qnum: result})."""
+def run_engine(name: str, args, out_dir: Path, files, expected_rows: dict[str, int], queries,
+               make=None) -> tuple[dict, dict]:
+    """Load and query one engine, made by `make` (this benchmark's
+    make_engine by default); after loading, each table of `expected_rows`
+    must hold that many rows. Returns (load_info, {qnum: result})."""
     load_info: dict = {"engine": name}
     results: dict[int, dict] = {}
     engine = None
     try:
         log(f"[{name}] starting")
-        engine = make_engine(name, args, out_dir)
+        engine = (make or make_engine)(name, args, out_dir)
         load_info["version"] = engine.version()
         t0 = time.perf_counter()
         load_info["tables_s"] = engine.load(files)
@@ -760,11 +767,11 @@ def run_engine(name: str, args, out_dir: Path, files, pq_info, queries) -> tuple
         log(f"[{name}] loaded in {load_info['total_s']:.2f} s, "
             f"{human_bytes(load_info['size']['du_bytes'])} on disk")
         bad_counts = {}
-        for t in TABLES:
+        for t, want in expected_rows.items():
             try:
                 n = engine.query(f"SELECT count(*) FROM {t}")[0][0]
-                if int(n) != pq_info[t]["rows"]:
-                    bad_counts[t] = f"{n} != {pq_info[t]['rows']}"
+                if int(n) != want:
+                    bad_counts[t] = f"{n} != {want}"
             except Exception as e:  # noqa: BLE001
                 bad_counts[t] = f"count failed: {e}"
         if bad_counts:
@@ -994,7 +1001,8 @@ def main(argv=None) -> int:
     results: dict[str, dict[int, dict]] = {}
     try:
         for e in engines:
-            load[e], results[e] = run_engine(e, args, out_dir, files, pq_info, queries)
+            expected = {t: pq_info[t]["rows"] for t in TABLES}
+            load[e], results[e] = run_engine(e, args, out_dir, files, expected, queries)
     finally:
         _stop_all_floe()
 
