@@ -39,3 +39,38 @@ fn the_last_digit_rounds_half_away_from_zero() {
     assert_eq!(drop_digit(-24), -2);
     assert_eq!(drop_digit(0), 0);
 }
+
+fn shape(sum_scale: i8, scale: i8) -> Shape {
+    Shape {
+        sum_scale,
+        precision: 38,
+        scale,
+    }
+}
+
+#[test]
+fn the_mean_is_long_division_rounded_half_away_from_zero() {
+    // 8 / 3 at 16 digits
+    assert_eq!(mean(8, 3, &shape(0, 16)).unwrap(), 26_666_666_666_666_667);
+    assert_eq!(mean(-8, 3, &shape(0, 16)).unwrap(), -26_666_666_666_666_667);
+    // 1.00 + 2.00 + 2.00 (scale 2) over 3, at 16 digits
+    assert_eq!(mean(500, 3, &shape(2, 16)).unwrap(), 16_666_666_666_666_667);
+    // a tie: 5 / 2 at no fractional digit rounds away from zero
+    assert_eq!(mean(5, 2, &shape(0, 0)).unwrap(), 3);
+    assert_eq!(mean(-5, 2, &shape(0, 0)).unwrap(), -3);
+}
+
+#[test]
+fn a_sum_too_large_to_scale_up_still_has_its_mean() {
+    // 20,000 bigint ids near 2^63: the sum times 10^16 is past i128.
+    let value = i64::MAX as i128 - 1;
+    let sum = value * 20_000;
+    let got = mean(sum, 20_000, &shape(0, 16)).unwrap();
+    assert_eq!(got, value * 10_i128.pow(16));
+}
+
+#[test]
+fn a_mean_past_the_precision_is_an_overflow_error() {
+    let err = mean(i128::MAX, 1, &shape(0, 16)).unwrap_err();
+    assert!(err.to_string().contains("overflow"), "{err}");
+}
