@@ -993,6 +993,8 @@ def run_file(path: Path, root: Path, db_name: str, oracle: PgOracle, floe: FloeT
             if diverged_at is None and (
                 (changes_state(shape, rec.sql) and pg.ok != fl.ok)
                 or (fl.ok and shape.head in ("SET", "RESET") and _SEMANTIC_SETTING.search(rec.sql))
+                # A setting PostgreSQL took and Floe refused (a session time zone).
+                or (pg.ok and not fl.ok and shape.head in ("SET", "RESET"))
             ):
                 diverged_at = rec.key
             if verdict in ("WRONG", "floe_error"):

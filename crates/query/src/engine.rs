@@ -125,6 +125,10 @@ impl Engine {
         // As in PostgreSQL, 1.5 is a numeric literal, not a double: it
         // compares exactly with DECIMAL columns.
         config.options_mut().sql_parser.parse_float_as_decimal = true;
+        // The session time zone is UTC, as a PostgreSQL server with
+        // TimeZone = UTC: `TIMESTAMPTZ '2000-01-01T01:01:01+07:00'` is a
+        // timestamp with time zone (without one it lost its zone).
+        config.options_mut().execution.time_zone = Some("UTC".to_string());
         let ctx = SessionContext::new_with_config(config);
         // PostgreSQL's float/numeric coercion goes ahead of DataFusion's.
         let mut state = SessionStateBuilder::new_from_existing(ctx.state());

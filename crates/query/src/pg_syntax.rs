@@ -40,14 +40,6 @@ fn refused_setting(stmt: &Statement) -> Option<QueryError> {
     let Statement::Set(set) = stmt else {
         return None;
     };
-    let refuse = |what: String| {
-        Some(QueryError::Unsupported {
-            feature: format!(
-                "{what} (it is a server-wide setting: one session's SET would change the \
-                 answers of every other session)"
-            ),
-        })
-    };
     match set {
         Set::SingleAssignment { variable, .. }
             if variable
@@ -55,7 +47,7 @@ fn refused_setting(stmt: &Statement) -> Option<QueryError> {
                 .to_ascii_lowercase()
                 .starts_with("datafusion.") =>
         {
-            refuse(format!("SET {variable}"))
+            Some(server_wide(format!("SET {variable}")))
         }
         Set::SingleAssignment {
             variable, values, ..
@@ -83,20 +75,36 @@ fn refused_setting(stmt: &Statement) -> Option<QueryError> {
                 _ => None,
             }
         }
-        Set::SetTimeZone { value, .. } => {
-            let zone = setting_text(value);
-            if [
-                "utc", "gmt", "z", "+00:00", "0", "etc/utc", "default", "local",
-            ]
-            .contains(&zone.to_ascii_lowercase().as_str())
-            {
-                None
-            } else {
-                refuse(format!("SET TIME ZONE '{zone}'"))
-            }
+        Set::SetTimeZone { value, .. } => refuse_zone(value),
+        Set::SingleAssignment {
+            variable, values, ..
+        } if ["timezone", "time zone", "time_zone"]
+            .contains(&variable.to_string().to_ascii_lowercase().as_str()) =>
+        {
+            values.first().and_then(refuse_zone)
         }
         _ => None,
     }
+}
+
+/// The error for a SET of a server-wide setting (`what`).
+fn server_wide(what: String) -> QueryError {
+    QueryError::Unsupported {
+        feature: format!(
+            "{what} (it is a server-wide setting: one session's SET would change the \
+             answers of every other session)"
+        ),
+    }
+}
+
+/// The error for setting the time zone to `value`, unless it is UTC.
+fn refuse_zone(value: &datafusion::sql::sqlparser::ast::Expr) -> Option<QueryError> {
+    let zone = setting_text(value);
+    let utc = [
+        "utc", "gmt", "z", "+00:00", "0", "etc/utc", "default", "local",
+    ];
+    (!utc.contains(&zone.to_ascii_lowercase().as_str()))
+        .then(|| server_wide(format!("SET TIME ZONE '{zone}'")))
 }
 
 /// A SET value as text: a string's contents, a name, or the expression.

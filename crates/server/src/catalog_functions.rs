@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, BooleanArray, Int32Array, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -32,6 +32,16 @@ pub(crate) fn register(ctx: &SessionContext) {
     ] {
         ctx.register_udf(ScalarUDF::new_from_impl(FunctionInfo::new(name, returns)));
     }
+}
+
+/// The one text argument of function `name`, as a `Utf8` array of the
+/// call's rows.
+fn text_argument(name: &str, args: &ScalarFunctionArgs) -> Result<ArrayRef> {
+    let [arg] = args.args.as_slice() else {
+        return exec_err!("{name} takes one argument");
+    };
+    let values = arg.to_array(args.number_rows)?;
+    Ok(arrow::compute::cast(&values, &DataType::Utf8)?)
 }
 
 /// Built-in type names (as `to_regtype` reads them: lower case, the
@@ -116,13 +126,12 @@ impl ScalarUDFImpl for ToRegtype {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [name] = args.args.as_slice() else {
-            return exec_err!("to_regtype takes one argument");
-        };
-        let names = name.to_array(args.number_rows)?;
-        let names = arrow::compute::cast(&names, &DataType::Utf8)?;
-        let names: &StringArray = names.as_string::<i32>();
-        let oids: Int32Array = names.iter().map(|n| n.and_then(type_oid)).collect();
+        let names = text_argument(self.name(), &args)?;
+        let oids: Int32Array = names
+            .as_string::<i32>()
+            .iter()
+            .map(|n| n.and_then(type_oid))
+            .collect();
         Ok(ColumnarValue::Array(Arc::new(oids)))
     }
 }
@@ -172,12 +181,7 @@ impl ScalarUDFImpl for CurrentSetting {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [name] = args.args.as_slice() else {
-            return exec_err!("current_setting takes one argument");
-        };
-        let names = name.to_array(args.number_rows)?;
-        let names = arrow::compute::cast(&names, &DataType::Utf8)?;
-        let values = names
+        let values = text_argument(self.name(), &args)?
             .as_string::<i32>()
             .iter()
             .map(|n| match n {
