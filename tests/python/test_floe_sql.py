@@ -185,3 +185,23 @@ def test_embedded_on_dir_held_by_server_fails(floe_bin, floe_server):
     assert "in use" in msg or "lock" in msg, describe(proc)
     # the server is unaffected
     assert floe_server.query("SELECT 1")[0][0] == 1
+
+
+def test_issue23_the_shell_runs_statements_as_written(floe_bin, floe_server):
+    import psycopg
+
+    url = floe_server.http_url
+    sql(
+        floe_bin, "--url", url, "-c",
+        "CREATE USER shelly PASSWORD 'it''s; secret'; "
+        "CREATE TOKEN IF NOT EXISTS shelltok; CREATE TOKEN IF NOT EXISTS shelltok",
+    )
+    # The password is the one typed, not a masked copy of the statement.
+    with psycopg.connect(
+        host="127.0.0.1", port=floe_server.pg_port, user="shelly",
+        password="it's; secret", dbname="floe", connect_timeout=10,
+    ) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert floe_server.query("SELECT name FROM system.tokens WHERE name = 'shelltok'") == [
+        ("shelltok",)
+    ]

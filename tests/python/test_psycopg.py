@@ -382,3 +382,19 @@ def test_issue14_one_connection_answers_thousands_of_statements(floe_shared):
             for i in range(1500):
                 cur.execute("SELECT %s::bigint + 1", (i,), prepare=True)
                 assert cur.fetchone() == (i + 1,)
+
+
+def test_issue23_a_write_after_begin_in_one_query_string_is_refused(floe_server):
+    # BEGIN and a write sent together in one simple query: the write is
+    # refused as inside a block, and nothing is committed behind the
+    # ROLLBACK the client expects to discard it.
+    with floe_server.connect() as conn:
+        conn.execute("CREATE TABLE one_string (x INT)")
+        for batch in ("BEGIN; INSERT INTO one_string VALUES (1)",
+                      "BEGIN; SELECT 1; CHECKPOINT"):
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction) as e:
+                conn.execute(batch)
+            assert "in a transaction block" in str(e.value)
+            conn.execute("ROLLBACK")
+        conn.execute("BEGIN; COMMIT; INSERT INTO one_string VALUES (2)")
+        assert conn.execute("SELECT x FROM one_string").fetchall() == [(2,)]

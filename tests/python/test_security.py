@@ -473,3 +473,59 @@ def test_issue5_renamed_and_dropped_users_and_schema_wide_grants(floe_server):
     with pytest.raises(psycopg.errors.UndefinedObject):
         admin_sql(srv, "DROP USER francis")
     admin_sql(srv, "DROP USER IF EXISTS francis")
+
+
+def test_issue23_floe_statements_mean_the_same_on_every_path(floe_server):
+    srv = floe_server
+    # A source's connection password is masked in the audit trail and the
+    # query log, whether or not the source could be created.
+    port = free_ports(1)[0]
+    with srv.connect() as conn:
+        with pytest.raises(psycopg.Error):
+            conn.execute(
+                "CREATE SOURCE leaky FROM POSTGRES CONNECTION "
+                f"'postgres://repl:hunter2secret@127.0.0.1:{port}/shop'"
+            )
+        audit = conn.execute("SELECT detail FROM system.audit WHERE detail LIKE 'CREATE SOURCE%'").fetchall()
+        queries = conn.execute("SELECT statement FROM system.queries WHERE statement LIKE 'CREATE SOURCE%'").fetchall()
+    assert audit and queries, (audit, queries)
+    for (text,) in audit + queries:
+        assert "hunter2secret" not in text and "********" in text, text
+        assert text.startswith('CREATE SOURCE "leaky" FROM POSTGRES'), text
+
+    # A malformed statement gets the same syntax error, with its line and
+    # column, over the PG wire (both protocols) and HTTP.
+    bad = "CREATE SOURCE s FROM MYSQL CONNECTION 'x'"
+    expected = "Expected: POSTGRES, found: MYSQL at Line: 1, Column: 22"
+    with srv.connect() as conn:
+        for prepare in (False, True):
+            with pytest.raises(psycopg.errors.SyntaxError) as e:
+                conn.execute(bad, prepare=prepare)
+            assert expected in str(e.value), e.value
+    r = http_request("POST", f"{srv.http_url}/v1/sql", bad)
+    assert r.status == 400 and r.json()["error"]["code"] == "42601"
+    assert expected in r.json()["error"]["message"]
+    # Another dialect's reading of CREATE USER is not taken (the password
+    # would have been echoed in the error).
+    with srv.connect() as conn:
+        with pytest.raises(psycopg.errors.SyntaxError) as e:
+            conn.execute("CREATE USER mallory PASSWORD = 'pw-in-error'")
+        assert "pw-in-error" not in str(e.value)
+        # Other dialects' look-alikes of Floe's statements are not Floe's.
+        for text in ("CREATE SECRET s (TYPE floe_token, role floe)",
+                     "CREATE CONNECTOR c TYPE 'postgres' URL 'postgres://u@h/db'",
+                     "FLUSH TABLES"):
+            with pytest.raises((psycopg.errors.FeatureNotSupported, psycopg.errors.SyntaxError)):
+                conn.execute(text)
+        # CREATE TOKEN describes its columns to the extended protocol.
+        cur = conn.execute("CREATE TOKEN prepared_tok", prepare=True)
+        assert [d.name for d in cur.description] == ["name", "role", "token"]
+        name, role, token = cur.fetchone()
+        assert (name, role) == ("prepared_tok", "floe") and token.startswith("floe_")
+
+    # CHECKPOINT inside a block is refused by its own name.
+    with srv.connect(autocommit=False) as conn:
+        conn.execute("SELECT 1")
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction) as e:
+            conn.execute("CHECKPOINT")
+        assert "cannot execute CHECKPOINT in a transaction block" in str(e.value)

@@ -66,7 +66,7 @@ impl SourceSpec {
 }
 
 /// The options of CREATE SOURCE, before the source exists.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceOptions {
     pub name: String,
     pub connection: String,

@@ -25,6 +25,8 @@ pub enum Status {
     UndefinedSchema,
     /// 42703: the column does not exist.
     UndefinedColumn,
+    /// 42702: a column name matches columns of more than one relation.
+    AmbiguousColumn,
     /// 42P07: the table already exists.
     DuplicateTable,
     /// 42P06: the schema already exists.
@@ -77,6 +79,8 @@ pub enum Status {
     QueryCanceled,
     /// 54000: a size or count limit was exceeded.
     ProgramLimitExceeded,
+    /// 54001: the statement is nested too deeply to parse or plan.
+    StatementTooComplex,
     /// 53000: Floe is over a memory or disk bound; retrying later may succeed.
     InsufficientResources,
     /// 58P01: a file named in the statement does not exist.
@@ -106,6 +110,7 @@ impl Status {
             Status::UndefinedTable => "42P01",
             Status::UndefinedSchema => "3F000",
             Status::UndefinedColumn => "42703",
+            Status::AmbiguousColumn => "42702",
             Status::DuplicateTable => "42P07",
             Status::DuplicateSchema => "42P06",
             Status::DuplicateColumn => "42701",
@@ -131,6 +136,7 @@ impl Status {
             Status::ObjectNotInPrerequisiteState => "55000",
             Status::QueryCanceled => "57014",
             Status::ProgramLimitExceeded => "54000",
+            Status::StatementTooComplex => "54001",
             Status::InsufficientResources => "53000",
             Status::UndefinedFile => "58P01",
             Status::IoError => "58030",
@@ -157,13 +163,14 @@ impl Status {
             Status::TooManyConnections => 503,
             Status::ConfigurationLimitExceeded => 429,
             Status::InsufficientPrivilege => 403,
-            Status::ProgramLimitExceeded => 413,
+            Status::ProgramLimitExceeded | Status::StatementTooComplex => 413,
             Status::InsufficientResources | Status::ObjectNotInPrerequisiteState => 503,
             Status::FeatureNotSupported => 501,
             Status::QueryCanceled => 499,
             Status::IoError | Status::Internal => 500,
             Status::SyntaxError
             | Status::UndefinedColumn
+            | Status::AmbiguousColumn
             | Status::DuplicateColumn
             | Status::DatatypeMismatch
             | Status::UndefinedObject
@@ -188,7 +195,7 @@ impl Status {
     }
 }
 
-const ALL: [Status; 40] = [
+const ALL: [Status; 42] = [
     Status::InvalidPassword,
     Status::InvalidAuthorization,
     Status::TooManyConnections,
@@ -200,6 +207,7 @@ const ALL: [Status; 40] = [
     Status::UndefinedTable,
     Status::UndefinedSchema,
     Status::UndefinedColumn,
+    Status::AmbiguousColumn,
     Status::DuplicateTable,
     Status::DuplicateSchema,
     Status::DuplicateColumn,
@@ -225,6 +233,7 @@ const ALL: [Status; 40] = [
     Status::ObjectNotInPrerequisiteState,
     Status::QueryCanceled,
     Status::ProgramLimitExceeded,
+    Status::StatementTooComplex,
     Status::InsufficientResources,
     Status::UndefinedFile,
     Status::IoError,

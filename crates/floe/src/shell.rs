@@ -199,8 +199,8 @@ fn print(format: OutputFormat, printed: Printed) -> anyhow::Result<()> {
 /// Splits SQL text into statements, keeping each statement's own text.
 fn statements(sql: &str) -> Result<Vec<String>, StatementError> {
     use floe_common::HasStatus;
-    Engine::parse(sql)
-        .map(|stmts| stmts.iter().map(Engine::statement_text).collect())
+    Engine::parse_with_text(sql)
+        .map(|stmts| stmts.into_iter().map(|(_, text)| text).collect())
         .map_err(|e| StatementError {
             code: e.status().sqlstate().to_string(),
             message: e.message(),

@@ -15,11 +15,10 @@
 //! ```
 //!
 //! `CREATE USER` and `ALTER USER` are the PostgreSQL forms (the SQL
-//! parser reads them in another dialect's sense), `GRANT role TO user` is
-//! read here when the parser does not know it, and the token statements
-//! are carried as the parser's `CREATE SECRET` / `DROP SECRET` of a type
-//! Floe reserves. Every statement is recorded in the audit trail, with
-//! passwords masked.
+//! parser reads them in another dialect's sense), and `GRANT role TO user`
+//! is read here when the parser does not know it. The token statements
+//! are Floe's own (see `syntax`); they are executed here. Every statement
+//! is recorded in the audit trail, with passwords masked.
 
 use std::sync::Arc;
 
@@ -27,8 +26,8 @@ use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::sql::sqlparser::ast::{
     Action, AlterRoleOperation, CreateRole, Expr, Grant, GrantObjects, Grantee, GranteeName,
-    GranteesType, Ident, ObjectName, ObjectType, Password, Privileges, Revoke, RoleOption,
-    SecretOption, Statement, Value,
+    GranteesType, ObjectName, ObjectType, Password, Privileges, Revoke, RoleOption, Statement,
+    Value,
 };
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
@@ -37,11 +36,9 @@ use floe_auth::{Identity, Object, Privilege, RoleOptions};
 use crate::engine::{Engine, Output};
 use crate::error::{QueryError, unsupported};
 use crate::names;
-use crate::sources::at_words;
+use crate::syntax::{FloeStatement, at_words, expected};
 
-/// The secret type that marks `CREATE TOKEN` / `DROP TOKEN`.
-const TOKEN_TYPE: &str = "floe_token";
-const MASK: &str = "********";
+pub(crate) const MASK: &str = "********";
 
 /// Parses `CREATE USER ...` (the parser stands at CREATE): a role that may
 /// log in unless NOLOGIN is given.
@@ -56,44 +53,6 @@ pub(crate) fn parse_create_user(parser: &mut Parser) -> Result<Statement, Parser
 pub(crate) fn parse_alter_user(parser: &mut Parser) -> Result<Statement, ParserError> {
     parser.expect_keywords(&[Keyword::ALTER, Keyword::USER])?;
     parser.parse_alter_role()
-}
-
-/// Parses `CREATE TOKEN [IF NOT EXISTS] name [FOR [ROLE|USER] role]`.
-pub(crate) fn parse_create_token(parser: &mut Parser) -> Result<Statement, ParserError> {
-    parser.expect_keyword(Keyword::CREATE)?;
-    parser.next_token(); // TOKEN
-    let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
-    let name = parser.parse_identifier()?;
-    let mut options = Vec::new();
-    if parser.parse_keyword(Keyword::FOR) {
-        let _ = parser.parse_one_of_keywords(&[Keyword::ROLE, Keyword::USER]);
-        options.push(SecretOption {
-            key: Ident::new("role"),
-            value: parser.parse_identifier()?,
-        });
-    }
-    Ok(Statement::CreateSecret {
-        or_replace: false,
-        temporary: None,
-        if_not_exists,
-        name: Some(name),
-        storage_specifier: None,
-        secret_type: Ident::new(TOKEN_TYPE),
-        options,
-    })
-}
-
-/// Parses `DROP TOKEN [IF EXISTS] name`.
-pub(crate) fn parse_drop_token(parser: &mut Parser) -> Result<Statement, ParserError> {
-    parser.expect_keyword(Keyword::DROP)?;
-    parser.next_token(); // TOKEN
-    let if_exists = parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-    Ok(Statement::DropSecret {
-        if_exists,
-        temporary: None,
-        name: parser.parse_identifier()?,
-        storage_specifier: Some(Ident::new(TOKEN_TYPE)),
-    })
 }
 
 /// Parses GRANT or REVOKE: the parser's own form, or else PostgreSQL's
@@ -117,11 +76,10 @@ pub(crate) fn parse_grant_or_revoke(parser: &mut Parser) -> Result<Statement, Pa
         })
         .collect();
     if at_words(parser, &["with"]) {
-        let found = parser.peek_token();
-        return Err(ParserError::ParserError(format!(
-            "Expected: end of statement (WITH ADMIN OPTION is not supported), found: {} at {}",
-            found.token, found.span.start
-        )));
+        return Err(expected(
+            "end of statement (WITH ADMIN OPTION is not supported)",
+            &parser.peek_token(),
+        ));
     }
     let privileges = Privileges::Actions(
         roles
@@ -158,10 +116,6 @@ pub(crate) fn parse_here(parser: &mut Parser) -> Option<Result<Statement, Parser
         Some(parse_create_user(parser))
     } else if at_words(parser, &["alter", "user"]) {
         Some(parse_alter_user(parser))
-    } else if at_words(parser, &["create", "token"]) {
-        Some(parse_create_token(parser))
-    } else if at_words(parser, &["drop", "token"]) {
-        Some(parse_drop_token(parser))
     } else if at_words(parser, &["grant"]) || at_words(parser, &["revoke"]) {
         Some(parse_grant_or_revoke(parser))
     } else {
@@ -179,11 +133,6 @@ pub fn is_access_statement(stmt: &Statement) -> bool {
         Statement::Drop { object_type, .. } => {
             matches!(object_type, ObjectType::Role | ObjectType::User)
         }
-        Statement::CreateSecret { secret_type, .. } => secret_type.value == TOKEN_TYPE,
-        Statement::DropSecret {
-            storage_specifier: Some(s),
-            ..
-        } => s.value == TOKEN_TYPE,
         _ => false,
     }
 }
@@ -212,17 +161,6 @@ pub fn masked_text(stmt: &Statement) -> String {
                 }
             }
         }
-        Statement::CreateSecret { name, options, .. } => {
-            let mut text = format!(
-                "CREATE TOKEN {}",
-                name.as_ref().map(|n| n.to_string()).unwrap_or_default()
-            );
-            if let Some(role) = options.first() {
-                text.push_str(&format!(" FOR ROLE {}", role.value));
-            }
-            return text;
-        }
-        Statement::DropSecret { name, .. } => return format!("DROP TOKEN {name}"),
         _ => {}
     }
     stmt.to_string()
@@ -237,13 +175,63 @@ pub(crate) async fn execute(
     let kind = match &stmt {
         Statement::Grant(_) => "grant",
         Statement::Revoke(_) => "revoke",
-        Statement::CreateSecret { .. } | Statement::DropSecret { .. } => "token",
         _ => "role",
     };
     let detail = masked_text(&stmt);
     let result = run(engine, who, stmt).await;
     engine.auth().record(who, kind, result.is_ok(), detail);
     result
+}
+
+/// Executes `CREATE TOKEN` or `DROP TOKEN` as `who`, and records it.
+pub(crate) async fn execute_token(
+    engine: &Engine,
+    who: &Identity,
+    stmt: FloeStatement,
+) -> Result<Output, QueryError> {
+    let detail = stmt.to_string();
+    let result = run_token(engine, who, stmt);
+    engine.auth().record(who, "token", result.is_ok(), detail);
+    result
+}
+
+/// The columns `CREATE TOKEN` returns.
+pub fn token_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("role", DataType::Utf8, false),
+        Field::new("token", DataType::Utf8, false),
+    ]))
+}
+
+fn run_token(engine: &Engine, who: &Identity, stmt: FloeStatement) -> Result<Output, QueryError> {
+    let auth = engine.auth();
+    match stmt {
+        FloeStatement::CreateToken {
+            name,
+            if_not_exists,
+            role,
+        } => {
+            let Some(token) = auth.create_token(who, &name, role.as_deref(), if_not_exists)? else {
+                return Ok(Output::command("CREATE TOKEN"));
+            };
+            let role = role.unwrap_or_else(|| who.user.clone());
+            let batch = RecordBatch::try_new(
+                token_schema(),
+                vec![
+                    Arc::new(StringArray::from(vec![name])),
+                    Arc::new(StringArray::from(vec![role])),
+                    Arc::new(StringArray::from(vec![token])),
+                ],
+            )?;
+            Ok(Output::Rows(Box::new(engine.context().read_batch(batch)?)))
+        }
+        FloeStatement::DropToken { name, if_exists } => {
+            auth.drop_token(who, &name, if_exists)?;
+            Ok(Output::command("DROP TOKEN"))
+        }
+        other => Err(unsupported(other.verb())),
+    }
 }
 
 fn password(p: &Password) -> Result<Option<String>, QueryError> {
@@ -495,39 +483,6 @@ async fn run(engine: &Engine, who: &Identity, stmt: Statement) -> Result<Output,
                 _ => return Err(unsupported(&format!("{revoke}"))),
             }
             Ok(Output::command("REVOKE"))
-        }
-        Statement::CreateSecret {
-            name: Some(name),
-            options,
-            if_not_exists,
-            ..
-        } => {
-            let name = names::ident(&name);
-            let role = options.first().map(|o| names::ident(&o.value));
-            let Some(token) = auth.create_token(who, &name, role.as_deref(), if_not_exists)? else {
-                return Ok(Output::command("CREATE TOKEN"));
-            };
-            let role = role.unwrap_or_else(|| who.user.clone());
-            let schema = Arc::new(Schema::new(vec![
-                Field::new("name", DataType::Utf8, false),
-                Field::new("role", DataType::Utf8, false),
-                Field::new("token", DataType::Utf8, false),
-            ]));
-            let batch = RecordBatch::try_new(
-                schema,
-                vec![
-                    Arc::new(StringArray::from(vec![name])),
-                    Arc::new(StringArray::from(vec![role])),
-                    Arc::new(StringArray::from(vec![token])),
-                ],
-            )?;
-            Ok(Output::Rows(Box::new(engine.context().read_batch(batch)?)))
-        }
-        Statement::DropSecret {
-            name, if_exists, ..
-        } => {
-            auth.drop_token(who, &names::ident(&name), if_exists)?;
-            Ok(Output::command("DROP TOKEN"))
         }
         other => Err(unsupported(&format!("{other}"))),
     }

@@ -100,7 +100,7 @@ fn positions_query(
         "SELECT {alias}.\"{FILE_COLUMN}\", {alias}.\"{POS_COLUMN}\" FROM row_positions('{}') AS {alias}",
         target.qualified.replace('\'', "''")
     );
-    let mut stmt = Engine::parse(&sql)?.remove(0);
+    let mut stmt = crate::syntax::sql_statement(&sql)?;
     let Statement::Query(query) = &mut stmt else {
         unreachable!("a SELECT parses as a query");
     };

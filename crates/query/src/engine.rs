@@ -13,8 +13,6 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{CreateTable, ObjectType, SchemaName, Statement};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use floe_auth::{Auth, Identity, Privilege};
 use floe_common::defaults::{CATALOG_NAME, DEFAULT_SCHEMA, SYSTEM_SCHEMA};
 use floe_storage::Store;
@@ -22,9 +20,10 @@ use floe_storage::Store;
 use crate::catalog::FloeCatalog;
 use crate::error::{QueryError, unsupported};
 use crate::positions::RowPositions;
+use crate::syntax::{FloeStatement, Parsed};
 use crate::system::{AtSnapshot, SystemSchema};
 use crate::table::append_stream;
-use crate::{access, alter, copy, ddl, dml, names, pg_syntax, sources};
+use crate::{access, alter, copy, ddl, dml, names, pg_syntax};
 use floe_cdc::Sources;
 
 /// What a statement produced.
@@ -239,11 +238,10 @@ impl Engine {
 
     /// Fails unless the session is a superuser's; records the attempt
     /// and its outcome as DDL in the audit trail.
-    fn require_superuser(&self, stmt: &Statement, action: &str) -> Result<Identity, QueryError> {
+    fn require_superuser(&self, detail: &str, action: &str) -> Result<Identity, QueryError> {
         let who = self.session()?;
         if let Err(e) = self.auth.require_superuser(&who, action) {
-            self.auth
-                .record(&who, "ddl", false, access::masked_text(stmt));
+            self.auth.record(&who, "ddl", false, detail.to_string());
             return Err(e.into());
         }
         Ok(who)
@@ -336,70 +334,9 @@ impl Engine {
         &self.store
     }
 
-    /// Parses SQL text (PostgreSQL dialect) into statements.
-    ///
-    /// `CHECKPOINT`, which the SQL parser does not know, is recognized here
-    /// and represented by [`checkpoint_statement`].
-    pub fn parse(sql: &str) -> Result<Vec<Statement>, QueryError> {
-        use datafusion::sql::sqlparser::tokenizer::Token;
-        let parse_error = |e: datafusion::sql::sqlparser::parser::ParserError| QueryError::Parse {
-            message: e
-                .to_string()
-                .trim_start_matches("sql parser error: ")
-                .to_string(),
-        };
-        let dialect = PostgreSqlDialect {};
-        let mut parser = Parser::new(&dialect)
-            .try_with_sql(sql)
-            .map_err(parse_error)?;
-        let mut statements = Vec::new();
-        loop {
-            while parser.consume_token(&Token::SemiColon) {}
-            let next = parser.peek_token();
-            let statement = match &next.token {
-                Token::EOF => break,
-                _ if let Some(access) = access::parse_here(&mut parser) => {
-                    access.map_err(parse_error)?
-                }
-                Token::Word(w)
-                    if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("checkpoint") =>
-                {
-                    parser.next_token();
-                    checkpoint_statement()
-                }
-                Token::Word(_) if sources::at_words(&parser, &["create", "source"]) => {
-                    sources::parse_create(&mut parser).map_err(parse_error)?
-                }
-                Token::Word(_) if sources::at_words(&parser, &["drop", "source"]) => {
-                    sources::parse_drop(&mut parser).map_err(parse_error)?
-                }
-                _ => parser.parse_statement().map_err(parse_error)?,
-            };
-            statements.push(statement);
-            let after = parser.peek_token();
-            if !matches!(after.token, Token::SemiColon | Token::EOF) {
-                return Err(QueryError::Parse {
-                    message: format!(
-                        "Expected: end of statement, found: {} at {}",
-                        after.token, after.span.start
-                    ),
-                });
-            }
-        }
-        Ok(statements)
-    }
-
-    /// The SQL text of a parsed statement, as it can be parsed again.
-    pub fn statement_text(stmt: &Statement) -> String {
-        if is_checkpoint(stmt) {
-            "CHECKPOINT".to_string()
-        } else if let Some(text) = sources::statement_text(stmt) {
-            text
-        } else if access::is_access_statement(stmt) {
-            access::masked_text(stmt)
-        } else {
-            stmt.to_string()
-        }
+    /// The text of a parsed statement for display: passwords masked.
+    pub fn statement_text(stmt: &Parsed) -> String {
+        stmt.text()
     }
 
     /// Flushes every table's buffered rows into committed files.
@@ -433,7 +370,11 @@ impl Engine {
 
     /// Whether Floe executes the statement itself rather than handing it to
     /// DataFusion's planner (DDL, COPY, and DML DataFusion cannot write).
-    pub fn executes_itself(stmt: &Statement) -> bool {
+    pub fn executes_itself(stmt: &Parsed) -> bool {
+        let Parsed::Sql(stmt) = stmt else {
+            return true;
+        };
+        let stmt = stmt.as_ref();
         matches!(
             stmt,
             Statement::CreateSchema { .. }
@@ -445,8 +386,6 @@ impl Engine {
                 | Statement::Truncate(_)
                 | Statement::Merge(_)
                 | Statement::Vacuum(_)
-                | Statement::CreateConnector(_)
-                | Statement::DropConnector { .. }
                 | Statement::StartTransaction { .. }
                 | Statement::Commit { .. }
                 | Statement::Rollback { .. }
@@ -460,7 +399,6 @@ impl Engine {
                     ..
                 }
             )
-            || is_checkpoint(stmt)
     }
 
     /// Plans a statement with DataFusion.
@@ -494,19 +432,55 @@ impl Engine {
 
     /// Executes one statement. When a write statement returns, its rows are
     /// durable and visible to every later statement.
-    pub async fn execute(&self, stmt: Statement) -> Result<Output, QueryError> {
+    pub async fn execute(&self, stmt: Parsed) -> Result<Output, QueryError> {
+        let stmt = match stmt {
+            Parsed::Sql(stmt) => *stmt,
+            Parsed::Floe(floe) => return self.execute_floe(floe).await,
+        };
         if access::is_access_statement(&stmt) {
             let who = self.session()?;
             return access::execute(self, &who, stmt).await;
         }
         if let Some(action) = superuser_action(&stmt) {
-            let who = self.require_superuser(&stmt, action)?;
             let detail = access::masked_text(&stmt);
+            let who = self.require_superuser(&detail, action)?;
             let result = Box::pin(self.execute_checked(stmt)).await;
             self.auth.record(&who, "ddl", result.is_ok(), detail);
             return result;
         }
         self.execute_checked(stmt).await
+    }
+
+    /// Executes one of Floe's own statements.
+    async fn execute_floe(&self, stmt: FloeStatement) -> Result<Output, QueryError> {
+        let action = match &stmt {
+            FloeStatement::CreateToken { .. } | FloeStatement::DropToken { .. } => {
+                let who = self.session()?;
+                return access::execute_token(self, &who, stmt).await;
+            }
+            FloeStatement::Checkpoint => "run CHECKPOINT",
+            FloeStatement::CreateSource(_) => "create sources",
+            FloeStatement::DropSource { .. } => "drop sources",
+        };
+        let detail = stmt.to_string();
+        let who = self.require_superuser(&detail, action)?;
+        let result = match stmt {
+            FloeStatement::CreateSource(options) => self
+                .sources
+                .create(options)
+                .await
+                .map(|_| Output::command("CREATE SOURCE"))
+                .map_err(QueryError::from),
+            FloeStatement::DropSource { name, if_exists } => self
+                .sources
+                .drop_source(&name, if_exists)
+                .await
+                .map(|_| Output::command("DROP SOURCE"))
+                .map_err(QueryError::from),
+            _ => self.checkpoint().await,
+        };
+        self.auth.record(&who, "ddl", result.is_ok(), detail);
+        result
     }
 
     /// Executes a statement whose statement-level privileges are checked.
@@ -604,17 +578,6 @@ impl Engine {
             }
             Statement::Merge(_) => Err(unsupported("MERGE")),
             Statement::Vacuum(vacuum) => self.vacuum(vacuum).await,
-            Statement::CreateConnector(create) => {
-                self.sources.create(sources::options(&create)?).await?;
-                Ok(Output::command("CREATE SOURCE"))
-            }
-            Statement::DropConnector { if_exists, name } => {
-                self.sources
-                    .drop_source(&names::ident(&name), if_exists)
-                    .await?;
-                Ok(Output::command("DROP SOURCE"))
-            }
-            stmt if is_checkpoint(&stmt) => self.checkpoint().await,
             other => {
                 let plan = self.plan(other).await?;
                 let df = self.ctx.execute_logical_plan(plan).await?;
@@ -677,43 +640,9 @@ fn superuser_action(stmt: &Statement) -> Option<&'static str> {
             object_type: ObjectType::Schema,
             ..
         } => "drop schemas",
-        Statement::CreateConnector(_) => "create sources",
-        Statement::DropConnector { .. } => "drop sources",
         Statement::Vacuum(_) => "run VACUUM",
-        stmt if is_checkpoint(stmt) => "run CHECKPOINT",
         _ => return None,
     })
-}
-
-/// How `CHECKPOINT` is represented among parsed statements: MySQL's
-/// `FLUSH TABLES`, which the PostgreSQL dialect never produces itself.
-pub fn checkpoint_statement() -> Statement {
-    use datafusion::sql::sqlparser::ast::FlushType;
-    Statement::Flush {
-        object_type: FlushType::Tables,
-        location: None,
-        channel: None,
-        read_lock: false,
-        export: false,
-        tables: Vec::new(),
-    }
-}
-
-/// Whether `stmt` is one of Floe's own statements that the PostgreSQL
-/// protocol library's parser does not know (CHECKPOINT, CREATE SOURCE,
-/// DROP SOURCE); front ends hand such text to [`Engine::parse`].
-pub fn is_floe_statement(stmt: &Statement) -> bool {
-    is_checkpoint(stmt)
-        || access::is_access_statement(stmt)
-        || matches!(
-            stmt,
-            Statement::CreateConnector(_) | Statement::DropConnector { .. }
-        )
-}
-
-/// Whether `stmt` is `CHECKPOINT` (see [`checkpoint_statement`]).
-pub fn is_checkpoint(stmt: &Statement) -> bool {
-    matches!(stmt, Statement::Flush { .. })
 }
 
 /// A table of `store` by name, or why there is none.

@@ -34,6 +34,9 @@ pub enum QueryError {
     /// The SQL text does not parse.
     #[error("syntax error: {message}")]
     Parse { message: String },
+    /// The SQL text nests deeper than the parser goes.
+    #[error("statement is too complex: it nests deeper than Floe's parser goes")]
+    TooDeep,
     /// A storage operation failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -178,21 +181,26 @@ fn datafusion_status(e: &DataFusionError) -> Status {
             use datafusion::common::SchemaError;
             match err.as_ref() {
                 SchemaError::FieldNotFound { .. } => Status::UndefinedColumn,
+                SchemaError::AmbiguousReference { .. } => Status::AmbiguousColumn,
                 SchemaError::DuplicateQualifiedField { .. }
                 | SchemaError::DuplicateUnqualifiedField { .. } => Status::DuplicateColumn,
-                _ => Status::SyntaxError,
             }
         }
         DataFusionError::Plan(msg) => {
             let lower = msg.to_ascii_lowercase();
-            if lower.contains("table") && lower.contains("not found") {
-                Status::UndefinedTable
-            } else if lower.contains("invalid function")
+            if lower.contains("invalid function")
                 || lower.contains("no function matches")
                 || (lower.starts_with("function ") && lower.contains("does not exist"))
+                || (lower.starts_with("table function ") && lower.contains("not found"))
             {
                 Status::UndefinedFunction
-            } else if lower.contains("schema") && lower.contains("not found") {
+            } else if lower.contains("table") && lower.contains("not found") {
+                Status::UndefinedTable
+            } else if lower.contains("field not found in schema")
+                || (lower.starts_with("column for ") && lower.contains("not found in schema"))
+            {
+                Status::UndefinedColumn
+            } else if lower.starts_with("failed to resolve schema") {
                 Status::UndefinedSchema
             } else if lower.starts_with("unrecognized configuration parameter") {
                 Status::UndefinedObject
@@ -235,6 +243,7 @@ impl HasStatus for QueryError {
     fn status(&self) -> Status {
         match self {
             QueryError::Parse { .. } => Status::SyntaxError,
+            QueryError::TooDeep => Status::StatementTooComplex,
             QueryError::Storage(e) => e.status(),
             QueryError::Cdc(e) => e.status(),
             QueryError::DataFusion(e) => datafusion_status(e),

@@ -3,13 +3,20 @@
 //! `avg()` and `sum()` type and round their answers as PostgreSQL's do
 //! (see [`crate::avg`] and [`crate::sum`]), and `version()` names the
 //! PostgreSQL release Floe speaks for (drivers parse it to pick their
-//! dialect).
+//! dialect). Some of DataFusion's functions are adjusted to PostgreSQL's
+//! answers: `regexp_count` of a NULL is NULL, `atan2` computes in double
+//! precision whatever its argument types, and `to_hex` of an `integer`
+//! shows its 32 bits.
 
-use arrow::datatypes::DataType;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, StringArray, make_array};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{DataType, FieldRef, Int32Type, Int64Type};
 use datafusion::error::Result;
 use datafusion::logical_expr::{
-    AggregateUDF, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
+    AggregateUDF, ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
 };
 use datafusion::scalar::ScalarValue;
 
@@ -23,7 +30,154 @@ pub fn aggregates() -> Vec<AggregateUDF> {
 
 /// The scalar functions Floe registers over DataFusion's.
 pub fn scalars() -> Vec<ScalarUDF> {
-    vec![ScalarUDF::new_from_impl(PgVersion::new())]
+    use datafusion::functions::{math, regex};
+    vec![
+        ScalarUDF::new_from_impl(PgVersion::new()),
+        ScalarUDF::new_from_impl(PgToHex::new()),
+        ScalarUDF::new_from_impl(Adjusted {
+            inner: regex::regexp_count().as_ref().clone(),
+            signature: None,
+            strict: true,
+        }),
+        ScalarUDF::new_from_impl(Adjusted {
+            inner: math::atan2().as_ref().clone(),
+            signature: Some(Signature::exact(
+                vec![DataType::Float64, DataType::Float64],
+                Volatility::Immutable,
+            )),
+            strict: false,
+        }),
+    ]
+}
+
+/// One of DataFusion's functions with PostgreSQL's argument types (a
+/// `signature` its implementation accepts) or NULL handling (`strict`: a
+/// NULL argument gives NULL).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Adjusted {
+    inner: ScalarUDF,
+    signature: Option<Signature>,
+    strict: bool,
+}
+
+impl ScalarUDFImpl for Adjusted {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.signature
+            .as_ref()
+            .unwrap_or_else(|| self.inner.signature())
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if !self.strict {
+            return self.inner.invoke_with_args(args);
+        }
+        let (rows, returns) = (args.number_rows, args.return_field.data_type().clone());
+        let inputs = args.args.clone();
+        if inputs
+            .iter()
+            .any(|a| matches!(a, ColumnarValue::Scalar(s) if s.is_null()))
+        {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from(&returns)?));
+        }
+        let out = self.inner.invoke_with_args(args)?;
+        let nulls = inputs
+            .iter()
+            .filter_map(|a| match a {
+                ColumnarValue::Array(a) => a.logical_nulls(),
+                ColumnarValue::Scalar(_) => None,
+            })
+            .fold(None, |all: Option<NullBuffer>, n| {
+                NullBuffer::union(all.as_ref(), Some(&n))
+            });
+        let Some(nulls) = nulls else {
+            return Ok(out);
+        };
+        let array = out.into_array(rows)?;
+        let nulls = NullBuffer::union(array.logical_nulls().as_ref(), Some(&nulls));
+        let data = array.to_data().into_builder().nulls(nulls).build()?;
+        Ok(ColumnarValue::Array(make_array(data)))
+    }
+}
+
+/// `to_hex(integer)` and `to_hex(bigint)`: an integer's two's complement
+/// in 32 bits (smaller integers too), a bigint's in 64, as PostgreSQL.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgToHex {
+    signature: Signature,
+}
+
+impl PgToHex {
+    fn new() -> PgToHex {
+        PgToHex {
+            signature: Signature::uniform(
+                1,
+                vec![DataType::Int32, DataType::Int64],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl ScalarUDFImpl for PgToHex {
+    fn name(&self) -> &str {
+        "to_hex"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let [arg] = args.args.as_slice() else {
+            return datafusion::common::exec_err!("to_hex takes one argument");
+        };
+        let array = arg.to_array(rows)?;
+        let hex: StringArray = match array.data_type() {
+            DataType::Int32 => array
+                .as_primitive::<Int32Type>()
+                .iter()
+                .map(|v| v.map(|v| format!("{:x}", v as u32)))
+                .collect(),
+            DataType::Int64 => array
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|v| v.map(|v| format!("{:x}", v as u64)))
+                .collect(),
+            other => return datafusion::common::exec_err!("to_hex of {other}"),
+        };
+        let hex: ArrayRef = Arc::new(hex);
+        Ok(match arg {
+            ColumnarValue::Scalar(_) => {
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&hex, 0)?)
+            }
+            ColumnarValue::Array(_) => ColumnarValue::Array(hex),
+        })
+    }
 }
 
 /// `version()`: `PostgreSQL 15.0 (Floe 0.1.0) on x86_64-linux, 64-bit`.

@@ -28,20 +28,21 @@ pub mod positions;
 mod prune;
 mod rewrite;
 mod scan;
-mod sources;
 mod sum;
+mod syntax;
 mod system;
 mod table;
 pub mod transaction;
 mod types;
 pub mod uuid;
 
-pub use access::{is_access_statement, masked_text};
-pub use engine::{Engine, Output, is_checkpoint, is_floe_statement};
+pub use access::{is_access_statement, masked_text, token_schema};
+pub use engine::{Engine, Output};
 pub use error::{FilePosition, QueryError};
 pub use floe_auth;
 pub use floe_cdc;
 pub use pg_syntax::{refuses_setting, shows_server_version};
+pub use syntax::{FloeStatement, Parsed};
 
 /// DataFusion, re-exported so front ends use the same version.
 pub use datafusion;

@@ -11,7 +11,6 @@ use datafusion::sql::sqlparser::ast::Statement;
 
 use floe_common::defaults::DEFAULT_SCHEMA;
 
-use crate::engine::Engine;
 use crate::error::QueryError;
 
 /// Rewrites `stmt` to PostgreSQL's meaning (see the module's doc).
@@ -37,6 +36,14 @@ pub fn refuses_setting(stmt: &Statement) -> bool {
 /// `public` would be ignored.
 fn refused_setting(stmt: &Statement) -> Option<QueryError> {
     use datafusion::sql::sqlparser::ast::Set;
+    if let Statement::ShowVariable { variable } = stmt
+        && let [all] = variable.as_slice()
+        && all.value.eq_ignore_ascii_case("all")
+    {
+        return Some(crate::error::unsupported(
+            "SHOW ALL (SHOW one setting by name)",
+        ));
+    }
     let Statement::Set(set) = stmt else {
         return None;
     };
@@ -314,31 +321,32 @@ fn name_function_columns(stmt: &mut Statement) {
     let _ = stmt.visit(&mut Aliases);
 }
 
-/// Whether `stmt` is `SHOW server_version` or `SHOW server_version_num`,
-/// which Floe answers itself (as PostgreSQL 15: see
-/// [`floe_common::defaults::server_version`]).
+/// Whether `stmt` is a `SHOW` of a setting Floe answers itself:
+/// `server_version` and `server_version_num` (as PostgreSQL 15: see
+/// [`floe_common::defaults::server_version`]) and the time zone, UTC.
 pub fn shows_server_version(stmt: &Statement) -> bool {
     server_version_query(stmt).is_some()
 }
 
-/// The query that answers `SHOW server_version` or
-/// `SHOW server_version_num`.
+/// The query that answers a `SHOW` of [`shows_server_version`].
 pub(crate) fn server_version_query(stmt: &Statement) -> Option<Statement> {
     let Statement::ShowVariable { variable } = stmt else {
         return None;
     };
-    let [name] = variable.as_slice() else {
-        return None;
-    };
-    let name = name.value.to_ascii_lowercase();
-    let value = match name.as_str() {
-        "server_version" => floe_common::defaults::server_version(),
-        "server_version_num" => floe_common::defaults::PG_VERSION_NUM.to_string(),
+    let name: Vec<String> = variable
+        .iter()
+        .map(|part| part.value.to_ascii_lowercase())
+        .collect();
+    let (column, value) = match name.join(" ").as_str() {
+        "server_version" => ("server_version", floe_common::defaults::server_version()),
+        "server_version_num" => (
+            "server_version_num",
+            floe_common::defaults::PG_VERSION_NUM.to_string(),
+        ),
+        "timezone" | "time zone" => ("\"TimeZone\"", "UTC".to_string()),
         _ => return None,
     };
-    Engine::parse(&format!("SELECT '{value}' AS {name}"))
-        .ok()?
-        .pop()
+    crate::syntax::sql_statement(&format!("SELECT '{value}' AS {column}")).ok()
 }
 
 /// The call `name(args...)`.

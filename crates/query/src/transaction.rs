@@ -9,6 +9,7 @@
 use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
 
 use crate::error::QueryError;
+use crate::syntax::Parsed;
 
 /// Whether `stmt` only reads, so it may run inside a transaction block:
 /// queries, EXPLAIN (ANALYZE only of a query), SHOW, SET, cursors, COPY
@@ -60,18 +61,23 @@ fn query_only_reads(body: &SetExpr) -> bool {
 }
 
 /// The error for a write inside a transaction block.
-pub fn refusal(stmt: &Statement) -> QueryError {
-    let text = stmt.to_string();
-    let verb = text.split_whitespace().next().unwrap_or("").to_uppercase();
+pub fn refusal(stmt: &Parsed) -> QueryError {
+    let verb = match stmt {
+        Parsed::Floe(floe) => floe.verb().to_string(),
+        Parsed::Sql(stmt) => {
+            let text = stmt.to_string();
+            text.split_whitespace().next().unwrap_or("").to_uppercase()
+        }
+    };
     QueryError::WriteInTransactionBlock { statement: verb }
 }
 
-/// Checks `stmt` against an open block: `Err` if it writes.
-pub fn check_in_block(stmt: &Statement) -> Result<(), QueryError> {
-    if allowed_in_block(stmt) {
-        Ok(())
-    } else {
-        Err(refusal(stmt))
+/// Checks `stmt` against an open block: `Err` if it writes. Floe's own
+/// statements all write.
+pub fn check_in_block(stmt: &Parsed) -> Result<(), QueryError> {
+    match stmt {
+        Parsed::Sql(sql) if allowed_in_block(sql) => Ok(()),
+        _ => Err(refusal(stmt)),
     }
 }
 
@@ -88,17 +94,24 @@ impl TransactionBlock {
         TransactionBlock { open: false }
     }
 
+    /// A block open or not, as a session's statements left it.
+    pub const fn starting(open: bool) -> TransactionBlock {
+        TransactionBlock { open }
+    }
+
     /// Checks `stmt` and follows BEGIN, COMMIT and ROLLBACK. When this
     /// returns `Ok`, `stmt` may run; a refused statement leaves the block
     /// open, so the statements after it are checked too.
-    pub fn check(&mut self, stmt: &Statement) -> Result<(), QueryError> {
-        match stmt {
-            Statement::StartTransaction { .. } => self.open = true,
-            Statement::Commit { .. }
-            | Statement::Rollback {
-                savepoint: None, ..
-            } => self.open = false,
-            other if self.open => check_in_block(other)?,
+    pub fn check(&mut self, stmt: &Parsed) -> Result<(), QueryError> {
+        match stmt.sql() {
+            Some(Statement::StartTransaction { .. }) => self.open = true,
+            Some(
+                Statement::Commit { .. }
+                | Statement::Rollback {
+                    savepoint: None, ..
+                },
+            ) => self.open = false,
+            _ if self.open => check_in_block(stmt)?,
             _ => {}
         }
         Ok(())

@@ -80,6 +80,18 @@ pub(crate) fn needs_client_compat(statement: &Statement) -> bool {
     }
 }
 
+/// Whether text Floe's parser refused is a client's catalog query that the
+/// protocol library's parser reads (after its token rewrites), so that the
+/// library should answer it. Other text gets Floe's own syntax error.
+pub(crate) fn library_reads(sql: &str) -> bool {
+    use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+    PostgresCompatibilityParser::new()
+        .parse(sql)
+        .is_ok_and(|statements| {
+            !statements.is_empty() && statements.iter().all(needs_client_compat)
+        })
+}
+
 /// Whether `statement` reads the system catalog: a relation of
 /// `pg_catalog` or `information_schema` (or a `pg_catalog` relation named
 /// without its schema), a catalog function, or a cast to a catalog type.

@@ -33,6 +33,7 @@ use datafusion_postgres::pgwire::api::{
 use datafusion_postgres::pgwire::api::{ClientPortalStore, Type};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
+use datafusion_postgres::pgwire::messages::response::TransactionStatus;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 use datafusion_postgres::{DfSessionService, Parser, pgwire};
 use floe_common::defaults::CATALOG_NAME;
@@ -41,7 +42,7 @@ use floe_query::datafusion::common::{DFSchema, ParamValues};
 use floe_query::datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use floe_query::datafusion::prelude::{DataFrame, SessionContext};
 use floe_query::datafusion::sql::sqlparser::ast::Statement;
-use floe_query::{Engine, Output};
+use floe_query::{Engine, FloeStatement, Output, Parsed};
 use futures::{Sink, StreamExt, stream};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -278,7 +279,7 @@ impl FloeHook {
     /// Executes a statement in the client's session, with its formats.
     async fn run(
         &self,
-        stmt: Statement,
+        stmt: Parsed,
         client: &(dyn ClientInfo + Send + Sync),
     ) -> PgWireResult<Response> {
         let session = session(client)?;
@@ -290,7 +291,7 @@ impl FloeHook {
     async fn execute(
         &self,
         session: &Session,
-        stmt: Statement,
+        stmt: Parsed,
         options: Arc<FormatOptions>,
     ) -> PgWireResult<Response> {
         session
@@ -420,14 +421,17 @@ async fn encode(
 /// statements the engine runs itself get a placeholder plan.
 async fn plan_as_session(
     engine: &Arc<Engine>,
-    statement: &Statement,
+    statement: &Parsed,
     client: &(dyn ClientInfo + Send + Sync),
 ) -> PgWireResult<LogicalPlan> {
+    let Parsed::Sql(sql) = statement else {
+        return Ok(placeholder_plan());
+    };
     if Engine::executes_itself(statement) {
         return Ok(placeholder_plan());
     }
     let session = session(client)?;
-    Engine::run_as(session.identity.clone(), engine.plan(statement.clone()))
+    Engine::run_as(session.identity.clone(), engine.plan(sql.as_ref().clone()))
         .await
         .map_err(|e| pg_error(&e))
 }
@@ -447,7 +451,7 @@ impl QueryHook for FloeHook {
         _ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        Some(self.run(statement.clone(), &*client).await)
+        Some(self.run(statement.clone().into(), &*client).await)
     }
 
     async fn handle_extended_parse_query(
@@ -456,7 +460,7 @@ impl QueryHook for FloeHook {
         _ctx: &SessionContext,
         client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        Some(plan_as_session(&self.engine, statement, client).await)
+        Some(plan_as_session(&self.engine, &statement.clone().into(), client).await)
     }
 
     async fn handle_extended_query(
@@ -467,8 +471,9 @@ impl QueryHook for FloeHook {
         _ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        if Engine::executes_itself(statement) {
-            return Some(self.run(statement.clone(), &*client).await);
+        let statement = Parsed::from(statement.clone());
+        if Engine::executes_itself(&statement) {
+            return Some(self.run(statement, &*client).await);
         }
         None
     }
@@ -550,8 +555,23 @@ fn pg_fields(
         .collect())
 }
 
-/// The statement type shared with `datafusion-postgres`'s parser.
+/// A statement of the extended protocol, the type `datafusion-postgres`'s
+/// hooks and portal store share: its text, and the statement with its plan
+/// (a placeholder for statements Floe executes itself). Floe's own
+/// statements, which are not SQL statements, have neither: they are parsed
+/// again from the text (see [`floe_statement`]).
 type ParsedStatement = (String, Option<(Statement, LogicalPlan)>);
+
+/// The Floe statement a parsed extended-protocol statement holds, if any.
+fn floe_statement(stmt: &ParsedStatement) -> Option<FloeStatement> {
+    match stmt {
+        (sql, None) => match Engine::parse(sql).ok()?.as_slice() {
+            [Parsed::Floe(floe)] => Some(floe.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
 
 /// Parses with `datafusion-postgres` (which rewrites psql's catalog
 /// queries and runs Floe's hook for planning) and describes results with
@@ -574,21 +594,30 @@ impl QueryParser for FloeParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        // Floe's own statements, which the library's parser does not know,
-        // run through the engine (see `FloeBackend::do_query`); every other
-        // statement but the library's own and clients' catalog queries is
-        // planned as written, without the library's rewrites.
-        if let Ok(mut statements) = Engine::parse(sql)
-            && statements.len() == 1
-        {
-            let statement = statements.remove(0);
-            if floe_query::is_floe_statement(&statement) {
-                return Ok((sql.to_string(), Some((statement, placeholder_plan()))));
+        // Floe's own statements and the access-control statements, which
+        // the library's parser does not read as Floe does, run through the
+        // engine (see `FloeExtended::do_query`); every other statement but
+        // the library's own and clients' catalog queries is planned as
+        // written, without the library's rewrites.
+        match Engine::parse(sql) {
+            Ok(mut statements) if statements.len() == 1 => {
+                let statement = statements.remove(0);
+                let Parsed::Sql(sql_statement) = &statement else {
+                    return Ok((sql.to_string(), None));
+                };
+                if statement.is_floe_syntax() {
+                    let stmt = sql_statement.as_ref().clone();
+                    return Ok((sql.to_string(), Some((stmt, placeholder_plan()))));
+                }
+                if !client_sql::needs_client_compat(sql_statement) {
+                    let plan = plan_as_session(&self.engine, &statement, client).await?;
+                    let stmt = sql_statement.as_ref().clone();
+                    return Ok((sql.to_string(), Some((stmt, plan))));
+                }
             }
-            if !client_sql::needs_client_compat(&statement) {
-                let plan = plan_as_session(&self.engine, &statement, client).await?;
-                return Ok((sql.to_string(), Some((statement, plan))));
-            }
+            Ok(_) => {}
+            Err(e) if !client_sql::library_reads(sql) => return Err(pg_error(&e)),
+            Err(_) => {}
         }
         self.inner
             .parse_sql(client, sql, types)
@@ -605,13 +634,16 @@ impl QueryParser for FloeParser {
         stmt: &ParsedStatement,
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
+        let format = column_format.unwrap_or(&Format::UnifiedText);
         match stmt {
+            (_, None) => match floe_statement(stmt) {
+                Some(FloeStatement::CreateToken { .. }) => {
+                    pg_fields(&floe_query::token_schema(), format, None)
+                }
+                _ => Ok(vec![]),
+            },
             (_, Some((_, plan))) if !matches!(plan, LogicalPlan::Ddl(_) | LogicalPlan::Dml(_)) => {
-                pg_fields(
-                    plan.schema().as_arrow(),
-                    column_format.unwrap_or(&Format::UnifiedText),
-                    None,
-                )
+                pg_fields(plan.schema().as_arrow(), format, None)
             }
             _ => Ok(vec![]),
         }
@@ -665,7 +697,13 @@ impl ExtendedQueryHandler for FloeExtended {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let (_, Some((stmt, plan))) = &portal.statement.statement else {
-            return Ok(Response::EmptyQuery);
+            let Some(floe) = floe_statement(&portal.statement.statement) else {
+                return Ok(Response::EmptyQuery);
+            };
+            let hook = FloeHook {
+                engine: self.engine.clone(),
+            };
+            return hook.run(Parsed::Floe(floe), &*client).await;
         };
         let types = ordered_parameter_types(plan)?;
         let type_refs: Vec<Option<&DataType>> = types.iter().map(Option::as_ref).collect();
@@ -681,6 +719,7 @@ impl ExtendedQueryHandler for FloeExtended {
                 return result;
             }
         }
+        let stmt = &Parsed::from(stmt.clone());
         let session = session(client)?;
         refuse_write_in_block(client, stmt)?;
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
@@ -706,7 +745,7 @@ impl ExtendedQueryHandler for FloeExtended {
                     .execute_logical_plan(plan)
                     .await
                     .map_err(pg_stream_error)?;
-                if matches!(stmt, Statement::Insert(_)) {
+                if matches!(stmt.sql(), Some(Statement::Insert(_))) {
                     let batches = df.collect().await.map_err(pg_stream_error)?;
                     let rows = batches
                         .first()
@@ -803,39 +842,55 @@ impl SimpleQueryHandler for FloeSimple {
         // written: the library's compatibility rewrites may change a
         // query's meaning. A batch with any such statement runs statement
         // by statement, the others through the library as their own text.
-        let runs_as_written =
-            |s: &Statement| floe_query::is_floe_statement(s) || !client_sql::needs_client_compat(s);
-        if let Ok(statements) = Engine::parse(query)
-            && statements.iter().any(runs_as_written)
-        {
+        let runs_as_written = |s: &Parsed| {
+            s.is_floe_syntax() || !s.sql().is_some_and(client_sql::needs_client_compat)
+        };
+        let statements = match Engine::parse_with_text(query) {
+            Ok(statements) => statements,
+            // Text only the library's parser reads is a client's catalog
+            // query; any other error is Floe's, the same as over HTTP.
+            Err(e) if !client_sql::library_reads(query) => return Err(pg_error(&e)),
+            Err(_) => Vec::new(),
+        };
+        if statements.iter().any(|(s, _)| runs_as_written(s)) {
             let session = session(client)?;
             let hook = FloeHook {
                 engine: self.engine.clone(),
             };
             let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
             let mut responses = Vec::with_capacity(statements.len());
-            for stmt in statements {
-                if runs_as_written(&stmt) {
-                    refuse_write_in_block(client, &stmt)?;
-                    match hook.execute(&session, stmt, options.clone()).await {
-                        Ok(response) => responses.push(response),
-                        // Statements after a failed one do not run.
-                        Err(PgWireError::UserError(info)) if !responses.is_empty() => {
-                            responses.push(Response::Error(info));
+            // Within one query string the client's transaction status is
+            // still the one before it, so the block is followed here.
+            let mut block = floe_query::transaction::TransactionBlock::starting(
+                client.transaction_status() == TransactionStatus::Transaction,
+            );
+            for (stmt, text) in statements {
+                let outcome = match block.check(&stmt) {
+                    Err(e) => Err(pg_error(&e)),
+                    Ok(()) if runs_as_written(&stmt) => {
+                        hook.execute(&session, stmt, options.clone()).await
+                    }
+                    Ok(()) => {
+                        let answered =
+                            SimpleQueryHandler::do_query(self.inner.as_ref(), client, &text)
+                                .await
+                                .map_err(parse_failure)?;
+                        let failed = answered.iter().any(|r| matches!(r, Response::Error(_)));
+                        responses.extend(answered);
+                        if failed {
                             break;
                         }
-                        Err(e) => return Err(e),
+                        continue;
                     }
-                } else {
-                    let text = Engine::statement_text(&stmt);
-                    let answered = SimpleQueryHandler::do_query(self.inner.as_ref(), client, &text)
-                        .await
-                        .map_err(parse_failure)?;
-                    let failed = answered.iter().any(|r| matches!(r, Response::Error(_)));
-                    responses.extend(answered);
-                    if failed {
+                };
+                match outcome {
+                    Ok(response) => responses.push(response),
+                    // Statements after a failed one do not run.
+                    Err(PgWireError::UserError(info)) if !responses.is_empty() => {
+                        responses.push(Response::Error(info));
                         break;
                     }
+                    Err(e) => return Err(e),
                 }
             }
             return Ok(responses);

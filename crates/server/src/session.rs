@@ -10,10 +10,9 @@ use datafusion_postgres::pgwire::api::results::Response;
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::response::TransactionStatus;
 use floe_common::Status;
-use floe_query::Engine;
-use floe_query::datafusion::sql::sqlparser::ast::Statement;
 use floe_query::floe_auth::Identity;
 use floe_query::floe_auth::activity::SessionGuard;
+use floe_query::{Engine, Parsed};
 
 use crate::errors::{pg_error, pg_fatal};
 
@@ -69,7 +68,7 @@ impl Session {
     /// runs and recorded in `system.queries` when it ends.
     pub(crate) async fn track(
         &self,
-        stmt: &Statement,
+        stmt: &Parsed,
         work: impl std::future::Future<Output = PgWireResult<Response>>,
     ) -> PgWireResult<Response> {
         use std::sync::atomic::Ordering;
@@ -97,7 +96,7 @@ fn outcome(result: &PgWireResult<Response>) -> String {
 /// commits each statement on its own and could not roll it back.
 pub(crate) fn refuse_write_in_block<C: ClientInfo + ?Sized>(
     client: &C,
-    stmt: &Statement,
+    stmt: &Parsed,
 ) -> PgWireResult<()> {
     if client.transaction_status() == TransactionStatus::Transaction {
         floe_query::transaction::check_in_block(stmt).map_err(|e| pg_error(&e))?;

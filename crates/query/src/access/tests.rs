@@ -1,9 +1,13 @@
 use super::*;
 
-fn one(sql: &str) -> Statement {
+fn parsed(sql: &str) -> crate::Parsed {
     let mut s = Engine::parse(sql).unwrap();
     assert_eq!(s.len(), 1, "{sql}");
     s.remove(0)
+}
+
+fn one(sql: &str) -> Statement {
+    parsed(sql).sql().expect("an SQL statement").clone()
 }
 
 #[test]
@@ -34,10 +38,8 @@ fn postgresql_forms_of_user_and_role_statements_parse() {
         panic!("not a revoke");
     };
     assert_eq!(grantees(&r.grantees).unwrap(), vec!["public"]);
-    assert!(is_access_statement(&one(
-        "CREATE TOKEN ingest FOR ROLE writer"
-    )));
-    assert!(is_access_statement(&one("DROP TOKEN IF EXISTS ingest")));
+    assert!(parsed("CREATE TOKEN ingest FOR ROLE writer").is_floe_syntax());
+    assert!(parsed("DROP TOKEN IF EXISTS ingest").is_floe_syntax());
     assert!(is_access_statement(&one("DROP USER alice")));
     assert!(!is_access_statement(&one("DROP TABLE alice")));
     assert!(Engine::parse("GRANT analyst TO alice WITH ADMIN OPTION").is_err());
@@ -54,6 +56,6 @@ fn passwords_never_reach_the_statement_text() {
         let text = masked_text(&one(sql));
         assert!(!text.contains("hunter2"), "{sql} -> {text}");
         assert!(text.contains(MASK), "{sql} -> {text}");
-        assert_eq!(Engine::statement_text(&one(sql)), text);
+        assert_eq!(Engine::statement_text(&parsed(sql)), text);
     }
 }

@@ -1,8 +1,12 @@
 use super::*;
 use crate::Engine;
 
-fn stmt(sql: &str) -> Statement {
+fn stmt(sql: &str) -> Parsed {
     Engine::parse(sql).unwrap().remove(0)
+}
+
+fn sql_of(text: &str) -> Statement {
+    crate::syntax::sql_statement(text).unwrap()
 }
 
 #[test]
@@ -18,7 +22,7 @@ fn issue14_writes_are_refused_inside_a_block_and_reads_allowed() {
         "COPY (SELECT 1) TO STDOUT",
         "VALUES (1)",
     ] {
-        assert!(allowed_in_block(&stmt(sql)), "{sql} should be allowed");
+        assert!(allowed_in_block(&sql_of(sql)), "{sql} should be allowed");
     }
     for sql in [
         "INSERT INTO t VALUES (1)",
@@ -34,6 +38,9 @@ fn issue14_writes_are_refused_inside_a_block_and_reads_allowed() {
         "SELECT 1 INTO t3",
         "CREATE USER bob",
         "VACUUM",
+        "CHECKPOINT",
+        "CREATE TOKEN t",
+        "DROP SOURCE s",
     ] {
         let err = check_in_block(&stmt(sql)).unwrap_err();
         assert_eq!(
@@ -57,4 +64,14 @@ fn issue14_a_block_opens_and_closes_with_its_statements() {
     block.check(&stmt("ROLLBACK")).unwrap();
     assert!(!block.is_open());
     block.check(&stmt("INSERT INTO t VALUES (1)")).unwrap();
+}
+
+#[test]
+fn issue23_a_refused_checkpoint_is_called_checkpoint() {
+    let err = check_in_block(&stmt("CHECKPOINT")).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot execute CHECKPOINT in a transaction block"),
+        "{err}"
+    );
 }

@@ -5,7 +5,7 @@ use super::{is_catalog_query, needs_client_compat};
 fn one(sql: &str) -> floe_query::datafusion::sql::sqlparser::ast::Statement {
     let mut statements = Engine::parse(sql).expect("parses");
     assert_eq!(statements.len(), 1, "{sql}");
-    statements.remove(0)
+    statements.remove(0).sql().expect("SQL").clone()
 }
 
 #[test]
