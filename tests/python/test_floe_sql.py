@@ -201,7 +201,12 @@ def test_issue23_the_shell_runs_statements_as_written(floe_bin, floe_server):
         host="127.0.0.1", port=floe_server.pg_port, user="shelly",
         password="it's; secret", dbname="floe", connect_timeout=10,
     ) as conn:
-        assert conn.execute("SELECT 1").fetchone() == (1,)
+        cur = conn.execute("SELECT current_user, session_user")
+        assert cur.fetchone() == ("shelly", "shelly")
+        assert [d.name for d in cur.description] == ["current_user", "session_user"]
+        # Both protocols, and inside an expression.
+        cur = conn.execute("SELECT upper(current_user) AS u WHERE current_user = %s", ["shelly"])
+        assert cur.fetchall() == [("SHELLY",)]
     assert floe_server.query("SELECT name FROM system.tokens WHERE name = 'shelltok'") == [
         ("shelltok",)
     ]

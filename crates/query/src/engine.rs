@@ -410,6 +410,7 @@ impl Engine {
             return Err(QueryError::NoIndexes);
         }
         pg_syntax::rewrite(&mut stmt)?;
+        pg_syntax::session_user(&mut stmt, &self.session()?.user);
         let state = self.ctx.state();
         let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(stmt)))

@@ -172,6 +172,65 @@ fn set_returning_series(stmt: &mut Statement) {
     let _ = stmt.visit(&mut Series);
 }
 
+/// `current_user`, `session_user`, `current_role` and `user` name the
+/// session's user (`user`); a SELECT list item of one of them is named
+/// after it, as in PostgreSQL.
+pub(crate) fn session_user(stmt: &mut Statement, user: &str) {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, Function, FunctionArguments, Ident, Select, SelectItem, Value, VisitMut, VisitorMut,
+        visit_expressions_mut,
+    };
+    const NAMES: [&str; 4] = ["current_user", "session_user", "current_role", "user"];
+    fn which(expr: &Expr) -> Option<&'static str> {
+        let Expr::Function(Function {
+            name,
+            args,
+            over: None,
+            ..
+        }) = expr
+        else {
+            return None;
+        };
+        let no_args = match args {
+            FunctionArguments::None => true,
+            FunctionArguments::List(list) => list.args.is_empty(),
+            FunctionArguments::Subquery(_) => false,
+        };
+        let [part] = name.0.as_slice() else {
+            return None;
+        };
+        let ident = part.as_ident()?;
+        let found = NAMES
+            .into_iter()
+            .find(|n| ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case(n));
+        found.filter(|_| no_args)
+    }
+    struct Names;
+    impl VisitorMut for Names {
+        type Break = ();
+        fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+            for item in &mut select.projection {
+                if let SelectItem::UnnamedExpr(expr) = item
+                    && let Some(name) = which(expr)
+                {
+                    *item = SelectItem::ExprWithAlias {
+                        expr: expr.clone(),
+                        alias: Ident::with_quote('"', name),
+                    };
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Names);
+    let _ = visit_expressions_mut(stmt, |expr| {
+        if which(expr).is_some() {
+            *expr = Expr::value(Value::SingleQuotedString(user.to_string()));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
 /// Rewrites PostgreSQL literal forms drivers send that DataFusion reads
 /// differently:
 /// - `'\x0aff'::bytea` (the hex form of a bytea literal) becomes a binary

@@ -25,10 +25,8 @@ const CATALOG_SCHEMAS: &[&str] = &["pg_catalog", "information_schema"];
 const CATALOG_FUNCTIONS: &[&str] = &[
     "col_description",
     "current_database",
-    "current_role",
     "current_schema",
     "current_schemas",
-    "current_user",
     "format_type",
     "has_any_column_privilege",
     "has_column_privilege",
@@ -38,7 +36,6 @@ const CATALOG_FUNCTIONS: &[&str] = &[
     "has_table_privilege",
     "obj_description",
     "quote_ident",
-    "session_user",
     "shobj_description",
     "to_regclass",
     "to_regtype",
