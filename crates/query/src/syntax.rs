@@ -222,12 +222,8 @@ fn parse_floe(parser: &mut Parser) -> Option<Result<FloeStatement, ParserError>>
             parse_create_source
         } else if at_words(parser, &["drop", "source"]) {
             |p| {
-                expect_words(p, &["drop", "source"])?;
-                let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-                Ok(FloeStatement::DropSource {
-                    if_exists,
-                    name: name(p)?,
-                })
+                let (name, if_exists) = parse_drop(p, "source")?;
+                Ok(FloeStatement::DropSource { name, if_exists })
             }
         } else if at_words(parser, &["create", "token"]) {
             |p| {
@@ -248,17 +244,20 @@ fn parse_floe(parser: &mut Parser) -> Option<Result<FloeStatement, ParserError>>
             }
         } else if at_words(parser, &["drop", "token"]) {
             |p| {
-                expect_words(p, &["drop", "token"])?;
-                let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-                Ok(FloeStatement::DropToken {
-                    if_exists,
-                    name: name(p)?,
-                })
+                let (name, if_exists) = parse_drop(p, "token")?;
+                Ok(FloeStatement::DropToken { name, if_exists })
             }
         } else {
             return None;
         };
     Some(parse(parser))
+}
+
+/// `DROP <what> [IF EXISTS] name`: the name, and whether IF EXISTS was given.
+fn parse_drop(parser: &mut Parser, what: &str) -> Result<(String, bool), ParserError> {
+    expect_words(parser, &["drop", what])?;
+    let if_exists = parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    Ok((name(parser)?, if_exists))
 }
 
 /// `CREATE SOURCE ...`; each clause at most once.
