@@ -5,14 +5,16 @@
 //! PostgreSQL release Floe speaks for (drivers parse it to pick their
 //! dialect). Some of DataFusion's functions are adjusted to PostgreSQL's
 //! answers: `regexp_count` of a NULL is NULL, `atan2` computes in double
-//! precision whatever its argument types, and `to_hex` of an `integer`
-//! shows its 32 bits.
+//! precision whatever its argument types, `to_hex` of an `integer`
+//! shows its 32 bits, and `date_part`/`EXTRACT` of seconds or
+//! milliseconds keeps the fraction.
 
 use std::sync::Arc;
 
+use arrow::array::Float64Array;
 use arrow::array::{Array, ArrayRef, AsArray, StringArray, make_array};
 use arrow::buffer::NullBuffer;
-use arrow::datatypes::{DataType, FieldRef, Int32Type, Int64Type};
+use arrow::datatypes::{DataType, Field, FieldRef, Int32Type, Int64Type};
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     AggregateUDF, ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
@@ -30,9 +32,12 @@ pub fn aggregates() -> Vec<AggregateUDF> {
 
 /// The scalar functions Floe registers over DataFusion's.
 pub fn scalars() -> Vec<ScalarUDF> {
-    use datafusion::functions::{math, regex};
+    use datafusion::functions::{datetime, math, regex};
     vec![
         ScalarUDF::new_from_impl(PgVersion::new()),
+        ScalarUDF::new_from_impl(PgDatePart {
+            inner: datetime::date_part().as_ref().clone(),
+        }),
         ScalarUDF::new_from_impl(PgToHex::new()),
         ScalarUDF::new_from_impl(Adjusted {
             inner: regex::regexp_count().as_ref().clone(),
@@ -248,4 +253,97 @@ pub(crate) fn numeric_input(
             return datafusion::common::plan_err!("function {name}({other}) does not exist");
         }
     })
+}
+
+/// `date_part` (and `EXTRACT`, which DataFusion plans as it) of a
+/// timestamp's or time's `second`, `millisecond` or `microsecond`: the
+/// seconds with their fraction, in double precision, rounded to the
+/// microsecond as PostgreSQL's timestamps are (`12.123457`, `12123.457`,
+/// `12123457`). DataFusion's answers are whole numbers, the fraction
+/// dropped. Every other part is DataFusion's.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgDatePart {
+    inner: ScalarUDF,
+}
+
+/// Microseconds per unit of a fractional part of [`PgDatePart`].
+fn fractional_part(part: &str, of: &DataType) -> Option<f64> {
+    if !matches!(
+        of,
+        DataType::Timestamp(..) | DataType::Time32(_) | DataType::Time64(_)
+    ) {
+        return None;
+    }
+    match part.trim().to_ascii_lowercase().as_str() {
+        "second" | "seconds" => Some(1e6),
+        "millisecond" | "milliseconds" => Some(1e3),
+        "microsecond" | "microseconds" => Some(1.0),
+        _ => None,
+    }
+}
+
+fn part_text(v: Option<&ScalarValue>) -> Option<&str> {
+    v.and_then(|v| v.try_as_str().flatten())
+}
+
+impl ScalarUDFImpl for PgDatePart {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        if let ([part, _], [_, of]) = (args.scalar_arguments, args.arg_fields)
+            && part_text(*part).is_some_and(|p| fractional_part(p, of.data_type()).is_some())
+        {
+            return Ok(Arc::new(Field::new(
+                self.name(),
+                DataType::Float64,
+                of.is_nullable(),
+            )));
+        }
+        self.inner.return_field_from_args(args)
+    }
+
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let per_unit = match (args.args.as_slice(), args.arg_fields.as_slice()) {
+            ([ColumnarValue::Scalar(part), _], [_, of]) => {
+                part_text(Some(part)).and_then(|p| fractional_part(p, of.data_type()))
+            }
+            _ => None,
+        };
+        let Some(per_unit) = per_unit else {
+            return self.inner.invoke_with_args(args);
+        };
+        // The nanoseconds within the minute, as DataFusion gives them.
+        args.args[0] = ColumnarValue::Scalar(ScalarValue::Utf8(Some("nanosecond".into())));
+        let scalar = matches!(args.args[1], ColumnarValue::Scalar(_));
+        let rows = args.number_rows;
+        let nanos = self.inner.invoke_with_args(args)?.into_array(rows)?;
+        let nanos = datafusion::arrow::compute::cast(&nanos, &DataType::Int64)?;
+        let value: Float64Array = nanos
+            .as_primitive::<Int64Type>()
+            .unary(|ns| (ns as f64 / 1e3).round() / per_unit);
+        let value: ArrayRef = Arc::new(value);
+        Ok(if scalar {
+            ColumnarValue::Scalar(ScalarValue::try_from_array(&value, 0)?)
+        } else {
+            ColumnarValue::Array(value)
+        })
+    }
 }

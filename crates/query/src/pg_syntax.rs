@@ -247,6 +247,28 @@ fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
         FunctionArguments, Value, visit_expressions_mut,
     };
     let outcome = visit_expressions_mut(stmt, |expr| {
+        if let Expr::Extract {
+            field, expr: of, ..
+        } = expr
+        {
+            // EXTRACT of a part of seconds is `date_part`, Floe's (see
+            // `functions`), which keeps the fraction.
+            let part = field
+                .to_string()
+                .trim_matches(['"', '\''])
+                .to_ascii_lowercase();
+            if part.starts_with("second")
+                || part.starts_with("millisecond")
+                || part.starts_with("microsecond")
+            {
+                let of = std::mem::replace(of.as_mut(), Expr::value(Value::Null));
+                *expr = call(
+                    "date_part",
+                    vec![Expr::value(Value::SingleQuotedString(part)), of],
+                );
+            }
+            return std::ops::ControlFlow::Continue(());
+        }
         if let Expr::Value(v) = expr
             && let Value::Number(text, _) = &v.value
             && text.contains(['e', 'E'])
