@@ -10,6 +10,7 @@ mod catalog_functions;
 mod client_sql;
 mod connection;
 pub mod errors;
+mod float_text;
 pub mod frames;
 pub mod http;
 pub mod login;

@@ -394,7 +394,11 @@ async fn encode(
     format: &Format,
     options: Arc<FormatOptions>,
 ) -> PgWireResult<QueryResponse> {
-    let fields = Arc::new(pg_fields(df.schema().as_arrow(), format, Some(options))?);
+    let fields = Arc::new(pg_fields(
+        df.schema().as_arrow(),
+        format,
+        Some(options.clone()),
+    )?);
     let mut batches = df.execute_stream().await.map_err(pg_stream_error)?;
     let first = match batches.next().await {
         Some(Err(e)) => return Err(pg_stream_error(e)),
@@ -405,7 +409,9 @@ async fn encode(
         .chain(batches)
         .map(move |batch| {
             let rows: Box<dyn Iterator<Item = PgWireResult<_>> + Send + Sync> = match batch {
-                Ok(batch) => match wide_decimals_as_text(batch) {
+                Ok(batch) => match wide_decimals_as_text(batch).and_then(|batch| {
+                    crate::float_text::floats_as_text(batch, &rows_fields, &options)
+                }) {
                     Ok(batch) => encode_recordbatch(rows_fields.clone(), batch),
                     Err(e) => Box::new(std::iter::once(Err(pg_stream_error(e.into())))),
                 },
