@@ -213,3 +213,18 @@ def test_issue23_dn_df_and_l(psql_bin, floe_shared):
 
     out = ok(psql(psql_bin, floe_shared, "-c", "\\l"))
     assert any(line.split("|")[0] == "floe" for line in lines(out)), out
+
+
+def test_issue23_psql_sees_postgresql_text_forms(psql_bin, floe_shared):
+    # Doubles as PostgreSQL writes them (not 12123457.0, 1e20, inf), the
+    # fraction of EXTRACT(second ...), the session's time zone and user.
+    out = ok(psql(psql_bin, floe_shared, "-c",
+                  "SELECT 12123457::float8, 1e20::float8, 'inf'::float8, 0.00001::float8, "
+                  "1234567::real, EXTRACT(second FROM timestamp '2020-01-01 00:00:12.5'), "
+                  "current_user"))
+    assert lines(out) == ["12123457|1e+20|Infinity|1e-05|1.234567e+06|12.5|floe"]
+    assert lines(ok(psql(psql_bin, floe_shared, "-c", "SHOW TimeZone"))) == ["UTC"]
+    # A malformed Floe statement: Floe's syntax error, with line and column.
+    proc = psql(psql_bin, floe_shared, "-c", "CREATE SOURCE s FROM MYSQL CONNECTION 'x'")
+    assert proc.returncode != 0
+    assert "Expected: POSTGRES, found: MYSQL at Line: 1, Column: 22" in proc.stderr, proc.stderr

@@ -334,11 +334,6 @@ impl Engine {
         &self.store
     }
 
-    /// The text of a parsed statement for display: passwords masked.
-    pub fn statement_text(stmt: &Parsed) -> String {
-        stmt.text()
-    }
-
     /// Flushes every table's buffered rows into committed files.
     pub async fn checkpoint(&self) -> Result<Output, QueryError> {
         self.store.flush_all().await?;

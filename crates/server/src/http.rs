@@ -313,7 +313,7 @@ async fn run_sql(
         if let Err(e) = block.check(&stmt) {
             return http_query_error(&e);
         }
-        let running = session.begin(Engine::statement_text(&stmt));
+        let running = session.begin(stmt.text());
         match engine.execute(stmt).await {
             Ok(out) => {
                 running.finish("ok");

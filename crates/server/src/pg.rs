@@ -430,12 +430,10 @@ async fn plan_as_session(
     statement: &Parsed,
     client: &(dyn ClientInfo + Send + Sync),
 ) -> PgWireResult<LogicalPlan> {
-    let Parsed::Sql(sql) = statement else {
-        return Ok(placeholder_plan());
+    let sql = match statement {
+        Parsed::Sql(sql) if !Engine::executes_itself(statement) => sql,
+        _ => return Ok(placeholder_plan()),
     };
-    if Engine::executes_itself(statement) {
-        return Ok(placeholder_plan());
-    }
     let session = session(client)?;
     Engine::run_as(session.identity.clone(), engine.plan(sql.as_ref().clone()))
         .await

@@ -72,7 +72,7 @@ impl Session {
         work: impl std::future::Future<Output = PgWireResult<Response>>,
     ) -> PgWireResult<Response> {
         use std::sync::atomic::Ordering;
-        let running = self.activity.begin(Engine::statement_text(stmt));
+        let running = self.activity.begin(stmt.text());
         self.live.running.fetch_add(1, Ordering::Relaxed);
         let result = Engine::run_as(self.identity.clone(), work).await;
         self.live.touch();
