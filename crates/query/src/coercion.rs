@@ -8,11 +8,6 @@
 //!   a decimal instead, which fails on NaN and infinities and rounds the
 //!   double to the decimal's scale ([`PgFloatNumeric`], ahead of
 //!   DataFusion's type coercion).
-//! - A date plus or minus an interval with a time of day is refused:
-//!   PostgreSQL answers a timestamp, DataFusion a date without the
-//!   interval's hours (`date '2001-09-28' + interval '1 hour'` gave the
-//!   date itself). Intervals of whole days, months and years keep their
-//!   PostgreSQL answer ([`PgFloatNumeric`] too).
 //! - A cast of a double or a numeric to an integer type rounds, as
 //!   PostgreSQL's does (a double to the nearest even integer on a tie, a
 //!   numeric away from zero), where Arrow's cast truncates:
@@ -25,10 +20,10 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Decimal128Type, FieldRef, Float32Type, Float64Type};
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::{DFSchema, Result, exec_err, not_impl_err};
+use datafusion::common::{DFSchema, Result, exec_err};
 use datafusion::logical_expr::expr::{Between, BinaryExpr, Cast, InList, ScalarFunction, TryCast};
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ReturnFieldArgs, ScalarFunctionArgs,
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs,
     ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::AnalyzerRule;
@@ -50,38 +45,6 @@ fn is_decimal(t: &DataType) -> bool {
     )
 }
 
-fn is_date(t: &DataType) -> bool {
-    matches!(t, DataType::Date32 | DataType::Date64)
-}
-
-/// An error for `date ± interval` (in `schema`) where the interval is a
-/// literal with a time of day.
-fn refuse_date_plus_time(e: &Expr, schema: &DFSchema) -> Result<()> {
-    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
-        return Ok(());
-    };
-    if !matches!(op, Operator::Plus | Operator::Minus) {
-        return Ok(());
-    }
-    let with_time = |date: &Expr, interval: &Expr| {
-        type_of(date, schema).is_some_and(|t| is_date(&t))
-            && match interval {
-                Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) => {
-                    v.nanoseconds % 86_400_000_000_000 != 0
-                }
-                Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => v.milliseconds != 0,
-                _ => false,
-            }
-    };
-    if with_time(left, right) || (*op == Operator::Plus && with_time(right, left)) {
-        return not_impl_err!(
-            "date {op} an interval with a time of day (PostgreSQL's answer is a timestamp): \
-             cast the date to timestamp first"
-        );
-    }
-    Ok(())
-}
-
 fn type_of(e: &Expr, schema: &DFSchema) -> Option<DataType> {
     e.get_type(schema).ok()
 }
@@ -94,9 +57,8 @@ fn numeric_as_double(e: &Expr, schema: &DFSchema) -> Option<Expr> {
 }
 
 /// The analyzer rule, ahead of DataFusion's type coercion, that makes a
-/// double meeting a numeric a double comparison or computation, and
-/// refuses a date plus an interval with a time of day (see the module's
-/// doc).
+/// double meeting a numeric a double comparison or computation (see the
+/// module's doc).
 #[derive(Debug, Default)]
 pub struct PgFloatNumeric;
 
@@ -162,11 +124,7 @@ impl PgFloatNumeric {
 
 impl AnalyzerRule for PgFloatNumeric {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        Ok(rewrite_expressions(plan, &|e, schema| {
-            refuse_date_plus_time(e, schema)?;
-            Ok(Self::rewrite(e, schema))
-        })?
-        .data)
+        Ok(rewrite_expressions(plan, &|e, schema| Ok(Self::rewrite(e, schema)))?.data)
     }
 
     fn name(&self) -> &str {

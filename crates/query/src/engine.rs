@@ -10,6 +10,7 @@ use datafusion::catalog::CatalogProvider;
 use datafusion::common::config::Dialect;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::optimizer::AnalyzerRule;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{CreateTable, ObjectType, SchemaName, Statement};
@@ -129,12 +130,16 @@ impl Engine {
         // timestamp with time zone (without one it lost its zone).
         config.options_mut().execution.time_zone = Some("UTC".to_string());
         let ctx = SessionContext::new_with_config(config);
-        // PostgreSQL's float/numeric coercion goes ahead of DataFusion's.
+        // PostgreSQL's float/numeric coercion and date/time arithmetic go
+        // ahead of DataFusion's type coercion.
         let mut state = SessionStateBuilder::new_from_existing(ctx.state());
         if let Some(analyzer) = state.analyzer() {
             analyzer
                 .rules
                 .insert(0, Arc::new(crate::coercion::PgFloatNumeric));
+            analyzer
+                .rules
+                .insert(0, Arc::new(crate::datetime::PgDateTime::new()));
         }
         let ctx = SessionContext::new_with_state(state.build());
         let sources = Sources::open(store.clone()).unwrap_or_else(|e| {
@@ -410,6 +415,10 @@ impl Engine {
         let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
             .await?;
+        // Date and time arithmetic changes result types: the plan's
+        // output columns get their final types now, before a client is
+        // told them (see `datetime`).
+        let plan = crate::datetime::PgDateTime::new().analyze(plan, state.config_options())?;
         self.authorize(&plan)?;
         Ok(plan)
     }

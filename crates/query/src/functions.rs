@@ -33,12 +33,15 @@ pub fn aggregates() -> Vec<AggregateUDF> {
 /// The scalar functions Floe registers over DataFusion's.
 pub fn scalars() -> Vec<ScalarUDF> {
     use datafusion::functions::{datetime, math, regex};
-    vec![
+    let mut scalars = crate::templates::Templated::all();
+    scalars.push(crate::regexp::PgRegexpReplace::udf());
+    scalars.extend([
         ScalarUDF::new_from_impl(PgVersion::new()),
         ScalarUDF::new_from_impl(PgDatePart {
             inner: datetime::date_part().as_ref().clone(),
         }),
         ScalarUDF::new_from_impl(PgToHex::new()),
+        ScalarUDF::new_from_impl(crate::datetime::PgTimezone::new()),
         ScalarUDF::new_from_impl(Adjusted {
             inner: regex::regexp_count().as_ref().clone(),
             signature: None,
@@ -52,7 +55,8 @@ pub fn scalars() -> Vec<ScalarUDF> {
             )),
             strict: false,
         }),
-    ]
+    ]);
+    scalars
 }
 
 /// One of DataFusion's functions with PostgreSQL's argument types (a

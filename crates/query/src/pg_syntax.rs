@@ -1,7 +1,8 @@
 //! Statements as PostgreSQL means them, where DataFusion's planner would
 //! read the same syntax differently: literal forms drivers send, casts to
 //! `varchar(n)`, `generate_series` as a set-returning function (in FROM
-//! and in a SELECT list), and the `server_version` settings Floe answers
+//! and in a SELECT list), `AT TIME ZONE`, the words after an interval
+//! literal, bit strings, and the `server_version` settings Floe answers
 //! itself; and the settings a session may not change. Every statement
 //! Floe plans passes through [`rewrite`] first.
 
@@ -18,6 +19,8 @@ pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
     if let Some(refusal) = refused_setting(stmt) {
         return Err(refusal);
     }
+    refuse_bit_strings(stmt)?;
+    interval_words(stmt)?;
     pg_literals(stmt)?;
     name_function_columns(stmt);
     set_returning_series(stmt);
@@ -231,8 +234,134 @@ pub(crate) fn session_user(stmt: &mut Statement, user: &str) {
     });
 }
 
+/// Refuses bit string literals: `X'1F'` and `B'0101'` are bit strings in
+/// PostgreSQL; DataFusion would read them as bytes and answer with a
+/// different type and length.
+fn refuse_bit_strings(stmt: &mut Statement) -> Result<(), QueryError> {
+    use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions};
+    let found = visit_expressions(stmt, |expr| match expr {
+        Expr::Value(v)
+            if matches!(
+                v.value,
+                Value::HexStringLiteral(_) | Value::SingleQuotedByteStringLiteral(_)
+            ) =>
+        {
+            ControlFlow::Break(v.value.to_string())
+        }
+        _ => ControlFlow::Continue(()),
+    });
+    match found {
+        ControlFlow::Break(literal) => Err(QueryError::Unsupported {
+            feature: format!(
+                "the bit string {literal} (Floe has no bit string type; write bytes as \
+                 '\\x1f'::bytea)"
+            ),
+        }),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+/// The words after an interval literal as PostgreSQL reads them. Its
+/// interval qualifiers are `YEAR`, `MONTH`, `DAY`, `HOUR`, `MINUTE` and
+/// `SECOND`; with one, the value counts in that unit and smaller units
+/// are dropped (`interval '1.5' hour` is one hour). Any other word
+/// (`years`, `week`, `milliseconds`) ends the expression: in a SELECT
+/// list it names the column (`SELECT interval '5' years` is five seconds
+/// named `years`), and anywhere else it is a syntax error.
+fn interval_words(stmt: &mut Statement) -> Result<(), QueryError> {
+    use datafusion::sql::sqlparser::ast::{
+        DateTimeField, Expr, Ident, Interval, Select, SelectItem, Value, VisitMut, VisitorMut,
+        visit_expressions_mut,
+    };
+    fn qualifier(field: &DateTimeField) -> bool {
+        matches!(
+            field,
+            DateTimeField::Year
+                | DateTimeField::Month
+                | DateTimeField::Day
+                | DateTimeField::Hour
+                | DateTimeField::Minute
+                | DateTimeField::Second
+        )
+    }
+    fn word(field: &DateTimeField) -> String {
+        match field {
+            DateTimeField::Custom(ident) => ident.value.clone(),
+            other => other.to_string().to_ascii_lowercase(),
+        }
+    }
+    struct Aliases;
+    impl VisitorMut for Aliases {
+        type Break = ();
+        fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+            for item in &mut select.projection {
+                if let SelectItem::UnnamedExpr(Expr::Interval(interval)) = item
+                    && interval.last_field.is_none()
+                    && let Some(field) = interval.leading_field.as_ref().filter(|f| !qualifier(f))
+                {
+                    let alias = Ident::new(word(field));
+                    *item = SelectItem::ExprWithAlias {
+                        expr: Expr::Interval(Interval {
+                            leading_field: None,
+                            leading_precision: None,
+                            ..interval.clone()
+                        }),
+                        alias,
+                    };
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Aliases);
+    let outcome = visit_expressions_mut(stmt, |expr| {
+        let Expr::Interval(interval) = expr else {
+            return ControlFlow::Continue(());
+        };
+        for field in [&interval.leading_field, &interval.last_field]
+            .into_iter()
+            .flatten()
+        {
+            if !qualifier(field) {
+                return ControlFlow::Break(QueryError::Parse {
+                    message: format!(
+                        "unexpected \"{}\" after an interval literal (PostgreSQL's interval \
+                         units there are YEAR, MONTH, DAY, HOUR, MINUTE and SECOND; write \
+                         interval '5 {}')",
+                        word(field),
+                        word(field)
+                    ),
+                });
+            }
+        }
+        if let (Some(field), None) = (&interval.leading_field, &interval.last_field)
+            && *field != DateTimeField::Second
+            && let Expr::Value(v) = interval.value.as_mut()
+            && let Value::SingleQuotedString(text) = &mut v.value
+            && let Some((whole, fraction)) = text.trim().split_once('.')
+            && fraction.bytes().all(|b| b.is_ascii_digit())
+            && whole
+                .trim_start_matches(['-', '+'])
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        {
+            *text = match whole.trim_start_matches(['-', '+']) {
+                "" => "0".to_string(),
+                _ => whole.to_string(),
+            };
+        }
+        ControlFlow::Continue(())
+    });
+    match outcome {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
 /// Rewrites PostgreSQL literal forms drivers send that DataFusion reads
 /// differently:
+/// - `ts AT TIME ZONE zone` is `timezone(zone, ts)`, PostgreSQL's
+///   function, which Floe defines (`crate::datetime`);
 /// - `'\x0aff'::bytea` (the hex form of a bytea literal) becomes a binary
 ///   literal; DataFusion would otherwise cast the text's own bytes;
 /// - numeric literals with an exponent (`1e300`) become double precision;
@@ -247,6 +376,18 @@ fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
         FunctionArguments, Value, visit_expressions_mut,
     };
     let outcome = visit_expressions_mut(stmt, |expr| {
+        if let Expr::AtTimeZone {
+            timestamp,
+            time_zone,
+        } = expr
+        {
+            // PostgreSQL's `ts AT TIME ZONE zone` is `timezone(zone, ts)`
+            // (see `datetime`).
+            let ts = std::mem::replace(timestamp.as_mut(), Expr::value(Value::Null));
+            let zone = std::mem::replace(time_zone.as_mut(), Expr::value(Value::Null));
+            *expr = call("timezone", vec![zone, ts]);
+            return std::ops::ControlFlow::Continue(());
+        }
         if let Expr::Extract {
             field, expr: of, ..
         } = expr

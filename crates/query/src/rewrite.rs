@@ -1,7 +1,8 @@
 //! The walk every Floe analyzer and optimizer rule shares: each expression
 //! of each plan node (subqueries included) is offered to a rewrite, bottom
 //! up, with the schema its columns resolve in, and every rewritten
-//! expression keeps the output name it had.
+//! expression keeps the output name it had; a rewritten node's schema
+//! follows its expressions' types.
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, Result};
@@ -33,7 +34,7 @@ pub(crate) fn rewrite_node(
         )?);
     }
     let names = NamePreserver::new(&plan);
-    plan.map_expressions(|expr| {
+    let rewritten = plan.map_expressions(|expr| {
         let name = names.save(&expr);
         expr.transform_up(|e| {
             Ok(match rewrite(&e, &schema)? {
@@ -42,5 +43,9 @@ pub(crate) fn rewrite_node(
             })
         })
         .map(|t| t.update_data(|e| name.restore(e)))
-    })
+    })?;
+    // A rewrite may change an expression's type (a date plus an interval
+    // becomes a timestamp), here or in an input: the node's schema
+    // follows.
+    rewritten.map_data(|plan| plan.recompute_schema())
 }
