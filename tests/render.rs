@@ -2,7 +2,7 @@
 //! in-process results and PG wire results compare equal in SQL logic tests.
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float32Type, Float64Type};
+use arrow::datatypes::{DataType, Float32Type, Float64Type, IntervalUnit};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 /// One value in PostgreSQL's text form; `None` for NULL.
@@ -25,17 +25,14 @@ pub fn pg_text(column: &dyn Array, row: usize) -> Option<String> {
         | DataType::FixedSizeBinary(_) => {
             format!("\\x{}", display(column, row))
         }
-        DataType::Timestamp(_, tz) => {
-            let s = display(column, row).replace('T', " ");
-            match tz {
-                Some(_) => {
-                    let s = s
-                        .trim_end_matches('Z')
-                        .trim_end_matches("+00:00")
-                        .to_string();
-                    format!("{s}+00")
-                }
-                None => s,
+        DataType::Date32
+        | DataType::Timestamp(..)
+        | DataType::Time32(_)
+        | DataType::Time64(_)
+        | DataType::Interval(IntervalUnit::MonthDayNano) => {
+            match floe_server::text_forms::temporal_text(&column.slice(row, 1)) {
+                Ok(Some(text)) => text.value(0).to_string(),
+                _ => display(column, row),
             }
         }
         _ => display(column, row),

@@ -10,13 +10,13 @@ mod catalog_functions;
 mod client_sql;
 mod connection;
 pub mod errors;
-mod float_text;
 pub mod frames;
 pub mod http;
 pub mod login;
 pub mod pg;
 pub mod rows;
 mod session;
+pub mod text_forms;
 pub mod tls;
 
 use std::future::Future;

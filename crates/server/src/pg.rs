@@ -409,9 +409,9 @@ async fn encode(
         .chain(batches)
         .map(move |batch| {
             let rows: Box<dyn Iterator<Item = PgWireResult<_>> + Send + Sync> = match batch {
-                Ok(batch) => match wide_decimals_as_text(batch).and_then(|batch| {
-                    crate::float_text::floats_as_text(batch, &rows_fields, &options)
-                }) {
+                Ok(batch) => match wide_decimals_as_text(batch)
+                    .and_then(|batch| crate::text_forms::as_text(batch, &rows_fields, &options))
+                {
                     Ok(batch) => encode_recordbatch(rows_fields.clone(), batch),
                     Err(e) => Box::new(std::iter::once(Err(pg_stream_error(e.into())))),
                 },

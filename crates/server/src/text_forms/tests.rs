@@ -35,3 +35,54 @@ fn reals_switch_to_exponents_from_the_sixth_digit() {
         assert_eq!(float4(v), text, "{v:?}");
     }
 }
+
+#[test]
+fn dates_and_timestamps_are_written_as_postgresql_writes_them() {
+    assert_eq!(day(0).unwrap(), "1970-01-01");
+    // make_date(10001, 1, 27) and a date before year 1.
+    assert_eq!(day(2_933_289).unwrap(), "10001-01-27");
+    assert_eq!(day(-719_528).unwrap(), "0001-01-01 BC");
+    assert_eq!(timestamp(0, "").unwrap(), "1970-01-01 00:00:00");
+    assert_eq!(
+        timestamp(1_500_000, "+00").unwrap(),
+        "1970-01-01 00:00:01.5+00"
+    );
+    assert_eq!(timestamp(-1, "").unwrap(), "1969-12-31 23:59:59.999999");
+    assert_eq!(
+        timestamp(-62_167_219_200_000_000 - 1, "+00").unwrap(),
+        "0002-12-31 23:59:59.999999+00 BC"
+    );
+}
+
+#[test]
+fn times_round_nanoseconds_to_microseconds() {
+    assert_eq!(
+        clock(micros_of_nanos(29_350_123_456_789)),
+        "08:09:10.123457"
+    );
+    assert_eq!(clock(micros_of_nanos(29_350_123_000_000)), "08:09:10.123");
+    assert_eq!(clock(14_400_000_000), "04:00:00");
+}
+
+#[test]
+fn intervals_are_written_as_postgresql_writes_them() {
+    let hour = 3_600_000_000_000;
+    assert_eq!(
+        interval(IntervalMonthDayNano::new(0, 63, 15 * hour)),
+        "63 days 15:00:00"
+    );
+    assert_eq!(
+        interval(IntervalMonthDayNano::new(0, -1, -hour)),
+        "-1 days -01:00:00"
+    );
+    assert_eq!(
+        interval(IntervalMonthDayNano::new(14, 1, 0)),
+        "1 year 2 mons 1 day"
+    );
+    assert_eq!(interval(IntervalMonthDayNano::new(0, 0, 0)), "00:00:00");
+    assert_eq!(
+        interval(IntervalMonthDayNano::new(0, 0, 1_500_000_000)),
+        "00:00:01.5"
+    );
+    assert_eq!(interval(IntervalMonthDayNano::new(-1, 0, 0)), "-1 mons");
+}
