@@ -21,7 +21,7 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Decimal128Type, FieldRef, Float32Type, Float64Type};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::{DFSchema, Result, exec_err};
-use datafusion::logical_expr::expr::{Between, BinaryExpr, Cast, InList, ScalarFunction, TryCast};
+use datafusion::logical_expr::expr::{Between, BinaryExpr, Cast, InList, ScalarFunction};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs,
     ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -29,7 +29,7 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::scalar::ScalarValue;
 
-use crate::rewrite::rewrite_expressions;
+use crate::rewrite::{rewrite_cast_operands, rewrite_expressions};
 
 fn is_float(t: &DataType) -> bool {
     matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64)
@@ -171,18 +171,7 @@ impl Default for PgIntegerCasts {
 
 impl AnalyzerRule for PgIntegerCasts {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        let rewritten = rewrite_expressions(plan, &|e, schema| {
-            Ok(match e {
-                Expr::Cast(Cast { expr, field }) => self
-                    .rounded(expr, field.data_type(), schema)
-                    .map(|r| Expr::Cast(Cast::new_from_field(Box::new(r), field.clone()))),
-                Expr::TryCast(TryCast { expr, field }) => self
-                    .rounded(expr, field.data_type(), schema)
-                    .map(|r| Expr::TryCast(TryCast::new_from_field(Box::new(r), field.clone()))),
-                _ => None,
-            })
-        })?;
-        Ok(rewritten.data)
+        rewrite_cast_operands(plan, &|expr, to, schema| self.rounded(expr, to, schema))
     }
 
     fn name(&self) -> &str {

@@ -161,6 +161,7 @@ impl Engine {
         ctx.register_udf(crate::bytea::ByteaIn::udf().as_ref().clone());
         ctx.add_analyzer_rule(Arc::new(crate::bytea::PgByteaCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::coercion::PgIntegerCasts::new()));
+        ctx.add_analyzer_rule(Arc::new(crate::timestamp_input::PgTimestampText::new()));
         let checked = Arc::new(crate::overflow::PgCheckedArithmetic::new());
         ctx.add_analyzer_rule(checked.clone());
         ctx.add_optimizer_rule(checked);

@@ -35,6 +35,7 @@ mod syntax;
 mod system;
 mod table;
 mod templates;
+mod timestamp_input;
 pub mod transaction;
 mod types;
 pub mod uuid;

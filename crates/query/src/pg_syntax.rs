@@ -1,7 +1,7 @@
 //! Statements as PostgreSQL means them, where DataFusion's planner would
 //! read the same syntax differently: literal forms drivers send, casts to
 //! `varchar(n)`, `generate_series` as a set-returning function (in FROM
-//! and in a SELECT list), `AT TIME ZONE`, the words after an interval
+//! and in a SELECT list, over dates too), `AT TIME ZONE`, the words after an interval
 //! literal, bit strings, and the `server_version` settings Floe answers
 //! itself; and the settings a session may not change. Every statement
 //! Floe plans passes through [`rewrite`] first.
@@ -23,6 +23,7 @@ pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
     interval_words(stmt)?;
     pg_literals(stmt)?;
     name_function_columns(stmt);
+    series_of_dates(stmt);
     set_returning_series(stmt);
     Ok(())
 }
@@ -541,6 +542,83 @@ fn name_function_columns(stmt: &mut Statement) {
         }
     }
     let _ = stmt.visit(&mut Aliases);
+}
+
+/// `generate_series` of dates and an interval is PostgreSQL's series of
+/// `timestamp with time zone` values (a date is promoted to one); the
+/// date arguments are cast so (DataFusion's would be timestamps without
+/// time zone).
+fn series_of_dates(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        CastKind, DataType as SqlType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
+        ObjectName, TableFactor, TimezoneInfo, TypedString, VisitMut, VisitorMut,
+    };
+    fn is_series(name: &ObjectName) -> bool {
+        matches!(name.0.as_slice(), [part]
+            if part.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series")))
+    }
+    fn is_date(e: &Expr) -> bool {
+        matches!(
+            e,
+            Expr::TypedString(TypedString {
+                data_type: SqlType::Date,
+                ..
+            }) | Expr::Cast {
+                data_type: SqlType::Date,
+                ..
+            }
+        )
+    }
+    fn promote(args: &mut [FunctionArg]) {
+        let [first, second, _step] = args else {
+            return;
+        };
+        let date = |a: &FunctionArg| matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) if is_date(e));
+        if !(date(first) && date(second)) {
+            return;
+        }
+        for arg in [first, second] {
+            if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg
+                && is_date(e)
+            {
+                let date =
+                    std::mem::replace(e, Expr::value(datafusion::sql::sqlparser::ast::Value::Null));
+                *e = Expr::Cast {
+                    kind: CastKind::Cast,
+                    expr: Box::new(date),
+                    data_type: SqlType::Timestamp(None, TimezoneInfo::WithTimeZone),
+                    array: false,
+                    format: None,
+                };
+            }
+        }
+    }
+    struct Dates;
+    impl VisitorMut for Dates {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table {
+                name,
+                args: Some(args),
+                ..
+            } = factor
+                && is_series(name)
+            {
+                promote(&mut args.args);
+            }
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            if let Expr::Function(f) = expr
+                && is_series(&f.name)
+                && let FunctionArguments::List(list) = &mut f.args
+            {
+                promote(&mut list.args);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Dates);
 }
 
 /// Whether `stmt` is a `SHOW` of a setting Floe answers itself:

@@ -4,8 +4,10 @@
 //! expression keeps the output name it had; a rewritten node's schema
 //! follows its expressions' types.
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, Result};
+use datafusion::logical_expr::expr::{Cast, TryCast};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{Expr, LogicalPlan};
@@ -48,4 +50,23 @@ pub(crate) fn rewrite_node(
     // becomes a timestamp), here or in an input: the node's schema
     // follows.
     rewritten.map_data(|plan| plan.recompute_schema())
+}
+
+/// `plan` with the operand of every cast and try-cast replaced where
+/// `operand` answers `Some`; it sees the operand, the cast's target type
+/// and the schema the operand resolves in. The cast itself stays.
+pub(crate) fn rewrite_cast_operands(
+    plan: LogicalPlan,
+    operand: &impl Fn(&Expr, &DataType, &DFSchema) -> Option<Expr>,
+) -> Result<LogicalPlan> {
+    let rewritten = rewrite_expressions(plan, &|e, schema| {
+        Ok(match e {
+            Expr::Cast(Cast { expr, field }) => operand(expr, field.data_type(), schema)
+                .map(|r| Expr::Cast(Cast::new_from_field(Box::new(r), field.clone()))),
+            Expr::TryCast(TryCast { expr, field }) => operand(expr, field.data_type(), schema)
+                .map(|r| Expr::TryCast(TryCast::new_from_field(Box::new(r), field.clone()))),
+            _ => None,
+        })
+    })?;
+    Ok(rewritten.data)
 }
