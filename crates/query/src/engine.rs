@@ -162,6 +162,7 @@ impl Engine {
         ctx.add_analyzer_rule(Arc::new(crate::bytea::PgByteaCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::coercion::PgIntegerCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::timestamp_input::PgTimestampText::new()));
+        ctx.add_analyzer_rule(Arc::new(crate::regexp::PgRegexOperators));
         let checked = Arc::new(crate::overflow::PgCheckedArithmetic::new());
         ctx.add_analyzer_rule(checked.clone());
         ctx.add_optimizer_rule(checked);

@@ -14,16 +14,24 @@
 //!
 //! A pattern Rust's regular expressions cannot read (a back-reference
 //! such as `(a)\1`) is an error, never a different match.
+//!
+//! The match operators `~`, `~*`, `!~` and `!~*` with a literal pattern
+//! match with PostgreSQL's default too: `.` matches a newline
+//! ([`PgRegexOperators`], after type coercion).
 
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::logical_expr::expr::BinaryExpr;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion::logical_expr::{Expr, LogicalPlan, Operator};
+use datafusion::optimizer::AnalyzerRule;
 use datafusion::scalar::ScalarValue;
 use regex::Regex;
 
@@ -221,6 +229,57 @@ impl ScalarUDFImpl for PgRegexpReplace {
         } else {
             ColumnarValue::Array(out)
         })
+    }
+}
+
+/// The flag that makes `.` match a newline, PostgreSQL's default.
+const DOT_NEWLINE: &str = "(?s)";
+
+/// The analyzer rule that gives the match operators PostgreSQL's
+/// default semantics (see the module's doc).
+#[derive(Debug, Default)]
+pub struct PgRegexOperators;
+
+impl PgRegexOperators {
+    fn rewrite(e: &Expr) -> Option<Expr> {
+        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
+            return None;
+        };
+        if !matches!(
+            op,
+            Operator::RegexMatch
+                | Operator::RegexIMatch
+                | Operator::RegexNotMatch
+                | Operator::RegexNotIMatch
+        ) {
+            return None;
+        }
+        let Expr::Literal(pattern, metadata) = right.as_ref() else {
+            return None;
+        };
+        let with_flag =
+            |p: &String| (!p.starts_with(DOT_NEWLINE)).then(|| format!("{DOT_NEWLINE}{p}"));
+        let pattern = match pattern {
+            ScalarValue::Utf8(Some(p)) => ScalarValue::Utf8(Some(with_flag(p)?)),
+            ScalarValue::Utf8View(Some(p)) => ScalarValue::Utf8View(Some(with_flag(p)?)),
+            ScalarValue::LargeUtf8(Some(p)) => ScalarValue::LargeUtf8(Some(with_flag(p)?)),
+            _ => return None,
+        };
+        Some(Expr::BinaryExpr(BinaryExpr::new(
+            left.clone(),
+            *op,
+            Box::new(Expr::Literal(pattern, metadata.clone())),
+        )))
+    }
+}
+
+impl AnalyzerRule for PgRegexOperators {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        Ok(crate::rewrite::rewrite_expressions(plan, &|e, _| Ok(Self::rewrite(e)))?.data)
+    }
+
+    fn name(&self) -> &str {
+        "floe_pg_regex_operators"
     }
 }
 

@@ -45,3 +45,18 @@ fn flags_are_postgresql_s() {
     let err = compile("(a)\\1", "").unwrap_err().to_string();
     assert!(err.contains("invalid regular expression"), "{err}");
 }
+
+#[test]
+fn match_operators_get_the_dot_newline_flag_once() {
+    use datafusion::prelude::{col, lit};
+    let e = Expr::BinaryExpr(BinaryExpr::new(
+        Box::new(col("s")),
+        Operator::RegexMatch,
+        Box::new(lit("a.b")),
+    ));
+    let once = PgRegexOperators::rewrite(&e).unwrap();
+    assert_eq!(once.to_string(), "s ~ Utf8(\"(?s)a.b\")");
+    assert!(PgRegexOperators::rewrite(&once).is_none());
+    let like = col("s").like(lit("a%"));
+    assert!(PgRegexOperators::rewrite(&like).is_none());
+}
