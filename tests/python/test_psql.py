@@ -224,6 +224,16 @@ def test_issue23_psql_sees_postgresql_text_forms(psql_bin, floe_shared):
                   "current_user"))
     assert lines(out) == ["12123457|1e+20|Infinity|1e-05|1.234567e+06|12.5|floe"]
     assert lines(ok(psql(psql_bin, floe_shared, "-c", "SHOW TimeZone"))) == ["UTC"]
+    # Dates, times, timestamps and intervals as PostgreSQL 15 prints them
+    # (no .000000), with its date arithmetic, AT TIME ZONE and templates.
+    out = ok(psql(psql_bin, floe_shared, "-c",
+                  "SELECT DATE '2001-09-28' + INTERVAL '1 hour', TIME '22:00' + INTERVAL '3 hours', "
+                  "TIMESTAMP '2001-09-29 03:00:00' - TIMESTAMP '2001-07-27 12:00:00', "
+                  "TIMESTAMPTZ '2000-01-01 00:00:00Z' AT TIME ZONE 'Asia/Kolkata', "
+                  "make_date(10001, 1, 27), TIMESTAMP '2000-01-01 00:00:00.5', "
+                  "to_char(DATE '2000-02-03', 'FMDay DDth %Y')"))
+    assert lines(out) == ["2001-09-28 01:00:00|01:00:00|63 days 15:00:00|2000-01-01 05:30:00|"
+                          "10001-01-27|2000-01-01 00:00:00.5|Thursday 03rd %0"]
     # A malformed Floe statement: Floe's syntax error, with line and column.
     proc = psql(psql_bin, floe_shared, "-c", "CREATE SOURCE s FROM MYSQL CONNECTION 'x'")
     assert proc.returncode != 0

@@ -50,6 +50,7 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::scalar::ScalarValue;
 
+use crate::columnar::{answer, arrays};
 use crate::rewrite::rewrite_expressions;
 
 const DAY_NANOS: i64 = 86_400_000_000_000;
@@ -313,26 +314,6 @@ impl AnalyzerRule for PgDateTime {
     fn name(&self) -> &str {
         "floe_pg_datetime"
     }
-}
-
-/// The arguments of a call as arrays of one length, and whether they all
-/// were scalars (the answer is then a scalar too).
-fn arrays(args: &[ColumnarValue], rows: usize) -> Result<(Vec<ArrayRef>, bool)> {
-    let scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-    let rows = if scalar { 1 } else { rows };
-    let arrays = args
-        .iter()
-        .map(|a| a.clone().into_array(rows))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((arrays, scalar))
-}
-
-fn answer(array: ArrayRef, scalar: bool) -> Result<ColumnarValue> {
-    Ok(if scalar {
-        ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
-    } else {
-        ColumnarValue::Array(array)
-    })
 }
 
 /// A duration, an interval or a time of day as nanoseconds, a month

@@ -87,6 +87,8 @@ pub struct Engine {
     sources: Arc<Sources>,
     auth: Arc<Auth>,
     ctx: SessionContext,
+    /// The date and time rule, also the analyzer's (see [`Engine::plan`]).
+    datetime: Arc<crate::datetime::PgDateTime>,
     secured: OnceLock<Secured>,
 }
 
@@ -132,14 +134,13 @@ impl Engine {
         let ctx = SessionContext::new_with_config(config);
         // PostgreSQL's float/numeric coercion and date/time arithmetic go
         // ahead of DataFusion's type coercion.
+        let datetime = Arc::new(crate::datetime::PgDateTime::new());
         let mut state = SessionStateBuilder::new_from_existing(ctx.state());
         if let Some(analyzer) = state.analyzer() {
             analyzer
                 .rules
                 .insert(0, Arc::new(crate::coercion::PgFloatNumeric));
-            analyzer
-                .rules
-                .insert(0, Arc::new(crate::datetime::PgDateTime::new()));
+            analyzer.rules.insert(0, datetime.clone());
         }
         let ctx = SessionContext::new_with_state(state.build());
         let sources = Sources::open(store.clone()).unwrap_or_else(|e| {
@@ -185,6 +186,7 @@ impl Engine {
             sources,
             auth,
             ctx,
+            datetime,
             secured: OnceLock::new(),
         })
     }
@@ -420,7 +422,7 @@ impl Engine {
         // Date and time arithmetic changes result types: the plan's
         // output columns get their final types now, before a client is
         // told them (see `datetime`).
-        let plan = crate::datetime::PgDateTime::new().analyze(plan, state.config_options())?;
+        let plan = self.datetime.analyze(plan, state.config_options())?;
         self.authorize(&plan)?;
         Ok(plan)
     }

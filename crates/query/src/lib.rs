@@ -15,6 +15,7 @@ mod avg;
 mod bytea;
 mod catalog;
 mod coercion;
+mod columnar;
 mod copy;
 mod datetime;
 mod ddl;

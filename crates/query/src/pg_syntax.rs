@@ -131,6 +131,12 @@ fn setting_text(value: &datafusion::sql::sqlparser::ast::Expr) -> String {
     }
 }
 
+/// Whether `name` is `generate_series` (unqualified, any case).
+fn names_series(name: &datafusion::sql::sqlparser::ast::ObjectName) -> bool {
+    matches!(name.0.as_slice(), [part]
+        if part.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series")))
+}
+
 /// `generate_series(...)` written as a SELECT list item is a
 /// set-returning function in PostgreSQL: one row per value. DataFusion's
 /// scalar `generate_series` returns one list instead, so the item becomes
@@ -141,11 +147,7 @@ fn set_returning_series(stmt: &mut Statement) {
         Expr, Function, Ident, Select, SelectItem, Value, VisitMut, VisitorMut,
     };
     fn is_series(expr: &Expr) -> bool {
-        matches!(expr, Expr::Function(Function { name, over: None, .. })
-            if name.0.len() == 1
-                && name.0[0]
-                    .as_ident()
-                    .is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series")))
+        matches!(expr, Expr::Function(Function { name, over: None, .. }) if names_series(name))
     }
     fn unnest(expr: &mut Expr) {
         let series = std::mem::replace(expr, Expr::value(Value::Null));
@@ -529,9 +531,7 @@ fn name_function_columns(stmt: &mut Statement) {
                 ..
             } = factor
                 && alias.columns.is_empty()
-                && let [function] = name.0.as_slice()
-                && let Some(function) = function.as_ident()
-                && function.value.eq_ignore_ascii_case("generate_series")
+                && names_series(name)
             {
                 alias.columns.push(TableAliasColumnDef {
                     name: alias.name.clone(),
@@ -551,12 +551,8 @@ fn name_function_columns(stmt: &mut Statement) {
 fn series_of_dates(stmt: &mut Statement) {
     use datafusion::sql::sqlparser::ast::{
         CastKind, DataType as SqlType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-        ObjectName, TableFactor, TimezoneInfo, TypedString, VisitMut, VisitorMut,
+        TableFactor, TimezoneInfo, TypedString, VisitMut, VisitorMut,
     };
-    fn is_series(name: &ObjectName) -> bool {
-        matches!(name.0.as_slice(), [part]
-            if part.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series")))
-    }
     fn is_date(e: &Expr) -> bool {
         matches!(
             e,
@@ -602,7 +598,7 @@ fn series_of_dates(stmt: &mut Statement) {
                 args: Some(args),
                 ..
             } = factor
-                && is_series(name)
+                && names_series(name)
             {
                 promote(&mut args.args);
             }
@@ -610,7 +606,7 @@ fn series_of_dates(stmt: &mut Statement) {
         }
         fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
             if let Expr::Function(f) = expr
-                && is_series(&f.name)
+                && names_series(&f.name)
                 && let FunctionArguments::List(list) = &mut f.args
             {
                 promote(&mut list.args);

@@ -187,16 +187,12 @@ impl ScalarUDFImpl for PgRegexpReplace {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
+        let (arrays, scalar) = crate::columnar::arrays(&args.args, args.number_rows)?;
+        let arrays = arrays
             .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if scalar { 1 } else { args.number_rows };
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| Ok(cast(&a.clone().into_array(rows)?, &DataType::Utf8)?))
+            .map(|a| Ok(cast(a, &DataType::Utf8)?))
             .collect::<Result<Vec<ArrayRef>>>()?;
+        let rows = arrays.first().map_or(0, |a| a.len());
         let strings: Vec<&StringArray> = arrays.iter().map(|a| a.as_string()).collect();
         let mut compiled: Option<((String, String), (Regex, bool))> = None;
         let mut out = Vec::with_capacity(rows);
@@ -223,12 +219,7 @@ impl ScalarUDFImpl for PgRegexpReplace {
             let (re, global) = &compiled.as_ref().expect("compiled above").1;
             out.push(Some(replace(text, re, replacement, *global)));
         }
-        let out: ArrayRef = Arc::new(StringArray::from(out));
-        Ok(if scalar {
-            ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
-        } else {
-            ColumnarValue::Array(out)
-        })
+        crate::columnar::answer(Arc::new(StringArray::from(out)), scalar)
     }
 }
 

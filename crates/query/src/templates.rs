@@ -24,7 +24,6 @@ use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::scalar::ScalarValue;
 
 const MONTHS: [&str; 12] = [
     "January",
@@ -324,6 +323,17 @@ fn strftime_refused(function: &str, template: &str) -> datafusion::error::DataFu
     ))
 }
 
+/// The position in `names` of the name `text` starts with (its first
+/// three letters when `short`), in any case, and the length read.
+fn name_at(text: &str, names: &[&str], short: bool) -> Option<(usize, usize)> {
+    names.iter().enumerate().find_map(|(i, name)| {
+        let len = if short { 3 } else { name.len() };
+        text.get(..len)
+            .is_some_and(|head| head.eq_ignore_ascii_case(&name[..len]))
+            .then_some((i, len))
+    })
+}
+
 /// The fields read from a text with a template.
 #[derive(Default)]
 struct Read {
@@ -447,32 +457,15 @@ fn read(function: &str, template_text: &str, input: &str) -> Result<Read> {
                         fields.nanos = (v * scale) as u32;
                     }
                     "MON" | "MONTH" => {
-                        let found = MONTHS.iter().position(|m| {
-                            let len = if *keyword == "MON" { 3 } else { m.len() };
-                            rest.get(..len)
-                                .is_some_and(|head| head.eq_ignore_ascii_case(&m[..len]))
-                        });
-                        let Some(m) = found else {
-                            return Err(invalid(keyword, rest));
-                        };
-                        let len = if *keyword == "MON" {
-                            3
-                        } else {
-                            MONTHS[m].len()
-                        };
+                        let (m, len) = name_at(rest, &MONTHS, *keyword == "MON")
+                            .ok_or_else(|| invalid(keyword, rest))?;
                         rest = &rest[len..];
                         fields.month = Some(m as u32 + 1);
                     }
                     "DAY" | "DY" => {
-                        let found = DAYS.iter().find(|d| {
-                            let len = if *keyword == "DY" { 3 } else { d.len() };
-                            rest.get(..len)
-                                .is_some_and(|head| head.eq_ignore_ascii_case(&d[..len]))
-                        });
-                        let Some(d) = found else {
-                            return Err(invalid(keyword, rest));
-                        };
-                        rest = &rest[if *keyword == "DY" { 3 } else { d.len() }..];
+                        let (_, len) = name_at(rest, &DAYS, *keyword == "DY")
+                            .ok_or_else(|| invalid(keyword, rest))?;
+                        rest = &rest[len..];
                     }
                     "AM" | "PM" | "A.M." | "P.M." => {
                         let upper = rest.to_ascii_uppercase();
@@ -680,19 +673,16 @@ impl ScalarUDFImpl for Templated {
         if args.args.len() != 2 {
             return self.inner.invoke_with_args(args);
         }
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if scalar { 1 } else { args.number_rows };
-        let value = args.args[0].clone().into_array(rows)?;
-        let templates = args.args[1].clone().into_array(rows)?;
-        let templates = cast(&templates, &DataType::Utf8)?;
+        let (arrays, scalar) = crate::columnar::arrays(&args.args, args.number_rows)?;
+        let [value, templates] = arrays.as_slice() else {
+            return exec_err!("{} takes two arguments", self.name_of());
+        };
+        let templates = cast(templates, &DataType::Utf8)?;
         let templates: &StringArray = templates.as_string();
         let out: ArrayRef = match self.kind {
-            Kind::Char => Arc::new(self.to_char(&value, templates)?),
+            Kind::Char => Arc::new(self.to_char(value, templates)?),
             Kind::Date | Kind::Timestamp => {
-                let text = cast(&value, &DataType::Utf8)?;
+                let text = cast(value, &DataType::Utf8)?;
                 let text: &StringArray = text.as_string();
                 let mut nanos = Vec::with_capacity(text.len());
                 for i in 0..text.len() {
@@ -724,11 +714,7 @@ impl ScalarUDFImpl for Templated {
                 }
             }
         };
-        Ok(if scalar {
-            ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
-        } else {
-            ColumnarValue::Array(out)
-        })
+        crate::columnar::answer(out, scalar)
     }
 }
 
