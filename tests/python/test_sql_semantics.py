@@ -72,15 +72,23 @@ def t9(floe_shared):
     return name
 
 
-def test_issue23_correlated_scalar_subquery_is_right_or_an_error(floe_shared, t9):
+def test_issue23_correlated_scalar_subquery_gives_postgres_answer(floe_shared, t9):
     """The PG wire once rewrote a scalar subquery in a SELECT list into NULL
-    (a rewrite meant for psql's catalog queries): every row read NULL."""
+    (a rewrite meant for psql's catalog queries): every row read NULL.
+    Later it was refused; a subquery correlated by `<` now runs, on every
+    protocol, with PostgreSQL's answer."""
     sql = f"SELECT a, (SELECT count(*) FROM {t9} AS x WHERE x.b < {t9}.b) FROM {t9} ORDER BY 1"
     for via, (kind, got) in answers(floe_shared, sql).items():
-        if kind == "rows":
-            assert got == [(1, 0), (2, 1), (3, 2)], f"{via}: {got}"
-        else:
-            assert "NULL" not in got, f"{via}: {got}"
+        assert (kind, got) == ("rows", [(1, 0), (2, 1), (3, 2)]), f"{via}: {got}"
+
+
+def test_issue23_a_scalar_subquery_of_several_rows_is_21000(floe_shared, t9):
+    sql = f"SELECT a, (SELECT x.b FROM {t9} AS x WHERE x.a < {t9}.a) FROM {t9}"
+    for via, (kind, got) in answers(floe_shared, sql).items():
+        assert kind == "error", f"{via}: {got}"
+        assert "more than one row returned by a subquery" in got, f"{via}: {got}"
+        if via.startswith("psycopg"):
+            assert got.startswith("21000"), f"{via}: {got}"
 
 
 @pytest.mark.parametrize(
@@ -92,8 +100,20 @@ def test_issue23_correlated_scalar_subquery_is_right_or_an_error(floe_shared, t9
         ("SELECT a, (SELECT count(*) FROM {t} AS x WHERE x.a = {t}.a + 10) FROM {t} ORDER BY 1",
          [(1, 0), (2, 0), (3, 0)]),
         ("SELECT a FROM {t} WHERE b > (SELECT avg(b) FROM {t}) ORDER BY 1", [(3,)]),
+        ("SELECT a, (SELECT max(x.b) FROM {t} AS x WHERE x.a < {t}.a) FROM {t} ORDER BY 1",
+         [(1, None), (2, 10), (3, 20)]),
+        ("SELECT a, CASE WHEN a > 1 THEN (SELECT sum(x.b) FROM {t} AS x WHERE x.a < {t}.a) END "
+         "FROM {t} ORDER BY 1", [(1, None), (2, 10), (3, 30)]),
+        ("SELECT a FROM {t} WHERE (SELECT count(*) FROM {t} AS x WHERE x.b < {t}.b) >= 1 "
+         "ORDER BY 1", [(2,), (3,)]),
+        ("SELECT (SELECT count(*) FROM {t} AS x WHERE x.b < {t}.b) AS k, count(*) FROM {t} "
+         "GROUP BY 1 ORDER BY 1", [(0, 1), (1, 1), (2, 1)]),
+        ("SELECT s.a, u.a FROM {t} s, {t} u WHERE u.a = (SELECT max(x.a) FROM {t} x "
+         "WHERE x.a < s.a) ORDER BY 1", [(2, 1), (3, 2)]),
     ],
-    ids=["uncorrelated", "correlated by equality", "count over no rows is 0", "in WHERE"],
+    ids=["uncorrelated", "correlated by equality", "count over no rows is 0", "in WHERE",
+         "max over no rows is NULL", "inside CASE", "non-equality in WHERE", "in GROUP BY",
+         "in WHERE over a join"],
 )
 def test_issue23_scalar_subqueries_give_postgres_answers(floe_shared, t9, query, expected):
     sql = query.format(t=t9)

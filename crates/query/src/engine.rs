@@ -135,7 +135,8 @@ impl Engine {
         // PostgreSQL's float/numeric coercion and date/time arithmetic go
         // ahead of DataFusion's type coercion.
         let datetime = Arc::new(crate::datetime::PgDateTime::new());
-        let mut state = SessionStateBuilder::new_from_existing(ctx.state());
+        let mut state = SessionStateBuilder::new_from_existing(ctx.state())
+            .with_query_planner(Arc::new(crate::apply::FloePlanner));
         if let Some(analyzer) = state.analyzer() {
             analyzer
                 .rules
@@ -167,6 +168,8 @@ impl Engine {
         let checked = Arc::new(crate::overflow::PgCheckedArithmetic::new());
         ctx.add_analyzer_rule(checked.clone());
         ctx.add_optimizer_rule(checked);
+        // Last: it marks the subqueries DataFusion's checks would refuse.
+        ctx.add_analyzer_rule(Arc::new(crate::apply::PgSubqueries));
         for udaf in crate::functions::aggregates() {
             ctx.register_udaf(udaf);
         }

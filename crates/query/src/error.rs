@@ -226,7 +226,9 @@ fn datafusion_status(e: &DataFusionError) -> Status {
             let lower = msg.to_ascii_lowercase();
             if lower.contains("divide by zero") {
                 Status::DivisionByZero
-            } else if lower.contains("scalar subquery returned more than one row") {
+            } else if lower.contains("scalar subquery returned more than one row")
+                || lower.contains("more than one row returned by a subquery")
+            {
                 Status::CardinalityViolation
             } else {
                 Status::DataException

@@ -11,6 +11,7 @@
 
 mod access;
 mod alter;
+mod apply;
 mod avg;
 mod bytea;
 mod catalog;

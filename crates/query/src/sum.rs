@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use arrow::array::{ArrayRef, BooleanArray};
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, FieldRef};
 use datafusion::error::Result;
 use datafusion::functions_aggregate::sum::sum_udaf;
@@ -16,9 +18,10 @@ use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, GroupsAccumulator, Operator,
-    ReversedUDAF, SetMonotonicity, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator,
+    Operator, ReversedUDAF, SetMonotonicity, Signature, Volatility,
 };
+use datafusion::scalar::ScalarValue;
 
 use crate::functions::numeric_argument;
 
@@ -38,13 +41,145 @@ impl PgSum {
     }
 }
 
-/// The type `sum` adds an integer argument as: 64-bit integers as exact
-/// decimals, smaller ones as bigint.
+/// The type `sum` takes an integer argument as: 64-bit integers as exact
+/// decimals; smaller ones as they are, added as bigint (see [`Widened`]).
+/// Casting them to bigint in the plan would not be stable: a second type
+/// coercion of the same plan (DataFusion coerces a subquery's plan twice)
+/// would then take that bigint for a 64-bit argument.
 fn sum_integer(arg: &DataType) -> DataType {
     match arg {
         DataType::Int64 | DataType::UInt64 => DataType::Decimal128(20, 0),
+        t if is_narrow(t) => t.clone(),
         _ => DataType::Int64,
     }
+}
+
+/// Integers narrower than 64 bits, which `sum` adds as bigint.
+fn is_narrow(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+    )
+}
+
+/// The arguments widened to bigint where narrower.
+fn widen(values: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
+    values
+        .iter()
+        .map(|v| {
+            if is_narrow(v.data_type()) {
+                Ok(cast(v, &DataType::Int64)?)
+            } else {
+                Ok(Arc::clone(v))
+            }
+        })
+        .collect()
+}
+
+/// DataFusion's bigint accumulator, fed a narrower integer argument.
+#[derive(Debug)]
+struct Widened<A: ?Sized>(Box<A>);
+
+impl Accumulator for Widened<dyn Accumulator> {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.update_batch(&widen(values)?)
+    }
+
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.retract_batch(&widen(values)?)
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        self.0.supports_retract_batch()
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.0.evaluate()
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.0.state()
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.0.merge_batch(states)
+    }
+}
+
+impl GroupsAccumulator for Widened<dyn GroupsAccumulator> {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.0
+            .update_batch(&widen(values)?, group_indices, opt_filter, total_num_groups)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        self.0.evaluate(emit_to)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        self.0.state(emit_to)
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.0
+            .merge_batch(values, group_indices, opt_filter, total_num_groups)
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        self.0.convert_to_state(&widen(values)?, opt_filter)
+    }
+
+    fn supports_convert_to_state(&self) -> bool {
+        self.0.supports_convert_to_state()
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+}
+
+/// `args` with narrow integer arguments typed as bigint, and whether any
+/// was narrow.
+fn widened_fields(args: &AccumulatorArgs) -> (Vec<FieldRef>, bool) {
+    let mut narrow = false;
+    let fields = args
+        .expr_fields
+        .iter()
+        .map(|f| {
+            if is_narrow(f.data_type()) {
+                narrow = true;
+                Arc::new(f.as_ref().clone().with_data_type(DataType::Int64))
+            } else {
+                Arc::clone(f)
+            }
+        })
+        .collect();
+    (fields, narrow)
 }
 
 impl AggregateUDFImpl for PgSum {
@@ -61,11 +196,24 @@ impl AggregateUDFImpl for PgSum {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(arg_types)
+        match arg_types {
+            [t] if is_narrow(t) => Ok(DataType::Int64),
+            _ => self.inner.return_type(arg_types),
+        }
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        self.inner.accumulator(args)
+        let (fields, narrow) = widened_fields(&args);
+        let args = AccumulatorArgs {
+            expr_fields: &fields,
+            ..args
+        };
+        let inner = self.inner.accumulator(args)?;
+        Ok(if narrow {
+            Box::new(Widened(inner))
+        } else {
+            inner
+        })
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -73,18 +221,42 @@ impl AggregateUDFImpl for PgSum {
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        self.inner.groups_accumulator_supported(args)
+        let (fields, _) = widened_fields(&args);
+        self.inner.groups_accumulator_supported(AccumulatorArgs {
+            expr_fields: &fields,
+            ..args
+        })
     }
 
     fn create_groups_accumulator(
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        self.inner.create_groups_accumulator(args)
+        let (fields, narrow) = widened_fields(&args);
+        let args = AccumulatorArgs {
+            expr_fields: &fields,
+            ..args
+        };
+        let inner = self.inner.create_groups_accumulator(args)?;
+        Ok(if narrow {
+            Box::new(Widened(inner))
+        } else {
+            inner
+        })
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        self.inner.create_sliding_accumulator(args)
+        let (fields, narrow) = widened_fields(&args);
+        let args = AccumulatorArgs {
+            expr_fields: &fields,
+            ..args
+        };
+        let inner = self.inner.create_sliding_accumulator(args)?;
+        Ok(if narrow {
+            Box::new(Widened(inner))
+        } else {
+            inner
+        })
     }
 
     fn reverse_expr(&self) -> ReversedUDAF {

@@ -15,8 +15,14 @@ fn bigints_sum_as_exact_decimals_and_smaller_integers_as_bigint() {
         sum_input(&DataType::UInt64).unwrap(),
         DataType::Decimal128(20, 0)
     );
-    assert_eq!(sum_input(&DataType::Int32).unwrap(), DataType::Int64);
-    assert_eq!(sum_input(&DataType::Int16).unwrap(), DataType::Int64);
+    // Narrower integers are taken as they are and added as bigint; taken
+    // twice (a second coercion), they stay what they are.
+    assert_eq!(sum_input(&DataType::Int32).unwrap(), DataType::Int32);
+    assert_eq!(sum_input(&DataType::Int16).unwrap(), DataType::Int16);
+    assert_eq!(
+        PgSum::new().return_type(&[DataType::Int32]).unwrap(),
+        DataType::Int64
+    );
     assert_eq!(sum_input(&DataType::Float32).unwrap(), DataType::Float64);
     assert_eq!(
         sum_input(&DataType::Decimal128(15, 2)).unwrap(),
