@@ -23,6 +23,7 @@ pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
     interval_words(stmt)?;
     pg_literals(stmt)?;
     name_function_columns(stmt);
+    mod_function(stmt);
     series_of_dates(stmt);
     set_returning_series(stmt);
     Ok(())
@@ -133,8 +134,47 @@ fn setting_text(value: &datafusion::sql::sqlparser::ast::Expr) -> String {
 
 /// Whether `name` is `generate_series` (unqualified, any case).
 fn names_series(name: &datafusion::sql::sqlparser::ast::ObjectName) -> bool {
+    names_function(name, "generate_series")
+}
+
+/// Whether `name`, written without a schema, is the function `function`.
+fn names_function(name: &datafusion::sql::sqlparser::ast::ObjectName, function: &str) -> bool {
     matches!(name.0.as_slice(), [part]
-        if part.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series")))
+        if part.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case(function)))
+}
+
+/// `mod(a, b)` is PostgreSQL's name for `a % b`, which DataFusion has
+/// only as the operator (same sign rule, same types, 22012 for zero).
+fn mod_function(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, VisitMut, VisitorMut,
+    };
+    struct Mod;
+    impl VisitorMut for Mod {
+        type Break = ();
+        fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            if let Expr::Function(f) = expr
+                && names_function(&f.name, "mod")
+                && f.over.is_none()
+                && f.filter.is_none()
+                && let FunctionArguments::List(list) = &f.args
+                && list.duplicate_treatment.is_none()
+                && list.clauses.is_empty()
+                && let [
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(a)),
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(b)),
+                ] = list.args.as_slice()
+            {
+                *expr = Expr::Nested(Box::new(Expr::BinaryOp {
+                    left: Box::new(Expr::Nested(Box::new(a.clone()))),
+                    op: BinaryOperator::Modulo,
+                    right: Box::new(Expr::Nested(Box::new(b.clone()))),
+                }));
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Mod);
 }
 
 /// `generate_series(...)` written as a SELECT list item is a

@@ -354,6 +354,29 @@ pub(crate) fn sql_statement(sql: &str) -> Result<Statement, QueryError> {
     }
 }
 
+/// `SELECT ... INTO t FROM ...` as PostgreSQL reads it: `CREATE TABLE t
+/// AS SELECT ... FROM ...` (DataFusion would make an in-memory table).
+/// A temporary table is refused: Floe has none.
+fn select_into(stmt: Statement) -> Result<Statement, QueryError> {
+    use datafusion::sql::sqlparser::ast::SetExpr;
+    let Statement::Query(mut query) = stmt else {
+        return Ok(stmt);
+    };
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return Ok(Statement::Query(query));
+    };
+    let Some(into) = select.into.take() else {
+        return Ok(Statement::Query(query));
+    };
+    if into.temporary {
+        return Err(crate::error::unsupported(
+            "SELECT INTO TEMPORARY (Floe has no temporary tables)",
+        ));
+    }
+    // An unlogged table is written durably all the same.
+    sql_statement(&format!("CREATE TABLE {} AS {query}", into.name))
+}
+
 impl Engine {
     /// Parses SQL text into statements.
     pub fn parse(sql: &str) -> Result<Vec<Parsed>, QueryError> {
@@ -381,7 +404,7 @@ impl Engine {
             } else if let Some(access) = access::parse_here(&mut parser) {
                 access.map_err(parse_error)?.into()
             } else {
-                parser.parse_statement().map_err(parse_error)?.into()
+                select_into(parser.parse_statement().map_err(parse_error)?)?.into()
             };
             let after = parser.peek_token();
             if !matches!(after.token, Token::SemiColon | Token::EOF) {
