@@ -132,3 +132,21 @@ def test_issue23_catalog_queries_still_answer(floe_shared, t9):
     assert (kind, got) == ("rows", [(t9,)])
     kind, got = via_psycopg(floe_shared, "SELECT version()", simple=True)
     assert kind == "rows" and got and got[0][0], got
+
+
+def test_issue23_output_columns_may_share_a_name(floe_shared, t9):
+    """PostgreSQL allows two output columns of one name; clients and ORMs
+    write such lists. Every protocol gets both columns, named as written."""
+    sql = f"SELECT a, b AS a, 1 AS one, 2 AS ONE FROM {t9} ORDER BY 2 LIMIT 2"
+    for simple in (True, False):
+        with floe_shared.connect() as conn:
+            cur = psycopg.ClientCursor(conn) if simple else conn.cursor()
+            cur.execute(sql)
+            assert [d.name for d in cur.description] == ["a", "a", "one", "one"]
+            assert cur.fetchall() == [(1, 10, 1, 2), (2, 20, 1, 2)]
+    r = floe_shared.sql_http(sql)
+    assert r.status == 200, r.text()
+    assert [c["name"] for c in r.json()["columns"]] == ["a", "a", "one", "one"]
+    # ORDER BY a shared name is ambiguous, as in PostgreSQL.
+    kind, got = via_psycopg(floe_shared, f"SELECT a AS x, b AS x FROM {t9} ORDER BY x", simple=False)
+    assert kind == "error" and got.startswith("42702"), got

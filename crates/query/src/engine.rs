@@ -418,10 +418,12 @@ impl Engine {
         }
         pg_syntax::rewrite(&mut stmt)?;
         pg_syntax::session_user(&mut stmt, &self.session()?.user);
+        let apart = crate::output_names::name_apart(&mut stmt)?;
         let state = self.ctx.state();
         let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
             .await?;
+        let plan = crate::output_names::names_back(plan, &apart)?;
         // Date and time arithmetic changes result types: the plan's
         // output columns get their final types now, before a client is
         // told them (see `datetime`).

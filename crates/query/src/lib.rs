@@ -25,6 +25,7 @@ mod engine;
 mod error;
 mod functions;
 pub mod names;
+mod output_names;
 mod overflow;
 mod pg_syntax;
 pub mod positions;
