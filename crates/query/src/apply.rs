@@ -186,11 +186,7 @@ fn correlated_in_filters(plan: &LogicalPlan, equal: bool) -> Result<bool> {
                 };
             }
         }
-        Ok(if joinable {
-            TreeNodeRecursion::Continue
-        } else {
-            TreeNodeRecursion::Stop
-        })
+        Ok(stop_if(!joinable))
     })?;
     Ok(joinable)
 }
@@ -199,33 +195,39 @@ fn correlated_in_filters(plan: &LogicalPlan, equal: bool) -> Result<bool> {
 /// input of the node holding `plan`: DataFusion decorrelates one level at
 /// a time and loses such a column.
 fn reaches_beyond(plan: &LogicalPlan, outer: &DFSchema) -> Result<bool> {
+    let refers_out = |n: &LogicalPlan| {
+        node_has(n, |x| {
+            Ok(matches!(x, Expr::OuterReferenceColumn(_, c) if outer.has_column(c)))
+        })
+    };
     let mut found = false;
     plan.apply_with_subqueries(|node| {
-        node.apply_expressions(|expr| {
-            expr.apply(|e| {
-                if let Some(inner) = subquery_of(e) {
-                    found |= inner.subquery.exists(|n| {
-                        let mut refers = false;
-                        n.apply_expressions(|x| {
-                            x.apply(|x| {
-                                if let Expr::OuterReferenceColumn(_, c) = x {
-                                    refers |= outer.has_column(c);
-                                }
-                                Ok(TreeNodeRecursion::Continue)
-                            })
-                        })?;
-                        Ok(refers)
-                    })?;
-                }
-                Ok(if found {
-                    TreeNodeRecursion::Stop
-                } else {
-                    TreeNodeRecursion::Continue
-                })
-            })
-        })
+        found = node_has(node, |e| match subquery_of(e) {
+            Some(inner) => inner.subquery.exists(refers_out),
+            None => Ok(false),
+        })?;
+        Ok(stop_if(found))
     })?;
     Ok(found)
+}
+
+/// Whether a part of an expression of `node` (not of its subqueries)
+/// satisfies `f`.
+fn node_has(node: &LogicalPlan, mut f: impl FnMut(&Expr) -> Result<bool>) -> Result<bool> {
+    let mut found = false;
+    node.apply_expressions(|expr| {
+        found = expr.exists(&mut f)?;
+        Ok(stop_if(found))
+    })?;
+    Ok(found)
+}
+
+fn stop_if(found: bool) -> TreeNodeRecursion {
+    if found {
+        TreeNodeRecursion::Stop
+    } else {
+        TreeNodeRecursion::Continue
+    }
 }
 
 fn subquery_of(expr: &Expr) -> Option<&Subquery> {
@@ -296,26 +298,17 @@ impl QueryPlanner for FloePlanner {
 /// cannot plan.
 fn needs_apply(plan: &LogicalPlan) -> Result<bool> {
     plan.exists(|node| {
-        let mut found = false;
-        node.apply_expressions(|expr| {
-            found |= expr.exists(|e| match e {
-                Expr::ScalarSubquery(sq) if sq.outer_ref_columns.is_empty() => {
-                    needs_apply(&sq.subquery)
-                }
-                Expr::ScalarSubquery(_)
-                | Expr::InSubquery(_)
-                | Expr::Exists(_)
-                | Expr::SetComparison(_) => Ok(true),
-                Expr::ScalarFunction(_) => Ok(holds_mark(e)),
-                _ => Ok(false),
-            })?;
-            Ok(if found {
-                TreeNodeRecursion::Stop
-            } else {
-                TreeNodeRecursion::Continue
-            })
-        })?;
-        Ok(found)
+        node_has(node, |e| match e {
+            Expr::ScalarSubquery(sq) if sq.outer_ref_columns.is_empty() => {
+                needs_apply(&sq.subquery)
+            }
+            Expr::ScalarSubquery(_)
+            | Expr::InSubquery(_)
+            | Expr::Exists(_)
+            | Expr::SetComparison(_) => Ok(true),
+            Expr::ScalarFunction(_) => Ok(holds_mark(e)),
+            _ => Ok(false),
+        })
     })
 }
 

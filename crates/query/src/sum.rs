@@ -163,6 +163,21 @@ impl GroupsAccumulator for Widened<dyn GroupsAccumulator> {
     }
 }
 
+/// The accumulator `build` makes for `args` with narrow integer arguments
+/// typed as bigint, wrapped by `wrap` (to widen them) if any was narrow.
+fn widened<T: ?Sized>(
+    args: AccumulatorArgs,
+    build: impl FnOnce(AccumulatorArgs) -> Result<Box<T>>,
+    wrap: fn(Box<T>) -> Box<T>,
+) -> Result<Box<T>> {
+    let (fields, narrow) = widened_fields(&args);
+    let inner = build(AccumulatorArgs {
+        expr_fields: &fields,
+        ..args
+    })?;
+    Ok(if narrow { wrap(inner) } else { inner })
+}
+
 /// `args` with narrow integer arguments typed as bigint, and whether any
 /// was narrow.
 fn widened_fields(args: &AccumulatorArgs) -> (Vec<FieldRef>, bool) {
@@ -203,17 +218,11 @@ impl AggregateUDFImpl for PgSum {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let (fields, narrow) = widened_fields(&args);
-        let args = AccumulatorArgs {
-            expr_fields: &fields,
-            ..args
-        };
-        let inner = self.inner.accumulator(args)?;
-        Ok(if narrow {
-            Box::new(Widened(inner))
-        } else {
-            inner
-        })
+        widened(
+            args,
+            |a| self.inner.accumulator(a),
+            |a| Box::new(Widened(a)),
+        )
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -232,31 +241,19 @@ impl AggregateUDFImpl for PgSum {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        let (fields, narrow) = widened_fields(&args);
-        let args = AccumulatorArgs {
-            expr_fields: &fields,
-            ..args
-        };
-        let inner = self.inner.create_groups_accumulator(args)?;
-        Ok(if narrow {
-            Box::new(Widened(inner))
-        } else {
-            inner
-        })
+        widened(
+            args,
+            |a| self.inner.create_groups_accumulator(a),
+            |a| Box::new(Widened(a)),
+        )
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let (fields, narrow) = widened_fields(&args);
-        let args = AccumulatorArgs {
-            expr_fields: &fields,
-            ..args
-        };
-        let inner = self.inner.create_sliding_accumulator(args)?;
-        Ok(if narrow {
-            Box::new(Widened(inner))
-        } else {
-            inner
-        })
+        widened(
+            args,
+            |a| self.inner.create_sliding_accumulator(a),
+            |a| Box::new(Widened(a)),
+        )
     }
 
     fn reverse_expr(&self) -> ReversedUDAF {
