@@ -51,6 +51,8 @@ pub enum Status {
     NumericValueOutOfRange,
     /// 22012: division by zero.
     DivisionByZero,
+    /// 2201G: a bad count, bound or NaN given to `width_bucket`.
+    InvalidWidthBucketArgument,
     /// 23502: NULL in a column that does not allow it.
     NotNullViolation,
     /// 21000: one statement would change the same row twice, or a scalar
@@ -123,6 +125,7 @@ impl Status {
             Status::InvalidParameterValue => "22023",
             Status::NumericValueOutOfRange => "22003",
             Status::DivisionByZero => "22012",
+            Status::InvalidWidthBucketArgument => "2201G",
             Status::NotNullViolation => "23502",
             Status::CardinalityViolation => "21000",
             Status::InvalidTableDefinition => "42P16",
@@ -181,6 +184,7 @@ impl Status {
             | Status::InvalidParameterValue
             | Status::NumericValueOutOfRange
             | Status::DivisionByZero
+            | Status::InvalidWidthBucketArgument
             | Status::NotNullViolation
             | Status::CardinalityViolation
             | Status::InvalidTableDefinition
@@ -195,7 +199,7 @@ impl Status {
     }
 }
 
-const ALL: [Status; 42] = [
+const ALL: [Status; 43] = [
     Status::InvalidPassword,
     Status::InvalidAuthorization,
     Status::TooManyConnections,
@@ -220,6 +224,7 @@ const ALL: [Status; 42] = [
     Status::InvalidParameterValue,
     Status::NumericValueOutOfRange,
     Status::DivisionByZero,
+    Status::InvalidWidthBucketArgument,
     Status::NotNullViolation,
     Status::CardinalityViolation,
     Status::InvalidTableDefinition,

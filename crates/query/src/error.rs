@@ -226,6 +226,11 @@ fn datafusion_status(e: &DataFusionError) -> Status {
             let lower = msg.to_ascii_lowercase();
             if lower.contains("divide by zero") {
                 Status::DivisionByZero
+            } else if crate::width_bucket::BAD_ARGUMENTS
+                .iter()
+                .any(|m| msg.contains(m))
+            {
+                Status::InvalidWidthBucketArgument
             } else if lower.contains("scalar subquery returned more than one row")
                 || lower.contains("more than one row returned by a subquery")
             {

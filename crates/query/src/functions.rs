@@ -35,6 +35,7 @@ pub fn scalars() -> Vec<ScalarUDF> {
     use datafusion::functions::{datetime, math, regex};
     let mut scalars = crate::templates::Templated::all();
     scalars.push(crate::regexp::PgRegexpReplace::udf());
+    scalars.push(crate::width_bucket::PgWidthBucket::udf());
     scalars.extend([
         ScalarUDF::new_from_impl(PgVersion::new()),
         ScalarUDF::new_from_impl(PgDatePart {

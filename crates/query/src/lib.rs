@@ -42,6 +42,7 @@ mod timestamp_input;
 pub mod transaction;
 mod types;
 pub mod uuid;
+mod width_bucket;
 
 pub use access::{is_access_statement, masked_text, token_schema};
 pub use engine::{Engine, Output};
