@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int32Type};
+use arrow::datatypes::{ArrowPrimitiveType, DataType, Decimal128Type, Float64Type, Int32Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -101,56 +101,39 @@ impl ScalarUDFImpl for PgWidthBucket {
             return exec_err!("width_bucket takes four arguments");
         };
         let count = cast(count, &DataType::Int32)?;
-        let counts = count.as_primitive::<Int32Type>();
-        let rows = operand.len();
-        let mut out = Vec::with_capacity(rows);
-        match operand.data_type() {
+        let out = match operand.data_type() {
             DataType::Float64 => {
-                let (o, l, h) = (
-                    operand.as_primitive::<Float64Type>(),
-                    low.as_primitive::<Float64Type>(),
-                    high.as_primitive::<Float64Type>(),
-                );
-                for row in 0..rows {
-                    out.push(if any_null(&[operand, low, high, &count], row) {
-                        None
-                    } else {
-                        Some(float_bucket(
-                            o.value(row),
-                            l.value(row),
-                            h.value(row),
-                            counts.value(row),
-                        )?)
-                    });
-                }
+                buckets::<Float64Type>([operand, low, high], &count, float_bucket)?
             }
             DataType::Decimal128(..) => {
-                let (o, l, h) = (
-                    operand.as_primitive::<Decimal128Type>(),
-                    low.as_primitive::<Decimal128Type>(),
-                    high.as_primitive::<Decimal128Type>(),
-                );
-                for row in 0..rows {
-                    out.push(if any_null(&[operand, low, high, &count], row) {
-                        None
-                    } else {
-                        Some(exact_bucket(
-                            o.value(row),
-                            l.value(row),
-                            h.value(row),
-                            counts.value(row),
-                        )?)
-                    });
-                }
+                buckets::<Decimal128Type>([operand, low, high], &count, exact_bucket)?
             }
             other => return exec_err!("width_bucket of {other}"),
-        }
+        };
         answer(Arc::new(Int32Array::from(out)) as ArrayRef, scalar)
     }
 }
 
-fn any_null(arrays: &[&ArrayRef], row: usize) -> bool {
-    arrays.iter().any(|a| a.is_null(row))
+/// A bucket function over operand, low, high and count.
+type Bucket<N> = fn(N, N, N, i32) -> Result<i32>;
+
+/// `bucket` of each row of the operand, low and high `values` (arrays of
+/// `T`) and `count`; NULL where any is NULL.
+fn buckets<T: ArrowPrimitiveType>(
+    values: [&ArrayRef; 3],
+    count: &ArrayRef,
+    bucket: Bucket<T::Native>,
+) -> Result<Vec<Option<i32>>> {
+    let counts = count.as_primitive::<Int32Type>();
+    let [o, l, h] = values.map(|v| v.as_primitive::<T>());
+    (0..o.len())
+        .map(|row| {
+            if values.iter().any(|v| v.is_null(row)) || count.is_null(row) {
+                return Ok(None);
+            }
+            bucket(o.value(row), l.value(row), h.value(row), counts.value(row)).map(Some)
+        })
+        .collect()
 }
 
 fn check_count(count: i32) -> Result<()> {
@@ -167,37 +150,41 @@ fn above(count: i32) -> Result<i32> {
     }
 }
 
+/// The bucket of an operand outside the upward range `low..high`: 0
+/// below it, `count + 1` at or above `high`; None inside it.
+fn outside<N: PartialOrd>(operand: &N, low: &N, high: &N, count: i32) -> Result<Option<i32>> {
+    if low == high {
+        return exec_err!("{}", BAD_ARGUMENTS[1]);
+    }
+    if operand < low {
+        return Ok(Some(0));
+    }
+    if operand >= high {
+        return above(count).map(Some);
+    }
+    Ok(None)
+}
+
 /// The bucket of a numeric, computed exactly: the operand and bounds are
-/// integers of one scale.
+/// integers of one scale. A downward range is the upward one negated
+/// (values of 38 digits negate without overflow).
 pub(crate) fn exact_bucket(operand: i128, low: i128, high: i128, count: i32) -> Result<i32> {
     check_count(count)?;
-    let (offset, width) = if low < high {
-        if operand < low {
-            return Ok(0);
-        }
-        if operand >= high {
-            return above(count);
-        }
-        (operand - low, high - low)
-    } else if low > high {
-        if operand > low {
-            return Ok(0);
-        }
-        if operand <= high {
-            return above(count);
-        }
-        (low - operand, low - high)
-    } else {
-        return exec_err!("{}", BAD_ARGUMENTS[1]);
-    };
-    match offset.checked_mul(i128::from(count)) {
+    if low > high {
+        return exact_bucket(-operand, -low, -high, count);
+    }
+    if let Some(bucket) = outside(&operand, &low, &high, count)? {
+        return Ok(bucket);
+    }
+    match (operand - low).checked_mul(i128::from(count)) {
         // Both are positive: integer division is the floor.
-        Some(scaled) => Ok((scaled / width) as i32 + 1),
+        Some(scaled) => Ok((scaled / (high - low)) as i32 + 1),
         None => exec_err!("width_bucket: numeric value out of range"),
     }
 }
 
-/// The bucket of a double, as PostgreSQL's `float8` version computes it.
+/// The bucket of a double, as PostgreSQL's `float8` version computes it;
+/// a downward range is the upward one negated (exact for doubles).
 pub(crate) fn float_bucket(operand: f64, low: f64, high: f64, count: i32) -> Result<i32> {
     check_count(count)?;
     if operand.is_nan() || low.is_nan() || high.is_nan() {
@@ -206,41 +193,16 @@ pub(crate) fn float_bucket(operand: f64, low: f64, high: f64, count: i32) -> Res
     if low.is_infinite() || high.is_infinite() {
         return exec_err!("{}", BAD_ARGUMENTS[3]);
     }
-    let fraction = |offset: f64, width: f64, half_offset: f64, half_width: f64| {
-        if width.is_infinite() {
-            half_offset / half_width
-        } else {
-            offset / width
-        }
-    };
-    let quotient = if low < high {
-        if operand < low {
-            return Ok(0);
-        }
-        if operand >= high {
-            return above(count);
-        }
-        fraction(
-            operand - low,
-            high - low,
-            operand / 2.0 - low / 2.0,
-            high / 2.0 - low / 2.0,
-        )
-    } else if low > high {
-        if operand > low {
-            return Ok(0);
-        }
-        if operand <= high {
-            return above(count);
-        }
-        fraction(
-            low - operand,
-            low - high,
-            low / 2.0 - operand / 2.0,
-            low / 2.0 - high / 2.0,
-        )
+    if low > high {
+        return float_bucket(-operand, -low, -high, count);
+    }
+    if let Some(bucket) = outside(&operand, &low, &high, count)? {
+        return Ok(bucket);
+    }
+    let quotient = if (high - low).is_infinite() {
+        (operand / 2.0 - low / 2.0) / (high / 2.0 - low / 2.0)
     } else {
-        return exec_err!("{}", BAD_ARGUMENTS[1]);
+        (operand - low) / (high - low)
     };
     let bucket = (f64::from(count) * quotient) as i32;
     // The quotient can round up to 1.0, which would name the next bucket.
