@@ -9,7 +9,8 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array};
 use arrow::compute::cast;
 use arrow::datatypes::{ArrowPrimitiveType, DataType, Decimal128Type, Float64Type, Int32Type};
-use datafusion::common::{Result, exec_err, plan_err};
+use arrow::error::ArrowError;
+use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -136,6 +137,16 @@ fn buckets<T: ArrowPrimitiveType>(
         .collect()
 }
 
+/// An overflow, 22003 as in PostgreSQL.
+fn out_of_range(what: &str) -> Result<i32> {
+    Err(DataFusionError::ArrowError(
+        Box::new(ArrowError::ArithmeticOverflow(format!(
+            "width_bucket: {what}"
+        ))),
+        None,
+    ))
+}
+
 fn check_count(count: i32) -> Result<()> {
     if count <= 0 {
         return exec_err!("{}", BAD_ARGUMENTS[0]);
@@ -146,7 +157,7 @@ fn check_count(count: i32) -> Result<()> {
 fn above(count: i32) -> Result<i32> {
     match count.checked_add(1) {
         Some(c) => Ok(c),
-        None => exec_err!("integer out of range"),
+        None => out_of_range("integer out of range"),
     }
 }
 
@@ -179,7 +190,7 @@ pub(crate) fn exact_bucket(operand: i128, low: i128, high: i128, count: i32) -> 
     match (operand - low).checked_mul(i128::from(count)) {
         // Both are positive: integer division is the floor.
         Some(scaled) => Ok((scaled / (high - low)) as i32 + 1),
-        None => exec_err!("width_bucket: numeric value out of range"),
+        None => out_of_range("numeric value out of range"),
     }
 }
 
