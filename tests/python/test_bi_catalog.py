@@ -574,12 +574,6 @@ def test_metabase_fields(conn, catalog):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pg_catalog.pg_constraint.conkey/confkey are text, not int2[]: "
-    "attnum = ANY(c.conkey) fails with 42883 array_has does not support type Utf8 "
-    "(array_has(Utf8, Int16))",
-)
 def test_metabase_foreign_keys(conn, catalog):
     schemas, tables = ["public", catalog.schema], [catalog.table, "events"]
     sql = metabase_sql(METABASE_FKS, schemas=schemas, tables=tables)

@@ -238,3 +238,30 @@ def test_issue23_psql_sees_postgresql_text_forms(psql_bin, floe_shared):
     proc = psql(psql_bin, floe_shared, "-c", "CREATE SOURCE s FROM MYSQL CONNECTION 'x'")
     assert proc.returncode != 0
     assert "Expected: POSTGRES, found: MYSQL at Line: 1, Column: 22" in proc.stderr, proc.stderr
+
+
+def test_issue23_d_plus_and_dt_plus(psql_bin, floe_shared):
+    """psql's `\\d+` (columns with storage and description) and `\\dt+`
+    (tables with persistence and size): their catalog queries use
+    ARRAY(subquery), unnest in FROM and pg_size_pretty."""
+    t = unique_name("psqldplus")
+    ok(
+        psql(
+            psql_bin,
+            floe_shared,
+            "-c",
+            f"CREATE TABLE {t} (id BIGINT NOT NULL, name TEXT, score DOUBLE PRECISION)",
+        )
+    )
+    out = ok(psql(psql_bin, floe_shared, "-c", f"\\d+ {t}"))
+    rows = {r[0]: r for r in (line.split("|") for line in lines(out)) if len(r) >= 6}
+    assert set(rows) == {"id", "name", "score"}, out
+    # column | type | collation | nullable | default | storage | ...
+    assert rows["id"][1:4] == ["bigint", "", "not null"], out
+    assert rows["name"][1] == "text" and rows["name"][5] == "extended", out
+    assert rows["score"][1] == "double precision" and rows["score"][5] == "plain", out
+
+    out = ok(psql(psql_bin, floe_shared, "-c", "\\dt+"))
+    rows = [line.split("|") for line in lines(out)]
+    mine = [r for r in rows if r[:2] == ["public", t]]
+    assert len(mine) == 1 and mine[0][2] == "table" and mine[0][4] == "permanent", out

@@ -44,8 +44,10 @@ use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 
+mod array;
 mod call;
 
+pub(crate) use array::{ArraySubquery, array_subqueries};
 use call::{Apply, Call, Pending};
 
 /// Prefix of the columns that carry a moved call's answer to its node.
@@ -113,10 +115,14 @@ fn must_apply(node: &LogicalPlan, expr: &Expr, schema: &DFSchema) -> Result<bool
         // DataFusion's error ("... should only return one column") stands.
         return Ok(false);
     }
+    if array::array_subquery(expr).is_some() {
+        // DataFusion has no expression for it: it is always a call.
+        return Ok(true);
+    }
     if check_subquery_expr(node, &subquery.subquery, expr).is_err() {
         return Ok(true);
     }
-    let correlated = !subquery.outer_ref_columns.is_empty();
+    let correlated = is_correlated(subquery)?;
     if matches!(expr, Expr::SetComparison(_)) {
         // DataFusion's rewrite of ANY/ALL renames a projection's column,
         // and leaves a correlated one in the plan.
@@ -220,8 +226,21 @@ fn subquery_of(expr: &Expr) -> Option<&Subquery> {
         Expr::Exists(Exists { subquery, .. })
         | Expr::InSubquery(InSubquery { subquery, .. })
         | Expr::SetComparison(SetComparison { subquery, .. }) => Some(subquery),
-        _ => None,
+        _ => array::array_subquery(expr),
     }
+}
+
+/// Whether `subquery` refers to an outer column anywhere in its plan
+/// (DataFusion's list of its outer references misses some, such as one
+/// under an `unnest` in its FROM clause).
+fn is_correlated(subquery: &Subquery) -> Result<bool> {
+    Ok(!subquery.outer_ref_columns.is_empty() || refers_outward(&subquery.subquery)?)
+}
+
+/// Whether a node of `plan` (not of its subqueries) refers to an outer
+/// column.
+fn refers_outward(plan: &LogicalPlan) -> Result<bool> {
+    plan.exists(|node| node_has(node, |e| Ok(matches!(e, Expr::OuterReferenceColumn(..)))))
 }
 
 /// The schema of `node`'s one input, if it has exactly one.
@@ -304,9 +323,7 @@ impl QueryPlanner for FloePlanner {
 fn needs_apply(plan: &LogicalPlan) -> Result<bool> {
     plan.exists(|node| {
         node_has(node, |e| match e {
-            Expr::ScalarSubquery(sq) if sq.outer_ref_columns.is_empty() => {
-                needs_apply(&sq.subquery)
-            }
+            Expr::ScalarSubquery(sq) if !is_correlated(sq)? => needs_apply(&sq.subquery),
             Expr::ScalarSubquery(_)
             | Expr::InSubquery(_)
             | Expr::Exists(_)
@@ -354,7 +371,7 @@ fn apply_node(node: LogicalPlan, state: &SessionState) -> Result<Transformed<Log
                     None => return Ok(Transformed::no(Expr::ScalarFunction(f))),
                 }
             }
-            Expr::ScalarSubquery(sq) if sq.outer_ref_columns.is_empty() => {
+            Expr::ScalarSubquery(sq) if !is_correlated(&sq)? => {
                 // DataFusion runs it once; what it holds may need calls.
                 let inner = sq
                     .subquery

@@ -63,6 +63,10 @@ pub enum QueryError {
     /// A statement option has an invalid value.
     #[error("invalid option {option}: {reason}")]
     InvalidOption { option: String, reason: String },
+    /// A function's arguments are wrong in a way PostgreSQL gives its own
+    /// SQLSTATE for.
+    #[error("{message}")]
+    InvalidArgument { status: Status, message: String },
     /// A table referenced by name does not exist.
     #[error("relation \"{name}\" does not exist")]
     NoSuchTable { name: String },
@@ -257,6 +261,7 @@ impl HasStatus for QueryError {
             QueryError::InvalidColumnType { .. } => Status::FeatureNotSupported,
             QueryError::InvalidLayout { .. } => Status::InvalidParameterValue,
             QueryError::InvalidOption { .. } => Status::InvalidParameterValue,
+            QueryError::InvalidArgument { status, .. } => *status,
             QueryError::NoSuchTable { .. } => Status::UndefinedTable,
             QueryError::NoSuchColumn { .. } => Status::UndefinedColumn,
             QueryError::Unsupported { .. } | QueryError::NoIndexes => Status::FeatureNotSupported,

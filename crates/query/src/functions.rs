@@ -36,6 +36,8 @@ pub fn scalars() -> Vec<ScalarUDF> {
     let mut scalars = crate::templates::Templated::all();
     scalars.push(crate::regexp::PgRegexpReplace::udf());
     scalars.push(crate::width_bucket::PgWidthBucket::udf());
+    scalars.push(crate::apply::ArraySubquery::udf());
+    scalars.push(crate::json::JsonBuildObject::udf());
     scalars.extend([
         ScalarUDF::new_from_impl(PgVersion::new()),
         ScalarUDF::new_from_impl(PgDatePart {

@@ -14,6 +14,10 @@ use floe_common::defaults::DEFAULT_SCHEMA;
 
 use crate::error::QueryError;
 
+mod series;
+
+use series::{name_function_columns, series_of_dates, set_returning_series};
+
 /// Rewrites `stmt` to PostgreSQL's meaning (see the module's doc).
 pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
     if let Some(refusal) = refused_setting(stmt) {
@@ -24,6 +28,7 @@ pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
     pg_literals(stmt)?;
     name_function_columns(stmt);
     mod_function(stmt);
+    crate::apply::array_subqueries(stmt);
     series_of_dates(stmt);
     set_returning_series(stmt);
     Ok(())
@@ -132,11 +137,6 @@ fn setting_text(value: &datafusion::sql::sqlparser::ast::Expr) -> String {
     }
 }
 
-/// Whether `name` is `generate_series` (unqualified, any case).
-fn names_series(name: &datafusion::sql::sqlparser::ast::ObjectName) -> bool {
-    names_function(name, "generate_series")
-}
-
 /// Whether `name`, written without a schema, is the function `function`.
 fn names_function(name: &datafusion::sql::sqlparser::ast::ObjectName, function: &str) -> bool {
     matches!(name.0.as_slice(), [part]
@@ -175,47 +175,6 @@ fn mod_function(stmt: &mut Statement) {
         }
     }
     let _ = stmt.visit(&mut Mod);
-}
-
-/// `generate_series(...)` written as a SELECT list item is a
-/// set-returning function in PostgreSQL: one row per value. DataFusion's
-/// scalar `generate_series` returns one list instead, so the item becomes
-/// `unnest(generate_series(...))`, which yields PostgreSQL's rows (none
-/// when an argument is NULL).
-fn set_returning_series(stmt: &mut Statement) {
-    use datafusion::sql::sqlparser::ast::{
-        Expr, Function, Ident, Select, SelectItem, Value, VisitMut, VisitorMut,
-    };
-    fn is_series(expr: &Expr) -> bool {
-        matches!(expr, Expr::Function(Function { name, over: None, .. }) if names_series(name))
-    }
-    fn unnest(expr: &mut Expr) {
-        let series = std::mem::replace(expr, Expr::value(Value::Null));
-        *expr = call("unnest", vec![series]);
-    }
-    struct Series;
-    impl VisitorMut for Series {
-        type Break = ();
-        fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
-            for item in &mut select.projection {
-                match item {
-                    SelectItem::UnnamedExpr(expr) if is_series(expr) => {
-                        let mut expr = expr.clone();
-                        unnest(&mut expr);
-                        // PostgreSQL names the column after the function.
-                        *item = SelectItem::ExprWithAlias {
-                            expr,
-                            alias: Ident::new("generate_series"),
-                        };
-                    }
-                    SelectItem::ExprWithAlias { expr, .. } if is_series(expr) => unnest(expr),
-                    _ => {}
-                }
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let _ = stmt.visit(&mut Series);
 }
 
 /// `current_user`, `session_user`, `current_role` and `user` name the
@@ -552,109 +511,6 @@ fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
         std::ops::ControlFlow::Break(e) => Err(e),
         std::ops::ControlFlow::Continue(()) => Ok(()),
     }
-}
-
-/// Names the one column of a set-returning function in FROM after the
-/// function's alias, as PostgreSQL does: `FROM generate_series(1, 3) g`
-/// has a column `g` (DataFusion's is `value`).
-fn name_function_columns(stmt: &mut Statement) {
-    use datafusion::sql::sqlparser::ast::{TableAliasColumnDef, TableFactor, VisitMut, VisitorMut};
-    struct Aliases;
-    impl VisitorMut for Aliases {
-        type Break = ();
-        fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-            if let TableFactor::Table {
-                name,
-                args: Some(_),
-                alias: Some(alias),
-                with_ordinality: false,
-                ..
-            } = factor
-                && alias.columns.is_empty()
-                && names_series(name)
-            {
-                alias.columns.push(TableAliasColumnDef {
-                    name: alias.name.clone(),
-                    data_type: None,
-                });
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let _ = stmt.visit(&mut Aliases);
-}
-
-/// `generate_series` of dates and an interval is PostgreSQL's series of
-/// `timestamp with time zone` values (a date is promoted to one); the
-/// date arguments are cast so (DataFusion's would be timestamps without
-/// time zone).
-fn series_of_dates(stmt: &mut Statement) {
-    use datafusion::sql::sqlparser::ast::{
-        CastKind, DataType as SqlType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-        TableFactor, TimezoneInfo, TypedString, VisitMut, VisitorMut,
-    };
-    fn is_date(e: &Expr) -> bool {
-        matches!(
-            e,
-            Expr::TypedString(TypedString {
-                data_type: SqlType::Date,
-                ..
-            }) | Expr::Cast {
-                data_type: SqlType::Date,
-                ..
-            }
-        )
-    }
-    fn promote(args: &mut [FunctionArg]) {
-        let [first, second, _step] = args else {
-            return;
-        };
-        let date = |a: &FunctionArg| matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) if is_date(e));
-        if !(date(first) && date(second)) {
-            return;
-        }
-        for arg in [first, second] {
-            if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg
-                && is_date(e)
-            {
-                let date =
-                    std::mem::replace(e, Expr::value(datafusion::sql::sqlparser::ast::Value::Null));
-                *e = Expr::Cast {
-                    kind: CastKind::Cast,
-                    expr: Box::new(date),
-                    data_type: SqlType::Timestamp(None, TimezoneInfo::WithTimeZone),
-                    array: false,
-                    format: None,
-                };
-            }
-        }
-    }
-    struct Dates;
-    impl VisitorMut for Dates {
-        type Break = ();
-        fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-            if let TableFactor::Table {
-                name,
-                args: Some(args),
-                ..
-            } = factor
-                && names_series(name)
-            {
-                promote(&mut args.args);
-            }
-            ControlFlow::Continue(())
-        }
-        fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-            if let Expr::Function(f) = expr
-                && names_series(&f.name)
-                && let FunctionArguments::List(list) = &mut f.args
-            {
-                promote(&mut list.args);
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let _ = stmt.visit(&mut Dates);
 }
 
 /// Whether `stmt` is a `SHOW` of a setting Floe answers itself:

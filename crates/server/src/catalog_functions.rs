@@ -7,30 +7,56 @@
 //! - `pg_function_is_visible(oid)`, `pg_get_function_result(oid)` and
 //!   `pg_get_function_arguments(oid)`, which psql's `\df` reads. Floe has
 //!   no user-defined functions; every function in `pg_proc` is one of
-//!   PostgreSQL's own, in `pg_catalog`;
+//!   PostgreSQL's own, in `pg_catalog`; likewise `pg_collation_is_visible(oid)`;
 //! - `current_setting(name)`, for the settings clients read this way
-//!   (Grafana asks `server_version_num`, BI tools `search_path`).
+//!   (Grafana asks `server_version_num`, BI tools `search_path`);
+//! - the functions of psql's `\d+` and `\dt+` and SQLAlchemy's
+//!   reflection whose answer for a Floe relation is NULL: there are no
+//!   comments (`col_description`, `obj_description`), no indexes
+//!   (`pg_get_indexdef`), no sequences (`pg_get_serial_sequence`), and
+//!   no size of a relation by OID (`pg_table_size`);
+//! - `pg_size_pretty(bigint)`, PostgreSQL's rendering of a byte count.
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, StringArray};
-use arrow::datatypes::DataType;
+use std::ops::RangeInclusive;
+
+use arrow::array::{ArrayRef, AsArray, Int32Array, StringArray};
+use arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
 };
 use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
 
 /// Registers the functions in `ctx`.
 pub(crate) fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(ToRegtype::new()));
     ctx.register_udf(ScalarUDF::new_from_impl(CurrentSetting::new()));
-    for (name, returns) in [
-        ("pg_function_is_visible", DataType::Boolean),
-        ("pg_get_function_result", DataType::Utf8),
-        ("pg_get_function_arguments", DataType::Utf8),
+    ctx.register_udf(ScalarUDF::new_from_impl(SizePretty::new()));
+    let text = || ScalarValue::Utf8(None);
+    for (name, arity, value) in [
+        (
+            "pg_function_is_visible",
+            1..=1,
+            ScalarValue::Boolean(Some(true)),
+        ),
+        (
+            "pg_collation_is_visible",
+            1..=1,
+            ScalarValue::Boolean(Some(true)),
+        ),
+        ("pg_get_function_result", 1..=1, ScalarValue::from("")),
+        ("pg_get_function_arguments", 1..=1, ScalarValue::from("")),
+        ("col_description", 2..=2, text()),
+        ("obj_description", 1..=2, text()),
+        ("pg_get_indexdef", 1..=3, text()),
+        ("pg_get_serial_sequence", 2..=2, text()),
+        ("pg_table_size", 1..=1, ScalarValue::Int64(None)),
     ] {
-        ctx.register_udf(ScalarUDF::new_from_impl(FunctionInfo::new(name, returns)));
+        ctx.register_udf(ScalarUDF::new_from_impl(Constant::new(name, arity, value)));
     }
 }
 
@@ -196,26 +222,29 @@ impl ScalarUDFImpl for CurrentSetting {
     }
 }
 
-/// A function of one OID that describes a function of `pg_proc`:
-/// every one is visible, and Floe reports no result or argument types.
+/// A catalog function whose answer is the same for every argument (see
+/// the module's doc): `pg_proc`'s functions and `pg_collation`'s
+/// collations are all visible, and Floe
+/// reports no result or argument types for them; the rest are NULL.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct FunctionInfo {
+struct Constant {
     name: &'static str,
-    returns: DataType,
+    value: ScalarValue,
     signature: Signature,
 }
 
-impl FunctionInfo {
-    fn new(name: &'static str, returns: DataType) -> FunctionInfo {
-        FunctionInfo {
+impl Constant {
+    fn new(name: &'static str, arity: RangeInclusive<usize>, value: ScalarValue) -> Constant {
+        let forms = arity.map(TypeSignature::Any).collect();
+        Constant {
             name,
-            returns,
-            signature: Signature::any(1, Volatility::Stable),
+            value,
+            signature: Signature::one_of(forms, Volatility::Stable),
         }
     }
 }
 
-impl ScalarUDFImpl for FunctionInfo {
+impl ScalarUDFImpl for Constant {
     fn name(&self) -> &str {
         self.name
     }
@@ -225,15 +254,74 @@ impl ScalarUDFImpl for FunctionInfo {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.returns.clone())
+        Ok(self.value.data_type())
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let rows = args.number_rows;
-        Ok(ColumnarValue::Array(match self.returns {
-            DataType::Boolean => Arc::new(BooleanArray::from(vec![true; rows])) as Arc<dyn Array>,
-            _ => Arc::new(StringArray::from(vec![""; rows])),
-        }))
+        Ok(ColumnarValue::Array(
+            self.value.to_array_of_size(args.number_rows)?,
+        ))
+    }
+}
+
+/// PostgreSQL's rendering of a byte count: bytes below 10 kB, then the
+/// first unit (kB, MB, GB, TB, PB) that leaves less than 10 of the next,
+/// with a half rounded away from zero.
+fn size_pretty(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if bytes.unsigned_abs() < 10 * 1024 {
+        return format!("{bytes} bytes");
+    }
+    // The count in halves of the unit, for the rounding.
+    let mut halves = bytes / 512;
+    for (i, unit) in UNITS.iter().enumerate() {
+        if i == UNITS.len() - 1 || halves.unsigned_abs() < 20 * 1024 - 1 {
+            let rounded = (halves + if halves < 0 { -1 } else { 1 }) / 2;
+            return format!("{rounded} {unit}");
+        }
+        halves /= 1024;
+    }
+    unreachable!("the last unit returns")
+}
+
+/// `pg_size_pretty(bigint)`: see [`size_pretty`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SizePretty {
+    signature: Signature,
+}
+
+impl SizePretty {
+    fn new() -> SizePretty {
+        SizePretty {
+            signature: Signature::exact(vec![DataType::Int64], Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for SizePretty {
+    fn name(&self) -> &str {
+        "pg_size_pretty"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [bytes] = args.args.as_slice() else {
+            return exec_err!("pg_size_pretty takes one argument");
+        };
+        let bytes = bytes.to_array(args.number_rows)?;
+        let text: StringArray = bytes
+            .as_primitive::<Int64Type>()
+            .iter()
+            .map(|b| b.map(size_pretty))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(text)))
     }
 }
 

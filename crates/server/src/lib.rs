@@ -7,6 +7,7 @@
 //! every error carries.
 
 mod catalog_functions;
+mod catalog_tables;
 mod client_sql;
 mod connection;
 pub mod errors;

@@ -12,6 +12,7 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use async_trait::async_trait;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Column, DFSchema, DataFusionError, Result, exec_err, internal_err};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::async_udf::AsyncScalarUDFImpl;
@@ -24,7 +25,7 @@ use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_plan::collect;
 use datafusion::scalar::ScalarValue;
 
-use super::{PgSubqueries, rewrite_exprs};
+use super::{PgSubqueries, refers_outward, rewrite_exprs};
 
 #[cfg(test)]
 mod tests;
@@ -46,6 +47,8 @@ pub(super) enum Kind {
     /// `probe op ANY (rows)`, or `ALL`; `IN` is `= ANY`, `NOT IN` is
     /// `<> ALL`.
     Compare { op: Operator, all: bool },
+    /// `ARRAY(subquery)`: every row's value, in order.
+    Array,
 }
 
 /// A subquery call: what it computes, the subquery, and the outer columns
@@ -90,6 +93,10 @@ impl Call {
                 let all = matches!(quantifier, SetQuantifier::All);
                 (Kind::Compare { op, all }, subquery, Some(*expr))
             }
+            e @ Expr::ScalarFunction(_) => match super::array::array_subquery(&e) {
+                Some(sq) => (Kind::Array, sq.clone(), None),
+                None => return internal_err!("not a subquery: {e}"),
+            },
             other => return internal_err!("not a subquery: {other}"),
         };
         if let Kind::Compare { op, .. } = kind
@@ -109,6 +116,7 @@ impl Call {
         };
         let return_type = match kind {
             Kind::Scalar => first.data_type().clone(),
+            Kind::Array => super::array::array_type(first.data_type()),
             Kind::Exists { .. } | Kind::Compare { .. } => DataType::Boolean,
         };
         let signature = if arg_types.is_empty() {
@@ -133,6 +141,7 @@ impl Call {
             Kind::Scalar => "scalar_subquery",
             Kind::Exists { .. } => "exists_subquery",
             Kind::Compare { .. } => "compare_subquery",
+            Kind::Array => "array_subquery",
         }
     }
 }
@@ -346,7 +355,7 @@ impl Apply {
             // One row answers EXISTS; a second row is the scalar's error.
             Kind::Exists { .. } => LogicalPlanBuilder::from(plan).limit(0, Some(1))?.build()?,
             Kind::Scalar => LogicalPlanBuilder::from(plan).limit(0, Some(2))?.build()?,
-            Kind::Compare { .. } => plan,
+            Kind::Compare { .. } | Kind::Array => plan,
         };
         // The subquery was analyzed with its statement; analyzing it again
         // would coerce its types twice. Only the marks it now needs (its
@@ -378,6 +387,23 @@ impl Apply {
                 },
                 _ => exec_err!("more than one row returned by a subquery used as an expression"),
             },
+            Kind::Array => {
+                if rows > MAX_SET_ROWS {
+                    return Err(DataFusionError::ResourcesExhausted(format!(
+                        "ARRAY(subquery) gave {rows} rows for one outer row, more than the \
+                         {MAX_SET_ROWS} an array holds"
+                    )));
+                }
+                let columns: Vec<&dyn arrow::array::Array> =
+                    batches.iter().map(|b| b.column(0).as_ref()).collect();
+                let values = match columns.as_slice() {
+                    [] => new_empty_array(self.call.subquery.schema().field(0).data_type()),
+                    _ => arrow::compute::concat(&columns)?,
+                };
+                Ok(Answer::Value(ScalarValue::List(Arc::new(
+                    SingleRowListArrayBuilder::new(values).build_list_array(),
+                ))))
+            }
             Kind::Compare { .. } => {
                 if rows > MAX_SET_ROWS {
                     return Err(DataFusionError::ResourcesExhausted(format!(
@@ -400,7 +426,7 @@ impl Apply {
     /// The call's answer for one row, from the subquery's answer.
     fn row_answer(&self, answer: Answer, probe: Option<ScalarValue>) -> Result<ScalarValue> {
         Ok(match (self.call.kind, answer) {
-            (Kind::Scalar, Answer::Value(v)) => v,
+            (Kind::Scalar | Kind::Array, Answer::Value(v)) => v,
             (Kind::Exists { negated }, Answer::Any(found)) => {
                 ScalarValue::Boolean(Some(found != negated))
             }
@@ -515,6 +541,15 @@ fn substitute(plan: &LogicalPlan, outer: &[Column], key: &[ScalarValue]) -> Resu
                     other => Transformed::no(other),
                 })
             })
+        })
+        .map(|t| t.data)?
+        // A relation that read outer values (`unnest(outer.a)` in FROM)
+        // is an ordinary one once they are in place.
+        .transform_up(|node| match node {
+            LogicalPlan::Subquery(sq) if !refers_outward(&sq.subquery)? => {
+                Ok(Transformed::yes(Arc::unwrap_or_clone(sq.subquery)))
+            }
+            other => Ok(Transformed::no(other)),
         })
         .map(|t| t.data)
 }

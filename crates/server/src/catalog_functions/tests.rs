@@ -20,3 +20,24 @@ fn settings_clients_read() {
     assert_eq!(setting("search_path").as_deref(), Some("\"$user\", public"));
     assert_eq!(setting("no_such_setting"), None);
 }
+
+#[test]
+fn sizes_render_as_postgresql_renders_them() {
+    // PostgreSQL 15's answers for pg_size_pretty(n::bigint).
+    for (bytes, shown) in [
+        (0, "0 bytes"),
+        (8192, "8192 bytes"),
+        (10239, "10239 bytes"),
+        (10240, "10 kB"),
+        (106496, "104 kB"),
+        (10 * 1024 * 1024 - 1, "10 MB"),
+        (10 * 1024 * 1024 - 513, "10239 kB"),
+        (10 * 1024 * 1024, "10 MB"),
+        (1536 * 1024 * 1024, "1536 MB"),
+        (123_456_789_012, "115 GB"),
+        (i64::MAX, "8192 PB"),
+        (-10240, "-10 kB"),
+    ] {
+        assert_eq!(size_pretty(bytes), shown, "{bytes}");
+    }
+}
