@@ -161,7 +161,7 @@ def test_d_table_shows_columns_and_types(psql_bin, floe_shared):
         "n": {"integer"},
         "name": {"text", "character varying"},
         "score": {"double precision"},
-        "amount": {"numeric(10,2)", "numeric"},
+        "amount": {"numeric(10,2)"},
         "d": {"date"},
         "ts": {"timestamp without time zone"},
         "flag": {"boolean"},

@@ -111,39 +111,32 @@ def test_issue23_writes_in_autocommit(engine, floe_shared):
     assert floe_shared.query(f"SELECT k, v FROM {table} ORDER BY k") == [(1, "one"), (2, "two")]
 
 
-def test_issue23_reflects_columns_and_autoloads_a_table(engine, items):
+def test_issue23_reflects_columns_and_key_and_autoloads_a_table(engine, items):
     """The dialect's reflection queries (pg_attribute with format_type,
     json_build_object, a correlated subquery over pg_sequence; pg_index
     keys through unnest and generate_subscripts) run, and give the
-    columns' types and nullability as PostgreSQL would."""
+    columns' types (numeric precision and scale included), nullability and
+    the primary key as PostgreSQL would."""
     inspector = sa.inspect(engine)
     columns = {c["name"]: c for c in inspector.get_columns(items)}
     assert list(columns) == ["id", "name", "price", "added", "score"]
     assert isinstance(columns["id"]["type"], sa.BigInteger)
     assert isinstance(columns["name"]["type"], sa.Text)
     assert isinstance(columns["price"]["type"], sa.Numeric)
+    assert (columns["price"]["type"].precision, columns["price"]["type"].scale) == (10, 2)
     assert isinstance(columns["added"]["type"], sa.DateTime)
     assert isinstance(columns["score"]["type"], sa.Float)
     assert [c["nullable"] for c in columns.values()] == [False, False, True, True, True]
     assert all(c["default"] is None and c["comment"] is None for c in columns.values())
+    pk = inspector.get_pk_constraint(items)
+    assert (pk["name"], pk["constrained_columns"]) == (f"{items}_pkey", ["id"])
     assert inspector.get_foreign_keys(items) == []
     assert inspector.get_indexes(items) == []
     assert inspector.get_unique_constraints(items) == []
 
     table = sa.Table(items, sa.MetaData(), autoload_with=engine)
     assert [c.name for c in table.columns] == ["id", "name", "price", "added", "score"]
+    assert [c.name for c in table.primary_key.columns] == ["id"]
     with engine.connect() as conn:
         rows = conn.execute(sa.select(table.c.name).where(table.c.id == 2)).all()
     assert [tuple(r) for r in rows] == [("toaster",)]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="Floe lists no primary key in pg_constraint/pg_index, so the dialect "
-    "reflects none (and format_type gives numeric without its precision and scale)",
-)
-def test_issue23_reflects_primary_key_and_numeric_precision(engine, items):
-    inspector = sa.inspect(engine)
-    assert inspector.get_pk_constraint(items)["constrained_columns"] == ["id"]
-    price = next(c for c in inspector.get_columns(items) if c["name"] == "price")
-    assert (price["type"].precision, price["type"].scale) == (10, 2)

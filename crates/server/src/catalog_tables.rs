@@ -4,7 +4,10 @@
 //! - `pg_index` and `pg_constraint` hold their key lists (`indkey`,
 //!   `conkey`, ...) as arrays of `smallint` or `oid`, as PostgreSQL does,
 //!   so that `unnest(indkey)` and `attnum = ANY(conkey)` plan (the
-//!   library keeps them as text);
+//!   library keeps them as text), and a row each for every Floe table's
+//!   primary key ([`primary_keys`]);
+//! - `pg_attribute` gives `numeric(p, s)` columns their type modifier
+//!   ([`typmods`]);
 //! - `pg_class` has the columns the library lacks and psql's `\d+` reads:
 //!   `reloptions` and `relacl` (NULL: no storage options, default
 //!   privileges), and `reltoastrelid` (0, no TOAST table) if missing.
@@ -28,10 +31,16 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
+use floe_storage::Store;
 use tokio::sync::OnceCell;
 
+mod primary_keys;
 #[cfg(test)]
 mod tests;
+mod typmods;
+
+use primary_keys::{KeyTable, PrimaryKeys};
+use typmods::Attributes;
 
 /// The element type of a key list column.
 #[derive(Clone, Copy)]
@@ -42,11 +51,15 @@ enum Element {
     Oid,
 }
 
+/// Columns PostgreSQL types as arrays, and their element types.
+type KeyLists = &'static [(&'static str, Element)];
+
 /// The columns of the library's static tables that PostgreSQL types as
 /// arrays, and their element types.
-const KEY_LISTS: &[(&str, &[(&str, Element)])] = &[
+const KEY_LISTS: &[(&str, KeyTable, KeyLists)] = &[
     (
         "pg_index",
+        KeyTable::Index,
         &[
             ("indkey", Element::Smallint),
             ("indcollation", Element::Oid),
@@ -56,6 +69,7 @@ const KEY_LISTS: &[(&str, &[(&str, Element)])] = &[
     ),
     (
         "pg_constraint",
+        KeyTable::Constraint,
         &[
             ("conkey", Element::Smallint),
             ("confkey", Element::Smallint),
@@ -69,27 +83,41 @@ const KEY_LISTS: &[(&str, &[(&str, Element)])] = &[
 ];
 
 /// Puts Floe's `pg_catalog` (see the module doc) over the library's in
-/// catalog `catalog` of `ctx`.
-pub(crate) fn install(ctx: &SessionContext, catalog: &str) -> Result<()> {
-    let Some(catalog) = ctx.catalog(catalog) else {
-        return Err(DataFusionError::Plan(format!("no catalog {catalog}")));
+/// catalog `catalog` of `ctx`; `store` holds the tables whose primary
+/// keys it lists.
+pub(crate) fn install(ctx: &SessionContext, catalog_name: &str, store: Arc<Store>) -> Result<()> {
+    let Some(catalog) = ctx.catalog(catalog_name) else {
+        return Err(DataFusionError::Plan(format!("no catalog {catalog_name}")));
     };
     let Some(inner) = catalog.schema("pg_catalog") else {
         return Err(DataFusionError::Plan("no pg_catalog schema".into()));
     };
     let keyed = KEY_LISTS
         .iter()
-        .map(|(name, _)| (*name, OnceCell::new()))
+        .map(|(name, _, _)| (*name, OnceCell::new()))
         .collect();
-    catalog.register_schema("pg_catalog", Arc::new(PgCatalog { inner, keyed }))?;
+    let keys = Arc::new(PrimaryKeys::new(store));
+    let catalog_name = catalog_name.to_string();
+    catalog.register_schema(
+        "pg_catalog",
+        Arc::new(PgCatalog {
+            inner,
+            keyed,
+            keys,
+            catalog_name,
+        }),
+    )?;
     Ok(())
 }
 
 #[derive(Debug)]
 struct PgCatalog {
     inner: Arc<dyn SchemaProvider>,
-    /// The tables with key lists, converted on first use.
-    keyed: HashMap<&'static str, OnceCell<Arc<dyn TableProvider>>>,
+    /// The library's rows of the tables with key lists, converted on
+    /// first use.
+    keyed: HashMap<&'static str, OnceCell<(SchemaRef, Vec<RecordBatch>)>>,
+    keys: Arc<PrimaryKeys>,
+    catalog_name: String,
 }
 
 #[async_trait]
@@ -106,18 +134,32 @@ impl SchemaProvider for PgCatalog {
         if lower == "pg_class" {
             return Ok(Some(Arc::new(WithColumns::pg_class(table))));
         }
-        let Some((cell, lists)) = self.keyed.get(lower.as_str()).and_then(|cell| {
+        if lower == "pg_attribute" {
+            return Ok(Some(Arc::new(Attributes {
+                inner: table,
+                catalog: self.inner.clone(),
+                catalog_name: self.catalog_name.clone(),
+            })));
+        }
+        let Some((cell, kind, lists)) = self.keyed.get(lower.as_str()).and_then(|cell| {
             KEY_LISTS
                 .iter()
-                .find(|(n, _)| *n == lower)
-                .map(|(_, lists)| (cell, *lists))
+                .find(|(n, _, _)| *n == lower)
+                .map(|(_, kind, lists)| (cell, *kind, *lists))
         }) else {
             return Ok(Some(table));
         };
-        let converted = cell
+        let (schema, rows) = cell
             .get_or_try_init(|| async { with_key_lists(table, lists).await })
-            .await?;
-        Ok(Some(converted.clone()))
+            .await?
+            .clone();
+        Ok(Some(Arc::new(KeyedTable {
+            kind,
+            schema,
+            rows,
+            keys: self.keys.clone(),
+            catalog: self.inner.clone(),
+        })))
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -130,7 +172,7 @@ impl SchemaProvider for PgCatalog {
 async fn with_key_lists(
     table: Arc<dyn TableProvider>,
     lists: &[(&str, Element)],
-) -> Result<Arc<dyn TableProvider>> {
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let state = SessionContext::new().state();
     let plan = table.scan(&state, None, &[], None).await?;
     let batches = collect(plan, state.task_ctx()).await?;
@@ -159,7 +201,47 @@ async fn with_key_lists(
             .collect::<Result<Vec<_>>>()?;
         converted.push(RecordBatch::try_new(schema.clone(), columns)?);
     }
-    Ok(Arc::new(MemTable::try_new(schema, vec![converted])?))
+    Ok((schema, converted))
+}
+
+/// `pg_index` or `pg_constraint`: the library's rows, key lists as
+/// arrays, and the rows of Floe's primary keys, made when scanned.
+#[derive(Debug)]
+struct KeyedTable {
+    kind: KeyTable,
+    schema: SchemaRef,
+    rows: Vec<RecordBatch>,
+    keys: Arc<PrimaryKeys>,
+    catalog: Arc<dyn SchemaProvider>,
+}
+
+#[async_trait]
+impl TableProvider for KeyedTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut rows = self.rows.clone();
+        let floe = self
+            .keys
+            .rows(self.kind, &self.schema, self.catalog.as_ref(), state)
+            .await?;
+        rows.extend(floe);
+        MemTable::try_new(self.schema.clone(), vec![rows])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
 }
 
 fn list_type(element: Element) -> DataType {

@@ -58,7 +58,9 @@ use floe_common::Status;
 pub fn install_catalog(engine: &Engine) {
     if let Err(e) = setup_pg_catalog(engine.context(), CATALOG_NAME, EmptyContextProvider) {
         tracing::error!(error = %e, "could not install pg_catalog");
-    } else if let Err(e) = crate::catalog_tables::install(engine.context(), CATALOG_NAME) {
+    } else if let Err(e) =
+        crate::catalog_tables::install(engine.context(), CATALOG_NAME, engine.store().clone())
+    {
         tracing::error!(error = %e, "could not install Floe's pg_catalog tables");
     }
     crate::catalog_functions::register(engine.context());

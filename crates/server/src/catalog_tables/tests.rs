@@ -37,3 +37,12 @@ fn key_list_columns_become_arrays_with_nulls_kept() {
     let too_big: ArrayRef = Arc::new(arrow::array::StringArray::from(vec!["70000"]));
     assert!(key_list_array(&too_big, Element::Smallint).is_err());
 }
+
+#[test]
+fn numeric_type_modifiers_are_postgresqls() {
+    // PostgreSQL 15: SELECT atttypmod FROM pg_attribute WHERE ... for
+    // numeric(10,2), numeric(38,0) and numeric(5,5).
+    assert_eq!(typmods::numeric_typmod(10, 2), 655366);
+    assert_eq!(typmods::numeric_typmod(38, 0), 2490372);
+    assert_eq!(typmods::numeric_typmod(5, 5), 327689);
+}
