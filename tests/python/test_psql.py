@@ -243,7 +243,7 @@ def test_issue23_psql_sees_postgresql_text_forms(psql_bin, floe_shared):
 def test_issue23_d_plus_and_dt_plus(psql_bin, floe_shared):
     """psql's `\\d+` (columns with storage and description) and `\\dt+`
     (tables with persistence and size): their catalog queries use
-    ARRAY(subquery), unnest in FROM and pg_size_pretty."""
+    ARRAY(subquery), unnest in FROM, pg_table_size and pg_size_pretty."""
     t = unique_name("psqldplus")
     ok(
         psql(
@@ -261,7 +261,32 @@ def test_issue23_d_plus_and_dt_plus(psql_bin, floe_shared):
     assert rows["name"][1] == "text" and rows["name"][5] == "extended", out
     assert rows["score"][1] == "double precision" and rows["score"][5] == "plain", out
 
+    # The size is the table's files (system.tables.bytes), rendered as
+    # PostgreSQL's pg_size_pretty does.
+    ok(
+        psql(
+            psql_bin,
+            floe_shared,
+            "-c",
+            f"INSERT INTO {t} SELECT g, 'row ' || g, g / 7.0 FROM generate_series(1, 20000) g",
+            "-c",
+            "CHECKPOINT",
+        )
+    )
+    out = ok(
+        psql(
+            psql_bin,
+            floe_shared,
+            "-c",
+            f"SELECT bytes, pg_table_size('{t}'::regclass), pg_size_pretty(bytes) "
+            f"FROM system.tables WHERE table_name = '{t}'",
+        )
+    )
+    bytes_, size, pretty = lines(out)[0].split("|")
+    assert int(bytes_) > 10 * 1024 and size == bytes_, out
+    assert pretty == f"{(int(bytes_) + 512) // 1024} kB", out
     out = ok(psql(psql_bin, floe_shared, "-c", "\\dt+"))
     rows = [line.split("|") for line in lines(out)]
     mine = [r for r in rows if r[:2] == ["public", t]]
-    assert len(mine) == 1 and mine[0][2] == "table" and mine[0][4] == "permanent", out
+    assert len(mine) == 1, out
+    assert (mine[0][2], mine[0][4], mine[0][6]) == ("table", "permanent", pretty), out

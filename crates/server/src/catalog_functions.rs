@@ -13,8 +13,7 @@
 //! - the functions of psql's `\d+` and `\dt+` and SQLAlchemy's
 //!   reflection whose answer for a Floe relation is NULL: there are no
 //!   comments (`col_description`, `obj_description`), no indexes
-//!   (`pg_get_indexdef`), no sequences (`pg_get_serial_sequence`), and
-//!   no size of a relation by OID (`pg_table_size`);
+//!   (`pg_get_indexdef`) and no sequences (`pg_get_serial_sequence`);
 //! - `pg_size_pretty(bigint)`, PostgreSQL's rendering of a byte count.
 
 use std::sync::Arc;
@@ -54,7 +53,6 @@ pub(crate) fn register(ctx: &SessionContext) {
         ("obj_description", 1..=2, text()),
         ("pg_get_indexdef", 1..=3, text()),
         ("pg_get_serial_sequence", 2..=2, text()),
-        ("pg_table_size", 1..=1, ScalarValue::Int64(None)),
     ] {
         ctx.register_udf(ScalarUDF::new_from_impl(Constant::new(name, arity, value)));
     }

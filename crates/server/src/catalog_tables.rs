@@ -12,7 +12,8 @@
 //!   `reloptions` and `relacl` (NULL: no storage options, default
 //!   privileges), and `reltoastrelid` (0, no TOAST table) if missing.
 //!
-//! Every other table is the library's.
+//! Every other table is the library's. The relation size functions
+//! (`pg_table_size` and the like, [`sizes`]) read Floe's tables too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use floe_storage::Store;
 use tokio::sync::OnceCell;
 
 mod primary_keys;
+mod sizes;
 #[cfg(test)]
 mod tests;
 mod typmods;
@@ -96,6 +98,9 @@ pub(crate) fn install(ctx: &SessionContext, catalog_name: &str, store: Arc<Store
         .iter()
         .map(|(name, _, _)| (*name, OnceCell::new()))
         .collect();
+    for size in sizes::functions(&store, &inner) {
+        ctx.register_udf(size);
+    }
     let keys = Arc::new(PrimaryKeys::new(store));
     let catalog_name = catalog_name.to_string();
     catalog.register_schema(
