@@ -73,6 +73,12 @@ fn mark_node(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
     if !node_has(&node, |e| Ok(subquery_of(e).is_some()))? {
         return Ok(Transformed::no(node));
     }
+    let node = match node {
+        LogicalPlan::Join(join) if join_condition_correlated(&join)? => {
+            return filter_join_condition(join).map(Transformed::yes);
+        }
+        other => other,
+    };
     let Some(schema) = single_input_schema(&node) else {
         return Ok(Transformed::no(node));
     };
@@ -101,6 +107,35 @@ fn mark_node(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
             TreeNodeRecursion::Jump,
         ))
     })
+}
+
+/// Whether the ON condition of `join` holds a correlated subquery.
+fn join_condition_correlated(join: &Join) -> Result<bool> {
+    let Some(condition) = &join.filter else {
+        return Ok(false);
+    };
+    condition.exists(|e| match subquery_of(e) {
+        Some(subquery) => is_correlated(subquery),
+        None => Ok(false),
+    })
+}
+
+/// An inner join whose ON condition holds a correlated subquery, as the
+/// filter over the join it means, whose subqueries are then marked like
+/// any filter's; for an outer join the condition cannot move, and the
+/// subquery is 0A000.
+fn filter_join_condition(mut join: Join) -> Result<LogicalPlan> {
+    if join.join_type != JoinType::Inner {
+        return not_impl_err!(
+            "a correlated subquery in the ON condition of a {} join",
+            join.join_type
+        );
+    }
+    let Some(condition) = join.filter.take() else {
+        return Ok(LogicalPlan::Join(join));
+    };
+    let filter = Filter::try_new(condition, Arc::new(LogicalPlan::Join(join)))?;
+    Ok(mark_node(LogicalPlan::Filter(filter))?.data)
 }
 
 /// Whether the subquery expression `expr` in `node` must run as a call:
