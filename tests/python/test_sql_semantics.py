@@ -150,3 +150,26 @@ def test_issue23_output_columns_may_share_a_name(floe_shared, t9):
     # ORDER BY a shared name is ambiguous, as in PostgreSQL.
     kind, got = via_psycopg(floe_shared, f"SELECT a AS x, b AS x FROM {t9} ORDER BY x", simple=False)
     assert kind == "error" and got.startswith("42702"), got
+
+
+def test_issue23_array_subquery_over_each_protocol(floe_shared, t9):
+    """ARRAY(subquery) reaches clients as PostgreSQL's array: a column
+    named `array`, decoded by psycopg as a list in the subquery's order
+    (an empty one for no rows)."""
+    sql = (
+        f"SELECT a, ARRAY(SELECT x.b FROM {t9} AS x WHERE x.b > {t9}.b ORDER BY x.b DESC) "
+        f"FROM {t9} ORDER BY a"
+    )
+    expected = [(1, [30, 20]), (2, [30]), (3, [])]
+    for simple in (True, False):
+        with floe_shared.connect() as conn:
+            cur = psycopg.ClientCursor(conn) if simple else conn.cursor()
+            cur.execute(sql)
+            assert [d.name for d in cur.description] == ["a", "array"]
+            assert [tuple(r) for r in cur.fetchall()] == expected
+    # Over HTTP a value that is neither a number nor a boolean comes in its
+    # text form (docs/interfaces.md).
+    r = floe_shared.sql_http(sql)
+    assert r.status == 200, r.text()
+    assert [c["name"] for c in r.json()["columns"]] == ["a", "array"]
+    assert [tuple(row) for row in r.json()["rows"]] == [(1, "[30, 20]"), (2, "[30]"), (3, "[]")]

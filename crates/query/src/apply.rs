@@ -126,16 +126,20 @@ fn join_condition_correlated(join: &Join) -> Result<bool> {
 /// subquery is 0A000.
 fn filter_join_condition(mut join: Join) -> Result<LogicalPlan> {
     if join.join_type != JoinType::Inner {
-        return not_impl_err!(
-            "a correlated subquery in the ON condition of a {} join",
-            join.join_type
-        );
+        return outer_join_condition(join.join_type);
     }
     let Some(condition) = join.filter.take() else {
         return Ok(LogicalPlan::Join(join));
     };
     let filter = Filter::try_new(condition, Arc::new(LogicalPlan::Join(join)))?;
     Ok(mark_node(LogicalPlan::Filter(filter))?.data)
+}
+
+/// The error for a correlated subquery in the ON condition of an outer
+/// join: the condition cannot move above the join.
+fn outer_join_condition<T>(join_type: JoinType) -> Result<T> {
+    let kind = join_type.to_string().to_uppercase();
+    not_impl_err!("a correlated subquery in the ON condition of a {kind} JOIN")
 }
 
 /// Whether the subquery expression `expr` in `node` must run as a call:
@@ -378,10 +382,7 @@ fn apply_node(node: LogicalPlan, state: &SessionState) -> Result<Transformed<Log
             // The optimizer made a filter over a cross join this join's
             // condition; for an inner join it is a filter above it again.
             if join.join_type != JoinType::Inner {
-                return not_impl_err!(
-                    "a correlated subquery in the ON condition of a {} join",
-                    join.join_type
-                );
+                return outer_join_condition(join.join_type);
             }
             let predicate = join.filter.take().expect("checked above");
             let joined = Arc::new(LogicalPlan::Join(join));

@@ -318,7 +318,7 @@ pub async fn upsert(engine: &Engine, insert: Insert) -> Result<u64, QueryError> 
     };
     let target = Target::resolve(engine, name, insert.table_alias.as_ref().map(|a| &a.alias))?;
     let columns = target.columns()?;
-    let key = primary_key(&target)?;
+    let key = target.handle.primary_key();
     match &on_conflict.conflict_target {
         Some(ConflictTarget::Columns(cols)) => {
             let named: BTreeSet<String> = cols.iter().map(names::ident).collect();
@@ -456,16 +456,6 @@ fn qualify(mut expr: Expr, alias: &str) -> Expr {
         std::ops::ControlFlow::<()>::Continue(())
     });
     expr
-}
-
-/// The table's primary-key columns (Iceberg identifier fields).
-fn primary_key(target: &Target) -> Result<Vec<String>, QueryError> {
-    let table = target.handle.table();
-    let schema = table.metadata().current_schema();
-    Ok(schema
-        .identifier_field_ids()
-        .filter_map(|id| schema.field_by_id(id).map(|f| f.name.clone()))
-        .collect())
 }
 
 /// A column an INSERT names: one identifier.

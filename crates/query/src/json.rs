@@ -76,13 +76,9 @@ impl ScalarUDFImpl for JsonBuildObject {
         let mut out = StringBuilder::new();
         for row in 0..rows {
             let mut object = String::from("{");
-            for (i, pair) in arrays.chunks(2).enumerate() {
-                let [key, value] = pair else {
-                    return Err(invalid(
-                        Status::InvalidParameterValue,
-                        "argument list must have even number of elements",
-                    ));
-                };
+            // return_type refused an odd count.
+            for (i, pair) in arrays.chunks_exact(2).enumerate() {
+                let (key, value) = (&pair[0], &pair[1]);
                 let key = ScalarValue::try_from_array(key, row)?;
                 if key.is_null() {
                     return Err(invalid(

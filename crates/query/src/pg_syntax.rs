@@ -138,7 +138,10 @@ fn setting_text(value: &datafusion::sql::sqlparser::ast::Expr) -> String {
 }
 
 /// Whether `name`, written without a schema, is the function `function`.
-fn names_function(name: &datafusion::sql::sqlparser::ast::ObjectName, function: &str) -> bool {
+pub(crate) fn names_function(
+    name: &datafusion::sql::sqlparser::ast::ObjectName,
+    function: &str,
+) -> bool {
     matches!(name.0.as_slice(), [part]
         if part.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case(function)))
 }

@@ -3,7 +3,6 @@
 //! `system.audit`, `system.sessions` and `system.queries`, and
 //! `system.caches`) and the time-travel table function `at_snapshot`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -19,7 +18,7 @@ use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use floe_cdc::{Sources, TableStatus, format_lsn};
-use floe_storage::{Store, TableHandle};
+use floe_storage::{Store, TableHandle, summary_count};
 
 use crate::access::tables;
 use crate::engine::current_session;
@@ -184,10 +183,6 @@ struct SystemTable {
     auth: Arc<Auth>,
 }
 
-fn summary_i64(props: &HashMap<String, String>, key: &str) -> Option<i64> {
-    props.get(key).and_then(|v| v.parse().ok())
-}
-
 impl SystemTable {
     fn batch(&self, state: &dyn Session) -> DFResult<RecordBatch> {
         let tables = self.store.all_tables();
@@ -213,7 +208,12 @@ impl SystemTable {
                     let m = t.metadata();
                     let current = m.current_snapshot();
                     let props = current.map(|s| s.summary().additional_properties.clone());
-                    let get = |k| props.as_ref().and_then(|p| summary_i64(p, k)).unwrap_or(0);
+                    let get = |k| {
+                        props
+                            .as_ref()
+                            .and_then(|p| summary_count(p, k))
+                            .unwrap_or(0)
+                    };
                     schema.push(h.schema_name());
                     name.push(h.name().to_string());
                     snapshot.push(current.map(|s| s.snapshot_id()));
@@ -297,14 +297,15 @@ impl SystemTable {
                         parent.push(s.parent_snapshot_id());
                         at.push(s.timestamp_ms());
                         op.push(s.summary().operation.as_str().to_string());
-                        added_rows.push(summary_i64(p, "added-records"));
-                        total_rows
-                            .push(summary_i64(p, "total-records").map(|t| {
-                                t - summary_i64(p, "total-position-deletes").unwrap_or(0)
-                            }));
-                        deleted_rows.push(summary_i64(p, "added-position-deletes").unwrap_or(0));
-                        added_files.push(summary_i64(p, "added-data-files"));
-                        total_files.push(summary_i64(p, "total-data-files"));
+                        added_rows.push(summary_count(p, "added-records"));
+                        total_rows.push(
+                            summary_count(p, "total-records").map(|t| {
+                                t - summary_count(p, "total-position-deletes").unwrap_or(0)
+                            }),
+                        );
+                        deleted_rows.push(summary_count(p, "added-position-deletes").unwrap_or(0));
+                        added_files.push(summary_count(p, "added-data-files"));
+                        total_files.push(summary_count(p, "total-data-files"));
                     }
                 }
                 vec![

@@ -10,7 +10,7 @@
 //!   ([`typmods`]);
 //! - `pg_class` has the columns the library lacks and psql's `\d+` reads:
 //!   `reloptions` and `relacl` (NULL: no storage options, default
-//!   privileges), and `reltoastrelid` (0, no TOAST table) if missing.
+//!   privileges).
 //!
 //! Every other table is the library's. The relation size functions
 //! (`pg_table_size` and the like, [`sizes`]) read Floe's tables too.
@@ -45,7 +45,7 @@ use primary_keys::{KeyTable, PrimaryKeys};
 use typmods::Attributes;
 
 /// The element type of a key list column.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Element {
     /// `int2vector` / `int2[]`: attribute numbers.
     Smallint,
@@ -96,33 +96,26 @@ pub(crate) fn install(ctx: &SessionContext, catalog_name: &str, store: Arc<Store
     };
     let keyed = KEY_LISTS
         .iter()
-        .map(|(name, _, _)| (*name, OnceCell::new()))
+        .map(|&(name, kind, lists)| (name, (kind, lists, OnceCell::new())))
         .collect();
     for size in sizes::functions(&store, &inner) {
         ctx.register_udf(size);
     }
     let keys = Arc::new(PrimaryKeys::new(store));
-    let catalog_name = catalog_name.to_string();
-    catalog.register_schema(
-        "pg_catalog",
-        Arc::new(PgCatalog {
-            inner,
-            keyed,
-            keys,
-            catalog_name,
-        }),
-    )?;
+    catalog.register_schema("pg_catalog", Arc::new(PgCatalog { inner, keyed, keys }))?;
     Ok(())
 }
+
+/// A static table's rows with their key lists as arrays, once made.
+type Converted = OnceCell<(SchemaRef, Vec<RecordBatch>)>;
 
 #[derive(Debug)]
 struct PgCatalog {
     inner: Arc<dyn SchemaProvider>,
-    /// The library's rows of the tables with key lists, converted on
-    /// first use.
-    keyed: HashMap<&'static str, OnceCell<(SchemaRef, Vec<RecordBatch>)>>,
+    /// The tables with key lists, and the library's rows of each,
+    /// converted on first use.
+    keyed: HashMap<&'static str, (KeyTable, KeyLists, Converted)>,
     keys: Arc<PrimaryKeys>,
-    catalog_name: String,
 }
 
 #[async_trait]
@@ -143,15 +136,10 @@ impl SchemaProvider for PgCatalog {
             return Ok(Some(Arc::new(Attributes {
                 inner: table,
                 catalog: self.inner.clone(),
-                catalog_name: self.catalog_name.clone(),
+                store: self.keys.store().clone(),
             })));
         }
-        let Some((cell, kind, lists)) = self.keyed.get(lower.as_str()).and_then(|cell| {
-            KEY_LISTS
-                .iter()
-                .find(|(n, _, _)| *n == lower)
-                .map(|(_, kind, lists)| (cell, *kind, *lists))
-        }) else {
+        let Some((kind, lists, cell)) = self.keyed.get(lower.as_str()) else {
             return Ok(Some(table));
         };
         let (schema, rows) = cell
@@ -159,7 +147,7 @@ impl SchemaProvider for PgCatalog {
             .await?
             .clone();
         Ok(Some(Arc::new(KeyedTable {
-            kind,
+            kind: *kind,
             schema,
             rows,
             keys: self.keys.clone(),
@@ -301,7 +289,8 @@ fn key_list_array(column: &ArrayRef, element: Element) -> Result<ArrayRef> {
     })
 }
 
-/// A table of the library's with constant columns after its own.
+/// A table of the library's with constant columns after its own (those
+/// it does not have already).
 #[derive(Debug)]
 struct WithColumns {
     inner: Arc<dyn TableProvider>,
@@ -314,10 +303,6 @@ impl WithColumns {
         let text_array = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
         let null_array = ScalarValue::try_from(&text_array).unwrap_or(ScalarValue::Null);
         let extra = vec![
-            (
-                Field::new("reltoastrelid", DataType::Int32, false),
-                ScalarValue::Int32(Some(0)),
-            ),
             (
                 Field::new("reloptions", text_array.clone(), true),
                 null_array.clone(),

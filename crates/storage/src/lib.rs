@@ -80,7 +80,7 @@ pub use datadir::DataDir;
 pub use error::StorageError;
 pub use scan::{LiveFile, local_path};
 pub use store::{Store, TableDefinition};
-pub use table::{Appended, CommitSummary, TableHandle};
+pub use table::{Appended, CommitSummary, TableHandle, summary_count};
 pub use vacuum::{
     MAX_SNAPSHOT_AGE_MS, MIN_SNAPSHOTS_TO_KEEP, ORPHAN_MIN_AGE_MS, RetentionPolicy, VacuumSummary,
 };

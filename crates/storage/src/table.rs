@@ -2,11 +2,13 @@
 //! write path (appends through the write-ahead log, flushes) and its
 //! commits of whole files.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use floe_wal::Lsn;
+
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::spec::DataFile;
 use iceberg::table::Table;
@@ -216,6 +218,17 @@ impl TableHandle {
     /// The latest committed state of the table.
     pub fn table(&self) -> Table {
         self.current.table()
+    }
+
+    /// The primary key's columns (the Iceberg identifier fields of the
+    /// current schema), in key order; empty for a table without one.
+    pub fn primary_key(&self) -> Vec<String> {
+        let table = self.table();
+        let schema = table.metadata().current_schema();
+        schema
+            .identifier_field_ids()
+            .filter_map(|id| schema.field_by_id(id).map(|f| f.name.clone()))
+            .collect()
     }
 
     /// The latest committed state and the buffered rows on top of it,
@@ -493,4 +506,10 @@ impl TableHandle {
             files: count,
         })
     }
+}
+
+/// A counter of a snapshot summary (`total-records`,
+/// `total-files-size`, ...), if the summary has it as a number.
+pub fn summary_count(properties: &HashMap<String, String>, key: &str) -> Option<i64> {
+    properties.get(key).and_then(|v| v.parse().ok())
 }

@@ -7,6 +7,7 @@
 
 use std::ops::ControlFlow;
 
+use crate::pg_syntax::names_function;
 use arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -67,9 +68,7 @@ pub(crate) fn array_subqueries(stmt: &mut Statement) {
 
 /// Whether `f` is `ARRAY(subquery)` as written.
 fn is_array_constructor(f: &sql::Function) -> bool {
-    matches!(f.args, FunctionArguments::Subquery(_))
-        && matches!(f.name.0.as_slice(), [part]
-            if part.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case("array")))
+    matches!(f.args, FunctionArguments::Subquery(_)) && names_function(&f.name, "array")
 }
 
 /// The subquery of `expr` if it is `ARRAY(subquery)` as planned.

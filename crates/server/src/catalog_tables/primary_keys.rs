@@ -48,6 +48,11 @@ struct Key {
 }
 
 impl PrimaryKeys {
+    /// The store whose tables' keys these are.
+    pub(super) fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
     pub(super) fn new(store: Arc<Store>) -> PrimaryKeys {
         PrimaryKeys {
             store,
@@ -82,15 +87,21 @@ impl PrimaryKeys {
     async fn keys(&self, catalog: &dyn SchemaProvider, state: &dyn Session) -> Result<Vec<Key>> {
         let mut wanted = Vec::new();
         for handle in self.store.all_tables() {
-            let table = handle.table();
-            let schema = table.metadata().current_schema();
-            let fields = schema.as_struct().fields();
-            let columns: Vec<i16> = schema
-                .identifier_field_ids()
-                .filter_map(|id| fields.iter().position(|f| f.id == id))
+            let key = handle.primary_key();
+            if key.is_empty() {
+                continue;
+            }
+            // Attribute numbers are positions in the table's columns, as
+            // the library numbers `pg_attribute`.
+            let schema = handle
+                .arrow_schema()
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let columns: Vec<i16> = key
+                .iter()
+                .filter_map(|name| schema.index_of(name).ok())
                 .filter_map(|i| i16::try_from(i + 1).ok())
                 .collect();
-            if !columns.is_empty() {
+            if columns.len() == key.len() {
                 wanted.push((handle.schema_name(), handle.name().to_string(), columns));
             }
         }
@@ -121,7 +132,7 @@ impl PrimaryKeys {
 
 /// The OID of each relation of `pg_class`, and of its schema, by schema
 /// and relation name.
-pub(super) async fn relation_oids(
+async fn relation_oids(
     catalog: &dyn SchemaProvider,
     state: &dyn Session,
 ) -> Result<HashMap<(String, String), (i32, i32)>> {
@@ -145,6 +156,18 @@ pub(super) async fn relation_oids(
         Some(((schema, text(&row[1])?), (int(&row[0])?, namespace)))
     })
     .collect())
+}
+
+/// The schema and name of each relation of `pg_class`, by its OID.
+pub(super) async fn relation_names(
+    catalog: &dyn SchemaProvider,
+    state: &dyn Session,
+) -> Result<HashMap<i32, (String, String)>> {
+    Ok(relation_oids(catalog, state)
+        .await?
+        .into_iter()
+        .map(|(name, (oid, _))| (oid, name))
+        .collect())
 }
 
 /// The values of `columns` in every row of `catalog`'s table `name`.
@@ -207,18 +230,17 @@ fn oids(count: usize) -> ScalarValue {
 }
 
 fn constraint_row(key: &Key) -> HashMap<&'static str, ScalarValue> {
-    let char_ = |c: &str| ScalarValue::from(c);
     HashMap::from([
         ("oid", ScalarValue::Int32(Some(key.oid))),
         ("conname", ScalarValue::from(format!("{}_pkey", key.table))),
         ("connamespace", ScalarValue::Int32(Some(key.namespace_oid))),
-        ("contype", char_("p")),
+        ("contype", ScalarValue::from("p")),
         ("convalidated", ScalarValue::Boolean(Some(true))),
         ("conrelid", ScalarValue::Int32(Some(key.table_oid))),
         ("conindid", ScalarValue::Int32(Some(key.oid + 1))),
-        ("confupdtype", char_(" ")),
-        ("confdeltype", char_(" ")),
-        ("confmatchtype", char_(" ")),
+        ("confupdtype", ScalarValue::from(" ")),
+        ("confdeltype", ScalarValue::from(" ")),
+        ("confmatchtype", ScalarValue::from(" ")),
         ("conislocal", ScalarValue::Boolean(Some(true))),
         ("connoinherit", ScalarValue::Boolean(Some(true))),
         ("conkey", smallints(key.columns.iter().copied())),

@@ -9,24 +9,27 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use arrow::array::Int64Array;
-use arrow::datatypes::DataType;
+use arrow::array::{AsArray, Int64Array};
+use arrow::datatypes::{DataType, Int32Type};
 use async_trait::async_trait;
 use datafusion::catalog::SchemaProvider;
 use datafusion::common::{Result, exec_err};
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::async_udf::{AsyncScalarUDF, AsyncScalarUDFImpl};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
-use datafusion::scalar::ScalarValue;
-use floe_storage::Store;
+use floe_storage::{Store, summary_count};
 
-use super::primary_keys::relation_oids;
+use super::primary_keys::relation_names;
 
 /// The size functions, for `store`'s tables as `catalog` (the protocol
 /// library's `pg_catalog`) numbers them.
 pub(super) fn functions(store: &Arc<Store>, catalog: &Arc<dyn SchemaProvider>) -> Vec<ScalarUDF> {
+    // The library's catalog tables read their own catalog list; a plain
+    // session is all a scan of them needs.
+    let state = SessionContext::new().state();
     [
         "pg_table_size",
         "pg_relation_size",
@@ -38,6 +41,7 @@ pub(super) fn functions(store: &Arc<Store>, catalog: &Arc<dyn SchemaProvider>) -
             name,
             store: store.clone(),
             catalog: catalog.clone(),
+            state: state.clone(),
             signature: Signature::any(1, Volatility::Volatile),
         };
         AsyncScalarUDF::new(Arc::new(size)).into_scalar_udf()
@@ -50,6 +54,7 @@ struct RelationSize {
     name: &'static str,
     store: Arc<Store>,
     catalog: Arc<dyn SchemaProvider>,
+    state: SessionState,
     signature: Signature,
 }
 
@@ -96,12 +101,7 @@ impl RelationSize {
         table
             .metadata()
             .current_snapshot()
-            .and_then(|s| {
-                s.summary()
-                    .additional_properties
-                    .get("total-files-size")
-                    .and_then(|v| v.parse::<i64>().ok())
-            })
+            .and_then(|s| summary_count(&s.summary().additional_properties, "total-files-size"))
             .unwrap_or(0)
     }
 }
@@ -112,22 +112,16 @@ impl AsyncScalarUDFImpl for RelationSize {
         let [oids] = args.args.as_slice() else {
             return exec_err!("{} takes one argument", self.name);
         };
-        let oids = oids.to_array(args.number_rows)?;
-        let state = SessionContext::new().state();
-        let relations = relation_oids(self.catalog.as_ref(), &state).await?;
-        let sizes: Int64Array = (0..oids.len())
-            .map(|row| {
-                let oid =
-                    match ScalarValue::try_from_array(&oids, row)?.cast_to(&DataType::Int32)? {
-                        ScalarValue::Int32(Some(oid)) => oid,
-                        _ => return Ok(None),
-                    };
-                Ok(relations
-                    .iter()
-                    .find(|(_, (relation, _))| *relation == oid)
-                    .map(|((schema, table), _)| self.bytes(schema, table)))
+        let oids = arrow::compute::cast(&oids.to_array(args.number_rows)?, &DataType::Int32)?;
+        let names = relation_names(self.catalog.as_ref(), &self.state).await?;
+        let sizes: Int64Array = oids
+            .as_primitive::<Int32Type>()
+            .iter()
+            .map(|oid| {
+                let (schema, table) = names.get(&oid?)?;
+                Some(self.bytes(schema, table))
             })
-            .collect::<Result<_>>()?;
+            .collect();
         Ok(ColumnarValue::Array(Arc::new(sizes)))
     }
 }

@@ -13,11 +13,12 @@ use datafusion::catalog::memory::MemTable;
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::common::Result;
 use datafusion::datasource::TableType;
-use datafusion::execution::SessionState;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 
-use super::primary_keys::relation_oids;
+use floe_storage::Store;
+
+use super::primary_keys::relation_names;
 
 /// The OID of type `numeric`.
 const NUMERIC_OID: i32 = 1700;
@@ -33,7 +34,7 @@ pub(super) fn numeric_typmod(precision: u8, scale: i8) -> i32 {
 pub(super) struct Attributes {
     pub(super) inner: Arc<dyn TableProvider>,
     pub(super) catalog: Arc<dyn SchemaProvider>,
-    pub(super) catalog_name: String,
+    pub(super) store: Arc<Store>,
 }
 
 #[async_trait]
@@ -55,46 +56,41 @@ impl TableProvider for Attributes {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let plan = self.inner.scan(state, None, &[], None).await?;
         let batches = collect(plan, state.task_ctx()).await?;
-        let schema = self.inner.schema();
-        let mut rows = Vec::with_capacity(batches.len());
-        if let Some(session) = state.as_any().downcast_ref::<SessionState>() {
-            let names: HashMap<i32, (String, String)> = relation_oids(self.catalog.as_ref(), state)
-                .await?
-                .into_iter()
-                .map(|(name, (oid, _))| (oid, name))
-                .collect();
-            let mut columns: HashMap<i32, Option<SchemaRef>> = HashMap::new();
-            for batch in batches {
-                rows.push(
-                    self.with_typmods(batch, &names, &mut columns, session)
-                        .await?,
-                );
-            }
-        } else {
-            rows = batches;
-        }
-        MemTable::try_new(schema, vec![rows])?
+        let names = relation_names(self.catalog.as_ref(), state).await?;
+        let mut tables = HashMap::new();
+        let rows = batches
+            .into_iter()
+            .map(|batch| self.with_typmods(batch, &names, &mut tables))
+            .collect::<Result<Vec<_>>>()?;
+        MemTable::try_new(self.inner.schema(), vec![rows])?
             .scan(state, projection, filters, limit)
             .await
     }
 }
 
 impl Attributes {
-    async fn with_typmods(
+    /// `batch` with the type modifier of each `numeric(p, s)` column of a
+    /// Floe table; `tables` keeps the Arrow schemas looked up so far, by
+    /// relation OID (None: not a Floe table).
+    fn with_typmods(
         &self,
         batch: RecordBatch,
         names: &HashMap<i32, (String, String)>,
-        columns: &mut HashMap<i32, Option<SchemaRef>>,
-        session: &SessionState,
+        tables: &mut HashMap<i32, Option<SchemaRef>>,
     ) -> Result<RecordBatch> {
         let schema = batch.schema();
-        let column =
-            |name: &str| -> Result<ArrayRef> { Ok(batch.column(schema.index_of(name)?).clone()) };
-        let relids = arrow::compute::cast(&column("attrelid")?, &DataType::Int32)?;
-        let types = arrow::compute::cast(&column("atttypid")?, &DataType::Int32)?;
-        let numbers = arrow::compute::cast(&column("attnum")?, &DataType::Int32)?;
-        let typmod_at = schema.index_of("atttypmod")?;
-        let old = arrow::compute::cast(batch.column(typmod_at), &DataType::Int32)?;
+        let int_column = |name: &str| -> Result<ArrayRef> {
+            Ok(arrow::compute::cast(
+                batch.column(schema.index_of(name)?),
+                &DataType::Int32,
+            )?)
+        };
+        let (relids, types, numbers, old) = (
+            int_column("attrelid")?,
+            int_column("atttypid")?,
+            int_column("attnum")?,
+            int_column("atttypmod")?,
+        );
         let (relids, types, numbers, old) = (
             relids.as_primitive::<Int32Type>(),
             types.as_primitive::<Int32Type>(),
@@ -106,14 +102,11 @@ impl Attributes {
             let mut typmod = old.is_valid(row).then(|| old.value(row));
             if types.is_valid(row) && types.value(row) == NUMERIC_OID && relids.is_valid(row) {
                 let relid = relids.value(row);
-                if let std::collections::hash_map::Entry::Vacant(entry) = columns.entry(relid) {
-                    let table_schema = match names.get(&relid) {
-                        Some((schema, table)) => self.table_schema(session, schema, table).await?,
-                        None => None,
-                    };
-                    entry.insert(table_schema);
-                }
-                let field = columns.get(&relid).and_then(|s| s.as_ref()).and_then(|s| {
+                let table = tables.entry(relid).or_insert_with(|| {
+                    let (schema, table) = names.get(&relid)?;
+                    self.store.table(schema, table)?.arrow_schema().ok()
+                });
+                let field = table.as_ref().and_then(|s| {
                     usize::try_from(numbers.value(row) - 1)
                         .ok()
                         .and_then(|i| s.fields().get(i).cloned())
@@ -127,27 +120,12 @@ impl Attributes {
             }
             typmods.push(typmod);
         }
+        let typmod_at = schema.index_of("atttypmod")?;
         let mut arrays = batch.columns().to_vec();
         arrays[typmod_at] = arrow::compute::cast(
             &(Arc::new(Int32Array::from(typmods)) as ArrayRef),
             schema.field(typmod_at).data_type(),
         )?;
         Ok(RecordBatch::try_new(schema, arrays)?)
-    }
-
-    /// The Arrow schema of table `schema.table` of Floe's catalog.
-    async fn table_schema(
-        &self,
-        session: &SessionState,
-        schema: &str,
-        table: &str,
-    ) -> Result<Option<SchemaRef>> {
-        let Some(catalog) = session.catalog_list().catalog(&self.catalog_name) else {
-            return Ok(None);
-        };
-        let Some(provider) = catalog.schema(schema) else {
-            return Ok(None);
-        };
-        Ok(provider.table(table).await?.map(|t| t.schema()))
     }
 }
