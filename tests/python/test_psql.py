@@ -290,3 +290,36 @@ def test_issue23_d_plus_and_dt_plus(psql_bin, floe_shared):
     mine = [r for r in rows if r[:2] == ["public", t]]
     assert len(mine) == 1, out
     assert (mine[0][2], mine[0][4], mine[0][6]) == ("table", "permanent", pretty), out
+
+
+def test_issue23_d_plus_shows_a_view_and_its_query(psql_bin, floe_shared):
+    """psql's `\\dv` lists views, and `\\d+ view` shows its columns and
+    its query (pg_get_viewdef)."""
+    t = unique_name("psqlview")
+    ok(
+        psql(
+            psql_bin,
+            floe_shared,
+            "-c",
+            f"CREATE TABLE {t} (id BIGINT, name TEXT)",
+            "-c",
+            f"CREATE VIEW {t}_v AS SELECT id, upper(name) AS loud FROM {t} WHERE id > 1",
+        )
+    )
+    out = ok(psql(psql_bin, floe_shared, "-c", "\\dv"))
+    assert f"public|{t}_v|view|" in out, out
+    out = ok(psql(psql_bin, floe_shared, "-c", f"\\d+ {t}_v"))
+    rows = {r[0]: r for r in (line.split("|") for line in lines(out)) if len(r) >= 3}
+    assert rows["id"][1] == "bigint" and rows["loud"][1] == "text", out
+    # The query \d+ prints under "View definition:" (psql -t leaves
+    # footers out), and NULL for a relation that is not a view.
+    out = ok(
+        psql(
+            psql_bin,
+            floe_shared,
+            "-c",
+            f"SELECT pg_get_viewdef('{t}_v'::regclass, true), "
+            f"pg_get_viewdef('{t}'::regclass) IS NULL",
+        )
+    )
+    assert lines(out) == [f"SELECT id, upper(name) AS loud FROM {t} WHERE id > 1|t"], out

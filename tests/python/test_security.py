@@ -529,3 +529,34 @@ def test_issue23_floe_statements_mean_the_same_on_every_path(floe_server):
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction) as e:
             conn.execute("CHECKPOINT")
         assert "cannot execute CHECKPOINT in a transaction block" in str(e.value)
+
+
+def test_issue23_views_survive_restart_and_read_as_the_reader(floe_server):
+    """A view is durable once CREATE VIEW returns, and reading it needs
+    SELECT on the tables it reads (the view runs as its reader); only a
+    superuser creates views."""
+    srv = floe_server
+    admin_sql(
+        srv,
+        "CREATE TABLE salaries (name TEXT, pay INT)",
+        "INSERT INTO salaries VALUES ('ann', 10), ('bob', 20)",
+        "CREATE VIEW payroll (who, total) AS SELECT name, pay * 12 FROM salaries",
+        "CREATE USER gina PASSWORD 'pw-gina'",
+    )
+    srv.restart()
+    assert admin_sql(srv, "SELECT who, total FROM payroll ORDER BY who") == [
+        ("ann", 120),
+        ("bob", 240),
+    ]
+    with connect(srv, "gina", "pw-gina") as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM payroll")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE VIEW mine AS SELECT 1")
+    admin_sql(srv, "GRANT SELECT ON salaries TO gina")
+    with connect(srv, "gina", "pw-gina") as conn:
+        assert conn.execute("SELECT sum(total) FROM payroll").fetchone() == (360,)
+    admin_sql(srv, "DROP VIEW payroll")
+    srv.restart()
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        admin_sql(srv, "SELECT * FROM payroll")

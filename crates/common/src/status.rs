@@ -39,6 +39,9 @@ pub enum Status {
     UndefinedObject,
     /// 42883: the function does not exist.
     UndefinedFunction,
+    /// 42809: the object is of the wrong kind for the statement (DROP
+    /// TABLE naming a view).
+    WrongObjectType,
     /// 22P02: a text value does not parse as its type.
     InvalidTextRepresentation,
     /// 22P04: an input file is malformed.
@@ -119,6 +122,7 @@ impl Status {
             Status::DatatypeMismatch => "42804",
             Status::UndefinedObject => "42704",
             Status::UndefinedFunction => "42883",
+            Status::WrongObjectType => "42809",
             Status::InvalidTextRepresentation => "22P02",
             Status::BadCopyFileFormat => "22P04",
             Status::DataException => "22000",
@@ -178,6 +182,7 @@ impl Status {
             | Status::DatatypeMismatch
             | Status::UndefinedObject
             | Status::UndefinedFunction
+            | Status::WrongObjectType
             | Status::DataException
             | Status::InvalidTextRepresentation
             | Status::BadCopyFileFormat
@@ -199,7 +204,8 @@ impl Status {
     }
 }
 
-const ALL: [Status; 43] = [
+const ALL: [Status; 44] = [
+    Status::WrongObjectType,
     Status::InvalidPassword,
     Status::InvalidAuthorization,
     Status::TooManyConnections,

@@ -11,20 +11,23 @@ use floe_storage::Store;
 
 use crate::error::QueryError;
 use crate::table::FloeTable;
+use crate::views::ViewPlanner;
 
 /// The one catalog of a Floe process. Besides the store's schemas it holds
 /// the built-in schemas registered at start (`system`, `pg_catalog`).
 #[derive(Debug)]
 pub struct FloeCatalog {
     store: Arc<Store>,
+    views: Arc<ViewPlanner>,
     builtin: RwLock<BTreeMap<String, Arc<dyn SchemaProvider>>>,
 }
 
 impl FloeCatalog {
-    /// A catalog over the store.
-    pub fn new(store: Arc<Store>) -> FloeCatalog {
+    /// A catalog over the store; `views` plans the store's views.
+    pub(crate) fn new(store: Arc<Store>, views: Arc<ViewPlanner>) -> FloeCatalog {
         FloeCatalog {
             store,
+            views,
             builtin: RwLock::new(BTreeMap::new()),
         }
     }
@@ -55,6 +58,7 @@ impl CatalogProvider for FloeCatalog {
         self.store.schema_exists(name).then(|| {
             Arc::new(FloeSchema {
                 store: self.store.clone(),
+                views: self.views.clone(),
                 name: name.to_string(),
             }) as Arc<dyn SchemaProvider>
         })
@@ -77,16 +81,28 @@ impl CatalogProvider for FloeCatalog {
 #[derive(Debug)]
 struct FloeSchema {
     store: Arc<Store>,
+    views: Arc<ViewPlanner>,
     name: String,
 }
 
 #[async_trait]
 impl SchemaProvider for FloeSchema {
     fn table_names(&self) -> Vec<String> {
-        self.store.table_names(&self.name)
+        let mut names = self.store.table_names(&self.name);
+        names.extend(self.store.view_names(&self.name));
+        names.sort();
+        names
     }
 
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        if let Some(view) = self.store.view(&self.name, name) {
+            let table = self
+                .views
+                .table(&self.name, name, &view)
+                .await
+                .map_err(QueryError::into_datafusion)?;
+            return Ok(Some(Arc::new(table)));
+        }
         let Some(handle) = self.store.table(&self.name, name) else {
             return match self.store.unavailable(&self.name, name) {
                 Some(e) => Err(QueryError::Storage(e).into_datafusion()),
@@ -98,6 +114,6 @@ impl SchemaProvider for FloeSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.store.table(&self.name, name).is_some()
+        self.store.table(&self.name, name).is_some() || self.store.view(&self.name, name).is_some()
     }
 }

@@ -89,6 +89,7 @@ pub struct Engine {
     ctx: SessionContext,
     /// The date and time rule, also the analyzer's (see [`Engine::plan`]).
     datetime: Arc<crate::datetime::PgDateTime>,
+    views: Arc<crate::views::ViewPlanner>,
     secured: OnceLock<Secured>,
 }
 
@@ -148,7 +149,8 @@ impl Engine {
             tracing::error!(error = %e, "cannot read the replication sources; none will run");
             Sources::none(store.clone())
         });
-        let catalog = Arc::new(FloeCatalog::new(store.clone()));
+        let views = Arc::new(crate::views::ViewPlanner::new(datetime.clone()));
+        let catalog = Arc::new(FloeCatalog::new(store.clone(), views.clone()));
         catalog
             .register_schema(
                 SYSTEM_SCHEMA,
@@ -160,6 +162,7 @@ impl Engine {
             )
             .expect("registering a built-in schema cannot fail");
         ctx.register_catalog(CATALOG_NAME, catalog);
+        views.attach(&ctx);
         ctx.register_udf(crate::bytea::ByteaIn::udf().as_ref().clone());
         ctx.add_analyzer_rule(Arc::new(crate::bytea::PgByteaCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::coercion::PgIntegerCasts::new()));
@@ -190,6 +193,7 @@ impl Engine {
             auth,
             ctx,
             datetime,
+            views,
             secured: OnceLock::new(),
         })
     }
@@ -326,12 +330,16 @@ impl Engine {
         &self.sources
     }
 
+    /// Plans the views statements read.
+    pub(crate) fn view_planner(&self) -> &crate::views::ViewPlanner {
+        &self.views
+    }
+
     /// The DataFusion session every front end plans in.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
     }
 
-    /// The store.
     /// The table `schema.table`: `NoSuchTable` if there is none, the
     /// storage error if it failed to load.
     pub fn table_handle(
@@ -342,6 +350,7 @@ impl Engine {
         lookup(&self.store, schema, table)
     }
 
+    /// The store.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
@@ -408,26 +417,10 @@ impl Engine {
             )
     }
 
-    /// Plans a statement with DataFusion.
-    pub async fn plan(&self, mut stmt: Statement) -> Result<LogicalPlan, QueryError> {
-        if let Some(query) = pg_syntax::server_version_query(&stmt) {
-            stmt = query;
-        }
-        if let Statement::CreateIndex(_) = stmt {
-            return Err(QueryError::NoIndexes);
-        }
-        pg_syntax::rewrite(&mut stmt)?;
-        pg_syntax::session_user(&mut stmt, &self.session()?.user);
-        let apart = crate::output_names::name_apart(&mut stmt)?;
+    /// Plans a statement with DataFusion, and checks the session may run it.
+    pub async fn plan(&self, stmt: Statement) -> Result<LogicalPlan, QueryError> {
         let state = self.ctx.state();
-        let plan = state
-            .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
-            .await?;
-        let plan = crate::output_names::names_back(plan, &apart)?;
-        // Date and time arithmetic changes result types: the plan's
-        // output columns get their final types now, before a client is
-        // told them (see `datetime`).
-        let plan = self.datetime.analyze(plan, state.config_options())?;
+        let plan = plan_statement(&state, &self.datetime, stmt, &self.session()?.user).await?;
         self.authorize(&plan)?;
         Ok(plan)
     }
@@ -515,6 +508,14 @@ impl Engine {
                 Ok(Output::command("CREATE SCHEMA"))
             }
             Statement::CreateTable(ct) => self.create_table(ct).await,
+            Statement::CreateView(view) => crate::views::create(self, view).await,
+            Statement::Drop {
+                object_type: ObjectType::View,
+                if_exists,
+                names: views,
+                cascade,
+                ..
+            } => crate::views::drop(self, &views, if_exists, cascade).await,
             Statement::Drop {
                 object_type,
                 if_exists,
@@ -525,6 +526,10 @@ impl Engine {
                 for name in &objects {
                     if object_type == ObjectType::Table {
                         let (schema, table) = names::table(name)?;
+                        if self.store.table(&schema, &table).is_some() {
+                            crate::views::drop_dependents(self, &schema, &table, "table", cascade)
+                                .await?;
+                        }
                         self.store.drop_table(&schema, &table, if_exists).await?;
                         self.auth.forget_table(&schema, &table)?;
                     } else {
@@ -554,7 +559,16 @@ impl Engine {
                 let rows = dml::upsert(self, insert).await?;
                 Ok(Output::count("INSERT", rows))
             }
-            Statement::Insert(_) => {
+            Statement::Insert(ref insert) => {
+                if let datafusion::sql::sqlparser::ast::TableObject::TableName(name) = &insert.table
+                {
+                    let (schema, table) = names::table(name)?;
+                    if self.store.view(&schema, &table).is_some() {
+                        return Err(QueryError::ReadOnlyView {
+                            name: format!("{schema}.{table}"),
+                        });
+                    }
+                }
                 let plan = self.plan(stmt).await?;
                 let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
                 let rows = batches
@@ -655,8 +669,40 @@ fn superuser_action(stmt: &Statement) -> Option<&'static str> {
             ..
         } => "drop schemas",
         Statement::Vacuum(_) => "run VACUUM",
+        Statement::CreateView(_) => "create views",
+        Statement::Drop {
+            object_type: ObjectType::View,
+            ..
+        } => "drop views",
         _ => return None,
     })
+}
+
+/// Plans a statement in `state` through Floe's rewrites, for `user`
+/// (`session_user`): the one planning path of statements and views.
+pub(crate) async fn plan_statement(
+    state: &datafusion::execution::SessionState,
+    datetime: &crate::datetime::PgDateTime,
+    mut stmt: Statement,
+    user: &str,
+) -> Result<LogicalPlan, QueryError> {
+    if let Some(query) = pg_syntax::server_version_query(&stmt) {
+        stmt = query?;
+    }
+    if let Statement::CreateIndex(_) = stmt {
+        return Err(QueryError::NoIndexes);
+    }
+    pg_syntax::rewrite(&mut stmt)?;
+    pg_syntax::session_user(&mut stmt, user);
+    let apart = crate::output_names::name_apart(&mut stmt)?;
+    let plan = state
+        .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
+        .await?;
+    let plan = crate::output_names::names_back(plan, &apart)?;
+    // Date and time arithmetic changes result types: the plan's output
+    // columns get their final types now, before a client is told them
+    // (see `datetime`).
+    Ok(datetime.analyze(plan, state.config_options())?)
 }
 
 /// A table of `store` by name, or why there is none.
@@ -667,6 +713,11 @@ pub(crate) fn lookup(
 ) -> Result<Arc<floe_storage::TableHandle>, QueryError> {
     if let Some(handle) = store.table(schema, table) {
         return Ok(handle);
+    }
+    if store.view(schema, table).is_some() {
+        return Err(QueryError::ReadOnlyView {
+            name: format!("{schema}.{table}"),
+        });
     }
     Err(match store.unavailable(schema, table) {
         Some(e) => QueryError::Storage(e),

@@ -100,6 +100,12 @@ pub enum QueryError {
          a sort order (CREATE TABLE ... ORDER BY (column)) or a partition spec (PARTITION BY)"
     )]
     NoIndexes,
+    /// A write into a view.
+    #[error(
+        "cannot write into view \"{name}\": Floe's views are read-only; write into the tables \
+         it reads"
+    )]
+    ReadOnlyView { name: String },
     /// A write inside `BEGIN ... COMMIT`, which could not be rolled back.
     #[error(
         "cannot execute {statement} in a transaction block: Floe commits every statement on its own, \
@@ -265,6 +271,7 @@ impl HasStatus for QueryError {
             QueryError::NoSuchTable { .. } => Status::UndefinedTable,
             QueryError::NoSuchColumn { .. } => Status::UndefinedColumn,
             QueryError::Unsupported { .. } | QueryError::NoIndexes => Status::FeatureNotSupported,
+            QueryError::ReadOnlyView { .. } => Status::WrongObjectType,
             QueryError::WriteInTransactionBlock { .. } => Status::ReadOnlySqlTransaction,
             QueryError::RowChangedTwice { .. } => Status::CardinalityViolation,
             QueryError::InvalidLiteral { .. } | QueryError::InvalidBytea { .. } => {

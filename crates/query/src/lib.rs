@@ -43,6 +43,7 @@ mod timestamp_input;
 pub mod transaction;
 mod types;
 pub mod uuid;
+mod views;
 mod width_bucket;
 
 pub use access::{is_access_statement, masked_text, token_schema};

@@ -516,15 +516,36 @@ fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
     }
 }
 
-/// Whether `stmt` is a `SHOW` of a setting Floe answers itself:
-/// `server_version` and `server_version_num` (as PostgreSQL 15: see
-/// [`floe_common::defaults::server_version`]) and the time zone, UTC.
+/// Whether Floe answers this `SHOW` itself: the settings whose value is
+/// Floe's and the same for every session (`server_version` as
+/// PostgreSQL 15, see [`floe_common::defaults::server_version`]; the time
+/// zone, UTC; `standard_conforming_strings`, ...), and a setting no one
+/// answers, which is an error as in PostgreSQL. The protocol library
+/// answers the settings a session changes ([`SESSION_SETTINGS`]).
 pub fn shows_server_version(stmt: &Statement) -> bool {
     server_version_query(stmt).is_some()
 }
 
-/// The query that answers a `SHOW` of [`shows_server_version`].
-pub(crate) fn server_version_query(stmt: &Statement) -> Option<Statement> {
+/// Settings the protocol library keeps per session (from the startup
+/// message or a `SET`), so `SHOW` of them goes there.
+const SESSION_SETTINGS: &[&str] = &[
+    "application_name",
+    "bytea_output",
+    "client_encoding",
+    "datestyle",
+    "extra_float_digits",
+    "intervalstyle",
+    "is_superuser",
+    "search_path",
+    "session_authorization",
+    "statement_timeout",
+    "user",
+    "database",
+];
+
+/// The query that answers a `SHOW` Floe answers itself, or the error for
+/// a setting that does not exist.
+pub(crate) fn server_version_query(stmt: &Statement) -> Option<Result<Statement, QueryError>> {
     let Statement::ShowVariable { variable } = stmt else {
         return None;
     };
@@ -532,16 +553,35 @@ pub(crate) fn server_version_query(stmt: &Statement) -> Option<Statement> {
         .iter()
         .map(|part| part.value.to_ascii_lowercase())
         .collect();
-    let (column, value) = match name.join(" ").as_str() {
-        "server_version" => ("server_version", floe_common::defaults::server_version()),
-        "server_version_num" => (
-            "server_version_num",
-            floe_common::defaults::PG_VERSION_NUM.to_string(),
-        ),
-        "timezone" | "time zone" => ("\"TimeZone\"", "UTC".to_string()),
-        _ => return None,
+    let name = name.join(" ");
+    let fixed = |column: &str, value: &str| (column.to_string(), value.to_string());
+    let (column, value) = match name.as_str() {
+        "server_version" => fixed("server_version", &floe_common::defaults::server_version()),
+        "server_version_num" => fixed("server_version_num", floe_common::defaults::PG_VERSION_NUM),
+        "timezone" | "time zone" => fixed("\"TimeZone\"", "UTC"),
+        "standard_conforming_strings" | "integer_datetimes" => fixed(&name, "on"),
+        "transaction_read_only" | "default_transaction_read_only" => fixed(&name, "off"),
+        "server_encoding" => fixed(&name, "UTF8"),
+        "max_identifier_length" => fixed(&name, "63"),
+        "lc_collate" | "lc_ctype" => fixed(&name, "C"),
+        "transaction_isolation" | "transaction isolation level" => {
+            fixed("transaction_isolation", "read committed")
+        }
+        "default_transaction_isolation" => fixed(&name, "read committed"),
+        "all" => return None,
+        other if SESSION_SETTINGS.contains(&other) || other.starts_with("datafusion.") => {
+            return None;
+        }
+        other => {
+            return Some(Err(QueryError::InvalidArgument {
+                status: floe_common::Status::UndefinedObject,
+                message: format!("unrecognized configuration parameter \"{other}\""),
+            }));
+        }
     };
-    crate::syntax::sql_statement(&format!("SELECT '{value}' AS {column}")).ok()
+    Some(crate::syntax::sql_statement(&format!(
+        "SELECT '{value}' AS {column}"
+    )))
 }
 
 /// The call `name(args...)`.

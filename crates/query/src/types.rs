@@ -1,6 +1,6 @@
 //! SQL column types and their Iceberg storage types.
 
-use datafusion::sql::sqlparser::ast::{DataType as SqlType, ExactNumberInfo};
+use datafusion::sql::sqlparser::ast::{DataType as SqlType, ExactNumberInfo, TimezoneInfo};
 use iceberg::spec::{PrimitiveType, Type};
 
 use crate::error::QueryError;
@@ -8,7 +8,8 @@ use crate::error::QueryError;
 /// Maps a SQL type from a column definition to the Iceberg type it is stored as.
 ///
 /// SMALLINT is stored as Iceberg `int` (Iceberg has no 16-bit integer) and
-/// JSON as `string`; UUID is Iceberg's `uuid`.
+/// JSON as `string`; UUID is Iceberg's `uuid`, TIME (without time zone)
+/// Iceberg's `time` (microseconds).
 pub fn iceberg_type(column: &str, ty: &SqlType) -> Result<Type, QueryError> {
     use PrimitiveType as P;
     let p = match ty {
@@ -60,13 +61,11 @@ pub fn iceberg_type(column: &str, ty: &SqlType) -> Result<Type, QueryError> {
         | SqlType::JSONB => P::String,
         SqlType::Bytea | SqlType::Blob(_) | SqlType::Varbinary(_) | SqlType::Binary(_) => P::Binary,
         SqlType::Date => P::Date,
-        SqlType::Timestamp(_, tz) => {
-            use datafusion::sql::sqlparser::ast::TimezoneInfo;
-            match tz {
-                TimezoneInfo::None | TimezoneInfo::WithoutTimeZone => P::Timestamp,
-                TimezoneInfo::WithTimeZone | TimezoneInfo::Tz => P::Timestamptz,
-            }
-        }
+        SqlType::Time(_, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => P::Time,
+        SqlType::Timestamp(_, tz) => match tz {
+            TimezoneInfo::None | TimezoneInfo::WithoutTimeZone => P::Timestamp,
+            TimezoneInfo::WithTimeZone | TimezoneInfo::Tz => P::Timestamptz,
+        },
         SqlType::Uuid => P::Uuid,
         SqlType::Custom(name, _) if name.to_string().eq_ignore_ascii_case("timestamptz") => {
             P::Timestamptz

@@ -5,7 +5,8 @@
 //! `iceberg_tables` holds each table's current metadata location, table
 //! `iceberg_namespace_properties` each namespace's properties (at least
 //! `exists = true`). Floe keeps its own rows beside them in
-//! `floe_idempotency_keys`: the idempotency keys of committed rows.
+//! `floe_idempotency_keys` (the idempotency keys of committed rows) and
+//! `floe_views` (each view's SQL, see [`views`]).
 //!
 //! Every statement goes through one connection pool, with one busy timeout
 //! ([`BUSY_TIMEOUT`]): a write waits that long for another connection's
@@ -59,7 +60,7 @@ const LOCATION_PROPERTY: &str = "location";
 
 /// The tables of the Iceberg SQL catalog layout and Floe's own, created if
 /// missing.
-const SCHEMA: [&str; 3] = [
+const SCHEMA: [&str; 4] = [
     "CREATE TABLE IF NOT EXISTS iceberg_tables (
         catalog_name VARCHAR(255) NOT NULL,
         table_namespace VARCHAR(255) NOT NULL,
@@ -80,6 +81,13 @@ const SCHEMA: [&str; 3] = [
         rows INTEGER NOT NULL,
         created_ms INTEGER NOT NULL,
         PRIMARY KEY (table_uuid, key))",
+    "CREATE TABLE IF NOT EXISTS floe_views (
+        catalog_name VARCHAR(255) NOT NULL,
+        namespace VARCHAR(255) NOT NULL,
+        view_name VARCHAR(255) NOT NULL,
+        definition TEXT NOT NULL,
+        columns TEXT NOT NULL,
+        PRIMARY KEY (catalog_name, namespace, view_name))",
 ];
 
 /// Rows of `iceberg_tables` that are tables (views have `iceberg_type`
@@ -803,6 +811,8 @@ fn table_exists(table: &TableIdent) -> Error {
         format!("table {table} already exists"),
     )
 }
+
+pub(crate) mod views;
 
 #[cfg(test)]
 mod tests;

@@ -28,12 +28,28 @@ pub enum StorageError {
     SchemaExists { schema: String },
     /// DROP SCHEMA without CASCADE on a schema that still holds tables.
     #[error(
-        "cannot drop schema \"{schema}\": it holds {tables} table(s); use DROP SCHEMA {schema} CASCADE"
+        "cannot drop schema \"{schema}\": it holds {tables} table(s){}; use DROP SCHEMA {schema} CASCADE",
+        if *views > 0 { format!(" and {views} view(s)") } else { String::new() }
     )]
-    SchemaNotEmpty { schema: String, tables: usize },
+    SchemaNotEmpty {
+        schema: String,
+        tables: usize,
+        views: usize,
+    },
     /// The table does not exist.
     #[error("relation \"{schema}.{table}\" does not exist")]
     NoSuchTable { schema: String, table: String },
+    /// The view does not exist.
+    #[error("view \"{schema}.{view}\" does not exist")]
+    NoSuchView { schema: String, view: String },
+    /// A statement for one kind of relation names another kind (DROP
+    /// TABLE naming a view).
+    #[error("\"{name}\" is not a {kind}; use {hint} to remove it")]
+    WrongKind {
+        name: String,
+        kind: &'static str,
+        hint: &'static str,
+    },
     /// The table already exists.
     #[error("relation \"{schema}.{table}\" already exists")]
     TableExists { schema: String, table: String },
@@ -154,7 +170,10 @@ impl HasStatus for StorageError {
             StorageError::NoSuchSchema { .. } => Status::UndefinedSchema,
             StorageError::SchemaExists { .. } => Status::DuplicateSchema,
             StorageError::SchemaNotEmpty { .. } => Status::DependentObjectsStillExist,
-            StorageError::NoSuchTable { .. } => Status::UndefinedTable,
+            StorageError::NoSuchTable { .. } | StorageError::NoSuchView { .. } => {
+                Status::UndefinedTable
+            }
+            StorageError::WrongKind { .. } => Status::WrongObjectType,
             StorageError::TableExists { .. } => Status::DuplicateTable,
             StorageError::InvalidDefinition { .. } => Status::InvalidParameterValue,
             StorageError::SchemaMismatch { .. } => Status::DatatypeMismatch,

@@ -70,6 +70,7 @@ pub use caches::{
     CacheLimits, CacheStats, DEFAULT_IDEMPOTENCY_BYTES, DEFAULT_KEY_INDEX_BYTES,
     DEFAULT_PLAN_CACHE_BYTES, IDEMPOTENCY_MAX_BYTES, KEY_INDEX_MAX_BYTES, PLAN_CACHE_MAX_BYTES,
 };
+pub use catalog::views::ViewDefinition;
 pub use change::TableChange;
 pub use commit::PositionDeletes;
 pub use compact::{

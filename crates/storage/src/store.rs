@@ -28,6 +28,12 @@ pub struct TableDefinition {
 
 type Tables = BTreeMap<String, BTreeMap<String, Arc<TableHandle>>>;
 
+/// The views of one schema, by name.
+type ViewsIn = BTreeMap<String, crate::ViewDefinition>;
+
+/// Views by schema and name.
+type Views = BTreeMap<String, ViewsIn>;
+
 /// The schemas and tables of one data directory, opened by one process.
 ///
 /// The store caches the latest committed metadata of every table; the
@@ -39,6 +45,7 @@ pub struct Store {
     tables: RwLock<Tables>,
     /// Tables that failed to load, by (schema, name), with the reason.
     unavailable: RwLock<BTreeMap<(String, String), String>>,
+    views: RwLock<Views>,
     ddl: tokio::sync::Mutex<()>,
 }
 
@@ -176,12 +183,17 @@ impl Store {
             );
         }
 
+        let mut views = Views::new();
+        for (schema, name, view) in catalog.load_views().await? {
+            views.entry(schema).or_default().insert(name, view);
+        }
         let store = Arc::new(Store {
             dir,
             catalog,
             ingest,
             tables: RwLock::new(tables),
             unavailable: RwLock::new(unavailable),
+            views: RwLock::new(views),
             ddl: tokio::sync::Mutex::new(()),
         });
         store.create_schema(default_schema, true).await?;
@@ -328,11 +340,16 @@ impl Store {
                 })
             };
         };
-        if !names.is_empty() && !cascade {
+        let views = self.view_names(schema);
+        if !cascade && (!names.is_empty() || !views.is_empty()) {
             return Err(StorageError::SchemaNotEmpty {
                 schema: schema.to_string(),
                 tables: names.len(),
+                views: views.len(),
             });
+        }
+        for name in views {
+            self.drop_view_locked(schema, &name).await?;
         }
         for name in names {
             self.drop_table_locked(schema, &name).await?;
@@ -360,7 +377,7 @@ impl Store {
                 schema: schema.to_string(),
             });
         }
-        if self.table(schema, name).is_some() {
+        if self.table(schema, name).is_some() || self.view(schema, name).is_some() {
             return if if_not_exists {
                 Ok(None)
             } else {
@@ -422,6 +439,13 @@ impl Store {
             return Ok(true);
         }
         if self.table(schema, name).is_none() {
+            if self.view(schema, name).is_some() {
+                return Err(StorageError::WrongKind {
+                    name: name.to_string(),
+                    kind: "table",
+                    hint: "DROP VIEW",
+                });
+            }
             return if if_exists {
                 Ok(false)
             } else {
@@ -469,6 +493,8 @@ impl Store {
         self.tables.write().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+mod views;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -35,6 +35,8 @@ fn every_documented_type_maps_to_iceberg() {
         ("VARCHAR(20)", P::String),
         ("BYTEA", P::Binary),
         ("DATE", P::Date),
+        ("TIME", P::Time),
+        ("TIME WITHOUT TIME ZONE", P::Time),
         ("TIMESTAMP", P::Timestamp),
         ("TIMESTAMPTZ", P::Timestamptz),
         ("TIMESTAMP WITH TIME ZONE", P::Timestamptz),
@@ -48,6 +50,12 @@ fn every_documented_type_maps_to_iceberg() {
             "{sql}"
         );
     }
+}
+
+#[test]
+fn time_with_time_zone_is_refused() {
+    let err = column_type("TIME WITH TIME ZONE").unwrap_err();
+    assert!(err.to_string().contains("not supported"), "{err}");
 }
 
 #[test]

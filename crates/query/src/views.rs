@@ -1,0 +1,371 @@
+//! Views: `CREATE VIEW` and `DROP VIEW`, and the plan a view's name stands
+//! for when a statement reads it.
+//!
+//! The store keeps a view's query as SQL text. Each statement that names
+//! the view plans that text again, through the same rewrites as any
+//! statement, so the view sees the tables as they are now; DataFusion then
+//! inlines the plan where the name stood. A view runs with the privileges
+//! of the session that reads it (PostgreSQL's `security_invoker`): reading
+//! one needs SELECT on the tables it reads.
+
+use std::sync::{Arc, OnceLock};
+
+use datafusion::catalog::view::ViewTable;
+use datafusion::common::DFSchema;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::sql::sqlparser::ast::{CreateView, ObjectName, Statement};
+use floe_storage::ViewDefinition;
+
+use crate::datetime::PgDateTime;
+use crate::engine::{Engine, Output, plan_statement};
+use crate::error::{QueryError, unsupported};
+use crate::names;
+use crate::syntax::Parsed;
+
+/// How deep views may name views (a view replaced to read itself would
+/// otherwise expand forever).
+const MAX_DEPTH: usize = 32;
+
+tokio::task_local! {
+    /// How many views deep the current planning is.
+    static DEPTH: usize;
+}
+
+/// The current session state, if the engine is still there.
+type StateSource = Box<dyn Fn() -> Option<SessionState> + Send + Sync>;
+
+/// Plans views for the catalog, in the engine's session.
+pub(crate) struct ViewPlanner {
+    state: OnceLock<StateSource>,
+    datetime: Arc<PgDateTime>,
+}
+
+impl std::fmt::Debug for ViewPlanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ViewPlanner")
+    }
+}
+
+impl ViewPlanner {
+    /// A planner that plans once [`ViewPlanner::attach`] gives it a session.
+    pub(crate) fn new(datetime: Arc<PgDateTime>) -> ViewPlanner {
+        ViewPlanner {
+            state: OnceLock::new(),
+            datetime,
+        }
+    }
+
+    /// Plans in `ctx`'s session from now on. The planner holds the session
+    /// weakly: the session holds the catalog that holds the planner.
+    pub(crate) fn attach(&self, ctx: &datafusion::prelude::SessionContext) {
+        let weak = ctx.state_weak_ref();
+        let _ = self.state.set(Box::new(move || {
+            weak.upgrade().map(|state| state.read().clone())
+        }));
+    }
+
+    /// The table `schema.name` stands for when a statement reads the view.
+    pub(crate) async fn table(
+        &self,
+        schema: &str,
+        name: &str,
+        view: &ViewDefinition,
+    ) -> Result<ViewTable, QueryError> {
+        let state = self
+            .state
+            .get()
+            .and_then(|state| state())
+            .ok_or_else(|| internal("views are planned without a session"))?;
+        let depth = DEPTH.try_with(|d| *d).unwrap_or(0);
+        if depth >= MAX_DEPTH {
+            return Err(QueryError::InvalidArgument {
+                status: floe_common::Status::StatementTooComplex,
+                message: format!(
+                    "view \"{schema}.{name}\" names views more than {MAX_DEPTH} deep \
+                     (does it read itself?)"
+                ),
+            });
+        }
+        let plan = DEPTH.scope(depth + 1, self.plan(&state, view)).await?;
+        Ok(ViewTable::new(plan, Some(view.sql.clone())))
+    }
+
+    /// The view's query, planned, with the view's column names.
+    async fn plan(
+        &self,
+        state: &SessionState,
+        view: &ViewDefinition,
+    ) -> Result<LogicalPlan, QueryError> {
+        let stmt = match Engine::parse(&view.sql)?.pop() {
+            Some(Parsed::Sql(stmt)) => *stmt,
+            _ => {
+                return Err(internal(format!(
+                    "a view's query does not parse as one: {}",
+                    view.sql
+                )));
+            }
+        };
+        let user = crate::engine::current_session()
+            .map(|who| who.user)
+            .unwrap_or_default();
+        let plan = plan_statement(state, &self.datetime, stmt, &user).await?;
+        rename(plan, &view.columns)
+    }
+}
+
+fn internal(message: impl Into<String>) -> QueryError {
+    QueryError::DataFusion(datafusion::error::DataFusionError::Internal(message.into()))
+}
+
+/// `plan` with its first columns named `columns`.
+fn rename(plan: LogicalPlan, columns: &[String]) -> Result<LogicalPlan, QueryError> {
+    if columns.is_empty() {
+        return Ok(plan);
+    }
+    let schema: &DFSchema = plan.schema();
+    if columns.len() > schema.fields().len() {
+        return Err(QueryError::InvalidArgument {
+            status: floe_common::Status::SyntaxError,
+            message: format!(
+                "CREATE VIEW specifies more column names than columns ({} names, {} columns)",
+                columns.len(),
+                schema.fields().len()
+            ),
+        });
+    }
+    let exprs: Vec<Expr> = schema
+        .iter()
+        .enumerate()
+        .map(|(i, (qualifier, field))| {
+            let column = Expr::Column(datafusion::common::Column::new(
+                qualifier.cloned(),
+                field.name(),
+            ));
+            match columns.get(i) {
+                Some(name) => column.alias(name),
+                None => column,
+            }
+        })
+        .collect();
+    Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+}
+
+/// `CREATE [OR REPLACE] VIEW name [(columns)] AS query`.
+pub(crate) async fn create(engine: &Engine, view: CreateView) -> Result<Output, QueryError> {
+    if view.materialized {
+        return Err(unsupported("CREATE MATERIALIZED VIEW"));
+    }
+    if view.temporary {
+        return Err(unsupported("CREATE TEMPORARY VIEW"));
+    }
+    let (schema, name) = names::table(&view.name)?;
+    let columns: Vec<String> = view.columns.iter().map(|c| names::ident(&c.name)).collect();
+    if let Some(c) = columns
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| columns[..i].contains(c).then_some(c))
+    {
+        return Err(QueryError::InvalidArgument {
+            status: floe_common::Status::DuplicateColumn,
+            message: format!("column \"{c}\" specified more than once"),
+        });
+    }
+    let definition = ViewDefinition {
+        sql: view.query.to_string(),
+        columns,
+    };
+    // The query must plan now, as the session that creates the view.
+    let plan = engine.plan(Statement::Query(view.query)).await?;
+    let plan = rename(plan, &definition.columns)?;
+    let fields = plan.schema().fields();
+    if let Some(dup) = fields.iter().enumerate().find_map(|(i, f)| {
+        fields[..i]
+            .iter()
+            .any(|g| g.name() == f.name())
+            .then_some(f.name())
+    }) {
+        return Err(QueryError::InvalidArgument {
+            status: floe_common::Status::DuplicateColumn,
+            message: format!("column \"{dup}\" specified more than once"),
+        });
+    }
+    if view.or_replace
+        && let Some(old) = engine.store().view(&schema, &name)
+    {
+        keeps_columns(engine, &schema, &name, &old, &plan).await?;
+    }
+    engine
+        .store()
+        .create_view(
+            &schema,
+            &name,
+            definition,
+            view.or_replace,
+            view.if_not_exists,
+        )
+        .await?;
+    Ok(Output::command("CREATE VIEW"))
+}
+
+/// As in PostgreSQL, CREATE OR REPLACE VIEW may add columns at the end but
+/// not drop, rename or retype the view's columns.
+async fn keeps_columns(
+    engine: &Engine,
+    schema: &str,
+    name: &str,
+    old: &ViewDefinition,
+    new: &LogicalPlan,
+) -> Result<(), QueryError> {
+    // A view that no longer plans (a table it read is gone) may be replaced
+    // by anything.
+    let Ok(old) = engine.view_planner().table(schema, name, old).await else {
+        return Ok(());
+    };
+    let old = old.logical_plan().schema().clone();
+    let new = new.schema();
+    let invalid = |message| QueryError::InvalidArgument {
+        status: floe_common::Status::InvalidTableDefinition,
+        message,
+    };
+    if new.fields().len() < old.fields().len() {
+        return Err(invalid(format!(
+            "cannot drop columns from view \"{schema}.{name}\""
+        )));
+    }
+    for (was, is) in old.fields().iter().zip(new.fields()) {
+        let message = match is {
+            is if is.name() != was.name() => format!(
+                "cannot change name of view column \"{}\" to \"{}\"",
+                was.name(),
+                is.name()
+            ),
+            is if is.data_type() != was.data_type() => format!(
+                "cannot change data type of view column \"{}\" from {} to {}",
+                was.name(),
+                was.data_type(),
+                is.data_type()
+            ),
+            _ => continue,
+        };
+        return Err(invalid(message));
+    }
+    Ok(())
+}
+
+/// `DROP VIEW [IF EXISTS] name, ... [CASCADE]`.
+pub(crate) async fn drop(
+    engine: &Engine,
+    names: &[ObjectName],
+    if_exists: bool,
+    cascade: bool,
+) -> Result<Output, QueryError> {
+    for name in names {
+        let (schema, view) = names::table(name)?;
+        if engine.store().view(&schema, &view).is_some() {
+            drop_dependents(engine, &schema, &view, "view", cascade).await?;
+        }
+        engine.store().drop_view(&schema, &view, if_exists).await?;
+    }
+    Ok(Output::command("DROP VIEW"))
+}
+
+/// Before the relation `schema.name` (a `kind`) is dropped: as in
+/// PostgreSQL, fails with 2BP01 while views read it, or with `cascade`
+/// drops those views (and the views that read them) first.
+pub(crate) async fn drop_dependents(
+    engine: &Engine,
+    schema: &str,
+    name: &str,
+    kind: &str,
+    cascade: bool,
+) -> Result<(), QueryError> {
+    let store = engine.store();
+    let relation = (schema.to_string(), name.to_string());
+    let readers = readers_of(store, &relation);
+    if readers.is_empty() {
+        return Ok(());
+    }
+    if !cascade {
+        let (s, v) = &readers[0];
+        return Err(QueryError::InvalidArgument {
+            status: floe_common::Status::DependentObjectsStillExist,
+            message: format!(
+                "cannot drop {kind} {schema}.{name} because other objects depend on it: \
+                 view {s}.{v} depends on {kind} {schema}.{name}; use DROP ... CASCADE to drop \
+                 the dependent objects too"
+            ),
+        });
+    }
+    // Every view that reads the relation, directly or through other views
+    // (views that read each other are each found once).
+    let mut doomed: Vec<(String, String)> = Vec::new();
+    let mut next = readers;
+    while let Some(view) = next.pop() {
+        if view != relation && !doomed.contains(&view) {
+            next.extend(readers_of(store, &view));
+            doomed.push(view);
+        }
+    }
+    for (s, v) in doomed {
+        store.drop_view(&s, &v, true).await?;
+    }
+    Ok(())
+}
+
+/// The other views whose query names `relation` (schema, name), as
+/// (schema, view).
+fn readers_of(store: &floe_storage::Store, relation: &(String, String)) -> Vec<(String, String)> {
+    let mut readers = Vec::new();
+    for s in store.schemas() {
+        for v in store.view_names(&s) {
+            let reader = (s.clone(), v);
+            if &reader == relation {
+                continue;
+            }
+            if let Some(view) = store.view(&reader.0, &reader.1)
+                && names_relation(&view.sql, &relation.0, &relation.1)
+            {
+                readers.push(reader);
+            }
+        }
+    }
+    readers
+}
+
+/// Whether the query `sql` names the relation `schema.name` (a name in a
+/// WITH clause is not a relation).
+fn names_relation(sql: &str, schema: &str, name: &str) -> bool {
+    use datafusion::sql::sqlparser::ast::{Query, Visit, Visitor, visit_relations};
+    use std::ops::ControlFlow;
+    let Ok(Some(Parsed::Sql(stmt))) = Engine::parse(sql).map(|mut s| s.pop()) else {
+        return false;
+    };
+    struct Ctes(Vec<String>);
+    impl Visitor for Ctes {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            if let Some(with) = &query.with {
+                self.0
+                    .extend(with.cte_tables.iter().map(|c| names::ident(&c.alias.name)));
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut ctes = Ctes(Vec::new());
+    let _ = stmt.visit(&mut ctes);
+    let found = visit_relations(&*stmt, |relation| {
+        let named = match names::table(relation) {
+            Ok((s, t)) => {
+                s == schema && t == name && !(relation.0.len() == 1 && ctes.0.contains(&t))
+            }
+            Err(_) => false,
+        };
+        if named {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    found.is_break()
+}
