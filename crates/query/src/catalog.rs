@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider};
 use datafusion::datasource::TableProvider;
 use datafusion::error::Result as DFResult;
+use datafusion::logical_expr::TableType;
 use floe_storage::Store;
 
 use crate::error::QueryError;
@@ -96,12 +97,17 @@ impl SchemaProvider for FloeSchema {
 
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
         if let Some(view) = self.store.view(&self.name, name) {
-            let table = self
-                .views
-                .table(&self.name, name, &view)
-                .await
-                .map_err(QueryError::into_datafusion)?;
-            return Ok(Some(Arc::new(table)));
+            return Ok(Some(
+                match self.views.table(&self.name, name, &view).await {
+                    Ok(table) => Arc::new(table),
+                    // Inside another view's planning the error goes up, so
+                    // the outermost view reports the cause.
+                    Err(e) if crate::views::planning_a_view() => {
+                        return Err(e.into_datafusion());
+                    }
+                    Err(e) => Arc::new(crate::views::BrokenView::new(e)),
+                },
+            ));
         }
         let Some(handle) = self.store.table(&self.name, name) else {
             return match self.store.unavailable(&self.name, name) {
@@ -111,6 +117,13 @@ impl SchemaProvider for FloeSchema {
         };
         let table = FloeTable::new(handle).map_err(QueryError::into_datafusion)?;
         Ok(Some(Arc::new(table)))
+    }
+
+    async fn table_type(&self, name: &str) -> DFResult<Option<TableType>> {
+        if self.store.view(&self.name, name).is_some() {
+            return Ok(Some(TableType::View));
+        }
+        Ok(self.table(name).await?.map(|t| t.table_type()))
     }
 
     fn table_exist(&self, name: &str) -> bool {

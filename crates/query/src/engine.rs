@@ -527,8 +527,15 @@ impl Engine {
                     if object_type == ObjectType::Table {
                         let (schema, table) = names::table(name)?;
                         if self.store.table(&schema, &table).is_some() {
-                            crate::views::drop_dependents(self, &schema, &table, "table", cascade)
-                                .await?;
+                            crate::views::drop_dependents(
+                                self,
+                                &schema,
+                                &table,
+                                "table",
+                                cascade,
+                                &[],
+                            )
+                            .await?;
                         }
                         self.store.drop_table(&schema, &table, if_exists).await?;
                         self.auth.forget_table(&schema, &table)?;

@@ -568,10 +568,20 @@ pub(crate) fn server_version_query(stmt: &Statement) -> Option<Result<Statement,
             fixed("transaction_isolation", "read committed")
         }
         "default_transaction_isolation" => fixed(&name, "read committed"),
+        // PostgreSQL's defaults for settings Floe does not change.
+        "client_min_messages" => fixed(&name, "notice"),
+        "transaction_deferrable" | "default_transaction_deferrable" => fixed(&name, "off"),
+        "lc_messages" | "lc_monetary" | "lc_numeric" | "lc_time" => fixed(&name, "C"),
+        "role" => fixed(&name, "none"),
         "all" => return None,
-        other if SESSION_SETTINGS.contains(&other) || other.starts_with("datafusion.") => {
+        // The engine's own settings (`SHOW datafusion.execution.batch_size`).
+        _ if variable
+            .first()
+            .is_some_and(|v| v.value.eq_ignore_ascii_case("datafusion")) =>
+        {
             return None;
         }
+        other if SESSION_SETTINGS.contains(&other) => return None,
         other => {
             return Some(Err(QueryError::InvalidArgument {
                 status: floe_common::Status::UndefinedObject,

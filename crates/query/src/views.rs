@@ -32,6 +32,11 @@ tokio::task_local! {
     static DEPTH: usize;
 }
 
+/// Whether this runs inside the planning of a view's query.
+pub(crate) fn planning_a_view() -> bool {
+    DEPTH.try_with(|d| *d > 0).unwrap_or(false)
+}
+
 /// The current session state, if the engine is still there.
 type StateSource = Box<dyn Fn() -> Option<SessionState> + Send + Sync>;
 
@@ -87,11 +92,31 @@ impl ViewPlanner {
                 ),
             });
         }
-        let plan = DEPTH.scope(depth + 1, self.plan(&state, view)).await?;
+        let plan = DEPTH
+            .scope(depth + 1, self.plan(&state, view))
+            .await
+            .map_err(unwrap_nested)?;
+        let now: Vec<&String> = plan.schema().fields().iter().map(|f| f.name()).collect();
+        if !view.query_columns.is_empty() && now != view.query_columns.iter().collect::<Vec<_>>() {
+            return Err(QueryError::InvalidArgument {
+                status: floe_common::Status::ObjectNotInPrerequisiteState,
+                message: format!(
+                    "view \"{schema}.{name}\" no longer matches its query: the query now gives \
+                     the columns ({}) where it gave ({}) when the view was created (a table \
+                     it reads changed); recreate the view with CREATE OR REPLACE VIEW",
+                    now.iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    view.query_columns.join(", ")
+                ),
+            });
+        }
+        let plan = rename(plan, &view.columns)?;
         Ok(ViewTable::new(plan, Some(view.sql.clone())))
     }
 
-    /// The view's query, planned, with the view's column names.
+    /// The view's query, planned.
     async fn plan(
         &self,
         state: &SessionState,
@@ -109,8 +134,67 @@ impl ViewPlanner {
         let user = crate::engine::current_session()
             .map(|who| who.user)
             .unwrap_or_default();
-        let plan = plan_statement(state, &self.datetime, stmt, &user).await?;
-        rename(plan, &view.columns)
+        plan_statement(state, &self.datetime, stmt, &user).await
+    }
+}
+
+/// A view whose query no longer plans (a table it reads was dropped or
+/// changed): listed with no columns, so one broken view does not break
+/// every catalog listing, and reading it fails with the reason.
+#[derive(Debug)]
+pub(crate) struct BrokenView {
+    reason: QueryError,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+}
+
+impl BrokenView {
+    pub(crate) fn new(reason: QueryError) -> BrokenView {
+        BrokenView {
+            reason,
+            schema: std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl datafusion::catalog::TableProvider for BrokenView {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> datafusion::logical_expr::TableType {
+        datafusion::logical_expr::TableType::View
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn datafusion::catalog::Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::error::Result<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>>
+    {
+        use floe_common::HasStatus;
+        Err(QueryError::InvalidArgument {
+            status: self.reason.status(),
+            message: self.reason.to_string(),
+        }
+        .into_datafusion())
+    }
+}
+
+/// The error of a view read inside another view's query, out of the
+/// engine's wrapping at each level.
+fn unwrap_nested(e: QueryError) -> QueryError {
+    use datafusion::error::DataFusionError;
+    match e {
+        QueryError::DataFusion(DataFusionError::External(inner)) => {
+            match inner.downcast::<QueryError>() {
+                Ok(q) => unwrap_nested(*q),
+                Err(other) => QueryError::DataFusion(DataFusionError::External(other)),
+            }
+        }
+        other => other,
     }
 }
 
@@ -171,12 +255,19 @@ pub(crate) async fn create(engine: &Engine, view: CreateView) -> Result<Output, 
             message: format!("column \"{c}\" specified more than once"),
         });
     }
-    let definition = ViewDefinition {
-        sql: view.query.to_string(),
-        columns,
-    };
+    let sql = view.query.to_string();
     // The query must plan now, as the session that creates the view.
     let plan = engine.plan(Statement::Query(view.query)).await?;
+    let definition = ViewDefinition {
+        sql,
+        columns,
+        query_columns: plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect(),
+    };
     let plan = rename(plan, &definition.columns)?;
     let fields = plan.schema().fields();
     if let Some(dup) = fields.iter().enumerate().find_map(|(i, f)| {
@@ -260,29 +351,36 @@ pub(crate) async fn drop(
     if_exists: bool,
     cascade: bool,
 ) -> Result<Output, QueryError> {
-    for name in names {
-        let (schema, view) = names::table(name)?;
-        if engine.store().view(&schema, &view).is_some() {
-            drop_dependents(engine, &schema, &view, "view", cascade).await?;
+    let named = names
+        .iter()
+        .map(names::table)
+        .collect::<Result<Vec<_>, _>>()?;
+    for (schema, view) in &named {
+        if engine.store().view(schema, view).is_some() {
+            // Views this statement drops anyway do not hold the others back.
+            drop_dependents(engine, schema, view, "view", cascade, &named).await?;
         }
-        engine.store().drop_view(&schema, &view, if_exists).await?;
+        engine.store().drop_view(schema, view, if_exists).await?;
     }
     Ok(Output::command("DROP VIEW"))
 }
 
 /// Before the relation `schema.name` (a `kind`) is dropped: as in
-/// PostgreSQL, fails with 2BP01 while views read it, or with `cascade`
-/// drops those views (and the views that read them) first.
+/// PostgreSQL, fails with 2BP01 while views other than `dropped_too` read
+/// it, or with `cascade` drops those views (and the views that read them)
+/// first.
 pub(crate) async fn drop_dependents(
     engine: &Engine,
     schema: &str,
     name: &str,
     kind: &str,
     cascade: bool,
+    dropped_too: &[(String, String)],
 ) -> Result<(), QueryError> {
     let store = engine.store();
     let relation = (schema.to_string(), name.to_string());
-    let readers = readers_of(store, &relation);
+    let mut readers = readers_of(store, &relation);
+    readers.retain(|r| !dropped_too.contains(r));
     if readers.is_empty() {
         return Ok(());
     }

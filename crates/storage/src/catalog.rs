@@ -87,6 +87,7 @@ const SCHEMA: [&str; 4] = [
         view_name VARCHAR(255) NOT NULL,
         definition TEXT NOT NULL,
         columns TEXT NOT NULL,
+        query_columns TEXT NOT NULL,
         PRIMARY KEY (catalog_name, namespace, view_name))",
 ];
 
