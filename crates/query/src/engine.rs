@@ -570,11 +570,7 @@ impl Engine {
                 if let datafusion::sql::sqlparser::ast::TableObject::TableName(name) = &insert.table
                 {
                     let (schema, table) = names::table(name)?;
-                    if self.store.view(&schema, &table).is_some() {
-                        return Err(QueryError::ReadOnlyView {
-                            name: format!("{schema}.{table}"),
-                        });
-                    }
+                    not_a_view(&self.store, &schema, &table)?;
                 }
                 let plan = self.plan(stmt).await?;
                 let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
@@ -693,7 +689,7 @@ pub(crate) async fn plan_statement(
     mut stmt: Statement,
     user: &str,
 ) -> Result<LogicalPlan, QueryError> {
-    if let Some(query) = pg_syntax::server_version_query(&stmt) {
+    if let Some(query) = pg_syntax::show_query(&stmt) {
         stmt = query?;
     }
     if let Statement::CreateIndex(_) = stmt {
@@ -712,6 +708,17 @@ pub(crate) async fn plan_statement(
     Ok(datetime.analyze(plan, state.config_options())?)
 }
 
+/// Fails if `schema.table` is a view: a statement that writes into it
+/// (views are read-only).
+fn not_a_view(store: &Store, schema: &str, table: &str) -> Result<(), QueryError> {
+    match store.view(schema, table) {
+        Some(_) => Err(QueryError::ReadOnlyView {
+            name: format!("{schema}.{table}"),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A table of `store` by name, or why there is none.
 pub(crate) fn lookup(
     store: &Store,
@@ -721,11 +728,7 @@ pub(crate) fn lookup(
     if let Some(handle) = store.table(schema, table) {
         return Ok(handle);
     }
-    if store.view(schema, table).is_some() {
-        return Err(QueryError::ReadOnlyView {
-            name: format!("{schema}.{table}"),
-        });
-    }
+    not_a_view(store, schema, table)?;
     Err(match store.unavailable(schema, table) {
         Some(e) => QueryError::Storage(e),
         None => QueryError::NoSuchTable {

@@ -51,7 +51,7 @@ pub use engine::{Engine, Output};
 pub use error::{FilePosition, QueryError};
 pub use floe_auth;
 pub use floe_cdc;
-pub use pg_syntax::{refuses_setting, shows_server_version};
+pub use pg_syntax::{answers_show, refuses_setting};
 pub use syntax::{FloeStatement, Parsed};
 
 /// DataFusion, re-exported so front ends use the same version.

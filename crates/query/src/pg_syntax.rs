@@ -522,8 +522,8 @@ fn pg_literals(stmt: &mut Statement) -> Result<(), QueryError> {
 /// zone, UTC; `standard_conforming_strings`, ...), and a setting no one
 /// answers, which is an error as in PostgreSQL. The protocol library
 /// answers the settings a session changes ([`SESSION_SETTINGS`]).
-pub fn shows_server_version(stmt: &Statement) -> bool {
-    server_version_query(stmt).is_some()
+pub fn answers_show(stmt: &Statement) -> bool {
+    show_query(stmt).is_some()
 }
 
 /// Settings the protocol library keeps per session (from the startup
@@ -545,7 +545,7 @@ const SESSION_SETTINGS: &[&str] = &[
 
 /// The query that answers a `SHOW` Floe answers itself, or the error for
 /// a setting that does not exist.
-pub(crate) fn server_version_query(stmt: &Statement) -> Option<Result<Statement, QueryError>> {
+pub(crate) fn show_query(stmt: &Statement) -> Option<Result<Statement, QueryError>> {
     let Statement::ShowVariable { variable } = stmt else {
         return None;
     };

@@ -122,15 +122,7 @@ impl ViewPlanner {
         state: &SessionState,
         view: &ViewDefinition,
     ) -> Result<LogicalPlan, QueryError> {
-        let stmt = match Engine::parse(&view.sql)?.pop() {
-            Some(Parsed::Sql(stmt)) => *stmt,
-            _ => {
-                return Err(internal(format!(
-                    "a view's query does not parse as one: {}",
-                    view.sql
-                )));
-            }
-        };
+        let stmt = view_query(&view.sql)?;
         let user = crate::engine::current_session()
             .map(|who| who.user)
             .unwrap_or_default();
@@ -144,22 +136,18 @@ impl ViewPlanner {
 #[derive(Debug)]
 pub(crate) struct BrokenView {
     reason: QueryError,
-    schema: datafusion::arrow::datatypes::SchemaRef,
 }
 
 impl BrokenView {
     pub(crate) fn new(reason: QueryError) -> BrokenView {
-        BrokenView {
-            reason,
-            schema: std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()),
-        }
+        BrokenView { reason }
     }
 }
 
 #[async_trait::async_trait]
 impl datafusion::catalog::TableProvider for BrokenView {
     fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
-        self.schema.clone()
+        Arc::new(datafusion::arrow::datatypes::Schema::empty())
     }
 
     fn table_type(&self) -> datafusion::logical_expr::TableType {
@@ -172,8 +160,7 @@ impl datafusion::catalog::TableProvider for BrokenView {
         _projection: Option<&Vec<usize>>,
         _filters: &[Expr],
         _limit: Option<usize>,
-    ) -> datafusion::error::Result<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>>
-    {
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
         use floe_common::HasStatus;
         Err(QueryError::InvalidArgument {
             status: self.reason.status(),
@@ -195,6 +182,16 @@ fn unwrap_nested(e: QueryError) -> QueryError {
             }
         }
         other => other,
+    }
+}
+
+/// A stored view's query, parsed.
+fn view_query(sql: &str) -> Result<Statement, QueryError> {
+    match Engine::parse(sql)?.pop() {
+        Some(Parsed::Sql(stmt)) => Ok(*stmt),
+        _ => Err(internal(format!(
+            "a view's query does not parse as one: {sql}"
+        ))),
     }
 }
 
@@ -245,6 +242,8 @@ pub(crate) async fn create(engine: &Engine, view: CreateView) -> Result<Output, 
     }
     let (schema, name) = names::table(&view.name)?;
     let columns: Vec<String> = view.columns.iter().map(|c| names::ident(&c.name)).collect();
+    // Checked before the names are applied: the engine refuses a
+    // projection with a name twice, with its own message.
     if let Some(c) = columns
         .iter()
         .enumerate()
@@ -268,6 +267,7 @@ pub(crate) async fn create(engine: &Engine, view: CreateView) -> Result<Output, 
             .map(|f| f.name().clone())
             .collect(),
     };
+    // A name the query gives twice (`SELECT 1 AS a, 2 AS a`).
     let plan = rename(plan, &definition.columns)?;
     let fields = plan.schema().fields();
     if let Some(dup) = fields.iter().enumerate().find_map(|(i, f)| {
@@ -436,7 +436,7 @@ fn readers_of(store: &floe_storage::Store, relation: &(String, String)) -> Vec<(
 fn names_relation(sql: &str, schema: &str, name: &str) -> bool {
     use datafusion::sql::sqlparser::ast::{Query, Visit, Visitor, visit_relations};
     use std::ops::ControlFlow;
-    let Ok(Some(Parsed::Sql(stmt))) = Engine::parse(sql).map(|mut s| s.pop()) else {
+    let Ok(stmt) = view_query(sql) else {
         return false;
     };
     struct Ctes(Vec<String>);
@@ -452,7 +452,7 @@ fn names_relation(sql: &str, schema: &str, name: &str) -> bool {
     }
     let mut ctes = Ctes(Vec::new());
     let _ = stmt.visit(&mut ctes);
-    let found = visit_relations(&*stmt, |relation| {
+    let found = visit_relations(&stmt, |relation| {
         let named = match names::table(relation) {
             Ok((s, t)) => {
                 s == schema && t == name && !(relation.0.len() == 1 && ctes.0.contains(&t))
