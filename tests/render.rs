@@ -1,12 +1,14 @@
 //! Rendering Arrow values the way PostgreSQL prints them in text format, so
 //! in-process results and PG wire results compare equal in SQL logic tests.
 
+use arrow::array::timezone::Tz;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float32Type, Float64Type, IntervalUnit};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
-/// One value in PostgreSQL's text form; `None` for NULL.
-pub fn pg_text(column: &dyn Array, row: usize) -> Option<String> {
+/// One value in PostgreSQL's text form (a timestamp with time zone in
+/// `zone`); `None` for NULL.
+pub fn pg_text(column: &dyn Array, row: usize, zone: &Tz) -> Option<String> {
     if column.is_null(row) {
         return None;
     }
@@ -30,7 +32,7 @@ pub fn pg_text(column: &dyn Array, row: usize) -> Option<String> {
         | DataType::Time32(_)
         | DataType::Time64(_)
         | DataType::Interval(IntervalUnit::MonthDayNano) => {
-            match floe_server::text_forms::temporal_text(&column.slice(row, 1)) {
+            match floe_query::pg_text::column_text(&column.slice(row, 1), false, zone) {
                 Ok(Some(text)) => text.value(0).to_string(),
                 _ => display(column, row),
             }
@@ -60,12 +62,17 @@ fn display(column: &dyn Array, row: usize) -> String {
         .unwrap_or_else(|e| format!("<{e}>"))
 }
 
-/// All rows of the batches as PostgreSQL text.
-pub fn rows(batches: &[RecordBatch]) -> Vec<Vec<Option<String>>> {
+/// All rows of the batches as PostgreSQL text, in `zone`.
+pub fn rows(batches: &[RecordBatch], zone: &Tz) -> Vec<Vec<Option<String>>> {
     let mut out = Vec::new();
     for b in batches {
         for r in 0..b.num_rows() {
-            out.push(b.columns().iter().map(|c| pg_text(c.as_ref(), r)).collect());
+            out.push(
+                b.columns()
+                    .iter()
+                    .map(|c| pg_text(c.as_ref(), r, zone))
+                    .collect(),
+            );
         }
     }
     out

@@ -34,6 +34,8 @@ pub struct InProcess {
     pub engine: Arc<Engine>,
     /// The session's transaction block, as a PG connection would track it.
     pub block: floe_query::transaction::TransactionBlock,
+    /// The session's time zone (`SET TIME ZONE`), as a PG connection keeps it.
+    pub zone: floe_query::zone::SessionZone,
 }
 
 #[async_trait]
@@ -48,13 +50,22 @@ impl AsyncDB for InProcess {
         let mut last = DBOutput::StatementComplete(0);
         for stmt in Engine::parse(sql).map_err(fail)? {
             self.block.check(&stmt).map_err(fail)?;
-            last = match self.engine.execute(stmt).await.map_err(fail)? {
+            if let Some(change) = stmt.sql().and_then(floe_query::zone::zone_statement) {
+                self.zone = change.map_err(fail)?.zone();
+                last = DBOutput::StatementComplete(0);
+                continue;
+            }
+            let zone = self.zone.clone();
+            let output = floe_query::zone::scope(zone.clone(), self.engine.execute(stmt));
+            last = match output.await.map_err(fail)? {
                 Output::Command { rows, .. } => DBOutput::StatementComplete(rows.unwrap_or(0)),
                 Output::Rows(df) => {
                     let df = *df;
                     let width = df.schema().fields().len();
                     let batches = df.collect().await.map_err(|e| fail(e.into()))?;
-                    let rows = crate::render::rows(&batches)
+                    let tz = floe_query::zone::arrow_zone(zone.arrow())
+                        .map_err(|e| SltError(e.to_string()))?;
+                    let rows = crate::render::rows(&batches, &tz)
                         .into_iter()
                         .map(|r| r.into_iter().map(cell).collect())
                         .collect();

@@ -35,6 +35,7 @@ async fn slt_in_process() {
                 Ok(InProcess {
                     engine,
                     block: Default::default(),
+                    zone: Default::default(),
                 })
             }
         });

@@ -398,3 +398,46 @@ def test_issue23_a_write_after_begin_in_one_query_string_is_refused(floe_server)
             conn.execute("ROLLBACK")
         conn.execute("BEGIN; COMMIT; INSERT INTO one_string VALUES (2)")
         assert conn.execute("SELECT x FROM one_string").fetchall() == [(2,)]
+
+
+def test_issue23_each_session_has_its_own_time_zone(floe_shared, monkeypatch):
+    """SET TIME ZONE changes one session's zone (ParameterStatus tells the
+    client); values are written in it over both protocols, and another
+    session stays in UTC. Answers are PostgreSQL 15's."""
+    name = unique_name("tz")
+    with floe_shared.connect() as a, floe_shared.connect() as b:
+        a.execute(f"CREATE TABLE {name} (id int, at timestamptz)")
+        a.execute("SET TIME ZONE 'America/New_York'")
+        assert a.info.parameter_status("TimeZone") == "America/New_York"
+        a.execute(f"INSERT INTO {name} VALUES (1, '2000-01-01 00:00')")
+        for prepare in (False, True):
+            at, text, hour = a.execute(
+                f"SELECT at, at::text, extract(hour FROM at) FROM {name}",
+                prepare=prepare,
+            ).fetchone()
+            assert at == datetime(2000, 1, 1, 5, tzinfo=timezone.utc)
+            assert at.utcoffset() == timedelta(hours=-5)
+            assert text == "2000-01-01 00:00:00-05"
+            assert hour == 0
+        assert b.execute("SHOW timezone").fetchone() == ("UTC",)
+        assert b.execute(f"SELECT at::text FROM {name}").fetchone() == (
+            "2000-01-01 05:00:00+00",
+        )
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            a.execute("SET TIME ZONE 'Mars/Olympus'")
+        a.execute("RESET timezone")
+        assert a.info.parameter_status("TimeZone") == "UTC"
+    # A zone named at connection: in the options, and from PGTZ (which libpq
+    # sends as a startup parameter).
+    with floe_shared.connect(options="-c TimeZone=Asia/Tokyo") as c:
+        assert c.execute("SHOW timezone").fetchone() == ("Asia/Tokyo",)
+        assert c.info.parameter_status("TimeZone") == "Asia/Tokyo"
+        assert c.execute(f"SELECT at::text FROM {name}").fetchone() == (
+            "2000-01-01 14:00:00+09",
+        )
+    monkeypatch.setenv("PGTZ", "Asia/Kolkata")
+    with floe_shared.connect() as d:
+        assert d.execute("SHOW timezone").fetchone() == ("Asia/Kolkata",)
+        assert d.execute(f"SELECT at::text FROM {name}").fetchone() == (
+            "2000-01-01 10:30:00+05:30",
+        )

@@ -688,7 +688,7 @@ async fn copy_to(
     let df = match source {
         CopySource::Query(query) => {
             let plan = engine.plan(Statement::Query(query)).await?;
-            engine.context().execute_logical_plan(plan).await?
+            engine.execute_plan(plan).await?
         }
         CopySource::Table {
             table_name,

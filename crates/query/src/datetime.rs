@@ -24,7 +24,6 @@
 //!   alone or after `UTC`/`GMT` is POSIX's, positive west of Greenwich,
 //!   as in PostgreSQL (`'+07'` is seven hours behind UTC).
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::timezone::Tz;
@@ -38,7 +37,7 @@ use arrow::datatypes::{
     Time64NanosecondType, TimeUnit, TimestampNanosecondType,
 };
 use arrow::error::ArrowError;
-use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeZone};
+use chrono::DateTime;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, exec_err, plan_err};
@@ -52,6 +51,7 @@ use datafusion::scalar::ScalarValue;
 
 use crate::columnar::{answer, arrays};
 use crate::rewrite::rewrite_expressions;
+use crate::zone::{from_wall_clock, pg_zone, to_wall_clock};
 
 const DAY_NANOS: i64 = 86_400_000_000_000;
 
@@ -553,96 +553,6 @@ impl ScalarUDFImpl for TimePlusInterval {
         )?;
         answer(cast(&sum, &of)?, scalar)
     }
-}
-
-/// A time zone as PostgreSQL reads one: an IANA name (any case), or an
-/// offset, POSIX's sign (positive west of Greenwich) when written alone
-/// or after `UTC`/`GMT`.
-pub(crate) fn pg_zone(text: &str) -> Result<Tz> {
-    let name = text.trim();
-    let upper = name.to_ascii_uppercase();
-    if ["UTC", "GMT", "Z", "UCT", "ZULU"].contains(&upper.as_str()) {
-        return Ok(Tz::from_str("+00:00")?);
-    }
-    let body = ["UTC", "GMT"]
-        .iter()
-        .find_map(|p| upper.strip_prefix(p))
-        .unwrap_or(&upper);
-    if let Some(east) = posix_offset(body)
-        && let Ok(tz) = Tz::from_str(&format!(
-            "{}{:02}:{:02}",
-            if east < 0 { '-' } else { '+' },
-            east.abs() / 3600,
-            east.abs() % 3600 / 60
-        ))
-    {
-        return Ok(tz);
-    }
-    if let Ok(tz) = Tz::from_str(name) {
-        return Ok(tz);
-    }
-    // IANA names in any case: `america/new_york` is `America/New_York`.
-    let capitalized: String = name
-        .split_inclusive(['/', '_', '-'])
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase())
-                .unwrap_or_default()
-        })
-        .collect();
-    match Tz::from_str(&capitalized) {
-        Ok(tz) => Ok(tz),
-        Err(_) => plan_err!("time zone \"{name}\" not recognized"),
-    }
-}
-
-/// The offset east of Greenwich, in seconds, of a POSIX offset (`+07`,
-/// `-3:30`, `5`: hours west of Greenwich), if `text` is one.
-fn posix_offset(text: &str) -> Option<i32> {
-    let (west, rest) = match text.strip_prefix('-') {
-        Some(rest) => (-1, rest),
-        None => (1, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let parts = rest
-        .split(':')
-        .map(|p| {
-            (!p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| p.parse::<i32>().ok())
-                .flatten()
-        })
-        .collect::<Option<Vec<i32>>>()?;
-    let (hours, minutes, seconds) = match parts.as_slice() {
-        [h] => (*h, 0, 0),
-        [h, m] => (*h, *m, 0),
-        [h, m, s] => (*h, *m, *s),
-        _ => return None,
-    };
-    (hours <= 23 && minutes < 60 && seconds == 0).then(|| -west * (hours * 3600 + minutes * 60))
-}
-
-/// The instant a wall-clock time in `tz` names: the earlier one when the
-/// clock was set back, and the one before the change when it was set
-/// forward past it (as PostgreSQL resolves them).
-fn from_wall_clock(tz: &Tz, wall: NaiveDateTime) -> i64 {
-    let utc = match tz.from_local_datetime(&wall) {
-        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.naive_utc(),
-        LocalResult::None => {
-            let before = tz
-                .offset_from_utc_datetime(&(wall - chrono::Duration::days(1)))
-                .fix();
-            wall - chrono::Duration::seconds(before.local_minus_utc() as i64)
-        }
-    };
-    utc.and_utc().timestamp_nanos_opt().unwrap_or(i64::MAX)
-}
-
-/// The wall-clock time in `tz` of the instant `nanos`.
-fn to_wall_clock(tz: &Tz, nanos: i64) -> i64 {
-    let instant = DateTime::from_timestamp_nanos(nanos);
-    let offset = tz.offset_from_utc_datetime(&instant.naive_utc()).fix();
-    nanos + offset.local_minus_utc() as i64 * 1_000_000_000
 }
 
 /// `timezone(zone, ts)`: PostgreSQL's `ts AT TIME ZONE zone` (see the

@@ -176,7 +176,7 @@ impl Positions {
 
 async fn run(engine: &Engine, stmt: Statement) -> Result<DataFrame, QueryError> {
     let plan = engine.plan(stmt).await?;
-    Ok(engine.context().execute_logical_plan(plan).await?)
+    engine.execute_plan(plan).await
 }
 
 /// `DELETE FROM t [USING ...] [WHERE ...]`; returns the rows deleted.

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use datafusion::arrow::array::UInt64Array;
 use datafusion::catalog::CatalogProvider;
 use datafusion::common::config::Dialect;
+use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::AnalyzerRule;
@@ -167,6 +168,8 @@ impl Engine {
         ctx.add_analyzer_rule(Arc::new(crate::bytea::PgByteaCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::coercion::PgIntegerCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::timestamp_input::PgTimestampText::new()));
+        ctx.add_analyzer_rule(Arc::new(crate::zone_casts::SessionZoneCasts::new()));
+        ctx.add_analyzer_rule(Arc::new(crate::pg_text::PgTextCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::regexp::PgRegexOperators));
         let checked = Arc::new(crate::overflow::PgCheckedArithmetic::new());
         ctx.add_analyzer_rule(checked.clone());
@@ -216,9 +219,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs `work` (statements on this engine) as `who`.
+    /// Runs `work` (statements on this engine) as `who`, in UTC.
     pub async fn run_as<F: Future>(who: Identity, work: F) -> F::Output {
         SESSION.scope(who, work).await
+    }
+
+    /// Runs `work` as `who`, in a session whose time zone is `zone`.
+    pub async fn run_in<F: Future>(
+        who: Identity,
+        zone: crate::zone::SessionZone,
+        work: F,
+    ) -> F::Output {
+        SESSION.scope(who, crate::zone::scope(zone, work)).await
     }
 
     /// Who the current statement runs as: the session's identity, or the
@@ -408,6 +420,7 @@ impl Engine {
                 | Statement::Savepoint { .. }
                 | Statement::ReleaseSavepoint { .. }
         ) || access::is_access_statement(stmt)
+            || crate::zone::zone_statement(stmt).is_some()
             || matches!(
                 stmt,
                 Statement::Drop {
@@ -417,9 +430,45 @@ impl Engine {
             )
     }
 
+    /// The state the current session's statements plan and run in: the
+    /// engine's, in the session's time zone ([`crate::zone`]).
+    pub fn state(&self) -> SessionState {
+        let mut state = self.ctx.state();
+        let zone = crate::zone::current();
+        if !zone.is_utc() {
+            state.config_mut().options_mut().execution.time_zone = Some(zone.arrow().to_string());
+            // Functions that read the zone when built (`now()`'s type)
+            // are built again for it, as DataFusion's SET does.
+            let options = state.config().options().clone();
+            let updated: Vec<_> = state
+                .scalar_functions()
+                .values()
+                .filter_map(|f| f.inner().with_updated_config(&options).map(Arc::new))
+                .collect();
+            for f in updated {
+                let _ = datafusion::execution::FunctionRegistry::register_udf(&mut state, f);
+            }
+            // Execution reads the settings it was started with.
+            state.mark_start_execution();
+        }
+        state
+    }
+
+    /// Runs a planned statement in the current session's state.
+    pub async fn execute_plan(&self, plan: LogicalPlan) -> Result<DataFrame, QueryError> {
+        Ok(match plan {
+            // Prepared statements and the engine's own DDL live in the
+            // engine's state.
+            LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => {
+                self.ctx.execute_logical_plan(plan).await?
+            }
+            plan => DataFrame::new(self.state(), plan),
+        })
+    }
+
     /// Plans a statement with DataFusion, and checks the session may run it.
     pub async fn plan(&self, stmt: Statement) -> Result<LogicalPlan, QueryError> {
-        let state = self.ctx.state();
+        let state = self.state();
         let plan = plan_statement(&state, &self.datetime, stmt, &self.session()?.user).await?;
         self.authorize(&plan)?;
         Ok(plan)
@@ -444,6 +493,13 @@ impl Engine {
             Parsed::Sql(stmt) => *stmt,
             Parsed::Floe(floe) => return self.execute_floe(floe).await,
         };
+        if let Some(change) = crate::zone::zone_statement(&stmt) {
+            change?;
+            return Err(unsupported(
+                "SET TIME ZONE outside a PostgreSQL session (the zone is a session's; \
+                 HTTP requests and COPY run in UTC)",
+            ));
+        }
         if access::is_access_statement(&stmt) {
             let who = self.session()?;
             return access::execute(self, &who, stmt).await;
@@ -573,7 +629,7 @@ impl Engine {
                     not_a_view(&self.store, &schema, &table)?;
                 }
                 let plan = self.plan(stmt).await?;
-                let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
+                let batches = self.execute_plan(plan).await?.collect().await?;
                 let rows = batches
                     .first()
                     .and_then(|b| b.column_by_name("count"))
@@ -611,7 +667,7 @@ impl Engine {
             Statement::Vacuum(vacuum) => self.vacuum(vacuum).await,
             other => {
                 let plan = self.plan(other).await?;
-                let df = self.ctx.execute_logical_plan(plan).await?;
+                let df = self.execute_plan(plan).await?;
                 Ok(Output::Rows(Box::new(df)))
             }
         }
@@ -633,7 +689,7 @@ impl Engine {
             return Err(unsupported("CREATE TABLE AS with a column list"));
         }
         let plan = self.plan(Statement::Query(query)).await?;
-        let df = self.ctx.execute_logical_plan(plan).await?;
+        let df = self.execute_plan(plan).await?;
         let definition = ddl::from_query(&ct, df.schema().as_arrow())?;
         let Some(handle) = self
             .store

@@ -29,6 +29,7 @@ pub mod names;
 mod output_names;
 mod overflow;
 mod pg_syntax;
+pub mod pg_text;
 pub mod positions;
 mod prune;
 mod regexp;
@@ -45,6 +46,8 @@ mod types;
 pub mod uuid;
 mod views;
 mod width_bucket;
+pub mod zone;
+mod zone_casts;
 
 pub use access::{is_access_statement, masked_text, token_schema};
 pub use engine::{Engine, Output};

@@ -66,8 +66,7 @@ pub(crate) fn name_apart(stmt: &mut Statement) -> Result<Vec<Apart>, QueryError>
     for (position, item) in select.projection.iter_mut().enumerate() {
         let name = match item {
             SelectItem::ExprWithAlias { alias, .. } => folded(alias),
-            SelectItem::UnnamedExpr(SqlExpr::Identifier(id)) => folded(id),
-            SelectItem::UnnamedExpr(expr) => expr.to_string(),
+            SelectItem::UnnamedExpr(expr) => output_name(expr),
             _ => continue,
         };
         let Some(&twin) = seen.get(&name) else {
@@ -92,6 +91,19 @@ pub(crate) fn name_apart(stmt: &mut Statement) -> Result<Vec<Apart>, QueryError>
         apart.push(Apart { position, twin });
     }
     Ok(apart)
+}
+
+/// The name PostgreSQL gives the output column of an unnamed SELECT list
+/// item, where DataFusion's could clash with another column's: a column's
+/// name (its last part), also through casts (`t.id`, `id::text` are `id`);
+/// other expressions as written.
+fn output_name(expr: &SqlExpr) -> String {
+    match expr {
+        SqlExpr::Identifier(id) => folded(id),
+        SqlExpr::CompoundIdentifier(parts) if !parts.is_empty() => folded(&parts[parts.len() - 1]),
+        SqlExpr::Cast { expr, .. } | SqlExpr::Nested(expr) => output_name(expr),
+        other => other.to_string(),
+    }
 }
 
 /// An identifier as DataFusion names a column by it.

@@ -40,10 +40,9 @@ pub fn refuses_setting(stmt: &Statement) -> bool {
 }
 
 /// The error for a `SET` a session may not run: the engine's own settings
-/// (`datafusion.*`) and a time zone other than UTC are the server's, shared
-/// by every session, so one session's `SET` would change every other
-/// session's answers; and a `search_path` that does not start with
-/// `public` would be ignored.
+/// (`datafusion.*`) are the server's, shared by every session, so one
+/// session's `SET` would change every other session's answers; and a
+/// `search_path` that does not start with `public` would be ignored.
 fn refused_setting(stmt: &Statement) -> Option<QueryError> {
     use datafusion::sql::sqlparser::ast::Set;
     if let Statement::ShowVariable { variable } = stmt
@@ -92,14 +91,6 @@ fn refused_setting(stmt: &Statement) -> Option<QueryError> {
                 _ => None,
             }
         }
-        Set::SetTimeZone { value, .. } => refuse_zone(value),
-        Set::SingleAssignment {
-            variable, values, ..
-        } if ["timezone", "time zone", "time_zone"]
-            .contains(&variable.to_string().to_ascii_lowercase().as_str()) =>
-        {
-            values.first().and_then(refuse_zone)
-        }
         _ => None,
     }
 }
@@ -112,16 +103,6 @@ fn server_wide(what: String) -> QueryError {
              answers of every other session)"
         ),
     }
-}
-
-/// The error for setting the time zone to `value`, unless it is UTC.
-fn refuse_zone(value: &datafusion::sql::sqlparser::ast::Expr) -> Option<QueryError> {
-    let zone = setting_text(value);
-    let utc = [
-        "utc", "gmt", "z", "+00:00", "0", "etc/utc", "default", "local",
-    ];
-    (!utc.contains(&zone.to_ascii_lowercase().as_str()))
-        .then(|| server_wide(format!("SET TIME ZONE '{zone}'")))
 }
 
 /// A SET value as text: a string's contents, a name, or the expression.
@@ -558,7 +539,7 @@ pub(crate) fn show_query(stmt: &Statement) -> Option<Result<Statement, QueryErro
     let (column, value) = match name.as_str() {
         "server_version" => fixed("server_version", &floe_common::defaults::server_version()),
         "server_version_num" => fixed("server_version_num", floe_common::defaults::PG_VERSION_NUM),
-        "timezone" | "time zone" => fixed("\"TimeZone\"", "UTC"),
+        "timezone" | "time zone" => fixed("\"TimeZone\"", crate::zone::current().shown()),
         "standard_conforming_strings" | "integer_datetimes" => fixed(&name, "on"),
         "transaction_read_only" | "default_transaction_read_only" => fixed(&name, "off"),
         "server_encoding" => fixed(&name, "UTF8"),

@@ -210,6 +210,27 @@ fn name(parser: &mut Parser) -> Result<String, ParserError> {
     Ok(names::ident(&parser.parse_identifier()?))
 }
 
+/// The syntax error of `SET TIME ZONE = ...` or `SET TIME ZONE TO ...`,
+/// if the parser stands at one: PostgreSQL's grammar has no such form,
+/// though sqlparser reads it as `SET TIME ZONE ...`.
+fn zone_assignment(parser: &Parser) -> Option<ParserError> {
+    let value_at = [
+        (&["set", "time", "zone"][..], 3),
+        (&["set", "local", "time", "zone"][..], 4),
+        (&["set", "session", "time", "zone"][..], 4),
+    ]
+    .into_iter()
+    .find(|(words, _)| at_words(parser, words))?
+    .1;
+    let next = parser.peek_nth_token(value_at);
+    let assigns = match &next.token {
+        Token::Eq => true,
+        Token::Word(w) => w.quote_style.is_none() && w.value.eq_ignore_ascii_case("to"),
+        _ => false,
+    };
+    assigns.then(|| expected("a time zone", &next))
+}
+
 /// Floe's statement at the parser, if it stands at one.
 fn parse_floe(parser: &mut Parser) -> Option<Result<FloeStatement, ParserError>> {
     let parse: fn(&mut Parser) -> Result<FloeStatement, ParserError> =
@@ -398,6 +419,9 @@ impl Engine {
             let start = parser.peek_token();
             if start.token == Token::EOF {
                 break;
+            }
+            if let Some(e) = zone_assignment(&parser) {
+                return Err(parse_error(e));
             }
             let statement = if let Some(floe) = parse_floe(&mut parser) {
                 Parsed::Floe(floe.map_err(parse_error)?)

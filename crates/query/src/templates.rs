@@ -14,7 +14,10 @@
 //! PostgreSQL does, and refuses a `%` pattern with an error rather than
 //! guess.
 
+use std::str::FromStr;
 use std::sync::Arc;
+
+use arrow::array::timezone::Tz;
 
 use arrow::array::{Array, ArrayRef, AsArray, StringArray, TimestampNanosecondArray};
 use arrow::compute::cast;
@@ -190,11 +193,37 @@ fn ordinal_suffix(n: i64, upper: bool) -> &'static str {
     }
 }
 
-/// A date and time to write: the value and whether it has a time zone
-/// (the session's, UTC).
+/// A date and time to write: the wall-clock time, and for a timestamp
+/// with time zone the session's zone there.
 struct Moment {
     at: NaiveDateTime,
-    zoned: bool,
+    zone: Option<MomentZone>,
+}
+
+/// A zone at one instant: its offset east of Greenwich in seconds and its
+/// abbreviation (`EST`, or the offset for a zone given as one).
+struct MomentZone {
+    east: i32,
+    abbreviation: String,
+}
+
+impl MomentZone {
+    /// Zone `zone` (as Arrow names it) at the instant `utc`.
+    fn at(zone: &str, tz: &Tz, utc: NaiveDateTime) -> MomentZone {
+        use chrono::{Offset, TimeZone};
+        use chrono_tz::OffsetName;
+        let east = tz.offset_from_utc_datetime(&utc).fix().local_minus_utc();
+        let abbreviation = match chrono_tz::Tz::from_str(zone) {
+            _ if zone == "UTC" => "UTC".to_string(),
+            Ok(named) => named
+                .offset_from_utc_datetime(&utc)
+                .abbreviation()
+                .map(str::to_string)
+                .unwrap_or_else(|| crate::pg_text::offset(east)),
+            Err(_) => crate::pg_text::offset(east),
+        };
+        MomentZone { east, abbreviation }
+    }
 }
 
 /// `at` written with `template` (see the module's doc).
@@ -299,15 +328,21 @@ fn write(template: &[Piece], moment: &Moment) -> String {
             "A.M." | "P.M." => cased(if pm { "P.M." } else { "A.M." }, written),
             "AD" | "BC" => cased(if bc { "BC" } else { "AD" }, written),
             "A.D." | "B.C." => cased(if bc { "B.C." } else { "A.D." }, written),
-            "TZ" => {
-                if moment.zoned {
-                    cased("UTC", written)
-                } else {
-                    String::new()
-                }
+            "TZ" => match &moment.zone {
+                Some(zone) => cased(&zone.abbreviation, written),
+                None => String::new(),
+            },
+            // A timestamp without time zone has UTC's offsets.
+            "TZH" => {
+                let east = moment.zone.as_ref().map_or(0, |z| z.east);
+                let sign = if east < 0 { '-' } else { '+' };
+                format!("{sign}{:02}", east.unsigned_abs() / 3600)
             }
-            "TZH" | "OF" => "+00".to_string(),
-            "TZM" => "00".to_string(),
+            "TZM" => {
+                let east = moment.zone.as_ref().map_or(0, |z| z.east);
+                format!("{:02}", east.unsigned_abs() % 3600 / 60)
+            }
+            "OF" => crate::pg_text::offset(moment.zone.as_ref().map_or(0, |z| z.east)),
             _ => written.to_string(),
         };
         out.push_str(&text);
@@ -348,6 +383,8 @@ struct Read {
     pm: Option<bool>,
     bc: bool,
     offset_seconds: i32,
+    /// Whether the text gave its offset (TZH, TZM).
+    zoned: bool,
 }
 
 /// The digits at the start of `input` (at most `width`, or as many as
@@ -495,8 +532,12 @@ fn read(function: &str, template_text: &str, input: &str) -> Result<Read> {
                         fields.bc = upper.starts_with('B');
                         rest = &rest[len..];
                     }
-                    "TZH" => fields.offset_seconds += number!(3, keyword) as i32 * 3600,
+                    "TZH" => {
+                        fields.zoned = true;
+                        fields.offset_seconds += number!(3, keyword) as i32 * 3600
+                    }
                     "TZM" => {
+                        fields.zoned = true;
                         let m = number!(2, keyword) as i32;
                         fields.offset_seconds +=
                             if fields.offset_seconds < 0 { -m } else { m } * 60;
@@ -669,6 +710,19 @@ impl ScalarUDFImpl for Templated {
         })
     }
 
+    fn with_updated_config(
+        &self,
+        config: &datafusion::common::config::ConfigOptions,
+    ) -> Option<ScalarUDF> {
+        // DataFusion's forms read text without a zone in the session's.
+        let inner = self.inner.inner().with_updated_config(config)?;
+        Some(ScalarUDF::new_from_impl(Templated {
+            kind: self.kind,
+            inner,
+            signature: self.signature.clone(),
+        }))
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         if args.args.len() != 2 {
             return self.inner.invoke_with_args(args);
@@ -679,8 +733,16 @@ impl ScalarUDFImpl for Templated {
         };
         let templates = cast(templates, &DataType::Utf8)?;
         let templates: &StringArray = templates.as_string();
+        // The session's time zone.
+        let zone = args
+            .config_options
+            .execution
+            .time_zone
+            .clone()
+            .unwrap_or_else(|| "UTC".into());
+        let tz = crate::zone::arrow_zone(&zone)?;
         let out: ArrayRef = match self.kind {
-            Kind::Char => Arc::new(self.to_char(value, templates)?),
+            Kind::Char => Arc::new(self.to_char(value, templates, &zone, &tz)?),
             Kind::Date | Kind::Timestamp => {
                 let text = cast(value, &DataType::Utf8)?;
                 let text: &StringArray = text.as_string();
@@ -692,11 +754,21 @@ impl ScalarUDFImpl for Templated {
                     }
                     let fields = read(self.name_of(), templates.value(i), text.value(i))?;
                     let at = moment_of(&fields, self.name_of(), text.value(i))?;
-                    let at = match self.kind {
-                        Kind::Date => at.date().and_time(NaiveTime::MIN),
-                        _ => at,
+                    let instant = match self.kind {
+                        Kind::Date => at
+                            .date()
+                            .and_time(NaiveTime::MIN)
+                            .and_utc()
+                            .timestamp_nanos_opt(),
+                        // Without an offset in the text, its time is the
+                        // session zone's wall-clock time.
+                        _ if !fields.zoned => at
+                            .and_utc()
+                            .timestamp_nanos_opt()
+                            .map(|_| crate::zone::from_wall_clock(&tz, at)),
+                        _ => at.and_utc().timestamp_nanos_opt(),
                     };
-                    match at.and_utc().timestamp_nanos_opt() {
+                    match instant {
                         Some(n) => nanos.push(Some(n)),
                         None => {
                             return exec_err!(
@@ -719,7 +791,15 @@ impl ScalarUDFImpl for Templated {
 }
 
 impl Templated {
-    fn to_char(&self, value: &ArrayRef, templates: &StringArray) -> Result<StringArray> {
+    /// `to_char(value, template)`; a timestamp with time zone is written as
+    /// the wall-clock time in `zone` (`tz`), the session's.
+    fn to_char(
+        &self,
+        value: &ArrayRef,
+        templates: &StringArray,
+        zone: &str,
+        tz: &Tz,
+    ) -> Result<StringArray> {
         let zoned = matches!(value.data_type(), DataType::Timestamp(_, Some(_)));
         let nanos: ArrayRef = match value.data_type() {
             DataType::Time32(_) | DataType::Time64(_) => {
@@ -747,8 +827,19 @@ impl Templated {
             if last.as_ref().is_none_or(|(t, _)| t != template) {
                 last = Some((template.to_string(), pieces(template)));
             }
-            let at = chrono::DateTime::from_timestamp_nanos(nanos.value(i)).naive_utc();
-            let moment = Moment { at, zoned };
+            let utc = chrono::DateTime::from_timestamp_nanos(nanos.value(i)).naive_utc();
+            let moment = if zoned {
+                let zone = MomentZone::at(zone, tz, utc);
+                Moment {
+                    at: utc + chrono::Duration::seconds(zone.east as i64),
+                    zone: Some(zone),
+                }
+            } else {
+                Moment {
+                    at: utc,
+                    zone: None,
+                }
+            };
             out.push(Some(write(&last.as_ref().expect("set above").1, &moment)));
         }
         Ok(StringArray::from(out))

@@ -1,11 +1,16 @@
-//! Text read as a `timestamp` (without time zone) as PostgreSQL reads it:
-//! a time zone written after the time is ignored, so
-//! `'2021-01-01 00:00:00+02'::timestamp` is `2021-01-01 00:00:00`.
-//! DataFusion's cast converts such text to UTC instead (`2020-12-31
-//! 22:00:00`), which would store a different wall-clock time on INSERT.
-//! Every cast of text to a timestamp without time zone in a plan, written
-//! or added by INSERT and type coercion, reads the text without its zone
-//! first ([`PgTimestampText`], after type coercion).
+//! Text read as a timestamp as PostgreSQL reads it:
+//!
+//! - as a `timestamp` (without time zone), a time zone written after the
+//!   time is ignored, so `'2021-01-01 00:00:00+02'::timestamp` is
+//!   `2021-01-01 00:00:00`. DataFusion's cast converts such text to UTC
+//!   instead (`2020-12-31 22:00:00`), which would store a different
+//!   wall-clock time on INSERT;
+//! - a time of day without seconds (`2021-01-01 10:30`) has zero seconds;
+//!   DataFusion's cast refuses it.
+//!
+//! Every cast of text to a timestamp in a plan, written or added by INSERT
+//! and type coercion, reads the text so first ([`PgTimestampText`], after
+//! type coercion).
 
 use std::sync::Arc;
 
@@ -25,6 +30,27 @@ use datafusion::scalar::ScalarValue;
 use crate::rewrite::rewrite_cast_operands;
 
 const NAME: &str = "pg_timestamp_text";
+const ZONED_NAME: &str = "pg_timestamptz_text";
+
+/// `text` with `:00` seconds after a time of day written without them
+/// (`10:30` is `10:30:00`).
+pub(crate) fn with_seconds(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(colon) = text.find(':') else {
+        return text.into();
+    };
+    let bytes = text.as_bytes();
+    let minutes = bytes.get(colon + 1..colon + 3);
+    let after = bytes.get(colon + 3);
+    match (minutes, after) {
+        (Some(m), after)
+            if m.iter().all(u8::is_ascii_digit)
+                && after.is_none_or(|c| !c.is_ascii_digit() && *c != b':' && *c != b'.') =>
+        {
+            format!("{}:00{}", &text[..colon + 3], &text[colon + 3..]).into()
+        }
+        _ => text.into(),
+    }
+}
 
 /// `text` without the time zone written after its time of day, if any
 /// (`Z`, `+02`, `-05:30`, ` EST`, ` America/New_York`). Text without a
@@ -56,6 +82,7 @@ fn is_text(t: &DataType) -> bool {
 #[derive(Debug)]
 pub struct PgTimestampText {
     udf: Arc<ScalarUDF>,
+    zoned: Arc<ScalarUDF>,
 }
 
 impl Default for PgTimestampText {
@@ -66,27 +93,34 @@ impl Default for PgTimestampText {
 
 impl PgTimestampText {
     pub fn new() -> PgTimestampText {
-        PgTimestampText {
-            udf: Arc::new(ScalarUDF::new_from_impl(WithoutZone {
+        let reader = |keeps_zone| {
+            Arc::new(ScalarUDF::new_from_impl(TimestampText {
+                keeps_zone,
                 signature: Signature::any(1, Volatility::Immutable),
-            })),
+            }))
+        };
+        PgTimestampText {
+            udf: reader(false),
+            zoned: reader(true),
         }
     }
 
-    /// `expr` without its zone, if it is text cast (in `schema`) to a
-    /// timestamp without time zone and not already read so.
+    /// `expr` read as PostgreSQL reads it (see the module's doc), if it is
+    /// text cast (in `schema`) to a timestamp and not already read so.
     fn read(&self, expr: &Expr, to: &DataType, schema: &DFSchema) -> Option<Expr> {
-        if !matches!(to, DataType::Timestamp(_, None)) {
-            return None;
-        }
-        if matches!(expr, Expr::ScalarFunction(f) if f.name() == NAME) {
+        let reader = match to {
+            DataType::Timestamp(_, None) => &self.udf,
+            DataType::Timestamp(_, Some(_)) => &self.zoned,
+            _ => return None,
+        };
+        if matches!(expr, Expr::ScalarFunction(f) if f.name() == NAME || f.name() == ZONED_NAME) {
             return None;
         }
         if !is_text(&expr.get_type(schema).ok()?) {
             return None;
         }
         Some(Expr::ScalarFunction(ScalarFunction::new_udf(
-            self.udf.clone(),
+            reader.clone(),
             vec![expr.clone()],
         )))
     }
@@ -103,15 +137,17 @@ impl AnalyzerRule for PgTimestampText {
 }
 
 /// `pg_timestamp_text(t)`: the text `t` without its zone (see
-/// [`without_zone`]).
+/// [`without_zone`]) and with seconds ([`with_seconds`]);
+/// `pg_timestamptz_text(t)` keeps the zone.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct WithoutZone {
+struct TimestampText {
+    keeps_zone: bool,
     signature: Signature,
 }
 
-impl ScalarUDFImpl for WithoutZone {
+impl ScalarUDFImpl for TimestampText {
     fn name(&self) -> &str {
-        NAME
+        if self.keeps_zone { ZONED_NAME } else { NAME }
     }
 
     fn signature(&self) -> &Signature {
@@ -131,7 +167,12 @@ impl ScalarUDFImpl for WithoutZone {
             let text: &StringArray = text.as_string();
             Ok(Arc::new(
                 text.iter()
-                    .map(|t| t.map(without_zone))
+                    .map(|t| {
+                        t.map(|t| {
+                            let t = if self.keeps_zone { t } else { without_zone(t) };
+                            with_seconds(t).into_owned()
+                        })
+                    })
                     .collect::<StringArray>(),
             ))
         };

@@ -58,7 +58,10 @@ const CATALOG_TYPES: &[&str] = &[
 /// Whether `statement` goes through the protocol library (its statement
 /// hooks and its compatibility rewrites) rather than straight to Floe.
 pub(crate) fn needs_client_compat(statement: &Statement) -> bool {
-    if floe_query::answers_show(statement) || floe_query::refuses_setting(statement) {
+    if floe_query::answers_show(statement)
+        || floe_query::refuses_setting(statement)
+        || floe_query::zone::zone_statement(statement).is_some()
+    {
         return false;
     }
     match statement {

@@ -17,7 +17,7 @@ pub mod login;
 pub mod pg;
 pub mod rows;
 mod session;
-pub mod text_forms;
+mod text_forms;
 pub mod tls;
 
 use std::future::Future;

@@ -218,14 +218,18 @@ impl Authenticate {
             .session_extensions()
             .insert::<Arc<ConnectionHandle>>(handle);
         client.session_extensions().insert::<ConnectionGuard>(guard);
+        let zone = crate::session::startup_zone(client)
+            .map_err(|e| pg_fatal(Status::InvalidParameterValue.sqlstate(), e.to_string()))?;
         let mut parameters = DefaultServerParameterProvider::default();
         parameters.is_superuser = auth.is_superuser(&who);
         parameters.server_version = floe_common::defaults::server_version();
+        parameters.time_zone = zone.shown().to_string();
         self.live.touch();
         client.session_extensions().insert(crate::session::Session {
             activity: auth.activity().open(who.clone()),
             identity: who,
             live: self.live.clone(),
+            zone: std::sync::Mutex::new(zone),
         });
         finish_authentication(client, &parameters).await
     }

@@ -43,7 +43,7 @@ use floe_query::datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use floe_query::datafusion::prelude::{DataFrame, SessionContext};
 use floe_query::datafusion::sql::sqlparser::ast::Statement;
 use floe_query::{Engine, FloeStatement, Output, Parsed};
-use futures::{Sink, StreamExt, stream};
+use futures::{Sink, SinkExt, StreamExt, stream};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -288,7 +288,7 @@ impl FloeHook {
     ) -> PgWireResult<Response> {
         let session = session(client)?;
         refuse_write_in_block(client, &stmt)?;
-        let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+        let options = session.format_options(client);
         self.execute(&session, stmt, options).await
     }
 
@@ -298,6 +298,19 @@ impl FloeHook {
         stmt: Parsed,
         options: Arc<FormatOptions>,
     ) -> PgWireResult<Response> {
+        if let Some(change) = stmt.sql().and_then(floe_query::zone::zone_statement) {
+            let zone = change.map_err(|e| pg_error(&e))?.zone();
+            session.set_zone(zone);
+            let tag = match stmt.sql() {
+                Some(Statement::Reset(_)) => "RESET",
+                _ => "SET",
+            };
+            return Ok(Response::Execution(Tag::new(tag)));
+        }
+        // A SET TIME ZONE earlier in the same query string counts.
+        let mut options = (*options).clone();
+        options.time_zone = session.zone().arrow().to_string();
+        let options = Arc::new(options);
         session
             .track(&stmt.clone(), async {
                 match self.engine.execute(stmt).await.map_err(|e| pg_error(&e))? {
@@ -336,11 +349,9 @@ impl CursorGuard {
         };
         for declare in stmts {
             if let Some(query) = &declare.for_query
-                && let Err(e) = Engine::run_as(
-                    session.identity.clone(),
-                    self.engine.plan(Statement::Query(query.clone())),
-                )
-                .await
+                && let Err(e) = session
+                    .run(self.engine.plan(Statement::Query(query.clone())))
+                    .await
             {
                 return Some(pg_error(&e));
             }
@@ -439,7 +450,8 @@ async fn plan_as_session(
         _ => return Ok(placeholder_plan()),
     };
     let session = session(client)?;
-    Engine::run_as(session.identity.clone(), engine.plan(sql.as_ref().clone()))
+    session
+        .run(engine.plan(sql.as_ref().clone()))
         .await
         .map_err(|e| pg_error(&e))
 }
@@ -715,6 +727,16 @@ impl ExtendedQueryHandler for FloeExtended {
         };
         let types = ordered_parameter_types(plan)?;
         let type_refs: Vec<Option<&DataType>> = types.iter().map(Option::as_ref).collect();
+        if floe_query::zone::zone_statement(stmt).is_some() {
+            let session = session(client)?;
+            let options = session.format_options(client);
+            let hook = FloeHook {
+                engine: self.engine.clone(),
+            };
+            let response = hook.execute(&session, stmt.clone().into(), options).await?;
+            announce_zone(client, &session).await?;
+            return Ok(response);
+        }
         let params = match uuid_parameters_as_text(portal) {
             Some(portal) => deserialize_parameters(&portal, &type_refs)?,
             None => deserialize_parameters(portal, &type_refs)?,
@@ -730,7 +752,7 @@ impl ExtendedQueryHandler for FloeExtended {
         let stmt = &Parsed::from(stmt.clone());
         let session = session(client)?;
         refuse_write_in_block(client, stmt)?;
-        let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+        let options = session.format_options(client);
         if Engine::executes_itself(stmt) {
             return FloeHook {
                 engine: self.engine.clone(),
@@ -749,10 +771,9 @@ impl ExtendedQueryHandler for FloeExtended {
                     .map_err(pg_stream_error)?;
                 let df = self
                     .engine
-                    .context()
-                    .execute_logical_plan(plan)
+                    .execute_plan(plan)
                     .await
-                    .map_err(pg_stream_error)?;
+                    .map_err(|e| pg_error(&e))?;
                 if matches!(stmt.sql(), Some(Statement::Insert(_))) {
                     let batches = df.collect().await.map_err(pg_stream_error)?;
                     let rows = batches
@@ -771,6 +792,23 @@ impl ExtendedQueryHandler for FloeExtended {
             })
             .await
     }
+}
+
+/// Tells the client the session's time zone (a ParameterStatus message,
+/// as PostgreSQL sends after `SET TIME ZONE`).
+async fn announce_zone<C>(client: &mut C, session: &Session) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    use datafusion_postgres::pgwire::messages::startup::ParameterStatus;
+    client
+        .send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+            "TimeZone".into(),
+            session.zone().shown().to_string(),
+        )))
+        .await?;
+    Ok(())
 }
 
 /// Statements the library's parser rejects are syntax errors (42601).
@@ -865,7 +903,7 @@ impl SimpleQueryHandler for FloeSimple {
             let hook = FloeHook {
                 engine: self.engine.clone(),
             };
-            let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+            let options = session.format_options(client);
             let mut responses = Vec::with_capacity(statements.len());
             // Within one query string the client's transaction status is
             // still the one before it, so the block is followed here.
@@ -876,7 +914,12 @@ impl SimpleQueryHandler for FloeSimple {
                 let outcome = match block.check(&stmt) {
                     Err(e) => Err(pg_error(&e)),
                     Ok(()) if runs_as_written(&stmt) => {
-                        hook.execute(&session, stmt, options.clone()).await
+                        let sets_zone = stmt.sql().and_then(floe_query::zone::zone_statement);
+                        let outcome = hook.execute(&session, stmt, options.clone()).await;
+                        if outcome.is_ok() && sets_zone.is_some() {
+                            announce_zone(client, &session).await?;
+                        }
+                        outcome
                     }
                     Ok(()) => {
                         let answered =

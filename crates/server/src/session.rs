@@ -12,6 +12,7 @@ use datafusion_postgres::pgwire::messages::response::TransactionStatus;
 use floe_common::Status;
 use floe_query::floe_auth::Identity;
 use floe_query::floe_auth::activity::SessionGuard;
+use floe_query::zone::SessionZone;
 use floe_query::{Engine, Parsed};
 
 use crate::errors::{pg_error, pg_fatal};
@@ -61,6 +62,8 @@ pub(crate) struct Session {
     pub(crate) activity: SessionGuard,
     /// Its activity, for the idle-session timeout.
     pub(crate) live: Arc<Liveness>,
+    /// Its time zone (`SET TIME ZONE`).
+    pub(crate) zone: std::sync::Mutex<SessionZone>,
 }
 
 impl Session {
@@ -74,12 +77,82 @@ impl Session {
         use std::sync::atomic::Ordering;
         let running = self.activity.begin(stmt.text());
         self.live.running.fetch_add(1, Ordering::Relaxed);
-        let result = Engine::run_as(self.identity.clone(), work).await;
+        let result = self.run(work).await;
         self.live.touch();
         self.live.running.fetch_sub(1, Ordering::Relaxed);
         running.finish(&outcome(&result));
         result
     }
+}
+
+impl Session {
+    /// The session's time zone.
+    pub(crate) fn zone(&self) -> SessionZone {
+        self.zone.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Changes the session's time zone.
+    pub(crate) fn set_zone(&self, zone: SessionZone) {
+        *self.zone.lock().unwrap_or_else(|e| e.into_inner()) = zone;
+    }
+
+    /// Runs `work` (statements on the engine) as this session's user, in
+    /// its time zone.
+    pub(crate) async fn run<F: std::future::Future>(&self, work: F) -> F::Output {
+        Engine::run_in(self.identity.clone(), self.zone(), work).await
+    }
+
+    /// The client's format options, with the session's time zone.
+    pub(crate) fn format_options(
+        &self,
+        client: &(impl ClientInfo + ?Sized),
+    ) -> Arc<datafusion_postgres::pgwire::types::format::FormatOptions> {
+        let mut options =
+            datafusion_postgres::pgwire::types::format::FormatOptions::from_client_metadata(
+                client.metadata(),
+            );
+        options.time_zone = self.zone().arrow().to_string();
+        Arc::new(options)
+    }
+}
+
+/// The time zone a client's startup message names, or UTC: a `TimeZone`
+/// parameter (JDBC drivers send one, libpq sends `PGTZ` as one) or
+/// `-c TimeZone=...` in its `options`.
+pub(crate) fn startup_zone(
+    client: &(impl ClientInfo + ?Sized),
+) -> Result<SessionZone, floe_query::QueryError> {
+    let metadata = client.metadata();
+    let parameter = metadata
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("timezone"))
+        .map(|(_, value)| value.clone());
+    let option = metadata
+        .get("options")
+        .and_then(|options| option_value(options, "timezone"));
+    match option.or(parameter) {
+        Some(value) => SessionZone::parse(&value),
+        None => Ok(SessionZone::utc()),
+    }
+}
+
+/// The value `options` (`-c name=value --name=value ...`) gives `name`
+/// (any case), the last one written.
+fn option_value(options: &str, name: &str) -> Option<String> {
+    let mut words = options.split_whitespace();
+    let mut found = None;
+    while let Some(word) = words.next() {
+        let setting = match word {
+            "-c" => words.next(),
+            w => w.strip_prefix("-c").or_else(|| w.strip_prefix("--")),
+        };
+        if let Some((key, value)) = setting.and_then(|s| s.split_once('='))
+            && key.eq_ignore_ascii_case(name)
+        {
+            found = Some(value.to_string());
+        }
+    }
+    found
 }
 
 /// `ok`, or the SQLSTATE a statement failed with.
@@ -119,3 +192,6 @@ pub(crate) fn session<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Se
     session.live.touch();
     Ok(session)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,3 +1,5 @@
+use chrono::{NaiveDateTime, Offset, TimeZone};
+
 use super::*;
 
 fn east_seconds(zone: &str) -> i32 {

@@ -56,3 +56,12 @@ fn order_by_a_shared_name_is_ambiguous() {
     let err = name_apart(&mut stmt).unwrap_err();
     assert!(err.to_string().contains("x"), "{err}");
 }
+
+#[test]
+fn a_column_keeps_its_name_through_a_cast_and_a_qualifier() {
+    // PostgreSQL names `id::text` and `t.id` both `id`.
+    let (sql, apart) = renamed("SELECT id, id::text, t.id FROM t");
+    assert_eq!(apart.len(), 2, "{sql}");
+    assert!(sql.contains("id::TEXT AS id__floe_apart_1"), "{sql}");
+    assert!(sql.contains("t.id AS id__floe_apart_2"), "{sql}");
+}

@@ -152,3 +152,15 @@ fn statements_keep_their_own_text() {
         ]
     );
 }
+
+// PostgreSQL 15: `SET TIME ZONE = '+08'` is a syntax error (42601) while
+// `SET timezone = '+08'` and `SET TIME ZONE '+08'` set the zone.
+#[test]
+fn issue23_set_time_zone_takes_no_equals_sign() {
+    for sql in ["SET TIME ZONE = '+08'", "SET TIME ZONE TO 'UTC'"] {
+        let e = error(sql);
+        assert!(e.contains("42601") || e.contains("Expected"), "{sql}: {e}");
+    }
+    assert!(one("SET timezone = '+08'").sql().is_some());
+    assert!(one("SET TIME ZONE '+08'").sql().is_some());
+}

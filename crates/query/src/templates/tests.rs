@@ -5,7 +5,11 @@ fn at(s: &str) -> NaiveDateTime {
 }
 
 fn written(template: &str, s: &str, zoned: bool) -> String {
-    write(&pieces(template), &Moment { at: at(s), zoned })
+    let zone = zoned.then(|| MomentZone {
+        east: 0,
+        abbreviation: "UTC".into(),
+    });
+    write(&pieces(template), &Moment { at: at(s), zone })
 }
 
 // Every expected text below is PostgreSQL 15's.

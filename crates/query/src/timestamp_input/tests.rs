@@ -20,3 +20,19 @@ fn zones_after_the_time_are_dropped() {
         assert_eq!(without_zone(text), read, "{text}");
     }
 }
+
+// PostgreSQL 15 reads a time of day without seconds as zero seconds.
+#[test]
+fn a_time_without_seconds_has_zero_seconds() {
+    for (text, read) in [
+        ("2000-03-12 00:00", "2000-03-12 00:00:00"),
+        ("2000-03-01 05:00Z", "2000-03-01 05:00:00Z"),
+        ("2000-03-01 05:00+02", "2000-03-01 05:00:00+02"),
+        ("2000-03-01 05:00 EST", "2000-03-01 05:00:00 EST"),
+        ("2000-03-01 05:00:07", "2000-03-01 05:00:07"),
+        ("2000-03-01 05:00:07.5+02:00", "2000-03-01 05:00:07.5+02:00"),
+        ("2000-03-01", "2000-03-01"),
+    ] {
+        assert_eq!(with_seconds(text), read, "{text}");
+    }
+}

@@ -42,14 +42,15 @@ fn dates_and_timestamps_are_written_as_postgresql_writes_them() {
     // make_date(10001, 1, 27) and a date before year 1.
     assert_eq!(day(2_933_289).unwrap(), "10001-01-27");
     assert_eq!(day(-719_528).unwrap(), "0001-01-01 BC");
-    assert_eq!(timestamp(0, "").unwrap(), "1970-01-01 00:00:00");
+    let utc = crate::zone::arrow_zone("UTC").unwrap();
+    assert_eq!(timestamp(0, None).unwrap(), "1970-01-01 00:00:00");
     assert_eq!(
-        timestamp(1_500_000, "+00").unwrap(),
+        timestamp(1_500_000, Some(&utc)).unwrap(),
         "1970-01-01 00:00:01.5+00"
     );
-    assert_eq!(timestamp(-1, "").unwrap(), "1969-12-31 23:59:59.999999");
+    assert_eq!(timestamp(-1, None).unwrap(), "1969-12-31 23:59:59.999999");
     assert_eq!(
-        timestamp(-62_167_219_200_000_000 - 1, "+00").unwrap(),
+        timestamp(-62_167_219_200_000_000 - 1, Some(&utc)).unwrap(),
         "0002-12-31 23:59:59.999999+00 BC"
     );
 }
@@ -85,4 +86,25 @@ fn intervals_are_written_as_postgresql_writes_them() {
         "00:00:01.5"
     );
     assert_eq!(interval(IntervalMonthDayNano::new(-1, 0, 0)), "-1 mons");
+}
+
+#[test]
+fn timestamps_with_time_zone_are_written_in_the_session_zone() {
+    // 2000-07-01 12:00:00 UTC.
+    let noon = 962_452_800_000_000;
+    let zone = |name: &str| crate::zone::arrow_zone(name).unwrap();
+    assert_eq!(
+        timestamp(noon, Some(&zone("America/New_York"))).unwrap(),
+        "2000-07-01 08:00:00-04"
+    );
+    assert_eq!(
+        timestamp(noon, Some(&zone("+05:30"))).unwrap(),
+        "2000-07-01 17:30:00+05:30"
+    );
+    assert_eq!(
+        timestamp(noon, Some(&zone("-07:00"))).unwrap(),
+        "2000-07-01 05:00:00-07"
+    );
+    assert_eq!(offset(-(3 * 3600 + 1800)), "-03:30");
+    assert_eq!(offset(1172), "+00:19:32");
 }
