@@ -50,6 +50,8 @@ pub enum Status {
     DataException,
     /// 22023: an option or argument has an invalid value.
     InvalidParameterValue,
+    /// 22025: a LIKE pattern ends with its escape character.
+    InvalidEscapeSequence,
     /// 22003: a number is out of range for its type.
     NumericValueOutOfRange,
     /// 22012: division by zero.
@@ -127,6 +129,7 @@ impl Status {
             Status::BadCopyFileFormat => "22P04",
             Status::DataException => "22000",
             Status::InvalidParameterValue => "22023",
+            Status::InvalidEscapeSequence => "22025",
             Status::NumericValueOutOfRange => "22003",
             Status::DivisionByZero => "22012",
             Status::InvalidWidthBucketArgument => "2201G",
@@ -187,6 +190,7 @@ impl Status {
             | Status::InvalidTextRepresentation
             | Status::BadCopyFileFormat
             | Status::InvalidParameterValue
+            | Status::InvalidEscapeSequence
             | Status::NumericValueOutOfRange
             | Status::DivisionByZero
             | Status::InvalidWidthBucketArgument
@@ -204,7 +208,7 @@ impl Status {
     }
 }
 
-const ALL: [Status; 44] = [
+const ALL: [Status; 45] = [
     Status::WrongObjectType,
     Status::InvalidPassword,
     Status::InvalidAuthorization,
@@ -228,6 +232,7 @@ const ALL: [Status; 44] = [
     Status::InvalidTextRepresentation,
     Status::BadCopyFileFormat,
     Status::InvalidParameterValue,
+    Status::InvalidEscapeSequence,
     Status::NumericValueOutOfRange,
     Status::DivisionByZero,
     Status::InvalidWidthBucketArgument,

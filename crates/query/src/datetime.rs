@@ -451,22 +451,35 @@ impl ScalarUDFImpl for TimestampMinus {
 }
 
 /// `pg_date_trunc_time(unit, t)`: `date_trunc` of a time of day, as an
-/// interval (PostgreSQL truncates the time's interval).
+/// interval (PostgreSQL truncates the time's interval). The time is
+/// rounded to microseconds first, as PostgreSQL reads it; units of a day
+/// or more truncate it to zero.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct TimeTrunc {
-    inner: ScalarUDF,
     signature: Signature,
 }
 
 impl TimeTrunc {
     fn new() -> TimeTrunc {
         TimeTrunc {
-            inner: datafusion::functions::datetime::date_trunc()
-                .as_ref()
-                .clone(),
             signature: Signature::any(2, Volatility::Immutable),
         }
     }
+}
+
+/// The nanoseconds a time of day is truncated to multiples of, for
+/// `unit`; 0 for units of a day or more.
+fn time_unit_nanos(unit: &str) -> Result<i64> {
+    Ok(match unit.to_ascii_lowercase().as_str() {
+        "microsecond" | "microseconds" | "us" => 1_000,
+        "millisecond" | "milliseconds" | "ms" => 1_000_000,
+        "second" | "seconds" | "s" => 1_000_000_000,
+        "minute" | "minutes" | "m" => 60_000_000_000,
+        "hour" | "hours" | "h" => 3_600_000_000_000,
+        "day" | "days" | "week" | "weeks" | "month" | "months" | "quarter" | "year" | "years"
+        | "decade" | "century" | "millennium" => 0,
+        other => return exec_err!("unit \"{other}\" not supported for type interval"),
+    })
 }
 
 impl ScalarUDFImpl for TimeTrunc {
@@ -483,22 +496,28 @@ impl ScalarUDFImpl for TimeTrunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let rows = args.number_rows;
-        let Some(time) = args.arg_fields.get(1).cloned() else {
+        let (arrays, scalar) = arrays(&args.args, args.number_rows)?;
+        let [units, times] = arrays.as_slice() else {
             return exec_err!("pg_date_trunc_time takes two arguments");
         };
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let truncated = self.inner.invoke_with_args(ScalarFunctionArgs {
-            return_field: time,
-            ..args
-        })?;
-        let truncated = truncated.into_array(if scalar { 1 } else { rows })?;
-        let intervals: IntervalMonthDayNanoArray =
-            nanoseconds(&truncated)?.unary(|n| IntervalMonthDayNano::new(0, 0, n as i64));
-        answer(Arc::new(intervals), scalar)
+        let units = cast(units, &DataType::Utf8)?;
+        let units: &StringArray = units.as_string();
+        let nanos = nanoseconds(times)?;
+        let mut out = Vec::with_capacity(nanos.len());
+        for (i, n) in nanos.iter().enumerate() {
+            let (Some(n), false) = (n, units.is_null(i)) else {
+                out.push(None);
+                continue;
+            };
+            let n = n as i64;
+            let micros_rounded = (n + 500).div_euclid(1_000) * 1_000;
+            let truncated = match time_unit_nanos(units.value(i))? {
+                0 => 0,
+                unit => micros_rounded - micros_rounded.rem_euclid(unit),
+            };
+            out.push(Some(IntervalMonthDayNano::new(0, 0, truncated)));
+        }
+        answer(Arc::new(IntervalMonthDayNanoArray::from(out)), scalar)
     }
 }
 

@@ -139,6 +139,9 @@ impl Engine {
         let datetime = Arc::new(crate::datetime::PgDateTime::new());
         let mut state = SessionStateBuilder::new_from_existing(ctx.state())
             .with_query_planner(Arc::new(crate::apply::FloePlanner));
+        if let Some(planners) = state.expr_planners() {
+            planners.insert(0, Arc::new(crate::intervals::IntervalArithmetic));
+        }
         if let Some(analyzer) = state.analyzer() {
             analyzer
                 .rules

@@ -38,6 +38,7 @@ pub fn scalars() -> Vec<ScalarUDF> {
     scalars.push(crate::width_bucket::PgWidthBucket::udf());
     scalars.push(crate::apply::ArraySubquery::udf());
     scalars.push(crate::json::JsonBuildObject::udf());
+    scalars.push(crate::intervals::MakeInterval::udf());
     scalars.extend([
         ScalarUDF::new_from_impl(PgVersion::new()),
         ScalarUDF::new_from_impl(PgDatePart {

@@ -24,6 +24,7 @@ mod dml;
 mod engine;
 mod error;
 mod functions;
+mod intervals;
 mod json;
 pub mod names;
 mod output_names;

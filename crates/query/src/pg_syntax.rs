@@ -28,6 +28,9 @@ pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
     pg_literals(stmt)?;
     name_function_columns(stmt);
     mod_function(stmt);
+    fetch_as_limit(stmt);
+    like_escapes(stmt)?;
+    crate::intervals::place_named_arguments(stmt);
     crate::apply::array_subqueries(stmt);
     series_of_dates(stmt);
     set_returning_series(stmt);
@@ -159,6 +162,123 @@ fn mod_function(stmt: &mut Statement) {
         }
     }
     let _ = stmt.visit(&mut Mod);
+}
+
+/// `FETCH { FIRST | NEXT } n ROWS ONLY` as `LIMIT n` (DataFusion's
+/// planner has no FETCH); `WITH TIES` and `PERCENT` are left to be refused.
+fn fetch_as_limit(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{Expr, LimitClause, Query, Value, VisitMut, VisitorMut};
+    struct Fetches;
+    impl VisitorMut for Fetches {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            let Some(fetch) = &query.fetch else {
+                return ControlFlow::Continue(());
+            };
+            if fetch.with_ties || fetch.percent {
+                return ControlFlow::Continue(());
+            }
+            let count = fetch
+                .quantity
+                .clone()
+                .unwrap_or_else(|| Expr::value(Value::Number("1".into(), false)));
+            query.limit_clause = match query.limit_clause.take() {
+                None => Some(LimitClause::LimitOffset {
+                    limit: Some(count),
+                    offset: None,
+                    limit_by: vec![],
+                }),
+                Some(LimitClause::LimitOffset {
+                    limit: None,
+                    offset,
+                    limit_by,
+                }) => Some(LimitClause::LimitOffset {
+                    limit: Some(count),
+                    offset,
+                    limit_by,
+                }),
+                other => {
+                    query.limit_clause = other;
+                    return ControlFlow::Continue(());
+                }
+            };
+            query.fetch = None;
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Fetches);
+}
+
+/// `x LIKE 'a$%' ESCAPE '$'` as `x LIKE 'a\%'`: DataFusion takes only the
+/// backslash as LIKE's escape, so a literal pattern is rewritten with it.
+/// Another escape character with a pattern that is not a literal is
+/// refused.
+fn like_escapes(stmt: &mut Statement) -> Result<(), QueryError> {
+    use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions_mut};
+    let outcome = visit_expressions_mut(stmt, |expr| {
+        let (Expr::Like {
+            pattern,
+            escape_char,
+            ..
+        }
+        | Expr::ILike {
+            pattern,
+            escape_char,
+            ..
+        }) = expr
+        else {
+            return ControlFlow::Continue(());
+        };
+        let escape = match escape_char.as_ref().map(|v| &v.value) {
+            Some(Value::SingleQuotedString(e)) => e.clone(),
+            _ => return ControlFlow::Continue(()),
+        };
+        let mut chars = escape.chars();
+        let (Some(escape), None) = (chars.next(), chars.next()) else {
+            return ControlFlow::Continue(());
+        };
+        if escape == '\\' {
+            return ControlFlow::Continue(());
+        }
+        let Expr::Value(v) = pattern.as_ref() else {
+            return ControlFlow::Break(crate::error::unsupported(
+                "LIKE ... ESCAPE with a character other than \\ and a pattern that is not a literal",
+            ));
+        };
+        let Value::SingleQuotedString(text) = &v.value else {
+            return ControlFlow::Continue(());
+        };
+        let mut rewritten = String::with_capacity(text.len() + 2);
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == escape {
+                match chars.next() {
+                    Some(next @ ('%' | '_' | '\\')) => {
+                        rewritten.push('\\');
+                        rewritten.push(next);
+                    }
+                    Some(next) => rewritten.push(next),
+                    None => {
+                        return ControlFlow::Break(QueryError::InvalidArgument {
+                            status: floe_common::Status::InvalidEscapeSequence,
+                            message: "LIKE pattern must not end with escape character".into(),
+                        });
+                    }
+                }
+            } else if c == '\\' {
+                rewritten.push_str("\\\\");
+            } else {
+                rewritten.push(c);
+            }
+        }
+        **pattern = Expr::value(Value::SingleQuotedString(rewritten));
+        *escape_char = Some(Value::SingleQuotedString("\\".into()).into());
+        ControlFlow::Continue(())
+    });
+    match outcome {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
 }
 
 /// `current_user`, `session_user`, `current_role` and `user` name the
