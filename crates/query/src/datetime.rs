@@ -471,13 +471,13 @@ impl TimeTrunc {
 /// `unit`; 0 for units of a day or more.
 fn time_unit_nanos(unit: &str) -> Result<i64> {
     Ok(match unit.to_ascii_lowercase().as_str() {
-        "microsecond" | "microseconds" | "us" => 1_000,
-        "millisecond" | "milliseconds" | "ms" => 1_000_000,
-        "second" | "seconds" | "s" => 1_000_000_000,
-        "minute" | "minutes" | "m" => 60_000_000_000,
-        "hour" | "hours" | "h" => 3_600_000_000_000,
-        "day" | "days" | "week" | "weeks" | "month" | "months" | "quarter" | "year" | "years"
-        | "decade" | "century" | "millennium" => 0,
+        "microsecond" | "microseconds" | "us" | "usec" | "usecs" => 1_000,
+        "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" => 1_000_000,
+        "second" | "seconds" | "s" | "sec" | "secs" => 1_000_000_000,
+        "minute" | "minutes" | "m" | "min" | "mins" => 60_000_000_000,
+        "hour" | "hours" | "h" | "hr" | "hrs" => 3_600_000_000_000,
+        "day" | "days" | "month" | "months" | "mon" | "mons" | "quarter" | "year" | "years"
+        | "decade" | "decades" | "century" | "centuries" | "millennium" | "millennia" => 0,
         other => return exec_err!("unit \"{other}\" not supported for type interval"),
     })
 }
@@ -676,7 +676,10 @@ impl ScalarUDFImpl for PgTimezone {
             };
             out.push(Some(if wall_clock_in {
                 let wall = DateTime::from_timestamp_nanos(v).naive_utc();
-                from_wall_clock(&tz, wall)
+                match from_wall_clock(&tz, wall) {
+                    Some(instant) => instant,
+                    None => return exec_err!("timestamp out of range"),
+                }
             } else {
                 to_wall_clock(&tz, v)
             }));

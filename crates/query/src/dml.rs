@@ -379,8 +379,7 @@ pub async fn upsert(engine: &Engine, insert: Insert) -> Result<u64, QueryError> 
         return Ok(rows);
     }
 
-    let ctx = engine.context();
-    let existing = ctx
+    let existing = engine
         .read_table(Arc::new(PositionTable::new(target.handle.clone())?))?
         .alias(&target.alias)?;
     let incoming = incoming.alias("excluded")?;
@@ -531,7 +530,7 @@ async fn incoming_rows(
         batches = first_per_key(batches, &key, strict, target)?;
     }
     let table = MemTable::try_new(out_schema, vec![batches])?;
-    Ok(engine.context().read_table(Arc::new(table))?)
+    engine.read_table(Arc::new(table))
 }
 
 /// Drops proposed rows whose key was already seen: each conflicts with the

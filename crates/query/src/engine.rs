@@ -457,6 +457,20 @@ impl Engine {
         state
     }
 
+    /// A DataFrame reading `table` in the current session's state.
+    pub(crate) fn read_table(
+        &self,
+        table: Arc<dyn datafusion::catalog::TableProvider>,
+    ) -> Result<DataFrame, QueryError> {
+        let plan = datafusion::logical_expr::LogicalPlanBuilder::scan(
+            "?table?",
+            datafusion::datasource::provider_as_source(table),
+            None,
+        )?
+        .build()?;
+        Ok(DataFrame::new(self.state(), plan))
+    }
+
     /// Runs a planned statement in the current session's state.
     pub async fn execute_plan(&self, plan: LogicalPlan) -> Result<DataFrame, QueryError> {
         Ok(match plan {
@@ -497,7 +511,10 @@ impl Engine {
             Parsed::Floe(floe) => return self.execute_floe(floe).await,
         };
         if let Some(change) = crate::zone::zone_statement(&stmt) {
-            change?;
+            if change?.zone().is_utc() {
+                // Outside a session every statement runs in UTC already.
+                return Ok(Output::command("SET"));
+            }
             return Err(unsupported(
                 "SET TIME ZONE outside a PostgreSQL session (the zone is a session's; \
                  HTTP requests and COPY run in UTC)",

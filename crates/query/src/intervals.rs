@@ -300,10 +300,16 @@ impl ScalarUDFImpl for MakeInterval {
             // PostgreSQL 15 sums months and days in 32 bits, wrapping.
             let months = p[0].wrapping_mul(12).wrapping_add(p[1]);
             let days = p[2].wrapping_mul(7).wrapping_add(p[3]);
-            let micros = (p[4] as i64) * 3_600_000_000
-                + (p[5] as i64) * 60_000_000
-                + (sec * USECS_PER_SEC).round_ties_even() as i64;
-            let nanos = micros.checked_mul(1000).ok_or_else(out_of_range)?;
+            let secs = (sec * USECS_PER_SEC).round_ties_even();
+            if secs.abs() >= i64::MAX as f64 {
+                return Err(out_of_range());
+            }
+            let nanos = (p[4] as i64)
+                .checked_mul(3_600_000_000)
+                .and_then(|h| h.checked_add((p[5] as i64) * 60_000_000))
+                .and_then(|t| t.checked_add(secs as i64))
+                .and_then(|micros| micros.checked_mul(1000))
+                .ok_or_else(out_of_range)?;
             out.push(Some(IntervalMonthDayNano::new(months, days, nanos)));
         }
         answer(Arc::new(IntervalMonthDayNanoArray::from(out)), scalar)

@@ -762,10 +762,7 @@ impl ScalarUDFImpl for Templated {
                             .timestamp_nanos_opt(),
                         // Without an offset in the text, its time is the
                         // session zone's wall-clock time.
-                        _ if !fields.zoned => at
-                            .and_utc()
-                            .timestamp_nanos_opt()
-                            .map(|_| crate::zone::from_wall_clock(&tz, at)),
+                        _ if !fields.zoned => crate::zone::from_wall_clock(&tz, at),
                         _ => at.and_utc().timestamp_nanos_opt(),
                     };
                     match instant {

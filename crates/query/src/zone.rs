@@ -92,10 +92,13 @@ impl SessionZone {
         }
         let invalid = || invalid_setting(text);
         if let Some(name) = iana_name(trimmed) {
-            return Ok(SessionZone {
-                arrow: name.clone(),
-                shown: name,
-            });
+            // Names of UTC itself compute as UTC.
+            let arrow = if UTC_NAMES.iter().any(|u| u.eq_ignore_ascii_case(&name)) {
+                "UTC".to_string()
+            } else {
+                name.clone()
+            };
+            return Ok(SessionZone { arrow, shown: name });
         }
         let east = posix_spec(trimmed).ok_or_else(invalid)?;
         Ok(SessionZone {
@@ -127,6 +130,28 @@ impl SessionZone {
         })
     }
 }
+
+/// IANA names of UTC itself.
+const UTC_NAMES: [&str; 18] = [
+    "UTC",
+    "Etc/UTC",
+    "UCT",
+    "Etc/UCT",
+    "GMT",
+    "Etc/GMT",
+    "GMT0",
+    "Etc/GMT0",
+    "GMT+0",
+    "Etc/GMT+0",
+    "GMT-0",
+    "Etc/GMT-0",
+    "Greenwich",
+    "Etc/Greenwich",
+    "Universal",
+    "Etc/Universal",
+    "Zulu",
+    "Etc/Zulu",
+];
 
 /// `+07:00`: an offset east of Greenwich as Arrow names it.
 fn iso_offset(east: i32) -> String {
@@ -234,7 +259,7 @@ fn posix_offset(text: &str) -> Option<i32> {
 /// The instant a wall-clock time in `tz` names: the earlier one when the
 /// clock was set back, and the one before the change when it was set
 /// forward past it (as PostgreSQL resolves them).
-pub(crate) fn from_wall_clock(tz: &Tz, wall: NaiveDateTime) -> i64 {
+pub(crate) fn from_wall_clock(tz: &Tz, wall: NaiveDateTime) -> Option<i64> {
     let utc = match tz.from_local_datetime(&wall) {
         LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.naive_utc(),
         LocalResult::None => {
@@ -244,7 +269,7 @@ pub(crate) fn from_wall_clock(tz: &Tz, wall: NaiveDateTime) -> i64 {
             wall - chrono::Duration::seconds(before.local_minus_utc() as i64)
         }
     };
-    utc.and_utc().timestamp_nanos_opt().unwrap_or(i64::MAX)
+    utc.and_utc().timestamp_nanos_opt()
 }
 
 /// The wall-clock time in `tz` of the instant `nanos`.
@@ -390,10 +415,13 @@ fn interval_seconds(interval: &datafusion::sql::sqlparser::ast::Interval) -> Opt
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
-    let parts: Vec<i32> = body
+    let parts: Vec<i64> = body
         .split(':')
         .map(|p| p.trim().parse().ok())
         .collect::<Option<_>>()?;
+    if parts.iter().any(|p| *p > 1_000_000) {
+        return None;
+    }
     let seconds = match (parts.as_slice(), &interval.leading_field) {
         ([m], Some(DateTimeField::Minute)) => m * 60,
         ([s], Some(DateTimeField::Second)) => *s,
@@ -402,7 +430,7 @@ fn interval_seconds(interval: &datafusion::sql::sqlparser::ast::Interval) -> Opt
         ([h, m, s], _) => h * 3600 + m * 60 + s,
         _ => return None,
     };
-    Some(if negative { -seconds } else { seconds })
+    i32::try_from(if negative { -seconds } else { seconds }).ok()
 }
 
 #[cfg(test)]

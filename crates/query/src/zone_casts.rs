@@ -116,7 +116,20 @@ impl SessionZoneCasts {
         }
     }
 
+    /// `e` rewritten, with the type it had: type coercion has run, so a
+    /// timestamp relabelled with the zone is labelled back (the instant is
+    /// unchanged) where the rewrite changed a result's label.
     fn rewrite(&self, e: &Expr, zone: &str, schema: &DFSchema) -> Option<Expr> {
+        let rewritten = self.rewrite_here(e, zone, schema)?;
+        match (e.get_type(schema), rewritten.get_type(schema)) {
+            (Ok(before @ DataType::Timestamp(..)), Ok(after)) if before != after => {
+                Some(cast(rewritten, before))
+            }
+            _ => Some(rewritten),
+        }
+    }
+
+    fn rewrite_here(&self, e: &Expr, zone: &str, schema: &DFSchema) -> Option<Expr> {
         match e {
             Expr::Cast(Cast { expr, field }) => self
                 .cast_operand(expr, field.data_type(), zone, schema)

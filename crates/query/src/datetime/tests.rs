@@ -57,12 +57,12 @@ fn wall_clock_times_in_a_gap_or_an_overlap_resolve_as_postgresql() {
     let utc = |nanos: i64| DateTime::from_timestamp_nanos(nanos).naive_utc();
     // 02:30 does not exist on 2024-03-31: read with the winter offset.
     assert_eq!(
-        utc(from_wall_clock(&tz, at("2024-03-31 02:30:00"))),
+        utc(from_wall_clock(&tz, at("2024-03-31 02:30:00")).unwrap()),
         at("2024-03-31 01:30:00")
     );
     // 02:30 happens twice on 2024-10-27: the first.
     assert_eq!(
-        utc(from_wall_clock(&tz, at("2024-10-27 02:30:00"))),
+        utc(from_wall_clock(&tz, at("2024-10-27 02:30:00")).unwrap()),
         at("2024-10-27 00:30:00")
     );
     let nanos = at("2024-03-30 00:00:20")

@@ -57,6 +57,9 @@ fn names_are_iana_zones_in_any_case() {
     assert_eq!(set("SET TIME ZONE 'EST'"), pair("EST", "EST"));
     assert_eq!(set("SET TIME ZONE 'PST8PDT'"), pair("PST8PDT", "PST8PDT"));
     assert_eq!(set("SET TIME ZONE 'utc'"), pair("UTC", "UTC"));
+    // Names of UTC itself compute as UTC.
+    assert_eq!(set("SET TIME ZONE 'gmt'"), pair("UTC", "GMT"));
+    assert_eq!(set("SET TIME ZONE 'Etc/UTC'"), pair("UTC", "Etc/UTC"));
 }
 
 #[test]
@@ -81,6 +84,7 @@ fn what_names_no_zone_is_22023() {
         "SET TIME ZONE 'nonsense'",
         "SET TIME ZONE 'local'",
         "SET TIME ZONE 99",
+        "SET TIME ZONE INTERVAL '600000' HOUR",
     ] {
         let err = change(sql).unwrap_err();
         assert_eq!(err.status(), Status::InvalidParameterValue, "{sql}");
