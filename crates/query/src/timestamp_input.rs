@@ -32,6 +32,35 @@ use crate::rewrite::rewrite_cast_operands;
 const NAME: &str = "pg_timestamp_text";
 const ZONED_NAME: &str = "pg_timestamptz_text";
 
+/// `text` with a zone written by name after its time (`EDT`,
+/// `America/New_York`, `GMT-1`) written as the offset it has there
+/// (`-04:00`), which Arrow reads; other text is left alone.
+pub(crate) fn zone_as_offset(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some((head, zone)) = text.trim_end().rsplit_once(' ') else {
+        return text.into();
+    };
+    if !zone.starts_with(|c: char| c.is_ascii_alphabetic())
+        || ["BC", "AD"].iter().any(|e| zone.eq_ignore_ascii_case(e))
+    {
+        return text.into();
+    }
+    let wall = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(head.trim(), f).ok());
+    let Some(east) = wall.and_then(|wall| crate::zone::written_zone_offset(zone, wall)) else {
+        return text.into();
+    };
+    let sign = if east < 0 { '-' } else { '+' };
+    let east = east.unsigned_abs();
+    format!(
+        "{}{sign}{:02}:{:02}",
+        head.trim(),
+        east / 3600,
+        east % 3600 / 60
+    )
+    .into()
+}
+
 /// `text` with `:00` seconds after a time of day written without them
 /// (`10:30` is `10:30:00`).
 pub(crate) fn with_seconds(text: &str) -> std::borrow::Cow<'_, str> {
@@ -169,8 +198,11 @@ impl ScalarUDFImpl for TimestampText {
                 text.iter()
                     .map(|t| {
                         t.map(|t| {
-                            let t = if self.keeps_zone { t } else { without_zone(t) };
-                            with_seconds(t).into_owned()
+                            if self.keeps_zone {
+                                zone_as_offset(&with_seconds(t)).into_owned()
+                            } else {
+                                with_seconds(without_zone(t)).into_owned()
+                            }
                         })
                     })
                     .collect::<StringArray>(),

@@ -203,6 +203,65 @@ fn posix_spec(text: &str) -> Option<i32> {
     posix_offset(rest)
 }
 
+/// The offset east of Greenwich, in seconds, of a time zone abbreviation
+/// in PostgreSQL's default set (`EDT` is -04:00), for text like
+/// `'2023-03-12 02:00:00 EDT'` and `AT TIME ZONE 'EDT'`.
+pub(crate) fn abbreviation(name: &str) -> Option<i32> {
+    const H: i32 = 3600;
+    Some(match name.to_ascii_uppercase().as_str() {
+        "UTC" | "GMT" | "Z" | "UT" | "WET" => 0,
+        "EST" => -5 * H,
+        "EDT" => -4 * H,
+        "CST" => -6 * H,
+        "CDT" => -5 * H,
+        "MST" => -7 * H,
+        "MDT" => -6 * H,
+        "PST" => -8 * H,
+        "PDT" => -7 * H,
+        "AKST" => -9 * H,
+        "AKDT" => -8 * H,
+        "HST" => -10 * H,
+        "AST" => -4 * H,
+        "ADT" => -3 * H,
+        "NST" => -(3 * H + 1800),
+        "NDT" => -(2 * H + 1800),
+        "BST" | "CET" | "WEST" => H,
+        "CEST" | "EET" => 2 * H,
+        "EEST" | "MSK" => 3 * H,
+        "AWST" => 8 * H,
+        "JST" | "KST" => 9 * H,
+        "ACST" => 9 * H + 1800,
+        "AEST" => 10 * H,
+        "ACDT" => 10 * H + 1800,
+        "AEDT" => 11 * H,
+        "NZST" => 12 * H,
+        "NZDT" => 13 * H,
+        _ => return None,
+    })
+}
+
+/// The offset east of Greenwich, in seconds, that the zone written after a
+/// time in text has at that wall-clock time `wall`: an abbreviation
+/// (`EDT`), `GMT`/`UTC` with a POSIX offset (`GMT-1` is an hour east), or
+/// an IANA name.
+pub(crate) fn written_zone_offset(zone: &str, wall: NaiveDateTime) -> Option<i32> {
+    if let Some(east) = abbreviation(zone) {
+        return Some(east);
+    }
+    let upper = zone.to_ascii_uppercase();
+    if let Some(body) = ["UTC", "GMT"].iter().find_map(|p| upper.strip_prefix(p))
+        && let Some(east) = posix_offset(body)
+    {
+        return Some(east);
+    }
+    let tz = Tz::from_str(&iana_name(zone)?).ok()?;
+    // The offset that puts the wall-clock time at the instant PostgreSQL
+    // resolves it to (before a change, for a time the clocks skip).
+    let instant = from_wall_clock(&tz, wall)?;
+    let east = (wall.and_utc().timestamp_nanos_opt()? - instant) / 1_000_000_000;
+    i32::try_from(east).ok()
+}
+
 /// A time zone as `AT TIME ZONE` reads one: an IANA name (any case), or an
 /// offset, POSIX's sign (positive west of Greenwich) when written alone
 /// or after `UTC`/`GMT`.
@@ -216,7 +275,7 @@ pub(crate) fn pg_zone(text: &str) -> Result<Tz> {
         .iter()
         .find_map(|p| upper.strip_prefix(p))
         .unwrap_or(&upper);
-    if let Some(east) = posix_offset(body)
+    if let Some(east) = posix_offset(body).or_else(|| abbreviation(name))
         && let Ok(tz) = Tz::from_str(&format!(
             "{}{:02}:{:02}",
             if east < 0 { '-' } else { '+' },

@@ -36,3 +36,28 @@ fn a_time_without_seconds_has_zero_seconds() {
         assert_eq!(with_seconds(text), read, "{text}");
     }
 }
+
+// PostgreSQL 15 reads each of these zones at the time written (the
+// conformance corpus's records; Los Angeles skips 02:00 that day and
+// PostgreSQL takes the offset before the change).
+#[test]
+fn a_zone_written_by_name_is_its_offset_there() {
+    for (text, read) in [
+        ("2023-03-12 02:00:00 EDT", "2023-03-12 02:00:00-04:00"),
+        ("2022-01-01 01:10:00 AEST", "2022-01-01 01:10:00+10:00"),
+        ("2022-01-01 01:10:00 GMT-1", "2022-01-01 01:10:00+01:00"),
+        (
+            "2023-03-12 02:00:00 America/Los_Angeles",
+            "2023-03-12 02:00:00-08:00",
+        ),
+        (
+            "2023-07-01 12:00:00 america/new_york",
+            "2023-07-01 12:00:00-04:00",
+        ),
+        ("2021-01-01 00:00:00+02", "2021-01-01 00:00:00+02"),
+        ("2021-01-01 00:00:00 BC", "2021-01-01 00:00:00 BC"),
+        ("2021-01-01 00:00:00 Nowhere", "2021-01-01 00:00:00 Nowhere"),
+    ] {
+        assert_eq!(zone_as_offset(text), read, "{text}");
+    }
+}
