@@ -188,3 +188,17 @@ def test_issue_2_row_changes_over_http(floe_shared):
     err = resp.json()["error"]
     assert err["code"] == "21000"
     assert t in err["message"]
+
+
+def test_issue23_http_requests_run_in_utc(floe_shared):
+    """A request is no session: SET TIME ZONE to UTC (what clients send
+    first) is accepted, another zone is refused with 0A000, and a name that
+    is no zone is 22023."""
+    resp = floe_shared.sql_http("SET TIME ZONE 'UTC'; SELECT TIMESTAMPTZ '2000-01-01 00:00'::text AS t")
+    assert resp.status == 200, resp.body
+    assert resp.json()["rows"] == [["2000-01-01 00:00:00+00"]]
+    resp = floe_shared.sql_http("SET TIME ZONE 'Asia/Tokyo'")
+    assert resp.json()["error"]["code"] == "0A000", resp.body
+    assert "SET TIME ZONE outside a PostgreSQL session" in resp.json()["error"]["message"]
+    resp = floe_shared.sql_http("SET TIME ZONE 'Mars/Olympus'")
+    assert resp.json()["error"]["code"] == "22023", resp.body

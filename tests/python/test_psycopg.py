@@ -435,6 +435,9 @@ def test_issue23_each_session_has_its_own_time_zone(floe_shared, monkeypatch):
         assert c.execute(f"SELECT at::text FROM {name}").fetchone() == (
             "2000-01-01 14:00:00+09",
         )
+    # A zone that names none is refused at connection, naming the value.
+    with pytest.raises(psycopg.OperationalError, match='"Mars/Olympus"'):
+        floe_shared.connect(options="-c TimeZone=Mars/Olympus")
     monkeypatch.setenv("PGTZ", "Asia/Kolkata")
     with floe_shared.connect() as d:
         assert d.execute("SHOW timezone").fetchone() == ("Asia/Kolkata",)

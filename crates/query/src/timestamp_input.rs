@@ -50,15 +50,7 @@ pub(crate) fn zone_as_offset(text: &str) -> std::borrow::Cow<'_, str> {
     let Some(east) = wall.and_then(|wall| crate::zone::written_zone_offset(zone, wall)) else {
         return text.into();
     };
-    let sign = if east < 0 { '-' } else { '+' };
-    let east = east.unsigned_abs();
-    format!(
-        "{}{sign}{:02}:{:02}",
-        head.trim(),
-        east / 3600,
-        east % 3600 / 60
-    )
-    .into()
+    format!("{}{}", head.trim(), crate::zone::hours_minutes(east)).into()
 }
 
 /// `text` with `:00` seconds after a time of day written without them

@@ -153,11 +153,18 @@ const UTC_NAMES: [&str; 18] = [
     "Etc/Zulu",
 ];
 
-/// `+07:00`: an offset east of Greenwich as Arrow names it.
+/// `+07:00`: an offset east of Greenwich as Arrow names it (`UTC` for
+/// none).
 fn iso_offset(east: i32) -> String {
     if east == 0 {
         return "UTC".into();
     }
+    hours_minutes(east)
+}
+
+/// `+07:00`, `-03:30`: an offset east of Greenwich in hours and minutes,
+/// as Arrow reads it after a time and as a zone.
+pub(crate) fn hours_minutes(east: i32) -> String {
     let sign = if east < 0 { '-' } else { '+' };
     let east = east.unsigned_abs();
     format!("{sign}{:02}:{:02}", east / 3600, east % 3600 / 60)
@@ -245,13 +252,7 @@ pub(crate) fn abbreviation(name: &str) -> Option<i32> {
 /// (`EDT`), `GMT`/`UTC` with a POSIX offset (`GMT-1` is an hour east), or
 /// an IANA name.
 pub(crate) fn written_zone_offset(zone: &str, wall: NaiveDateTime) -> Option<i32> {
-    if let Some(east) = abbreviation(zone) {
-        return Some(east);
-    }
-    let upper = zone.to_ascii_uppercase();
-    if let Some(body) = ["UTC", "GMT"].iter().find_map(|p| upper.strip_prefix(p))
-        && let Some(east) = posix_offset(body)
-    {
+    if let Some(east) = fixed_offset(zone) {
         return Some(east);
     }
     let tz = Tz::from_str(&iana_name(zone)?).ok()?;
@@ -267,21 +268,8 @@ pub(crate) fn written_zone_offset(zone: &str, wall: NaiveDateTime) -> Option<i32
 /// or after `UTC`/`GMT`.
 pub(crate) fn pg_zone(text: &str) -> Result<Tz> {
     let name = text.trim();
-    let upper = name.to_ascii_uppercase();
-    if ["UTC", "GMT", "Z", "UCT", "ZULU"].contains(&upper.as_str()) {
-        return Ok(Tz::from_str("+00:00")?);
-    }
-    let body = ["UTC", "GMT"]
-        .iter()
-        .find_map(|p| upper.strip_prefix(p))
-        .unwrap_or(&upper);
-    if let Some(east) = posix_offset(body).or_else(|| abbreviation(name))
-        && let Ok(tz) = Tz::from_str(&format!(
-            "{}{:02}:{:02}",
-            if east < 0 { '-' } else { '+' },
-            east.abs() / 3600,
-            east.abs() % 3600 / 60
-        ))
+    if let Some(east) = fixed_offset(name)
+        && let Ok(tz) = Tz::from_str(&hours_minutes(east))
     {
         return Ok(tz);
     }
@@ -289,6 +277,18 @@ pub(crate) fn pg_zone(text: &str) -> Result<Tz> {
         Some(name) => Ok(Tz::from_str(&name)?),
         None => plan_err!("time zone \"{name}\" not recognized"),
     }
+}
+
+/// The offset east of Greenwich, in seconds, of a zone name that is a
+/// fixed offset: a POSIX offset alone or after `UTC`/`GMT` (`+07`,
+/// `GMT-1`), or an abbreviation ([`abbreviation`]; `UTC`, `Z`).
+fn fixed_offset(name: &str) -> Option<i32> {
+    let upper = name.to_ascii_uppercase();
+    let body = ["UTC", "GMT"]
+        .iter()
+        .find_map(|p| upper.strip_prefix(p))
+        .unwrap_or(&upper);
+    posix_offset(body).or_else(|| abbreviation(name))
 }
 
 /// The offset east of Greenwich, in seconds, of a POSIX offset (`+07`,
