@@ -444,3 +444,37 @@ def test_issue23_each_session_has_its_own_time_zone(floe_shared, monkeypatch):
         assert d.execute(f"SELECT at::text FROM {name}").fetchone() == (
             "2000-01-01 10:30:00+05:30",
         )
+
+
+def test_issue23_column_defaults_fill_left_out_columns_over_both_protocols(floe_server):
+    """Defaults declared at CREATE TABLE fill the columns an INSERT leaves
+    out or writes DEFAULT for, in simple and extended (bound parameters)
+    queries, in upserts, and after a restart; DROP DEFAULT stops them."""
+    with floe_server.connect() as conn:
+        conn.execute(
+            "CREATE TABLE orders (id int PRIMARY KEY, status text DEFAULT 'new', "
+            "qty int DEFAULT 1, placed timestamptz DEFAULT now())"
+        )
+        conn.execute("INSERT INTO orders (id) VALUES (1)")
+        for prepare in (False, True):
+            conn.execute("INSERT INTO orders (id, qty) VALUES (%s, %s)",
+                         (2 if prepare else 3, 5), prepare=prepare)
+        conn.execute("INSERT INTO orders VALUES (4, DEFAULT, %s, DEFAULT)", (9,))
+        conn.execute("INSERT INTO orders (id) VALUES (5) ON CONFLICT (id) DO NOTHING")
+        conn.execute("INSERT INTO orders VALUES (6, DEFAULT) ON CONFLICT (id) DO NOTHING")
+        rows = conn.execute(
+            "SELECT id, status, qty, placed > now() - interval '1 hour' FROM orders ORDER BY id"
+        ).fetchall()
+        assert rows == [(1, "new", 1, True), (2, "new", 5, True), (3, "new", 5, True),
+                        (4, "new", 9, True), (5, "new", 1, True), (6, "new", 1, True)]
+    floe_server.restart()
+    with floe_server.connect() as conn:
+        conn.execute("INSERT INTO orders (id) VALUES (7)")
+        conn.execute("ALTER TABLE orders ALTER COLUMN status DROP DEFAULT")
+        conn.execute("INSERT INTO orders (id) VALUES (8)")
+        assert conn.execute(
+            "SELECT id, status, qty FROM orders WHERE id >= 7 ORDER BY id"
+        ).fetchall() == [(7, "new", 1), (8, None, 1)]
+        with pytest.raises(psycopg.errors.FeatureNotSupported) as e:
+            conn.execute("CREATE TABLE bad_default (a int, b int DEFAULT a + 1)")
+        assert "cannot use column reference in DEFAULT expression" in str(e.value)

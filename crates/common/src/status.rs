@@ -65,6 +65,8 @@ pub enum Status {
     CardinalityViolation,
     /// 42P10: a column list does not match a constraint.
     InvalidColumnReference,
+    /// 42803: an aggregate or window function where none may be.
+    GroupingError,
     /// 42P16: a table definition change is not allowed.
     InvalidTableDefinition,
     /// 2BP01: dropping an object that others depend on.
@@ -137,6 +139,7 @@ impl Status {
             Status::CardinalityViolation => "21000",
             Status::InvalidTableDefinition => "42P16",
             Status::InvalidColumnReference => "42P10",
+            Status::GroupingError => "42803",
             Status::DependentObjectsStillExist => "2BP01",
             Status::FeatureNotSupported => "0A000",
             Status::InsufficientPrivilege => "42501",
@@ -198,6 +201,7 @@ impl Status {
             | Status::CardinalityViolation
             | Status::InvalidTableDefinition
             | Status::InvalidColumnReference
+            | Status::GroupingError
             | Status::ProtocolViolation => 400,
         }
     }
@@ -208,7 +212,7 @@ impl Status {
     }
 }
 
-const ALL: [Status; 45] = [
+const ALL: [Status; 46] = [
     Status::WrongObjectType,
     Status::InvalidPassword,
     Status::InvalidAuthorization,
@@ -240,6 +244,7 @@ const ALL: [Status; 45] = [
     Status::CardinalityViolation,
     Status::InvalidTableDefinition,
     Status::InvalidColumnReference,
+    Status::GroupingError,
     Status::DependentObjectsStillExist,
     Status::FeatureNotSupported,
     Status::InsufficientPrivilege,

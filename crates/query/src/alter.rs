@@ -32,6 +32,8 @@ pub async fn execute(engine: &Engine, alter: AlterTable) -> Result<(), QueryErro
         .map(|f| f.as_ref().clone())
         .collect();
     let mut next_id = metadata.last_column_id() + 1;
+    // Column defaults set or dropped ([`crate::defaults`]).
+    let mut properties: Vec<(String, String)> = Vec::new();
     let invalid = |reason: String| {
         QueryError::Storage(StorageError::InvalidAlter {
             table: qualified.clone(),
@@ -155,6 +157,15 @@ pub async fn execute(engine: &Engine, alter: AlterTable) -> Result<(), QueryErro
                         }
                         *fields[i].field_type = to;
                     }
+                    AlterColumnOperation::SetDefault { value } => {
+                        let logical = crate::uuid::logical_schema(&handle.arrow_schema()?);
+                        let ty = logical.field_with_name(&name)?.data_type().clone();
+                        let text = crate::defaults::check(engine, &name, &ty, &value).await?;
+                        properties.push((crate::defaults::property(fields[i].id), text));
+                    }
+                    AlterColumnOperation::DropDefault => {
+                        properties.push((crate::defaults::property(fields[i].id), String::new()));
+                    }
                     AlterColumnOperation::DropNotNull => {
                         if pinned.contains(&fields[i].id) {
                             return Err(invalid(format!(
@@ -176,7 +187,11 @@ pub async fn execute(engine: &Engine, alter: AlterTable) -> Result<(), QueryErro
         .with_identifier_field_ids(current.identifier_field_ids())
         .build()
         .map_err(|e| invalid(e.message().to_string()))?;
-    change.commit_schema(schema, &[]).await?;
+    let properties: Vec<(&str, String)> = properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    change.commit_schema(schema, &properties).await?;
     Ok(())
 }
 

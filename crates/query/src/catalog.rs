@@ -115,7 +115,11 @@ impl SchemaProvider for FloeSchema {
                 None => Ok(None),
             };
         };
-        let table = FloeTable::new(handle).map_err(QueryError::into_datafusion)?;
+        let defaults = crate::defaults::stored(&handle);
+        let mut table = FloeTable::new(handle).map_err(QueryError::into_datafusion)?;
+        if !defaults.is_empty() {
+            table = table.with_defaults(self.views.defaults(&defaults).await);
+        }
         Ok(Some(Arc::new(table)))
     }
 

@@ -25,8 +25,12 @@ struct Column {
     not_null: bool,
 }
 
-/// The table definition a CREATE TABLE with a column list describes.
-pub fn from_columns(ct: &CreateTable) -> Result<TableDefinition, QueryError> {
+/// The table definition a CREATE TABLE with a column list describes;
+/// `defaults` holds the checked text of each column's default, by name.
+pub fn from_columns(
+    ct: &CreateTable,
+    defaults: &HashMap<String, String>,
+) -> Result<TableDefinition, QueryError> {
     let table = names::table(&ct.name)?.1;
     let mut columns = Vec::new();
     let mut key: Vec<String> = Vec::new();
@@ -45,10 +49,8 @@ pub fn from_columns(ct: &CreateTable) -> Result<TableDefinition, QueryError> {
                 ColumnOption::NotNull => not_null = true,
                 ColumnOption::Null => not_null = false,
                 ColumnOption::PrimaryKey(_) => key.push(name.clone()),
-                ColumnOption::Default(_)
-                | ColumnOption::Unique(_)
-                | ColumnOption::Check(_)
-                | ColumnOption::ForeignKey(_) => {
+                ColumnOption::Default(_) => {}
+                ColumnOption::Unique(_) | ColumnOption::Check(_) | ColumnOption::ForeignKey(_) => {
                     return Err(QueryError::Unsupported {
                         feature: format!("column constraint `{}` on column \"{name}\"", opt.option),
                     });
@@ -80,7 +82,18 @@ pub fn from_columns(ct: &CreateTable) -> Result<TableDefinition, QueryError> {
             }
         }
     }
-    build(&table, columns, &key, ct)
+    let kept: Vec<(i32, String)> = columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| Some((i as i32 + 1, defaults.get(&c.name)?.clone())))
+        .collect();
+    let mut definition = build(&table, columns, &key, ct)?;
+    for (id, text) in kept {
+        definition
+            .properties
+            .insert(crate::defaults::property(id), text);
+    }
+    Ok(definition)
 }
 
 /// The table definition for CREATE TABLE AS: columns come from the query.
@@ -239,6 +252,12 @@ fn build(
                 },
                 other => other.to_string(),
             };
+            if crate::defaults::is_property(&key.value) {
+                return Err(QueryError::InvalidOption {
+                    option: option.to_string(),
+                    reason: "column defaults are declared with DEFAULT in the column list".into(),
+                });
+            }
             if let Err(reason) = floe_storage::check_property(&key.value, &value) {
                 return Err(QueryError::InvalidOption {
                     option: option.to_string(),

@@ -251,10 +251,12 @@ pub async fn update(engine: &Engine, update: Update) -> Result<u64, QueryError> 
     let target = Target::from_relation(engine, &update.table)?;
     target.require(engine, &[Privilege::Update])?;
     let columns = target.columns()?;
+    let defaults = crate::defaults::stored(&target.handle);
     let mut values: HashMap<String, Expr> = HashMap::new();
     for a in &update.assignments {
         let column = assigned_column(&target, &columns, a)?;
-        if values.insert(column.clone(), a.value.clone()).is_some() {
+        let value = crate::defaults::assigned(a.value.clone(), &defaults, &column)?;
+        if values.insert(column.clone(), value).is_some() {
             return Err(QueryError::Parse {
                 message: format!("multiple assignments to same column \"{column}\""),
             });
@@ -303,7 +305,8 @@ pub async fn update(engine: &Engine, update: Update) -> Result<u64, QueryError> 
 
 /// `INSERT ... ON CONFLICT (key) DO NOTHING | DO UPDATE SET ... [WHERE ...]`;
 /// returns the rows inserted or updated.
-pub async fn upsert(engine: &Engine, insert: Insert) -> Result<u64, QueryError> {
+pub async fn upsert(engine: &Engine, mut insert: Insert) -> Result<u64, QueryError> {
+    crate::defaults::fill_insert_into(engine.store(), &mut insert)?;
     let Some(OnInsert::OnConflict(on_conflict)) = insert.on else {
         return Err(unsupported("ON DUPLICATE KEY UPDATE"));
     };
@@ -502,6 +505,19 @@ async fn incoming_rows(
         }
     }
     let schema = crate::uuid::logical_schema(&target.handle.arrow_schema()?);
+    let defaults = crate::defaults::stored(&target.handle);
+    let mut default_values = HashMap::new();
+    for field in schema.fields() {
+        if let Some(text) = defaults.get(field.name())
+            && !named.contains(field.name())
+        {
+            let plan = engine.plan(crate::defaults::select_of(text)?).await?;
+            default_values.insert(
+                field.name().clone(),
+                crate::defaults::planned_expression(&plan)?,
+            );
+        }
+    }
     let source_names: Vec<String> = df
         .schema()
         .fields()
@@ -514,7 +530,9 @@ async fn incoming_rows(
         .map(|field| {
             let value = match named.iter().position(|n| n == field.name()) {
                 Some(i) => col(datafusion::common::Column::from_name(&source_names[i])),
-                None => DfExpr::Literal(datafusion::common::ScalarValue::Null, None),
+                None => default_values
+                    .remove(field.name())
+                    .unwrap_or(DfExpr::Literal(datafusion::common::ScalarValue::Null, None)),
             };
             cast(value, field.data_type().clone()).alias(field.name())
         })

@@ -484,7 +484,10 @@ impl Engine {
     }
 
     /// Plans a statement with DataFusion, and checks the session may run it.
-    pub async fn plan(&self, stmt: Statement) -> Result<LogicalPlan, QueryError> {
+    pub async fn plan(&self, mut stmt: Statement) -> Result<LogicalPlan, QueryError> {
+        if let Statement::Insert(insert) = &mut stmt {
+            crate::defaults::fill_insert_into(&self.store, insert)?;
+        }
         let state = self.state();
         let plan = plan_statement(&state, &self.datetime, stmt, &self.session()?.user).await?;
         self.authorize(&plan)?;
@@ -699,7 +702,8 @@ impl Engine {
             return Err(unsupported("CREATE TABLE of this form"));
         }
         let Some(query) = ct.query.clone() else {
-            let definition = ddl::from_columns(&ct)?;
+            let defaults = crate::defaults::check_columns(self, &ct).await?;
+            let definition = ddl::from_columns(&ct, &defaults)?;
             self.store
                 .create_table(&schema, &table, definition, ct.if_not_exists)
                 .await?;

@@ -20,6 +20,7 @@ mod columnar;
 mod copy;
 mod datetime;
 mod ddl;
+mod defaults;
 mod dml;
 mod engine;
 mod error;

@@ -36,6 +36,9 @@ pub struct FloeTable {
     /// The schema SQL sees.
     schema: SchemaRef,
     snapshot_id: Option<i64>,
+    /// Each column's default, planned, by column name; or why they no
+    /// longer plan (then every INSERT fails, rather than write NULLs).
+    defaults: Result<std::collections::HashMap<String, Expr>, String>,
 }
 
 /// The table a scan in a plan reads, as (schema, table), when it reads a
@@ -64,7 +67,17 @@ impl FloeTable {
             stored,
             schema,
             snapshot_id: None,
+            defaults: Ok(Default::default()),
         })
+    }
+
+    /// The table with its columns' defaults ([`crate::defaults`]).
+    pub(crate) fn with_defaults(
+        mut self,
+        defaults: Result<std::collections::HashMap<String, Expr>, QueryError>,
+    ) -> FloeTable {
+        self.defaults = defaults.map_err(|e| e.to_string());
+        self
     }
 
     /// The table as of an earlier snapshot (time travel); read-only.
@@ -80,6 +93,7 @@ impl FloeTable {
             stored,
             schema,
             snapshot_id: Some(snapshot_id),
+            defaults: Ok(Default::default()),
         })
     }
 
@@ -116,6 +130,10 @@ impl TableProvider for FloeTable {
 
     fn table_type(&self) -> TableType {
         TableType::Base
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&Expr> {
+        self.defaults.as_ref().ok()?.get(column)
     }
 
     async fn scan(
@@ -201,6 +219,17 @@ impl TableProvider for FloeTable {
             }
             .into_datafusion());
         }
+        if let Err(reason) = &self.defaults {
+            return Err(QueryError::InvalidArgument {
+                status: floe_common::Status::ObjectNotInPrerequisiteState,
+                message: format!(
+                    "a column default of table \"{}\" no longer plans ({reason}); \
+                     set it again with ALTER TABLE ... ALTER COLUMN ... SET DEFAULT",
+                    self.handle.name()
+                ),
+            }
+            .into_datafusion());
+        }
         if insert_op != InsertOp::Append {
             return Err(QueryError::Unsupported {
                 feature: format!("INSERT mode {insert_op}"),
@@ -208,9 +237,20 @@ impl TableProvider for FloeTable {
             .into_datafusion());
         }
         let ordering = self.write_ordering(&input.schema());
+        // The sink admits NULLs everywhere: the storage writer checks NOT
+        // NULL columns and names the column, as PostgreSQL does (23502).
+        let nullable: Vec<arrow::datatypes::Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
         let sink = Arc::new(FloeSink {
             handle: self.handle.clone(),
-            schema: self.schema.clone(),
+            schema: Arc::new(arrow::datatypes::Schema::new_with_metadata(
+                nullable,
+                self.schema.metadata().clone(),
+            )),
         });
         Ok(Arc::new(DataSinkExec::new(input, sink, ordering)))
     }

@@ -116,6 +116,25 @@ impl ViewPlanner {
         Ok(ViewTable::new(plan, Some(view.sql.clone())))
     }
 
+    /// Column defaults ([`crate::defaults`]) by column name, planned.
+    pub(crate) async fn defaults(
+        &self,
+        texts: &std::collections::HashMap<String, String>,
+    ) -> Result<std::collections::HashMap<String, datafusion::logical_expr::Expr>, QueryError> {
+        let state = self
+            .state
+            .get()
+            .and_then(|state| state())
+            .ok_or_else(|| internal("column defaults are planned without a session"))?;
+        let mut planned = std::collections::HashMap::new();
+        for (column, text) in texts {
+            let stmt = crate::defaults::select_of(text)?;
+            let plan = plan_statement(&state, &self.datetime, stmt, "").await?;
+            planned.insert(column.clone(), crate::defaults::planned_expression(&plan)?);
+        }
+        Ok(planned)
+    }
+
     /// The view's query, planned.
     async fn plan(
         &self,
