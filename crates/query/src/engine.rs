@@ -416,6 +416,8 @@ impl Engine {
                 | Statement::AlterTable(_)
                 | Statement::Truncate(_)
                 | Statement::Merge(_)
+                | Statement::CreateFunction(_)
+                | Statement::DropFunction(_)
                 | Statement::Vacuum(_)
                 | Statement::StartTransaction { .. }
                 | Statement::Commit { .. }
@@ -687,6 +689,10 @@ impl Engine {
                 Ok(Output::command("TRUNCATE TABLE"))
             }
             Statement::Merge(_) => Err(unsupported("MERGE")),
+            Statement::CreateFunction(_) => Err(unsupported(
+                "CREATE FUNCTION (Floe has no user-defined functions)",
+            )),
+            Statement::DropFunction(drop) => self.drop_function(&drop),
             Statement::Vacuum(vacuum) => self.vacuum(vacuum).await,
             other => {
                 let plan = self.plan(other).await?;
@@ -694,6 +700,42 @@ impl Engine {
                 Ok(Output::Rows(Box::new(df)))
             }
         }
+    }
+
+    /// DROP FUNCTION: Floe has no user-defined functions, and its built-in
+    /// ones are the server's, shared by every session, so none is dropped.
+    fn drop_function(
+        &self,
+        drop: &datafusion::sql::sqlparser::ast::DropFunction,
+    ) -> Result<Output, QueryError> {
+        let state = self.ctx.state();
+        for function in &drop.func_desc {
+            let name = function
+                .name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(names::ident)
+                .unwrap_or_default();
+            let built_in = state.scalar_functions().contains_key(&name)
+                || state.aggregate_functions().contains_key(&name)
+                || state.window_functions().contains_key(&name);
+            if built_in {
+                return Err(QueryError::InvalidArgument {
+                    status: floe_common::Status::DependentObjectsStillExist,
+                    message: format!(
+                        "cannot drop function {name} because it is required by the database system"
+                    ),
+                });
+            }
+            if !drop.if_exists {
+                return Err(QueryError::InvalidArgument {
+                    status: floe_common::Status::UndefinedFunction,
+                    message: format!("function {name} does not exist"),
+                });
+            }
+        }
+        Ok(Output::command("DROP FUNCTION"))
     }
 
     async fn create_table(&self, ct: CreateTable) -> Result<Output, QueryError> {

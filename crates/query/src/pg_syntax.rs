@@ -2,7 +2,8 @@
 //! read the same syntax differently: literal forms drivers send, casts to
 //! `varchar(n)`, `generate_series` as a set-returning function (in FROM
 //! and in a SELECT list, over dates too), `AT TIME ZONE`, the words after an interval
-//! literal, bit strings, and the `server_version` settings Floe answers
+//! literal, bit strings, `substring` with a pattern or quoted positions,
+//! and the `server_version` settings Floe answers
 //! itself; and the settings a session may not change. Every statement
 //! Floe plans passes through [`rewrite`] first.
 
@@ -15,6 +16,7 @@ use floe_common::defaults::DEFAULT_SCHEMA;
 use crate::error::QueryError;
 
 mod series;
+mod strings;
 
 use series::{name_function_columns, series_of_dates, set_returning_series};
 
@@ -30,6 +32,7 @@ pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
     mod_function(stmt);
     fetch_as_limit(stmt);
     like_escapes(stmt)?;
+    strings::substring_forms(stmt)?;
     crate::intervals::place_named_arguments(stmt);
     crate::apply::array_subqueries(stmt);
     series_of_dates(stmt);

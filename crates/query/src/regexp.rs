@@ -223,6 +223,79 @@ impl ScalarUDFImpl for PgRegexpReplace {
     }
 }
 
+/// `substring(text FROM pattern)`, PostgreSQL's: the part of the text
+/// the first parenthesized subexpression matched when the pattern has
+/// one, the whole first match otherwise; NULL without a match. Floe's
+/// parser writes that form as a call of this function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PgSubstringPattern {
+    signature: Signature,
+}
+
+impl PgSubstringPattern {
+    /// The function's name.
+    pub(crate) const NAME: &'static str = "substring_regex";
+
+    pub(crate) fn udf() -> ScalarUDF {
+        ScalarUDF::new_from_impl(PgSubstringPattern {
+            signature: Signature::user_defined(Volatility::Immutable),
+        })
+    }
+}
+
+impl ScalarUDFImpl for PgSubstringPattern {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types.len() {
+            2 => Ok(vec![DataType::Utf8; 2]),
+            n => plan_err!(
+                "{} takes a text and a pattern, not {n} arguments",
+                Self::NAME
+            ),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (arrays, scalar) = crate::columnar::arrays(&args.args, args.number_rows)?;
+        let arrays = arrays
+            .iter()
+            .map(|a| Ok(cast(a, &DataType::Utf8)?))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let (text, pattern) = (arrays[0].as_string::<i32>(), arrays[1].as_string::<i32>());
+        let mut compiled: Option<(String, Regex)> = None;
+        let mut out = Vec::with_capacity(text.len());
+        for row in 0..text.len() {
+            if text.is_null(row) || pattern.is_null(row) {
+                out.push(None);
+                continue;
+            }
+            let p = pattern.value(row);
+            if compiled.as_ref().is_none_or(|(q, _)| q != p) {
+                compiled = Some((p.to_string(), compile(p, "")?.0));
+            }
+            let re = &compiled.as_ref().expect("compiled above").1;
+            let group = if re.captures_len() > 1 { 1 } else { 0 };
+            out.push(
+                re.captures(text.value(row))
+                    .and_then(|c| c.get(group))
+                    .map(|m| m.as_str().to_string()),
+            );
+        }
+        crate::columnar::answer(Arc::new(StringArray::from(out)), scalar)
+    }
+}
+
 /// The flag that makes `.` match a newline, PostgreSQL's default.
 const DOT_NEWLINE: &str = "(?s)";
 

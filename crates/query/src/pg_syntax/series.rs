@@ -190,40 +190,75 @@ pub(super) fn series_of_dates(stmt: &mut Statement) {
         CastKind, DataType as SqlType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
         TableFactor, TimezoneInfo, TypedString, VisitMut, VisitorMut,
     };
-    fn is_date(e: &Expr) -> bool {
-        matches!(
-            e,
-            Expr::TypedString(TypedString {
-                data_type: SqlType::Date,
-                ..
-            }) | Expr::Cast {
-                data_type: SqlType::Date,
-                ..
+    /// The date or timestamp type a literal argument has; `Some(None)`
+    /// for one whose type the call decides (a quoted string or NULL);
+    /// `None` for anything else.
+    fn literal_type(e: &Expr) -> Option<Option<SqlType>> {
+        use datafusion::sql::sqlparser::ast::Value;
+        match e {
+            Expr::TypedString(TypedString { data_type, .. }) | Expr::Cast { data_type, .. }
+                if matches!(data_type, SqlType::Date | SqlType::Timestamp(..)) =>
+            {
+                Some(Some(data_type.clone()))
             }
-        )
+            Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_) | Value::Null) => {
+                Some(None)
+            }
+            _ => None,
+        }
     }
+    fn cast(e: &mut Expr, data_type: SqlType) {
+        let value = std::mem::replace(e, Expr::value(datafusion::sql::sqlparser::ast::Value::Null));
+        *e = Expr::Cast {
+            kind: CastKind::Cast,
+            expr: Box::new(value),
+            data_type,
+            array: false,
+            format: None,
+        };
+    }
+    /// Gives the bounds of a series of literals one type, as PostgreSQL
+    /// resolves them: dates and strings or NULL beside a date are
+    /// `timestamp with time zone`, beside a `timestamp` they are
+    /// `timestamp`; a NULL step is an interval.
     fn promote(args: &mut [FunctionArg]) {
-        let [first, second, _step] = args else {
+        let [first, second, step] = args else {
             return;
         };
-        let date = |a: &FunctionArg| matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) if is_date(e));
-        if !(date(first) && date(second)) {
+        let expr = |a: &FunctionArg| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => literal_type(e),
+            _ => None,
+        };
+        let (Some(a), Some(b)) = (expr(first), expr(second)) else {
             return;
-        }
-        for arg in [first, second] {
-            if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg
-                && is_date(e)
-            {
-                let date =
-                    std::mem::replace(e, Expr::value(datafusion::sql::sqlparser::ast::Value::Null));
-                *e = Expr::Cast {
-                    kind: CastKind::Cast,
-                    expr: Box::new(date),
-                    data_type: SqlType::Timestamp(None, TimezoneInfo::WithTimeZone),
-                    array: false,
-                    format: None,
-                };
+        };
+        let with_zone = SqlType::Timestamp(None, TimezoneInfo::WithTimeZone);
+        let target = match (&a, &b) {
+            (None, None) => return,
+            (Some(SqlType::Timestamp(_, TimezoneInfo::WithTimeZone)), _)
+            | (_, Some(SqlType::Timestamp(_, TimezoneInfo::WithTimeZone))) => with_zone,
+            (Some(SqlType::Timestamp(..)), _) | (_, Some(SqlType::Timestamp(..))) => {
+                SqlType::Timestamp(None, TimezoneInfo::None)
             }
+            _ => with_zone,
+        };
+        for (arg, ty) in [(first, a), (second, b)] {
+            if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg
+                && ty.as_ref() != Some(&target)
+            {
+                cast(e, target.clone());
+            }
+        }
+        if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = step
+            && matches!(e, Expr::Value(v) if v.value == datafusion::sql::sqlparser::ast::Value::Null)
+        {
+            cast(
+                e,
+                SqlType::Interval {
+                    fields: None,
+                    precision: None,
+                },
+            );
         }
     }
     struct Dates;
