@@ -86,7 +86,9 @@ pub async fn execute(engine: &Engine, alter: AlterTable) -> Result<(), QueryErro
                     }
                 }
                 let ty = types::iceberg_type(&name, &column_def.data_type)?;
-                fields.push(NestedField::optional(next_id, name, ty));
+                let mut field = NestedField::optional(next_id, name, ty);
+                field.doc = types::column_doc(&column_def.data_type).map(str::to_string);
+                fields.push(field);
                 next_id += 1;
             }
             AlterTableOperation::DropColumn {
@@ -155,7 +157,14 @@ pub async fn execute(engine: &Engine, alter: AlterTable) -> Result<(), QueryErro
                                 "column \"{name}\" cannot change from {from} to {to}; only widening (int to bigint, real to double precision, a larger decimal precision with the same scale) keeps existing files readable"
                             )));
                         }
+                        let doc = types::column_doc(&data_type).map(str::to_string);
+                        if doc.is_some() && fields[i].doc != doc {
+                            return Err(invalid(format!(
+                                "column \"{name}\" cannot change to {data_type}: existing values are not checked against its range"
+                            )));
+                        }
                         *fields[i].field_type = to;
+                        fields[i].doc = doc;
                     }
                     AlterColumnOperation::SetDefault { value } => {
                         let logical = crate::uuid::logical_schema(&handle.arrow_schema()?);

@@ -23,6 +23,7 @@ struct Column {
     name: String,
     ty: Type,
     not_null: bool,
+    doc: Option<&'static str>,
 }
 
 /// The table definition a CREATE TABLE with a column list describes;
@@ -59,7 +60,12 @@ pub fn from_columns(
             }
         }
         let ty = iceberg_type(&name, &c.data_type)?;
-        columns.push(Column { name, ty, not_null });
+        columns.push(Column {
+            name,
+            ty,
+            not_null,
+            doc: crate::types::column_doc(&c.data_type),
+        });
     }
     for constraint in &ct.constraints {
         match constraint {
@@ -105,6 +111,7 @@ pub fn from_query(ct: &CreateTable, schema: &ArrowSchema) -> Result<TableDefinit
             name: f.name().clone(),
             ty: Type::Primitive(primitive_from_arrow(f.name(), f.data_type())?),
             not_null: false,
+            doc: None,
         });
     }
     build(&table, columns, &[], ct)
@@ -140,7 +147,11 @@ fn build(
         .map(|(i, c)| {
             let id = i as i32 + 1;
             let required = c.not_null || key_ids.contains(&id);
-            NestedField::new(id, c.name.clone(), c.ty.clone(), required).into()
+            let field = NestedField::new(id, c.name.clone(), c.ty.clone(), required);
+            match c.doc {
+                Some(doc) => field.with_doc(doc).into(),
+                None => field.into(),
+            }
         })
         .collect::<Vec<_>>();
     let schema = Schema::builder()

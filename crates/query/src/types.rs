@@ -5,6 +5,13 @@ use iceberg::spec::{PrimitiveType, Type};
 
 use crate::error::QueryError;
 
+/// The Iceberg doc of a column of SQL type `ty`: `smallint` columns are
+/// marked so their range is checked when written
+/// ([`floe_storage::SMALLINT_DOC`]).
+pub fn column_doc(ty: &SqlType) -> Option<&'static str> {
+    matches!(ty, SqlType::SmallInt(_) | SqlType::Int2(_)).then_some(floe_storage::SMALLINT_DOC)
+}
+
 /// Maps a SQL type from a column definition to the Iceberg type it is stored as.
 ///
 /// SMALLINT is stored as Iceberg `int` (Iceberg has no 16-bit integer) and

@@ -70,6 +70,14 @@ pub enum StorageError {
         column: String,
         reason: String,
     },
+    /// A value is outside the range of its column's declared type (a
+    /// `smallint` column is stored as Iceberg's 32-bit `int`).
+    #[error("{ty} out of range (column \"{column}\" of relation \"{table}\")")]
+    OutOfRange {
+        table: String,
+        column: String,
+        ty: &'static str,
+    },
     /// A NULL was written to a column declared NOT NULL.
     #[error(
         "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
@@ -178,6 +186,7 @@ impl HasStatus for StorageError {
             StorageError::InvalidDefinition { .. } => Status::InvalidParameterValue,
             StorageError::SchemaMismatch { .. } => Status::DatatypeMismatch,
             StorageError::NullInRequiredColumn { .. } => Status::NotNullViolation,
+            StorageError::OutOfRange { .. } => Status::NumericValueOutOfRange,
             StorageError::InvalidValue { .. } => Status::InvalidTextRepresentation,
             StorageError::NoSuchSnapshot { .. } => Status::InvalidParameterValue,
             StorageError::Iceberg { source, .. } => match source.kind() {

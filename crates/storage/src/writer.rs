@@ -165,7 +165,36 @@ impl TableAppend {
     }
 }
 
-/// Casts `batch` to `schema` by column name, checking NOT NULL columns.
+/// The Iceberg doc of a column declared `smallint`: Iceberg has no 16-bit
+/// integer, so such a column is an `int` whose values are checked against
+/// `smallint`'s range when written.
+pub const SMALLINT_DOC: &str = "smallint";
+
+/// Fails if a column declared `smallint` holds a value outside its range.
+fn check_smallint(
+    field: &arrow::datatypes::Field,
+    column: &ArrayRef,
+    ident: &iceberg::TableIdent,
+) -> Result<()> {
+    if field.metadata().get("doc").map(String::as_str) != Some(SMALLINT_DOC) {
+        return Ok(());
+    }
+    let Some(values) = column.as_any().downcast_ref::<arrow::array::Int32Array>() else {
+        return Ok(());
+    };
+    let range = i16::MIN as i32..=i16::MAX as i32;
+    if values.iter().flatten().any(|v| !range.contains(&v)) {
+        return Err(StorageError::OutOfRange {
+            table: ident.to_string(),
+            column: field.name().clone(),
+            ty: "smallint",
+        });
+    }
+    Ok(())
+}
+
+/// Casts `batch` to `schema` by column name, checking NOT NULL columns and
+/// the range of `smallint` ones.
 pub(crate) fn conform(
     schema: &SchemaRef,
     ident: &iceberg::TableIdent,
@@ -202,6 +231,7 @@ pub(crate) fn conform(
                 column: field.name().clone(),
             });
         }
+        check_smallint(field, &column, ident)?;
         columns.push(column);
     }
     RecordBatch::try_new(schema.clone(), columns).map_err(|source| StorageError::Arrow {
