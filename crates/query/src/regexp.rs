@@ -130,6 +130,16 @@ fn replace(text: &str, re: &Regex, replacement: &str, global: bool) -> String {
     out
 }
 
+/// A function's arguments as arrays of text, and whether all were scalars.
+fn text_arrays(args: &ScalarFunctionArgs) -> Result<(Vec<ArrayRef>, bool)> {
+    let (arrays, scalar) = crate::columnar::arrays(&args.args, args.number_rows)?;
+    let arrays = arrays
+        .iter()
+        .map(|a| Ok(cast(a, &DataType::Utf8)?))
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    Ok((arrays, scalar))
+}
+
 /// `regexp_replace(source, pattern, replacement [, flags])`, PostgreSQL's.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PgRegexpReplace {
@@ -187,11 +197,7 @@ impl ScalarUDFImpl for PgRegexpReplace {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (arrays, scalar) = crate::columnar::arrays(&args.args, args.number_rows)?;
-        let arrays = arrays
-            .iter()
-            .map(|a| Ok(cast(a, &DataType::Utf8)?))
-            .collect::<Result<Vec<ArrayRef>>>()?;
+        let (arrays, scalar) = text_arrays(&args)?;
         let rows = arrays.first().map_or(0, |a| a.len());
         let strings: Vec<&StringArray> = arrays.iter().map(|a| a.as_string()).collect();
         let mut compiled: Option<((String, String), (Regex, bool))> = None;
@@ -267,11 +273,7 @@ impl ScalarUDFImpl for PgSubstringPattern {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (arrays, scalar) = crate::columnar::arrays(&args.args, args.number_rows)?;
-        let arrays = arrays
-            .iter()
-            .map(|a| Ok(cast(a, &DataType::Utf8)?))
-            .collect::<Result<Vec<ArrayRef>>>()?;
+        let (arrays, scalar) = text_arrays(&args)?;
         let (text, pattern) = (arrays[0].as_string::<i32>(), arrays[1].as_string::<i32>());
         let mut compiled: Option<(String, Regex)> = None;
         let mut out = Vec::with_capacity(text.len());
