@@ -2,7 +2,8 @@
 //! read the same syntax differently: literal forms drivers send, casts to
 //! `varchar(n)`, `generate_series` as a set-returning function (in FROM
 //! and in a SELECT list, over dates too), `AT TIME ZONE`, the words after an interval
-//! literal, bit strings, `substring` with a pattern or quoted positions,
+//! literal, bit strings, `substring` with a pattern or quoted positions, column aliases
+//! naming fewer columns than a CTE or subquery gives,
 //! and the `server_version` settings Floe answers
 //! itself; and the settings a session may not change. Every statement
 //! Floe plans passes through [`rewrite`] first.
@@ -15,6 +16,7 @@ use floe_common::defaults::DEFAULT_SCHEMA;
 
 use crate::error::QueryError;
 
+mod column_aliases;
 mod series;
 mod strings;
 
@@ -29,6 +31,7 @@ pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
     interval_words(stmt)?;
     pg_literals(stmt)?;
     name_function_columns(stmt);
+    column_aliases::partial_column_aliases(stmt);
     mod_function(stmt);
     fetch_as_limit(stmt);
     like_escapes(stmt)?;
