@@ -64,8 +64,20 @@ async fn slt_in_process() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slt_over_pg_wire() {
+/// Over the PG wire the server runs on workers with the stack `floe
+/// serve` gives them.
+#[test]
+fn slt_over_pg_wire() {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(floe_server::WORKER_STACK_BYTES)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(slt_files_over_pg_wire());
+}
+
+async fn slt_files_over_pg_wire() {
     let mut failures = Vec::new();
     for file in slt_files() {
         let dir = tempfile::tempdir().unwrap();

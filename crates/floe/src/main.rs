@@ -187,6 +187,7 @@ fn main() -> std::process::ExitCode {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) + 2;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
+        .thread_stack_size(floe_server::WORKER_STACK_BYTES)
         .enable_all()
         .build()
     {

@@ -118,7 +118,8 @@ impl SchemaProvider for FloeSchema {
         let defaults = crate::defaults::stored(&handle);
         let mut table = FloeTable::new(handle).map_err(QueryError::into_datafusion)?;
         if !defaults.is_empty() {
-            table = table.with_defaults(self.views.defaults(&defaults).await);
+            // Boxed: a view's planning reaches here once per view it reads.
+            table = table.with_defaults(Box::pin(self.views.defaults(&defaults)).await);
         }
         Ok(Some(Arc::new(table)))
     }

@@ -26,12 +26,9 @@ struct Column {
     doc: Option<&'static str>,
 }
 
-/// The table definition a CREATE TABLE with a column list describes;
-/// `defaults` holds the checked text of each column's default, by name.
-pub fn from_columns(
-    ct: &CreateTable,
-    defaults: &HashMap<String, String>,
-) -> Result<TableDefinition, QueryError> {
+/// The table definition a CREATE TABLE with a column list describes
+/// (without the columns' defaults: see [`crate::defaults::declare`]).
+pub fn from_columns(ct: &CreateTable) -> Result<TableDefinition, QueryError> {
     let table = names::table(&ct.name)?.1;
     let mut columns = Vec::new();
     let mut key: Vec<String> = Vec::new();
@@ -88,18 +85,7 @@ pub fn from_columns(
             }
         }
     }
-    let kept: Vec<(i32, String)> = columns
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| Some((i as i32 + 1, defaults.get(&c.name)?.clone())))
-        .collect();
-    let mut definition = build(&table, columns, &key, ct)?;
-    for (id, text) in kept {
-        definition
-            .properties
-            .insert(crate::defaults::property(id), text);
-    }
-    Ok(definition)
+    build(&table, columns, &key, ct)
 }
 
 /// The table definition for CREATE TABLE AS: columns come from the query.

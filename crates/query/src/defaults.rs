@@ -21,7 +21,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use floe_common::{HasStatus, Status};
 use floe_storage::iceberg::arrow::schema_to_arrow_schema;
-use floe_storage::{Store, TableHandle};
+use floe_storage::{Store, TableDefinition, TableHandle};
 
 use crate::engine::Engine;
 use crate::error::QueryError;
@@ -63,17 +63,16 @@ pub(crate) fn declared(column: &ColumnDef) -> Option<&Expr> {
     })
 }
 
-/// Checks the defaults a CREATE TABLE declares ([`check`]) and returns
-/// their text by column name.
-pub(crate) async fn check_columns(
+/// Checks the defaults a CREATE TABLE declares ([`check`]) and keeps
+/// them in the properties of `definition`, the table it describes.
+pub(crate) async fn declare(
     engine: &Engine,
     ct: &CreateTable,
-) -> Result<HashMap<String, String>, QueryError> {
-    let mut texts = HashMap::new();
+    definition: &mut TableDefinition,
+) -> Result<(), QueryError> {
     if !ct.columns.iter().any(|c| declared(c).is_some()) {
-        return Ok(texts);
+        return Ok(());
     }
-    let definition = crate::ddl::from_columns(ct, &texts)?;
     let schema = schema_to_arrow_schema(&definition.schema).map_err(|e| {
         QueryError::Storage(floe_storage::StorageError::InvalidDefinition {
             table: ct.name.to_string(),
@@ -87,12 +86,18 @@ pub(crate) async fn check_columns(
         };
         let name = crate::names::ident(&column.name);
         let field = schema.field_with_name(&name)?;
-        texts.insert(
-            name.clone(),
-            check(engine, &name, field.data_type(), default).await?,
-        );
+        let text = check(engine, &name, field.data_type(), default).await?;
+        let id =
+            definition
+                .schema
+                .field_id_by_name(&name)
+                .ok_or_else(|| QueryError::NoSuchColumn {
+                    table: ct.name.to_string(),
+                    column: name.clone(),
+                })?;
+        definition.properties.insert(property(id), text);
     }
-    Ok(texts)
+    Ok(())
 }
 
 /// Checks that `default` may be the default of `column`, of type `ty` as
@@ -266,10 +271,13 @@ pub(crate) fn fill_insert_into(store: &Store, insert: &mut Insert) -> Result<(),
         return Ok(());
     };
     let columns: Vec<String> = handle
-        .arrow_schema()?
+        .table()
+        .metadata()
+        .current_schema()
+        .as_struct()
         .fields()
         .iter()
-        .map(|f| f.name().clone())
+        .map(|f| f.name.clone())
         .collect();
     fill_insert(insert, &columns, &stored(&handle))
 }
@@ -287,14 +295,12 @@ pub(crate) fn fill_insert(
         let Some(first) = columns.first() else {
             return Ok(());
         };
-        let value = match defaults.get(first) {
-            Some(text) => format!("({text})"),
-            None => "NULL".to_string(),
+        let Statement::Query(mut query) = crate::syntax::sql_statement("VALUES (NULL)")? else {
+            return Err(unreadable("VALUES (NULL)"));
         };
-        let Statement::Query(query) = crate::syntax::sql_statement(&format!("VALUES ({value})"))?
-        else {
-            return Err(unreadable(&value));
-        };
+        if let SetExpr::Values(values) = query.body.as_mut() {
+            values.rows[0].content = vec![default_for(defaults, first)?];
+        }
         insert.columns = vec![ObjectName::from(vec![Ident::with_quote('"', first)])];
         insert.source = Some(query);
         return Ok(());

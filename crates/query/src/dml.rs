@@ -505,19 +505,10 @@ async fn incoming_rows(
         }
     }
     let schema = crate::uuid::logical_schema(&target.handle.arrow_schema()?);
-    let defaults = crate::defaults::stored(&target.handle);
-    let mut default_values = HashMap::new();
-    for field in schema.fields() {
-        if let Some(text) = defaults.get(field.name())
-            && !named.contains(field.name())
-        {
-            let plan = engine.plan(crate::defaults::select_of(text)?).await?;
-            default_values.insert(
-                field.name().clone(),
-                crate::defaults::planned_expression(&plan)?,
-            );
-        }
-    }
+    // Columns the INSERT leaves out take their defaults.
+    let mut defaults = crate::defaults::stored(&target.handle);
+    defaults.retain(|column, _| !named.contains(column));
+    let mut default_values = engine.view_planner().defaults(&defaults).await?;
     let source_names: Vec<String> = df
         .schema()
         .fields()

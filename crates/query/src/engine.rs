@@ -744,8 +744,8 @@ impl Engine {
             return Err(unsupported("CREATE TABLE of this form"));
         }
         let Some(query) = ct.query.clone() else {
-            let defaults = crate::defaults::check_columns(self, &ct).await?;
-            let definition = ddl::from_columns(&ct, &defaults)?;
+            let mut definition = ddl::from_columns(&ct)?;
+            crate::defaults::declare(self, &ct, &mut definition).await?;
             self.store
                 .create_table(&schema, &table, definition, ct.if_not_exists)
                 .await?;

@@ -92,8 +92,10 @@ impl ViewPlanner {
                 ),
             });
         }
+        // Each view a view reads plans inside this one; boxed, a level
+        // costs the stack a pointer rather than the whole planning state.
         let plan = DEPTH
-            .scope(depth + 1, self.plan(&state, view))
+            .scope(depth + 1, Box::pin(self.plan(&state, view)))
             .await
             .map_err(unwrap_nested)?;
         let now: Vec<&String> = plan.schema().fields().iter().map(|f| f.name()).collect();

@@ -26,6 +26,12 @@ use std::sync::Arc;
 use floe_query::Engine;
 use tokio::net::TcpListener;
 
+/// The stack of each runtime worker that serves sessions. Planning
+/// recurses: a view's query is planned inside the planning of each view
+/// that reads it (up to 32 deep), and DataFusion's planners recurse over
+/// deep expressions; tokio's default of 2 MiB does not hold 32 views.
+pub const WORKER_STACK_BYTES: usize = 8 << 20;
+
 /// Connections the PG wire endpoint holds at most, by default.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 100;
 

@@ -30,17 +30,16 @@ fn rename_first(alias: &mut TableAlias, query: &mut Query) {
         return;
     }
     for (item, column) in select.projection.iter_mut().zip(alias.columns.drain(..)) {
-        let expr = match std::mem::replace(item, SelectItem::Wildcard(Default::default())) {
-            SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => expr,
-            other => {
-                *item = other;
-                continue;
+        match item {
+            SelectItem::UnnamedExpr(expr) => {
+                *item = SelectItem::ExprWithAlias {
+                    expr: expr.clone(),
+                    alias: column.name,
+                };
             }
-        };
-        *item = SelectItem::ExprWithAlias {
-            expr,
-            alias: column.name,
-        };
+            SelectItem::ExprWithAlias { alias, .. } => *alias = column.name,
+            _ => {}
+        }
     }
 }
 
