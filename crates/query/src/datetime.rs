@@ -268,6 +268,16 @@ impl PgDateTime {
             }
         }
         let mut changed = false;
+        // PostgreSQL's spellings of a unit (`'mon'`, `'hrs'`) by the names
+        // the engine knows.
+        if f.name() == "date_trunc"
+            && let Some(Expr::Literal(ScalarValue::Utf8(Some(unit)), _)) = args.first()
+            && let Some(canonical) = canonical_unit(unit)
+            && canonical != unit
+        {
+            args[0] = Expr::Literal(ScalarValue::Utf8(Some(canonical.to_string())), None);
+            changed = true;
+        }
         for arg in args.iter_mut().skip(1) {
             if literal(arg) || is_date(&arg.get_type(schema)?) {
                 *arg = cast_to(arg, to.clone());
@@ -467,18 +477,44 @@ impl TimeTrunc {
     }
 }
 
+/// The unit PostgreSQL reads `unit` as (`'mon'`, `'hrs'`, `'Y'`...), by
+/// the name `date_trunc` knows it as, or `None` if it names no unit.
+pub(crate) fn canonical_unit(unit: &str) -> Option<&'static str> {
+    Some(match unit.trim().to_ascii_lowercase().as_str() {
+        "microsecond" | "microseconds" | "microsecon" | "us" | "usec" | "usecs" | "useconds" => {
+            "microsecond"
+        }
+        "millisecond" | "milliseconds" | "millisecon" | "ms" | "msec" | "msecs" | "mseconds" => {
+            "millisecond"
+        }
+        "second" | "seconds" | "s" | "sec" | "secs" => "second",
+        "minute" | "minutes" | "m" | "min" | "mins" => "minute",
+        "hour" | "hours" | "h" | "hr" | "hrs" => "hour",
+        "day" | "days" | "d" => "day",
+        "week" | "weeks" | "w" => "week",
+        "month" | "months" | "mon" | "mons" => "month",
+        "quarter" | "qtr" => "quarter",
+        "year" | "years" | "y" | "yr" | "yrs" => "year",
+        "decade" | "decades" | "dec" | "decs" => "decade",
+        "century" | "centuries" | "c" | "cent" => "century",
+        "millennium" | "millennia" | "mil" | "mils" => "millennium",
+        _ => return None,
+    })
+}
+
 /// The nanoseconds a time of day is truncated to multiples of, for
 /// `unit`; 0 for units of a day or more.
 fn time_unit_nanos(unit: &str) -> Result<i64> {
-    Ok(match unit.to_ascii_lowercase().as_str() {
-        "microsecond" | "microseconds" | "us" | "usec" | "usecs" => 1_000,
-        "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" => 1_000_000,
-        "second" | "seconds" | "s" | "sec" | "secs" => 1_000_000_000,
-        "minute" | "minutes" | "m" | "min" | "mins" => 60_000_000_000,
-        "hour" | "hours" | "h" | "hr" | "hrs" => 3_600_000_000_000,
-        "day" | "days" | "month" | "months" | "mon" | "mons" | "quarter" | "year" | "years"
-        | "decade" | "decades" | "century" | "centuries" | "millennium" | "millennia" => 0,
-        other => return exec_err!("unit \"{other}\" not supported for type interval"),
+    Ok(match canonical_unit(unit) {
+        Some("microsecond") => 1_000,
+        Some("millisecond") => 1_000_000,
+        Some("second") => 1_000_000_000,
+        Some("minute") => 60_000_000_000,
+        Some("hour") => 3_600_000_000_000,
+        Some("week") | None => {
+            return exec_err!("unit \"{unit}\" not supported for type interval");
+        }
+        Some(_) => 0,
     })
 }
 

@@ -146,6 +146,9 @@ impl Engine {
             analyzer
                 .rules
                 .insert(0, Arc::new(crate::coercion::PgFloatNumeric));
+            analyzer
+                .rules
+                .insert(0, Arc::new(crate::numeric_div::PgNumericDivision::new()));
             analyzer.rules.insert(0, datetime.clone());
         }
         let ctx = SessionContext::new_with_state(state.build());

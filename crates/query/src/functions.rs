@@ -27,6 +27,7 @@ pub fn aggregates() -> Vec<AggregateUDF> {
     vec![
         AggregateUDF::new_from_impl(crate::avg::PgAvg::new()),
         AggregateUDF::new_from_impl(crate::sum::PgSum::new()),
+        AggregateUDF::new_from_impl(crate::percentile::PgPercentileCont::new()),
     ]
 }
 

@@ -591,8 +591,8 @@ enum Kind {
 }
 
 /// `to_char`, `to_date` or `to_timestamp` with PostgreSQL's template
-/// patterns; other forms (`to_timestamp(text)`, `to_timestamp(double)`)
-/// are DataFusion's.
+/// patterns; `to_timestamp(double)` is DataFusion's, and
+/// `to_timestamp(text)` reads the text as that double, as PostgreSQL does.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Templated {
     kind: Kind,
@@ -660,6 +660,12 @@ impl ScalarUDFImpl for Templated {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if self.kind == Kind::Timestamp && arg_types.len() == 1 && is_text(&arg_types[0]) {
+            // PostgreSQL's `to_timestamp` of one argument takes seconds
+            // since the epoch as a double: `to_timestamp('-1')` is a second
+            // before 1970, not a timestamp read from text.
+            return Ok(vec![DataType::Float64]);
+        }
         if !self.templated(arg_types) {
             let fields: Vec<_> = arg_types
                 .iter()

@@ -548,7 +548,22 @@ fn pg_fields(
     format: &Format,
     options: Option<Arc<FormatOptions>>,
 ) -> PgWireResult<Vec<FieldInfo>> {
-    let fields = arrow_schema_to_pg_fields(schema, format, options.clone())?;
+    // The protocol library knows no Decimal256: describe wide decimals as
+    // the text they are sent as, then name their type below.
+    let described = Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| {
+                if wide_decimal(f.data_type()) {
+                    Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect::<Vec<_>>(),
+    );
+    let fields = arrow_schema_to_pg_fields(&described, format, options.clone())?;
     Ok(fields
         .into_iter()
         .zip(schema.fields())
