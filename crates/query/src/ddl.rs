@@ -97,7 +97,7 @@ pub fn from_query(ct: &CreateTable, schema: &ArrowSchema) -> Result<TableDefinit
             name: f.name().clone(),
             ty: Type::Primitive(primitive_from_arrow(f.name(), f.data_type())?),
             not_null: false,
-            doc: None,
+            doc: crate::types::arrow_column_doc(f.data_type()),
         });
     }
     build(&table, columns, &[], ct)

@@ -149,6 +149,9 @@ impl Engine {
             analyzer
                 .rules
                 .insert(0, Arc::new(crate::numeric_div::PgNumericDivision::new()));
+            analyzer
+                .rules
+                .insert(0, Arc::new(crate::bits::PgBitStrings::text_operations()));
             analyzer.rules.insert(0, datetime.clone());
         }
         let ctx = SessionContext::new_with_state(state.build());
@@ -171,6 +174,8 @@ impl Engine {
         ctx.register_catalog(CATALOG_NAME, catalog);
         views.attach(&ctx);
         ctx.register_udf(crate::bytea::ByteaIn::udf().as_ref().clone());
+        ctx.register_udf(crate::bits::VarbitIn::udf());
+        ctx.add_analyzer_rule(Arc::new(crate::bits::PgBitStrings::refusals()));
         ctx.add_analyzer_rule(Arc::new(crate::bytea::PgByteaCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::coercion::PgIntegerCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::timestamp_input::PgTimestampText::new()));

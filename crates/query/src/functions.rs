@@ -28,6 +28,7 @@ pub fn aggregates() -> Vec<AggregateUDF> {
         AggregateUDF::new_from_impl(crate::avg::PgAvg::new()),
         AggregateUDF::new_from_impl(crate::sum::PgSum::new()),
         AggregateUDF::new_from_impl(crate::percentile::PgPercentileCont::new()),
+        AggregateUDF::new_from_impl(crate::string_agg::PgStringAgg::new()),
     ]
 }
 

@@ -27,7 +27,7 @@ pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
     if let Some(refusal) = refused_setting(stmt) {
         return Err(refusal);
     }
-    refuse_bit_strings(stmt)?;
+    bit_strings(stmt)?;
     interval_words(stmt)?;
     pg_literals(stmt)?;
     name_function_columns(stmt);
@@ -346,29 +346,66 @@ pub(crate) fn session_user(stmt: &mut Statement, user: &str) {
     });
 }
 
-/// Refuses bit string literals: `X'1F'` and `B'0101'` are bit strings in
-/// PostgreSQL; DataFusion would read them as bytes and answer with a
-/// different type and length.
-fn refuse_bit_strings(stmt: &mut Statement) -> Result<(), QueryError> {
-    use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions};
-    let found = visit_expressions(stmt, |expr| match expr {
-        Expr::Value(v)
-            if matches!(
-                v.value,
-                Value::HexStringLiteral(_) | Value::SingleQuotedByteStringLiteral(_)
-            ) =>
-        {
-            ControlFlow::Break(v.value.to_string())
+/// Bit strings as PostgreSQL writes them ([`crate::bits`]): `X'1F'` and
+/// `B'0101'` literals, and casts to `bit varying` (`varbit`), become calls
+/// of `varbit(text)`; DataFusion would read the literals as bytes. A cast
+/// to `bit(n)` or `bit varying(n)` is refused: the length would not be
+/// checked.
+fn bit_strings(stmt: &mut Statement) -> Result<(), QueryError> {
+    use datafusion::sql::sqlparser::ast::{
+        DataType as SqlType, Expr, Value, visit_expressions_mut,
+    };
+    let outcome = visit_expressions_mut(stmt, |expr| {
+        let (text, hex) = match expr {
+            Expr::Value(v) => match &v.value {
+                Value::HexStringLiteral(h) => (h.clone(), true),
+                Value::SingleQuotedByteStringLiteral(b) => (b.clone(), false),
+                _ => return ControlFlow::Continue(()),
+            },
+            Expr::Cast {
+                expr: inner,
+                data_type,
+                ..
+            } => {
+                match data_type {
+                    SqlType::BitVarying(None) | SqlType::VarBit(None) => {}
+                    SqlType::Custom(name, args)
+                        if args.is_empty() && name.to_string().eq_ignore_ascii_case("varbit") => {}
+                    SqlType::Bit(_) | SqlType::BitVarying(_) | SqlType::VarBit(_) => {
+                        return ControlFlow::Break(QueryError::Unsupported {
+                            feature: format!(
+                                "a cast to {data_type} (bit strings are bit varying, of any \
+                                 length)"
+                            ),
+                        });
+                    }
+                    _ => return ControlFlow::Continue(()),
+                }
+                *expr = call(crate::bits::VARBIT, vec![inner.as_ref().clone()]);
+                return ControlFlow::Continue(());
+            }
+            _ => return ControlFlow::Continue(()),
+        };
+        match crate::bits::literal_digits(&text, hex) {
+            Some(bits) => {
+                *expr = call(
+                    crate::bits::VARBIT,
+                    vec![Expr::value(Value::SingleQuotedString(bits))],
+                );
+                ControlFlow::Continue(())
+            }
+            None => ControlFlow::Break(QueryError::InvalidLiteral {
+                ty: if hex {
+                    "hexadecimal bit string"
+                } else {
+                    "bit string"
+                },
+                value: text,
+            }),
         }
-        _ => ControlFlow::Continue(()),
     });
-    match found {
-        ControlFlow::Break(literal) => Err(QueryError::Unsupported {
-            feature: format!(
-                "the bit string {literal} (Floe has no bit string type; write bytes as \
-                 '\\x1f'::bytea)"
-            ),
-        }),
+    match outcome {
+        ControlFlow::Break(e) => Err(e),
         ControlFlow::Continue(()) => Ok(()),
     }
 }

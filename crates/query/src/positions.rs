@@ -259,7 +259,7 @@ fn tag(
 ) -> DFResult<RecordBatch> {
     let adapted = adapt_to_table(batch, stored)?;
     let rows = adapted.num_rows();
-    let mut columns = crate::uuid::columns_as_text(adapted.columns());
+    let mut columns = crate::uuid::columns_as_logical(adapted.columns(), full)?;
     columns.push(Arc::new(StringArray::from(vec![file.location.as_str(); rows])) as ArrayRef);
     columns.push(Arc::new(Int64Array::from_iter_values(
         (first..first + rows as u64).map(|p| p as i64),

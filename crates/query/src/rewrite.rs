@@ -22,19 +22,26 @@ pub(crate) fn rewrite_expressions(
     plan.transform_up_with_subqueries(|node| rewrite_node(node, rewrite))
 }
 
+/// The schema a plan node's expressions resolve in: its inputs', or the
+/// scanned table's for a scan.
+pub(crate) fn input_schema(plan: &LogicalPlan) -> Result<DFSchema> {
+    let mut schema = merge_schema(&plan.inputs());
+    if let LogicalPlan::TableScan(scan) = plan {
+        schema.merge(&DFSchema::try_from_qualified_schema(
+            scan.table_name.clone(),
+            &scan.source.schema(),
+        )?);
+    }
+    Ok(schema)
+}
+
 /// One plan node with its expressions rewritten as [`rewrite_expressions`]
 /// does (its inputs and subqueries are left alone).
 pub(crate) fn rewrite_node(
     plan: LogicalPlan,
     rewrite: &impl Fn(&Expr, &DFSchema) -> Result<Option<Expr>>,
 ) -> Result<Transformed<LogicalPlan>> {
-    let mut schema = merge_schema(&plan.inputs());
-    if let LogicalPlan::TableScan(scan) = &plan {
-        schema.merge(&DFSchema::try_from_qualified_schema(
-            scan.table_name.clone(),
-            &scan.source.schema(),
-        )?);
-    }
+    let schema = input_schema(&plan)?;
     let names = NamePreserver::new(&plan);
     let rewritten = plan.map_expressions(|expr| {
         let name = names.save(&expr);

@@ -188,7 +188,7 @@ impl TableProvider for FloeTable {
             .schema
             .fields()
             .iter()
-            .filter(|f| crate::uuid::is_uuid(f))
+            .filter(|f| crate::uuid::is_uuid(f) || crate::bits::is_bits(f.data_type()))
             .map(|f| f.name().as_str())
             .collect();
         Ok(filters

@@ -5,11 +5,36 @@ use iceberg::spec::{PrimitiveType, Type};
 
 use crate::error::QueryError;
 
+/// Whether `ty` is `bit varying` (or `varbit`) without a length.
+fn is_varbit(ty: &SqlType) -> bool {
+    match ty {
+        SqlType::BitVarying(None) | SqlType::VarBit(None) => true,
+        SqlType::Custom(name, args) => {
+            args.is_empty() && name.to_string().eq_ignore_ascii_case("varbit")
+        }
+        _ => false,
+    }
+}
+
 /// The Iceberg doc of a column of SQL type `ty`: `smallint` columns are
 /// marked so their range is checked when written
-/// ([`floe_storage::SMALLINT_DOC`]).
+/// ([`floe_storage::SMALLINT_DOC`]), `bit varying` ones so their digits
+/// are, and so they read back as bit strings ([`crate::bits`]).
 pub fn column_doc(ty: &SqlType) -> Option<&'static str> {
+    if is_varbit(ty) {
+        return Some(floe_storage::BIT_VARYING_DOC);
+    }
     matches!(ty, SqlType::SmallInt(_) | SqlType::Int2(_)).then_some(floe_storage::SMALLINT_DOC)
+}
+
+/// The Iceberg doc of a query result column of Arrow type `ty`, for
+/// CREATE TABLE AS (see [`column_doc`]).
+pub fn arrow_column_doc(ty: &arrow::datatypes::DataType) -> Option<&'static str> {
+    match ty {
+        arrow::datatypes::DataType::Int16 => Some(floe_storage::SMALLINT_DOC),
+        t if crate::bits::is_bits(t) => Some(floe_storage::BIT_VARYING_DOC),
+        _ => None,
+    }
 }
 
 /// Maps a SQL type from a column definition to the Iceberg type it is stored as.
@@ -74,6 +99,7 @@ pub fn iceberg_type(column: &str, ty: &SqlType) -> Result<Type, QueryError> {
             TimezoneInfo::WithTimeZone | TimezoneInfo::Tz => P::Timestamptz,
         },
         SqlType::Uuid => P::Uuid,
+        t if is_varbit(t) => P::String,
         SqlType::Custom(name, _) if name.to_string().eq_ignore_ascii_case("timestamptz") => {
             P::Timestamptz
         }

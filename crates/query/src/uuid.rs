@@ -1,4 +1,5 @@
-//! UUID columns: stored as Iceberg `uuid` (16 bytes), shown to SQL as text.
+//! UUID columns: stored as Iceberg `uuid` (16 bytes), shown to SQL as text;
+//! and `bit varying` columns, stored as text, shown as bit strings.
 //!
 //! DataFusion has no UUID type, so a table's uuid columns appear in its
 //! schema as `Utf8` fields tagged with [`TYPE_KEY`] = `uuid`; front ends use
@@ -31,9 +32,24 @@ pub fn is_uuid(field: &Field) -> bool {
     field.metadata().get(TYPE_KEY).is_some_and(|t| t == "uuid")
 }
 
-/// The schema SQL sees for a stored schema: uuid columns become tagged text.
+/// Whether a stored field is a `bit varying` column, kept as text.
+fn is_stored_bits(field: &Field) -> bool {
+    field.metadata().get("doc").map(String::as_str) == Some(floe_storage::BIT_VARYING_DOC)
+        && *field.data_type() == DataType::Utf8
+}
+
+/// Whether a stored schema has columns SQL sees with another type.
+fn differs(stored: &Schema) -> bool {
+    stored
+        .fields()
+        .iter()
+        .any(|f| is_stored_uuid(f) || is_stored_bits(f))
+}
+
+/// The schema SQL sees for a stored schema: uuid columns become tagged
+/// text, `bit varying` columns bit strings ([`crate::bits`]).
 pub fn logical_schema(stored: &SchemaRef) -> SchemaRef {
-    if !stored.fields().iter().any(|f| is_stored_uuid(f)) {
+    if !differs(stored) {
         return stored.clone();
     }
     let fields: Vec<Field> = stored
@@ -44,6 +60,8 @@ pub fn logical_schema(stored: &SchemaRef) -> SchemaRef {
                 let mut metadata: HashMap<String, String> = f.metadata().clone();
                 metadata.insert(TYPE_KEY.to_string(), "uuid".to_string());
                 Field::new(f.name(), DataType::Utf8, f.is_nullable()).with_metadata(metadata)
+            } else if is_stored_bits(f) {
+                f.as_ref().clone().with_data_type(crate::bits::BITS)
             } else {
                 f.as_ref().clone()
             }
@@ -53,7 +71,7 @@ pub fn logical_schema(stored: &SchemaRef) -> SchemaRef {
 }
 
 /// Converts stored uuid columns (16-byte binary) to canonical text.
-pub fn columns_as_text(columns: &[ArrayRef]) -> Vec<ArrayRef> {
+fn columns_as_text(columns: &[ArrayRef]) -> Vec<ArrayRef> {
     columns
         .iter()
         .map(
@@ -76,15 +94,29 @@ pub fn columns_as_text(columns: &[ArrayRef]) -> Vec<ArrayRef> {
         .collect()
 }
 
+/// Stored columns as SQL sees them: uuid columns as text, bit string
+/// columns as bit strings, following the first fields of `logical`.
+pub fn columns_as_logical(columns: &[ArrayRef], logical: &Schema) -> DFResult<Vec<ArrayRef>> {
+    Ok(columns_as_text(columns)
+        .into_iter()
+        .zip(logical.fields())
+        .map(|(c, f)| match c.data_type() == f.data_type() {
+            true => Ok(c),
+            false => arrow::compute::cast(&c, f.data_type()),
+        })
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 fn to_text(batch: RecordBatch, schema: &SchemaRef) -> DFResult<RecordBatch> {
-    let columns = columns_as_text(batch.columns());
+    let columns = columns_as_logical(batch.columns(), schema)?;
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// Wraps a scan whose output has stored uuid columns so they come out as text.
+/// Wraps a scan whose output has stored uuid or bit string columns so they
+/// come out as SQL sees them.
 pub fn text_scan(input: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
     let stored = input.schema();
-    if !stored.fields().iter().any(|f| is_stored_uuid(f)) {
+    if !differs(&stored) {
         return input;
     }
     let schema = logical_schema(&stored);

@@ -542,7 +542,7 @@ fn wide_decimals_as_text(
 
 /// Result columns as PG fields. Columns Floe tags as uuid are reported with
 /// the `uuid` type, always in text format; decimals wider than 28 digits
-/// as `numeric` in text format.
+/// as `numeric` and bit strings as `bit varying`, in text format.
 fn pg_fields(
     schema: &Schema,
     format: &Format,
@@ -572,6 +572,8 @@ fn pg_fields(
                 Type::UUID
             } else if wide_decimal(field.data_type()) {
                 Type::NUMERIC
+            } else if floe_query::bits::is_bits(field.data_type()) {
+                Type::VARBIT
             } else {
                 return info;
             };

@@ -193,8 +193,39 @@ fn check_smallint(
     Ok(())
 }
 
-/// Casts `batch` to `schema` by column name, checking NOT NULL columns and
-/// the range of `smallint` ones.
+/// The Iceberg doc of a column of bit strings (`bit varying`): Iceberg has
+/// no bit type, so such a column is a `string` of `0` and `1`, checked
+/// when written.
+pub const BIT_VARYING_DOC: &str = "bit varying";
+
+/// Fails if a `bit varying` column holds a value other than binary digits.
+fn check_bits(
+    field: &arrow::datatypes::Field,
+    column: &ArrayRef,
+    ident: &iceberg::TableIdent,
+) -> Result<()> {
+    if field.metadata().get("doc").map(String::as_str) != Some(BIT_VARYING_DOC) {
+        return Ok(());
+    }
+    let Some(values) = column.as_any().downcast_ref::<arrow::array::StringArray>() else {
+        return Ok(());
+    };
+    match values
+        .iter()
+        .flatten()
+        .find(|v| !v.bytes().all(|b| b == b'0' || b == b'1'))
+    {
+        Some(bad) => Err(StorageError::InvalidValue {
+            table: ident.to_string(),
+            column: field.name().clone(),
+            reason: format!("invalid input syntax for type bit varying: \"{bad}\""),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Casts `batch` to `schema` by column name, checking NOT NULL columns,
+/// the range of `smallint` ones and the digits of `bit varying` ones.
 pub(crate) fn conform(
     schema: &SchemaRef,
     ident: &iceberg::TableIdent,
@@ -232,6 +263,7 @@ pub(crate) fn conform(
             });
         }
         check_smallint(field, &column, ident)?;
+        check_bits(field, &column, ident)?;
         columns.push(column);
     }
     RecordBatch::try_new(schema.clone(), columns).map_err(|source| StorageError::Arrow {

@@ -1,0 +1,24 @@
+use arrow::array::LargeStringArray;
+
+use super::{check_digits, literal_digits};
+
+#[test]
+fn hex_digits_are_four_bits_each() {
+    assert_eq!(literal_digits("1F", true).as_deref(), Some("00011111"));
+    assert_eq!(literal_digits("abc", true).as_deref(), Some("101010111100"));
+    assert_eq!(literal_digits("", true).as_deref(), Some(""));
+    assert_eq!(literal_digits("1G", true), None);
+}
+
+#[test]
+fn binary_literals_keep_their_digits() {
+    assert_eq!(literal_digits("0101", false).as_deref(), Some("0101"));
+    assert_eq!(literal_digits("012", false), None);
+}
+
+#[test]
+fn only_binary_digits_are_bits() {
+    assert!(check_digits(&LargeStringArray::from(vec![Some("0101"), None, Some("")])).is_ok());
+    let e = check_digits(&LargeStringArray::from(vec!["01", "0x1"])).unwrap_err();
+    assert!(e.to_string().contains("\"0x1\""), "{e}");
+}
