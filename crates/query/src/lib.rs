@@ -28,6 +28,7 @@ mod error;
 mod functions;
 mod intervals;
 mod json;
+mod mapped;
 pub mod names;
 mod numeric_div;
 mod output_names;

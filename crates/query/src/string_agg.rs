@@ -5,17 +5,16 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray};
-use arrow::compute::cast;
 use arrow::datatypes::{DataType, FieldRef};
 use datafusion::error::Result;
 use datafusion::functions_aggregate::string_agg::string_agg_udaf;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator,
-    ReversedUDAF, Signature,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, GroupsAccumulator, ReversedUDAF,
+    Signature,
 };
-use datafusion::scalar::ScalarValue;
+
+use crate::mapped::{Mapped, unchanged};
 
 /// `string_agg` answering `Utf8` (see the module's doc).
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -53,7 +52,11 @@ impl AggregateUDFImpl for PgStringAgg {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(Text(self.inner.accumulator(args)?)))
+        Ok(Box::new(Mapped {
+            inner: self.inner.accumulator(args)?,
+            input: unchanged,
+            output: Some(DataType::Utf8),
+        }))
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
@@ -64,9 +67,11 @@ impl AggregateUDFImpl for PgStringAgg {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(GroupsText(
-            self.inner.create_groups_accumulator(args)?,
-        )))
+        Ok(Box::new(Mapped {
+            inner: self.inner.create_groups_accumulator(args)?,
+            input: unchanged,
+            output: Some(DataType::Utf8),
+        }))
     }
 
     fn reverse_expr(&self) -> ReversedUDAF {
@@ -80,82 +85,5 @@ impl AggregateUDFImpl for PgStringAgg {
 
     fn documentation(&self) -> Option<&Documentation> {
         self.inner.documentation()
-    }
-}
-
-/// DataFusion's accumulator, its answer as `Utf8`.
-#[derive(Debug)]
-struct Text(Box<dyn Accumulator>);
-
-impl Accumulator for Text {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.0.update_batch(values)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.0.evaluate()?.cast_to(&DataType::Utf8)
-    }
-
-    fn size(&self) -> usize {
-        self.0.size()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.0.state()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.0.merge_batch(states)
-    }
-}
-
-/// DataFusion's groups accumulator, its answers as `Utf8`.
-struct GroupsText(Box<dyn GroupsAccumulator>);
-
-impl GroupsAccumulator for GroupsText {
-    fn update_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.0
-            .update_batch(values, group_indices, opt_filter, total_num_groups)
-    }
-
-    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        Ok(cast(&self.0.evaluate(emit_to)?, &DataType::Utf8)?)
-    }
-
-    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        self.0.state(emit_to)
-    }
-
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.0
-            .merge_batch(values, group_indices, opt_filter, total_num_groups)
-    }
-
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
-        self.0.convert_to_state(values, opt_filter)
-    }
-
-    fn supports_convert_to_state(&self) -> bool {
-        self.0.supports_convert_to_state()
-    }
-
-    fn size(&self) -> usize {
-        self.0.size()
     }
 }

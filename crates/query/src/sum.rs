@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray};
+use arrow::array::ArrayRef;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, FieldRef};
 use datafusion::error::Result;
@@ -18,12 +18,12 @@ use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator,
-    Operator, ReversedUDAF, SetMonotonicity, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, Expr, GroupsAccumulator, Operator,
+    ReversedUDAF, SetMonotonicity, Signature, Volatility,
 };
-use datafusion::scalar::ScalarValue;
 
 use crate::functions::numeric_argument;
+use crate::mapped::Mapped;
 
 /// `sum()` as PostgreSQL's (see the module's doc).
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -42,7 +42,7 @@ impl PgSum {
 }
 
 /// The type `sum` takes an integer argument as: 64-bit integers as exact
-/// decimals; smaller ones as they are, added as bigint (see [`Widened`]).
+/// decimals; smaller ones as they are, added as bigint (see [`widen`]).
 /// Casting them to bigint in the plan would not be stable: a second type
 /// coercion of the same plan (DataFusion coerces a subquery's plan twice)
 /// would then take that bigint for a 64-bit argument.
@@ -79,88 +79,6 @@ fn widen(values: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
             }
         })
         .collect()
-}
-
-/// DataFusion's bigint accumulator, fed a narrower integer argument.
-#[derive(Debug)]
-struct Widened<A: ?Sized>(Box<A>);
-
-impl Accumulator for Widened<dyn Accumulator> {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.0.update_batch(&widen(values)?)
-    }
-
-    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.0.retract_batch(&widen(values)?)
-    }
-
-    fn supports_retract_batch(&self) -> bool {
-        self.0.supports_retract_batch()
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.0.evaluate()
-    }
-
-    fn size(&self) -> usize {
-        self.0.size()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.0.state()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.0.merge_batch(states)
-    }
-}
-
-impl GroupsAccumulator for Widened<dyn GroupsAccumulator> {
-    fn update_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.0
-            .update_batch(&widen(values)?, group_indices, opt_filter, total_num_groups)
-    }
-
-    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        self.0.evaluate(emit_to)
-    }
-
-    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        self.0.state(emit_to)
-    }
-
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.0
-            .merge_batch(values, group_indices, opt_filter, total_num_groups)
-    }
-
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
-        self.0.convert_to_state(&widen(values)?, opt_filter)
-    }
-
-    fn supports_convert_to_state(&self) -> bool {
-        self.0.supports_convert_to_state()
-    }
-
-    fn size(&self) -> usize {
-        self.0.size()
-    }
 }
 
 /// The accumulator `build` makes for `args` with narrow integer arguments
@@ -221,7 +139,13 @@ impl AggregateUDFImpl for PgSum {
         widened(
             args,
             |a| self.inner.accumulator(a),
-            |a| Box::new(Widened(a)),
+            |a| {
+                Box::new(Mapped {
+                    inner: a,
+                    input: widen,
+                    output: None,
+                })
+            },
         )
     }
 
@@ -244,7 +168,13 @@ impl AggregateUDFImpl for PgSum {
         widened(
             args,
             |a| self.inner.create_groups_accumulator(a),
-            |a| Box::new(Widened(a)),
+            |a| {
+                Box::new(Mapped {
+                    inner: a,
+                    input: widen,
+                    output: None,
+                })
+            },
         )
     }
 
@@ -252,7 +182,13 @@ impl AggregateUDFImpl for PgSum {
         widened(
             args,
             |a| self.inner.create_sliding_accumulator(a),
-            |a| Box::new(Widened(a)),
+            |a| {
+                Box::new(Mapped {
+                    inner: a,
+                    input: widen,
+                    output: None,
+                })
+            },
         )
     }
 
