@@ -14,6 +14,10 @@
 //!   `CAST(2.7 AS integer)` is 3, not 2. Every such cast in a plan,
 //!   written or added by INSERT or type coercion, rounds first
 //!   ([`PgIntegerCasts`], after type coercion).
+//! - A quoted literal passed to a function that takes numbers there
+//!   (`abs('-1.2')`) is a `double precision`, as PostgreSQL resolves an
+//!   untyped literal against a numeric parameter
+//!   ([`quoted_numeric_arguments`], before planning).
 
 use std::sync::Arc;
 
@@ -22,6 +26,7 @@ use arrow::datatypes::{DataType, Decimal128Type, FieldRef, Float32Type, Float64T
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::{DFSchema, Result, exec_err};
 use datafusion::logical_expr::expr::{Between, BinaryExpr, Cast, InList, ScalarFunction};
+use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs,
     ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -284,3 +289,96 @@ impl ScalarUDFImpl for RoundForCast {
 
 #[cfg(test)]
 mod tests;
+
+/// A function's quoted literal arguments read as doubles, when the
+/// function takes no text there but takes a double (`abs('-1.2')`,
+/// `regr_slope(1, '2')`): PostgreSQL's quoted literal has no type until
+/// the call gives it one, and a numeric parameter makes it `double
+/// precision`. DataFusion types it as text and refuses the call while
+/// planning it, so this reads the statement before planning: calls whose
+/// arguments are all literals, of functions `state` knows.
+pub(crate) fn quoted_numeric_arguments(
+    stmt: &mut datafusion::sql::sqlparser::ast::Statement,
+    state: &datafusion::execution::SessionState,
+) {
+    use datafusion::sql::sqlparser::ast::{
+        CastKind, DataType as SqlType, Expr as SqlExpr, FunctionArg, FunctionArgExpr,
+        FunctionArguments, UnaryOperator, Value, visit_expressions_mut,
+    };
+    use std::ops::ControlFlow;
+    /// The type DataFusion gives a literal argument, if it is one.
+    fn literal_type(e: &SqlExpr) -> Option<DataType> {
+        match e {
+            SqlExpr::Value(v) => match &v.value {
+                Value::Number(n, _) if n.parse::<i64>().is_ok() => Some(DataType::Int64),
+                Value::Number(..) => Some(DataType::Decimal128(38, 10)),
+                Value::SingleQuotedString(_) => Some(DataType::Utf8),
+                Value::Null => Some(DataType::Null),
+                _ => None,
+            },
+            SqlExpr::UnaryOp {
+                op: UnaryOperator::Minus | UnaryOperator::Plus,
+                expr,
+            } => literal_type(expr).filter(|t| t.is_numeric()),
+            _ => None,
+        }
+    }
+    let _ = visit_expressions_mut(stmt, |expr| {
+        let SqlExpr::Function(f) = expr else {
+            return ControlFlow::<()>::Continue(());
+        };
+        let FunctionArguments::List(list) = &mut f.args else {
+            return ControlFlow::Continue(());
+        };
+        let name = f.name.to_string().to_ascii_lowercase();
+        // Whether the function `name` takes arguments of these fields
+        // (`None` if `state` has no such function).
+        let accepts = |fields: &[FieldRef]| -> Option<bool> {
+            if let Some(udf) = state.scalar_functions().get(&name) {
+                Some(fields_with_udf(fields, udf.as_ref()).is_ok())
+            } else {
+                let udaf = state.aggregate_functions().get(&name)?;
+                Some(fields_with_udf(fields, udaf.as_ref()).is_ok())
+            }
+        };
+        let types: Option<Vec<DataType>> = list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => literal_type(e),
+                _ => None,
+            })
+            .collect();
+        let Some(types) = types.filter(|t| t.contains(&DataType::Utf8)) else {
+            return ControlFlow::Continue(());
+        };
+        let fields = |types: &[DataType]| -> Vec<FieldRef> {
+            types
+                .iter()
+                .map(|t| Arc::new(arrow::datatypes::Field::new("x", t.clone(), true)))
+                .collect()
+        };
+        let doubled: Vec<DataType> = types
+            .iter()
+            .map(|t| match t {
+                DataType::Utf8 => DataType::Float64,
+                t => t.clone(),
+            })
+            .collect();
+        if accepts(&fields(&types)) != Some(false) || accepts(&fields(&doubled)) != Some(true) {
+            return ControlFlow::Continue(());
+        }
+        for (arg, t) in list.args.iter_mut().zip(&types) {
+            if let (FunctionArg::Unnamed(FunctionArgExpr::Expr(e)), DataType::Utf8) = (arg, t) {
+                *e = SqlExpr::Cast {
+                    kind: CastKind::Cast,
+                    expr: Box::new(e.clone()),
+                    data_type: SqlType::DoublePrecision,
+                    array: false,
+                    format: None,
+                };
+            }
+        }
+        ControlFlow::Continue(())
+    });
+}

@@ -827,6 +827,7 @@ pub(crate) async fn plan_statement(
     }
     pg_syntax::rewrite(&mut stmt)?;
     pg_syntax::session_user(&mut stmt, user);
+    crate::coercion::quoted_numeric_arguments(&mut stmt, state);
     let apart = crate::output_names::name_apart(&mut stmt)?;
     let plan = state
         .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
