@@ -2,7 +2,8 @@
 //! read the same syntax differently: literal forms drivers send, casts to
 //! `varchar(n)`, `generate_series` as a set-returning function (in FROM
 //! and in a SELECT list, over dates too), `AT TIME ZONE`, the words after an interval
-//! literal, bit strings, `substring` with a pattern or quoted positions, column aliases
+//! literal, bit strings, literals cast to `numeric`, `substring` with a pattern or
+//! quoted positions, column aliases
 //! naming fewer columns than a CTE or subquery gives,
 //! and the `server_version` settings Floe answers
 //! itself; and the settings a session may not change. Every statement
@@ -16,7 +17,10 @@ use floe_common::defaults::DEFAULT_SCHEMA;
 
 use crate::error::QueryError;
 
+mod bits;
 mod column_aliases;
+mod intervals;
+mod numeric;
 mod series;
 mod strings;
 
@@ -27,8 +31,9 @@ pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
     if let Some(refusal) = refused_setting(stmt) {
         return Err(refusal);
     }
-    bit_strings(stmt)?;
-    interval_words(stmt)?;
+    bits::bit_strings(stmt)?;
+    intervals::interval_words(stmt)?;
+    numeric::numeric_literals(stmt);
     pg_literals(stmt)?;
     name_function_columns(stmt);
     column_aliases::partial_column_aliases(stmt);
@@ -344,235 +349,6 @@ pub(crate) fn session_user(stmt: &mut Statement, user: &str) {
         }
         ControlFlow::<()>::Continue(())
     });
-}
-
-/// Bit strings as PostgreSQL writes them ([`crate::bits`]): `X'1F'` and
-/// `B'0101'` literals, and casts to `bit varying` (`varbit`), become calls
-/// of `varbit(text)`; DataFusion would read the literals as bytes. A cast
-/// to `bit(n)` or `bit varying(n)` is refused: the length would not be
-/// checked.
-fn bit_strings(stmt: &mut Statement) -> Result<(), QueryError> {
-    use datafusion::sql::sqlparser::ast::{
-        DataType as SqlType, Expr, Value, visit_expressions_mut,
-    };
-    let outcome = visit_expressions_mut(stmt, |expr| {
-        let (text, hex) = match expr {
-            Expr::Value(v) => match &v.value {
-                Value::HexStringLiteral(h) => (h.clone(), true),
-                Value::SingleQuotedByteStringLiteral(b) => (b.clone(), false),
-                _ => return ControlFlow::Continue(()),
-            },
-            Expr::Cast {
-                expr: inner,
-                data_type,
-                ..
-            } => {
-                match data_type {
-                    SqlType::BitVarying(None) | SqlType::VarBit(None) => {}
-                    SqlType::Custom(name, args)
-                        if args.is_empty() && name.to_string().eq_ignore_ascii_case("varbit") => {}
-                    SqlType::Bit(_) | SqlType::BitVarying(_) | SqlType::VarBit(_) => {
-                        return ControlFlow::Break(QueryError::Unsupported {
-                            feature: format!(
-                                "a cast to {data_type} (bit strings are bit varying, of any \
-                                 length)"
-                            ),
-                        });
-                    }
-                    _ => return ControlFlow::Continue(()),
-                }
-                *expr = call(crate::bits::VARBIT, vec![inner.as_ref().clone()]);
-                return ControlFlow::Continue(());
-            }
-            _ => return ControlFlow::Continue(()),
-        };
-        match crate::bits::literal_digits(&text, hex) {
-            Some(bits) => {
-                *expr = call(
-                    crate::bits::VARBIT,
-                    vec![Expr::value(Value::SingleQuotedString(bits))],
-                );
-                ControlFlow::Continue(())
-            }
-            None => ControlFlow::Break(QueryError::InvalidLiteral {
-                ty: if hex {
-                    "hexadecimal bit string"
-                } else {
-                    "bit string"
-                },
-                value: text,
-            }),
-        }
-    });
-    match outcome {
-        ControlFlow::Break(e) => Err(e),
-        ControlFlow::Continue(()) => Ok(()),
-    }
-}
-
-/// The rank of an interval qualifier among [`smallest_unit`]'s ranks.
-fn qualifier_rank(field: &datafusion::sql::sqlparser::ast::DateTimeField) -> u8 {
-    use datafusion::sql::sqlparser::ast::DateTimeField;
-    match field {
-        DateTimeField::Year => 8,
-        DateTimeField::Month => 7,
-        DateTimeField::Day => 5,
-        DateTimeField::Hour => 4,
-        DateTimeField::Minute => 3,
-        _ => 0,
-    }
-}
-
-/// The rank of the smallest unit an interval's text names (`'5 day'`:
-/// day), from microseconds (0) to millennia; `None` if the text names no
-/// unit, has a word that is not one, or ends in a number without a unit
-/// (which counts in the qualifier's unit: `'5 day 1' hour`). A time of
-/// day (`02:00`) counts as seconds.
-fn smallest_unit(text: &str) -> Option<u8> {
-    let mut smallest = None::<u8>;
-    let mut bare_number = false;
-    for token in text.split_whitespace() {
-        let word = token.trim_start_matches(|c: char| c.is_ascii_digit() || "+-.".contains(c));
-        bare_number = word.is_empty();
-        let rank = if bare_number {
-            continue;
-        } else if token.contains(':') {
-            2
-        } else {
-            match crate::datetime::canonical_unit(word)? {
-                "microsecond" => 0,
-                "millisecond" => 1,
-                "second" => 2,
-                "minute" => 3,
-                "hour" => 4,
-                "day" => 5,
-                "week" => 6,
-                "month" | "quarter" => 7,
-                "year" => 8,
-                _ => 9,
-            }
-        };
-        smallest = Some(smallest.map_or(rank, |s: u8| s.min(rank)));
-    }
-    if bare_number {
-        return None;
-    }
-    smallest
-}
-
-/// The words after an interval literal as PostgreSQL reads them. Its
-/// interval qualifiers are `YEAR`, `MONTH`, `DAY`, `HOUR`, `MINUTE` and
-/// `SECOND`; with one, the value counts in that unit and smaller units
-/// are dropped (`interval '1.5' hour` is one hour). Any other word
-/// (`years`, `week`, `milliseconds`) ends the expression: in a SELECT
-/// list it names the column (`SELECT interval '5' years` is five seconds
-/// named `years`), and anywhere else it is a syntax error.
-fn interval_words(stmt: &mut Statement) -> Result<(), QueryError> {
-    use datafusion::sql::sqlparser::ast::{
-        DateTimeField, Expr, Ident, Interval, Select, SelectItem, Value, VisitMut, VisitorMut,
-        visit_expressions_mut,
-    };
-    fn qualifier(field: &DateTimeField) -> bool {
-        matches!(
-            field,
-            DateTimeField::Year
-                | DateTimeField::Month
-                | DateTimeField::Day
-                | DateTimeField::Hour
-                | DateTimeField::Minute
-                | DateTimeField::Second
-        )
-    }
-    fn word(field: &DateTimeField) -> String {
-        match field {
-            DateTimeField::Custom(ident) => ident.value.clone(),
-            other => other.to_string().to_ascii_lowercase(),
-        }
-    }
-    struct Aliases;
-    impl VisitorMut for Aliases {
-        type Break = ();
-        fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
-            for item in &mut select.projection {
-                if let SelectItem::UnnamedExpr(Expr::Interval(interval)) = item
-                    && interval.last_field.is_none()
-                    && let Some(field) = interval.leading_field.as_ref().filter(|f| !qualifier(f))
-                {
-                    let alias = Ident::new(word(field));
-                    *item = SelectItem::ExprWithAlias {
-                        expr: Expr::Interval(Interval {
-                            leading_field: None,
-                            leading_precision: None,
-                            ..interval.clone()
-                        }),
-                        alias,
-                    };
-                }
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let _ = stmt.visit(&mut Aliases);
-    let outcome = visit_expressions_mut(stmt, |expr| {
-        let Expr::Interval(interval) = expr else {
-            return ControlFlow::Continue(());
-        };
-        for field in [&interval.leading_field, &interval.last_field]
-            .into_iter()
-            .flatten()
-        {
-            if !qualifier(field) {
-                return ControlFlow::Break(QueryError::Parse {
-                    message: format!(
-                        "unexpected \"{}\" after an interval literal (PostgreSQL's interval \
-                         units there are YEAR, MONTH, DAY, HOUR, MINUTE and SECOND; write \
-                         interval '5 {}')",
-                        word(field),
-                        word(field)
-                    ),
-                });
-            }
-        }
-        if let (Some(field), None) = (&interval.leading_field, &interval.last_field)
-            && let Expr::Value(v) = interval.value.as_ref()
-            && let Value::SingleQuotedString(text) = &v.value
-            && let Some(smallest) = smallest_unit(text)
-        {
-            // Units written in the text: the qualifier only drops the
-            // smaller ones (`interval '5 day' hour` is five days).
-            if smallest < qualifier_rank(field) {
-                return ControlFlow::Break(QueryError::Unsupported {
-                    feature: format!(
-                        "interval '{text}' {field}, which drops the units smaller than {field}"
-                    ),
-                });
-            }
-            interval.leading_field = None;
-            interval.leading_precision = None;
-            return ControlFlow::Continue(());
-        }
-        if let (Some(field), None) = (&interval.leading_field, &interval.last_field)
-            && *field != DateTimeField::Second
-            && let Expr::Value(v) = interval.value.as_mut()
-            && let Value::SingleQuotedString(text) = &mut v.value
-            && let Some((whole, fraction)) = text.trim().split_once('.')
-            && fraction.bytes().all(|b| b.is_ascii_digit())
-            && whole
-                .trim_start_matches(['-', '+'])
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        {
-            *text = match whole.trim_start_matches(['-', '+']) {
-                "" => "0".to_string(),
-                _ => whole.to_string(),
-            };
-        }
-        ControlFlow::Continue(())
-    });
-    match outcome {
-        ControlFlow::Break(e) => Err(e),
-        ControlFlow::Continue(()) => Ok(()),
-    }
 }
 
 /// Rewrites PostgreSQL literal forms drivers send that DataFusion reads
