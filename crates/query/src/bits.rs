@@ -6,8 +6,9 @@
 //! value through expressions. Text of digits behaves as PostgreSQL's bits
 //! where PostgreSQL defines the operation: comparisons and sorting (bit by
 //! bit, a prefix first), `||`, `length`, `substring`, and
-//! the text PostgreSQL shows. Everything else that would read the digits
-//! as text (a cast to a number, `octet_length`, `upper`, `LIKE`) is refused
+//! the text PostgreSQL shows, and casts to `integer` and `bigint` (the
+//! bits as a two's complement number). Everything else that would read the
+//! digits as text (a cast to another number, `octet_length`, `upper`, `LIKE`) is refused
 //! with SQLSTATE 0A000 rather than answered as text ([`PgBitStrings`]).
 //!
 //! Tables keep a bit column as an Iceberg `string` with the doc
@@ -123,6 +124,87 @@ impl ScalarUDFImpl for VarbitIn {
     }
 }
 
+/// The bits of a signed integer type, the casts of bit strings PostgreSQL
+/// has.
+fn integer_width(t: &DataType) -> Option<u32> {
+    match t {
+        DataType::Int32 => Some(32),
+        DataType::Int64 => Some(64),
+        _ => None,
+    }
+}
+
+/// The integer of `bits` bits wide, as PostgreSQL's cast of a bit string
+/// to `integer` or `bigint` reads it: the bits as a two's complement
+/// number of the type's width; more bits than the width is out of range.
+pub(crate) fn bits_to_integer(bits: &str, width: u32) -> Option<i64> {
+    if bits.len() > width as usize {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for b in bits.bytes() {
+        value = (value << 1) | u64::from(b == b'1');
+    }
+    Some(match width {
+        32 => value as u32 as i32 as i64,
+        _ => value as i64,
+    })
+}
+
+/// `CAST(bits AS integer | bigint)`, as PostgreSQL's (see
+/// [`bits_to_integer`]).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct BitsToInteger {
+    signature: Signature,
+    to: DataType,
+}
+
+impl ScalarUDFImpl for BitsToInteger {
+    fn name(&self) -> &str {
+        "pg_bits_to_integer"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.to.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
+        let width = integer_width(&self.to).unwrap_or(64);
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let bits = cast(&arrays[0], &BITS)?;
+        let mut out = Vec::with_capacity(bits.len());
+        for v in bits.as_string::<i64>().iter() {
+            out.push(match v {
+                None => None,
+                Some(v) => Some(bits_to_integer(v, width).ok_or_else(|| {
+                    datafusion::error::DataFusionError::ArrowError(
+                        Box::new(arrow::error::ArrowError::ArithmeticOverflow(format!(
+                            "integer out of range: the bit string {v} has more than {width} bits"
+                        ))),
+                        None,
+                    )
+                })?),
+            });
+        }
+        let integers: ArrayRef = cast(
+            &(Arc::new(arrow::array::Int64Array::from(out)) as ArrayRef),
+            &self.to,
+        )?;
+        Ok(if scalar {
+            ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(
+                &integers, 0,
+            )?)
+        } else {
+            ColumnarValue::Array(integers)
+        })
+    }
+}
+
 /// Functions that take a bit string and answer as PostgreSQL's do for
 /// bits: by length in bits, by position in bits, or by comparing.
 const BIT_FUNCTIONS: &[&str] = &[
@@ -135,6 +217,7 @@ const BIT_FUNCTIONS: &[&str] = &[
     "nullif",
     "greatest",
     "least",
+    "pg_bits_to_integer",
     VARBIT,
 ];
 
@@ -189,6 +272,17 @@ fn as_text(e: &Expr) -> Expr {
 /// `e` with the bit strings it joins to text read as text.
 fn text_operation(e: &Expr, schema: &DFSchema) -> Option<Expr> {
     match e {
+        Expr::Cast(Cast { expr, field })
+            if bits_in(expr, schema) && integer_width(field.data_type()).is_some() =>
+        {
+            Some(Expr::ScalarFunction(ScalarFunction::new_udf(
+                Arc::new(ScalarUDF::new_from_impl(BitsToInteger {
+                    signature: Signature::any(1, Volatility::Immutable),
+                    to: field.data_type().clone(),
+                })),
+                vec![expr.as_ref().clone()],
+            )))
+        }
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::StringConcat,

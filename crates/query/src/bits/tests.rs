@@ -1,6 +1,6 @@
 use arrow::array::LargeStringArray;
 
-use super::{check_digits, literal_digits};
+use super::{bits_to_integer, check_digits, literal_digits};
 
 #[test]
 fn hex_digits_are_four_bits_each() {
@@ -21,4 +21,14 @@ fn only_binary_digits_are_bits() {
     assert!(check_digits(&LargeStringArray::from(vec![Some("0101"), None, Some("")])).is_ok());
     let e = check_digits(&LargeStringArray::from(vec!["01", "0x1"])).unwrap_err();
     assert!(e.to_string().contains("\"0x1\""), "{e}");
+}
+
+#[test]
+fn bits_cast_to_integers_as_two_s_complement_of_the_width() {
+    assert_eq!(bits_to_integer("00011111", 32), Some(31));
+    assert_eq!(bits_to_integer(&"1".repeat(32), 32), Some(-1));
+    assert_eq!(bits_to_integer(&"1".repeat(32), 64), Some(4294967295));
+    assert_eq!(bits_to_integer(&"1".repeat(64), 64), Some(-1));
+    assert_eq!(bits_to_integer(&"0".repeat(33), 32), None);
+    assert_eq!(bits_to_integer("", 32), Some(0));
 }
