@@ -355,18 +355,7 @@ fn refusal(e: &Expr, schema: &DFSchema) -> Option<String> {
         Expr::BinaryExpr(BinaryExpr { left, op, right })
             if bits_in(left, schema) || bits_in(right, schema) =>
         {
-            let fine = matches!(
-                op,
-                Operator::Eq
-                    | Operator::NotEq
-                    | Operator::Lt
-                    | Operator::LtEq
-                    | Operator::Gt
-                    | Operator::GtEq
-                    | Operator::StringConcat
-                    | Operator::IsDistinctFrom
-                    | Operator::IsNotDistinctFrom
-            );
+            let fine = crate::datetime::is_comparison(op) || *op == Operator::StringConcat;
             (!fine).then(|| format!("the operator {op} on bit strings"))
         }
         Expr::ScalarFunction(f) if takes_bits(&f.args) && !BIT_FUNCTIONS.contains(&f.name()) => {

@@ -80,7 +80,8 @@ fn is_calendar_interval(t: &DataType) -> bool {
     matches!(t, DataType::Interval(_))
 }
 
-fn is_comparison(op: &Operator) -> bool {
+/// Whether `op` compares its operands (`=`, `<`, `IS DISTINCT FROM`...).
+pub(crate) fn is_comparison(op: &Operator) -> bool {
     matches!(
         op,
         Operator::Eq
