@@ -478,3 +478,29 @@ def test_issue23_column_defaults_fill_left_out_columns_over_both_protocols(floe_
         with pytest.raises(psycopg.errors.FeatureNotSupported) as e:
             conn.execute("CREATE TABLE bad_default (a int, b int DEFAULT a + 1)")
         assert "cannot use column reference in DEFAULT expression" in str(e.value)
+
+
+def test_issue23_bit_strings_and_numeric_quotients_over_both_protocols(floe_server):
+    """Bit strings reach psycopg as PostgreSQL's `bit varying` (oid 1562),
+    survive a restart in a table, and refuse bad digits; a numeric quotient
+    keeps PostgreSQL's digits in simple and extended queries."""
+    from decimal import Decimal
+
+    with floe_server.connect() as conn:
+        for prepare in (False, True):
+            cur = conn.execute("SELECT X'1F', 2.0 / 3, X'1F'::int", prepare=prepare)
+            assert [d.type_code for d in cur.description][0] == 1562
+            assert cur.fetchone() == ("00011111", Decimal("0.66666666666666666667"), 31)
+        conn.execute("CREATE TABLE flags (id int, f bit varying)")
+        conn.execute("INSERT INTO flags VALUES (1, B'101')")
+        conn.execute("INSERT INTO flags VALUES (%s, %s)", (2, "0011"), prepare=True)
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation) as e:
+            conn.execute("INSERT INTO flags VALUES (%s, %s)", (3, "0x11"))
+        assert "0x11" in str(e.value)
+    floe_server.restart()
+    with floe_server.connect() as conn:
+        assert conn.execute(
+            "SELECT id, f, f::int AS n FROM flags ORDER BY f"
+        ).fetchall() == [(2, "0011", 3), (1, "101", 5)]
+        with pytest.raises(psycopg.errors.FeatureNotSupported):
+            conn.execute("SELECT upper(f) FROM flags")
