@@ -170,58 +170,46 @@ impl TableAppend {
 /// `smallint`'s range when written.
 pub const SMALLINT_DOC: &str = "smallint";
 
-/// Fails if a column declared `smallint` holds a value outside its range.
-fn check_smallint(
-    field: &arrow::datatypes::Field,
-    column: &ArrayRef,
-    ident: &iceberg::TableIdent,
-) -> Result<()> {
-    if field.metadata().get("doc").map(String::as_str) != Some(SMALLINT_DOC) {
-        return Ok(());
-    }
-    let Some(values) = column.as_any().downcast_ref::<arrow::array::Int32Array>() else {
-        return Ok(());
-    };
-    let range = i16::MIN as i32..=i16::MAX as i32;
-    if values.iter().flatten().any(|v| !range.contains(&v)) {
-        return Err(StorageError::OutOfRange {
-            table: ident.to_string(),
-            column: field.name().clone(),
-            ty: "smallint",
-        });
-    }
-    Ok(())
-}
-
 /// The Iceberg doc of a column of bit strings (`bit varying`): Iceberg has
 /// no bit type, so such a column is a `string` of `0` and `1`, checked
 /// when written.
 pub const BIT_VARYING_DOC: &str = "bit varying";
 
-/// Fails if a `bit varying` column holds a value other than binary digits.
-fn check_bits(
+/// Fails if a column declared with a type Iceberg lacks holds a value
+/// that type would not: a `smallint` out of its range, a `bit varying`
+/// that is not binary digits.
+fn check_declared_type(
     field: &arrow::datatypes::Field,
     column: &ArrayRef,
     ident: &iceberg::TableIdent,
 ) -> Result<()> {
-    if field.metadata().get("doc").map(String::as_str) != Some(BIT_VARYING_DOC) {
-        return Ok(());
-    }
-    let Some(values) = column.as_any().downcast_ref::<arrow::array::StringArray>() else {
-        return Ok(());
-    };
-    match values
-        .iter()
-        .flatten()
-        .find(|v| !v.bytes().all(|b| b == b'0' || b == b'1'))
+    let doc = field.metadata().get("doc").map(String::as_str);
+    if doc == Some(SMALLINT_DOC)
+        && let Some(values) = column.as_any().downcast_ref::<arrow::array::Int32Array>()
     {
-        Some(bad) => Err(StorageError::InvalidValue {
+        let range = i16::MIN as i32..=i16::MAX as i32;
+        if values.iter().flatten().any(|v| !range.contains(&v)) {
+            return Err(StorageError::OutOfRange {
+                table: ident.to_string(),
+                column: field.name().clone(),
+                ty: "smallint",
+            });
+        }
+    }
+    if doc == Some(BIT_VARYING_DOC)
+        && let Some(values) = column.as_any().downcast_ref::<arrow::array::StringArray>()
+        && let Some(bad) = values
+            .iter()
+            .flatten()
+            .find(|v| !v.bytes().all(|b| b == b'0' || b == b'1'))
+    {
+        return Err(StorageError::InvalidValue {
             table: ident.to_string(),
             column: field.name().clone(),
             reason: format!("invalid input syntax for type bit varying: \"{bad}\""),
-        }),
-        None => Ok(()),
+        });
     }
+    Ok(())
 }
 
 /// Casts `batch` to `schema` by column name, checking NOT NULL columns,
@@ -262,8 +250,7 @@ pub(crate) fn conform(
                 column: field.name().clone(),
             });
         }
-        check_smallint(field, &column, ident)?;
-        check_bits(field, &column, ident)?;
+        check_declared_type(field, &column, ident)?;
         columns.push(column);
     }
     RecordBatch::try_new(schema.clone(), columns).map_err(|source| StorageError::Arrow {
