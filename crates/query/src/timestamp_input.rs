@@ -6,7 +6,9 @@
 //!   instead (`2020-12-31 22:00:00`), which would store a different
 //!   wall-clock time on INSERT;
 //! - a time of day without seconds (`2021-01-01 10:30`) has zero seconds;
-//!   DataFusion's cast refuses it.
+//!   DataFusion's cast refuses it;
+//! - RFC 2822 and HTTP dates (`Sat, 1 Jan 2022 01:10:00 GMT`) are read,
+//!   as PostgreSQL reads them.
 //!
 //! Every cast of text to a timestamp in a plan, written or added by INSERT
 //! and type coercion, reads the text so first ([`PgTimestampText`], after
@@ -92,6 +94,21 @@ pub(crate) fn without_zone(text: &str) -> &str {
         return text;
     }
     text[..colon + start].trim_end()
+}
+
+/// Text in the form of RFC 2822 and HTTP dates (`Sat, 1 Jan 2022 01:10:00
+/// GMT`), which PostgreSQL reads, as the ISO text Arrow reads: with its
+/// offset when the zone is kept, as the wall-clock time written when not.
+pub(crate) fn rfc_2822(text: &str, keeps_zone: bool) -> Option<String> {
+    let parsed = chrono::DateTime::parse_from_rfc2822(text.trim()).ok()?;
+    Some(if keeps_zone {
+        parsed.to_rfc3339()
+    } else {
+        parsed
+            .naive_local()
+            .format("%Y-%m-%dT%H:%M:%S%.f")
+            .to_string()
+    })
 }
 
 fn is_text(t: &DataType) -> bool {
@@ -190,7 +207,9 @@ impl ScalarUDFImpl for TimestampText {
                 text.iter()
                     .map(|t| {
                         t.map(|t| {
-                            if self.keeps_zone {
+                            if let Some(read) = rfc_2822(t, self.keeps_zone) {
+                                read
+                            } else if self.keeps_zone {
                                 zone_as_offset(&with_seconds(t)).into_owned()
                             } else {
                                 with_seconds(without_zone(t)).into_owned()

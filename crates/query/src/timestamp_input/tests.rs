@@ -61,3 +61,16 @@ fn a_zone_written_by_name_is_its_offset_there() {
         assert_eq!(zone_as_offset(text), read, "{text}");
     }
 }
+
+#[test]
+fn rfc_2822_dates_are_read() {
+    assert_eq!(
+        super::rfc_2822("Sat, 1 Jan 2022 01:10:00 GMT", true).as_deref(),
+        Some("2022-01-01T01:10:00+00:00")
+    );
+    assert_eq!(
+        super::rfc_2822("Tue, 15 Nov 1994 08:12:31 +0200", false).as_deref(),
+        Some("1994-11-15T08:12:31")
+    );
+    assert_eq!(super::rfc_2822("2022-01-01 01:10:00", true), None);
+}
