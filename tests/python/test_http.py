@@ -202,3 +202,33 @@ def test_issue23_http_requests_run_in_utc(floe_shared):
     assert "SET TIME ZONE outside a PostgreSQL session" in resp.json()["error"]["message"]
     resp = floe_shared.sql_http("SET TIME ZONE 'Mars/Olympus'")
     assert resp.json()["error"]["code"] == "22023", resp.body
+
+
+def test_issue23_http_types_are_those_of_the_answer(floe_shared):
+    """The column types an HTTP answer reports are those of its values,
+    after Floe's PostgreSQL rules changed them: a numeric quotient keeps 20
+    digits (not the engine's six), a double meeting a numeric is a double,
+    bits joined to text are text; in a view too. A bit string used as text
+    is refused naming the function."""
+    view = unique_name("quotients")
+    assert floe_shared.sql_http(
+        f"CREATE VIEW {view} AS SELECT 2.0 / 3 AS q, X'1F' || 'ab'::text AS t"
+    ).status == 200
+    for sql in (
+        f"SELECT q, t FROM {view}",
+        "SELECT 2.0 / 3 AS q, X'1F' || 'ab'::text AS t",
+    ):
+        resp = floe_shared.sql_http(sql)
+        assert resp.status == 200, resp.body
+        body = resp.json()
+        assert [c["type"] for c in body["columns"]] == ["Decimal128(38, 20)", "Utf8View"], body
+        assert body["rows"] == [["0.66666666666666666667", "00011111ab"]]
+    body = floe_shared.sql_http("SELECT 1.5::float8 + 2.5 AS d, X'1F'::int AS n").json()
+    assert [c["type"] for c in body["columns"]] == ["Float64", "Int32"], body
+    assert body["rows"] == [[4.0, 31]]
+    resp = floe_shared.sql_http("SELECT upper(X'01')")
+    assert resp.status == 501, resp.body
+    assert resp.json()["error"] == {
+        "code": "0A000",
+        "message": "upper() of a bit string is not supported",
+    }

@@ -11,7 +11,6 @@ use datafusion::common::config::Dialect;
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::optimizer::AnalyzerRule;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{CreateTable, ObjectType, SchemaName, Statement};
@@ -89,7 +88,7 @@ pub struct Engine {
     auth: Arc<Auth>,
     ctx: SessionContext,
     /// The date and time rule, also the analyzer's (see [`Engine::plan`]).
-    datetime: Arc<crate::datetime::PgDateTime>,
+    result_types: crate::result_types::ResultTypes,
     views: Arc<crate::views::ViewPlanner>,
     secured: OnceLock<Secured>,
 }
@@ -134,32 +133,25 @@ impl Engine {
         // timestamp with time zone (without one it lost its zone).
         config.options_mut().execution.time_zone = Some("UTC".to_string());
         let ctx = SessionContext::new_with_config(config);
-        // PostgreSQL's float/numeric coercion and date/time arithmetic go
-        // ahead of DataFusion's type coercion.
-        let datetime = Arc::new(crate::datetime::PgDateTime::new());
+        // PostgreSQL's date/time arithmetic, bit strings, numeric division
+        // and float/numeric coercion go ahead of DataFusion's type coercion.
+        let result_types = crate::result_types::ResultTypes::new();
         let mut state = SessionStateBuilder::new_from_existing(ctx.state())
             .with_query_planner(Arc::new(crate::apply::FloePlanner));
         if let Some(planners) = state.expr_planners() {
             planners.insert(0, Arc::new(crate::intervals::IntervalArithmetic));
         }
         if let Some(analyzer) = state.analyzer() {
-            analyzer
-                .rules
-                .insert(0, Arc::new(crate::coercion::PgFloatNumeric));
-            analyzer
-                .rules
-                .insert(0, Arc::new(crate::numeric_div::PgNumericDivision::new()));
-            analyzer
-                .rules
-                .insert(0, Arc::new(crate::bits::PgBitStrings::text_operations()));
-            analyzer.rules.insert(0, datetime.clone());
+            for (i, rule) in result_types.rules().enumerate() {
+                analyzer.rules.insert(i, rule.clone());
+            }
         }
         let ctx = SessionContext::new_with_state(state.build());
         let sources = Sources::open(store.clone()).unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot read the replication sources; none will run");
             Sources::none(store.clone())
         });
-        let views = Arc::new(crate::views::ViewPlanner::new(datetime.clone()));
+        let views = Arc::new(crate::views::ViewPlanner::new(result_types.clone()));
         let catalog = Arc::new(FloeCatalog::new(store.clone(), views.clone()));
         catalog
             .register_schema(
@@ -206,7 +198,7 @@ impl Engine {
             sources,
             auth,
             ctx,
-            datetime,
+            result_types,
             views,
             secured: OnceLock::new(),
         })
@@ -499,7 +491,7 @@ impl Engine {
             crate::defaults::fill_insert_into(&self.store, insert)?;
         }
         let state = self.state();
-        let plan = plan_statement(&state, &self.datetime, stmt, &self.session()?.user).await?;
+        let plan = plan_statement(&state, &self.result_types, stmt, &self.session()?.user).await?;
         self.authorize(&plan)?;
         Ok(plan)
     }
@@ -815,7 +807,7 @@ fn superuser_action(stmt: &Statement) -> Option<&'static str> {
 /// (`session_user`): the one planning path of statements and views.
 pub(crate) async fn plan_statement(
     state: &datafusion::execution::SessionState,
-    datetime: &crate::datetime::PgDateTime,
+    result_types: &crate::result_types::ResultTypes,
     mut stmt: Statement,
     user: &str,
 ) -> Result<LogicalPlan, QueryError> {
@@ -833,10 +825,9 @@ pub(crate) async fn plan_statement(
         .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
         .await?;
     let plan = crate::output_names::names_back(plan, &apart)?;
-    // Date and time arithmetic changes result types: the plan's output
-    // columns get their final types now, before a client is told them
-    // (see `datetime`).
-    Ok(datetime.analyze(plan, state.config_options())?)
+    // The plan's output columns get their final types now, before a
+    // client is told them (see `result_types`).
+    Ok(result_types.analyze(plan, state.config_options())?)
 }
 
 /// Fails if `schema.table` is a view: a statement that writes into it

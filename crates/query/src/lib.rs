@@ -39,6 +39,7 @@ pub mod pg_text;
 pub mod positions;
 mod prune;
 mod regexp;
+mod result_types;
 mod rewrite;
 mod scan;
 mod string_agg;

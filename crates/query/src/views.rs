@@ -17,10 +17,10 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::sql::sqlparser::ast::{CreateView, ObjectName, Statement};
 use floe_storage::ViewDefinition;
 
-use crate::datetime::PgDateTime;
 use crate::engine::{Engine, Output, plan_statement};
 use crate::error::{QueryError, unsupported};
 use crate::names;
+use crate::result_types::ResultTypes;
 use crate::syntax::Parsed;
 
 /// How deep views may name views (a view replaced to read itself would
@@ -43,7 +43,7 @@ type StateSource = Box<dyn Fn() -> Option<SessionState> + Send + Sync>;
 /// Plans views for the catalog, in the engine's session.
 pub(crate) struct ViewPlanner {
     state: OnceLock<StateSource>,
-    datetime: Arc<PgDateTime>,
+    result_types: ResultTypes,
 }
 
 impl std::fmt::Debug for ViewPlanner {
@@ -54,10 +54,10 @@ impl std::fmt::Debug for ViewPlanner {
 
 impl ViewPlanner {
     /// A planner that plans once [`ViewPlanner::attach`] gives it a session.
-    pub(crate) fn new(datetime: Arc<PgDateTime>) -> ViewPlanner {
+    pub(crate) fn new(result_types: ResultTypes) -> ViewPlanner {
         ViewPlanner {
             state: OnceLock::new(),
-            datetime,
+            result_types,
         }
     }
 
@@ -131,7 +131,7 @@ impl ViewPlanner {
         let mut planned = std::collections::HashMap::new();
         for (column, text) in texts {
             let stmt = crate::defaults::select_of(text)?;
-            let plan = plan_statement(&state, &self.datetime, stmt, "").await?;
+            let plan = plan_statement(&state, &self.result_types, stmt, "").await?;
             planned.insert(column.clone(), crate::defaults::planned_expression(&plan)?);
         }
         Ok(planned)
@@ -147,7 +147,7 @@ impl ViewPlanner {
         let user = crate::engine::current_session()
             .map(|who| who.user)
             .unwrap_or_default();
-        plan_statement(state, &self.datetime, stmt, &user).await
+        plan_statement(state, &self.result_types, stmt, &user).await
     }
 }
 
