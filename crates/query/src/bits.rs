@@ -32,6 +32,9 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::scalar::ScalarValue;
 
+use floe_storage::is_bit_string;
+
+use crate::columnar::{answer, arrays};
 use crate::error::QueryError;
 use crate::rewrite::rewrite_expressions;
 
@@ -50,10 +53,7 @@ pub(crate) const VARBIT: &str = "varbit";
 /// or `B'0101'`; `None` if a character is not a digit of its base.
 pub(crate) fn literal_digits(text: &str, hex: bool) -> Option<String> {
     if !hex {
-        return text
-            .bytes()
-            .all(|b| b == b'0' || b == b'1')
-            .then(|| text.to_string());
+        return is_bit_string(text).then(|| text.to_string());
     }
     let mut bits = String::with_capacity(text.len() * 4);
     for c in text.chars() {
@@ -73,11 +73,7 @@ fn not_bits(value: &str) -> datafusion::error::DataFusionError {
 
 /// Fails unless every value of `column` is made of `0` and `1`.
 pub(crate) fn check_digits(column: &LargeStringArray) -> Result<()> {
-    match column
-        .iter()
-        .flatten()
-        .find(|v| !v.bytes().all(|b| b == b'0' || b == b'1'))
-    {
+    match column.iter().flatten().find(|v| !is_bit_string(v)) {
         Some(bad) => Err(not_bits(bad)),
         None => Ok(()),
     }
@@ -112,15 +108,10 @@ impl ScalarUDFImpl for VarbitIn {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (arrays, scalar) = arrays(&args.args, args.number_rows)?;
         let bits: ArrayRef = cast(&arrays[0], &BITS)?;
         check_digits(bits.as_string::<i64>())?;
-        Ok(if scalar {
-            ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&bits, 0)?)
-        } else {
-            ColumnarValue::Array(bits)
-        })
+        answer(bits, scalar)
     }
 }
 
@@ -151,6 +142,8 @@ pub(crate) fn bits_to_integer(bits: &str, width: u32) -> Option<i64> {
     })
 }
 
+const BITS_TO_INTEGER: &str = "pg_bits_to_integer";
+
 /// `CAST(bits AS integer | bigint)`, as PostgreSQL's (see
 /// [`bits_to_integer`]).
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -161,7 +154,7 @@ struct BitsToInteger {
 
 impl ScalarUDFImpl for BitsToInteger {
     fn name(&self) -> &str {
-        "pg_bits_to_integer"
+        BITS_TO_INTEGER
     }
 
     fn signature(&self) -> &Signature {
@@ -173,9 +166,8 @@ impl ScalarUDFImpl for BitsToInteger {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
+        let (arrays, scalar) = arrays(&args.args, args.number_rows)?;
         let width = integer_width(&self.to).unwrap_or(64);
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let bits = cast(&arrays[0], &BITS)?;
         let mut out = Vec::with_capacity(bits.len());
         for v in bits.as_string::<i64>().iter() {
@@ -191,17 +183,8 @@ impl ScalarUDFImpl for BitsToInteger {
                 })?),
             });
         }
-        let integers: ArrayRef = cast(
-            &(Arc::new(arrow::array::Int64Array::from(out)) as ArrayRef),
-            &self.to,
-        )?;
-        Ok(if scalar {
-            ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(
-                &integers, 0,
-            )?)
-        } else {
-            ColumnarValue::Array(integers)
-        })
+        let integers: ArrayRef = Arc::new(arrow::array::Int64Array::from(out));
+        answer(cast(&integers, &self.to)?, scalar)
     }
 }
 
@@ -217,7 +200,7 @@ const BIT_FUNCTIONS: &[&str] = &[
     "nullif",
     "greatest",
     "least",
-    "pg_bits_to_integer",
+    BITS_TO_INTEGER,
     VARBIT,
 ];
 
@@ -233,8 +216,8 @@ const BIT_AGGREGATES: &[&str] = &[
 ];
 
 /// The analyzer rules for bit strings (see the module's doc): ahead of
-/// type coercion, `||`, `concat` and `concat_ws` with text read the bits as text, as
-/// PostgreSQL's do; after it, any other use of a bit string is refused.
+/// type coercion, the readings of [`text_operation`]; after it, any other
+/// use of a bit string is refused.
 #[derive(Debug, Default)]
 pub struct PgBitStrings {
     /// Whether this is the check after type coercion.
@@ -269,7 +252,9 @@ fn as_text(e: &Expr) -> Expr {
     Expr::Cast(Cast::new(Box::new(e.clone()), DataType::Utf8))
 }
 
-/// `e` with the bit strings it joins to text read as text.
+/// `e` as PostgreSQL reads it, ahead of type coercion: a cast of bits to
+/// an integer type reads the bits, `||` with a quoted literal reads the
+/// literal as bits, and `||` or `concat` with text reads the bits as text.
 fn text_operation(e: &Expr, schema: &DFSchema) -> Option<Expr> {
     match e {
         Expr::Cast(Cast { expr, field })

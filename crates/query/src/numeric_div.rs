@@ -32,6 +32,7 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::scalar::ScalarValue;
 
+use crate::columnar::{answer, arrays};
 use crate::rewrite::rewrite_expressions;
 
 /// The greatest number of digits a quotient's type keeps after the point
@@ -97,12 +98,63 @@ fn pg_division_scale(a: i128, a_scale: i8, b: i128, b_scale: i8) -> i32 {
         .max(0)
 }
 
-fn pow10(n: u32) -> Option<i256> {
-    i256::from_i128(10).checked_pow(n)
-}
+/// 10^n for every n a `Decimal128` holds.
+const POW10: [i128; 39] = {
+    let mut table = [1i128; 39];
+    let mut n = 1;
+    while n < 39 {
+        table[n] = table[n - 1] * 10;
+        n += 1;
+    }
+    table
+};
 
 fn overflow() -> ArrowError {
     ArrowError::ArithmeticOverflow("numeric field overflow".into())
+}
+
+/// `n / d` rounded half away from zero (`d` is not zero).
+fn rounded_quotient(n: i128, d: i128) -> i128 {
+    let (q, r) = (n / d, n % d);
+    if r.unsigned_abs() < d.unsigned_abs() - r.unsigned_abs() {
+        q
+    } else if (n < 0) == (d < 0) {
+        q + 1
+    } else {
+        q - 1
+    }
+}
+
+/// `rounded_quotient` of `a * 10^exponent` by `b` (or of `a` by
+/// `b * 10^-exponent`), in 128 bits where the operands fit and in 256
+/// where they do not; `None` if the quotient does not fit 128 bits.
+fn scaled_quotient(a: i128, b: i128, exponent: i32) -> Option<i128> {
+    let factor = POW10.get(exponent.unsigned_abs() as usize).copied();
+    let (n, d) = match (factor, exponent >= 0) {
+        (Some(f), true) => (a.checked_mul(f), Some(b)),
+        (Some(f), false) => (Some(a), b.checked_mul(f)),
+        (None, _) => (None, None),
+    };
+    if let (Some(n), Some(d)) = (n, d) {
+        return Some(rounded_quotient(n, d));
+    }
+    let ten = i256::from_i128(10);
+    let factor = ten.checked_pow(exponent.unsigned_abs())?;
+    let (mut n, mut d) = (i256::from_i128(a), i256::from_i128(b));
+    if exponent >= 0 {
+        n = n.checked_mul(factor)?;
+    } else {
+        d = d.checked_mul(factor)?;
+    }
+    let (mut q, r) = (n / d, n % d);
+    if r.wrapping_abs() >= d.wrapping_abs() - r.wrapping_abs() {
+        q = if (n < i256::ZERO) == (d < i256::ZERO) {
+            q + i256::ONE
+        } else {
+            q - i256::ONE
+        };
+    }
+    q.to_i128()
 }
 
 /// `a / 10^a_scale` divided by `b / 10^b_scale`, rounded half away from
@@ -120,25 +172,10 @@ pub(crate) fn divide(
     let digits = pg_division_scale(a, a_scale, b, b_scale).min(scale as i32);
     // a / b * 10^digits = a * 10^(digits + b_scale - a_scale) / b.
     let exponent = digits + b_scale as i32 - a_scale as i32;
-    let (mut n, mut d) = (i256::from_i128(a), i256::from_i128(b));
-    let factor = pow10(exponent.unsigned_abs()).ok_or_else(overflow)?;
-    if exponent >= 0 {
-        n = n.checked_mul(factor).ok_or_else(overflow)?;
-    } else {
-        d = d.checked_mul(factor).ok_or_else(overflow)?;
-    }
-    let (mut q, r) = (n / d, n % d);
-    if r.wrapping_abs() >= (d.wrapping_abs() - r.wrapping_abs()) {
-        q = if (n < i256::ZERO) == (d < i256::ZERO) {
-            q + i256::ONE
-        } else {
-            q - i256::ONE
-        };
-    }
-    let widen = pow10((scale as i32 - digits) as u32).ok_or_else(overflow)?;
+    let q = scaled_quotient(a, b, exponent).ok_or_else(overflow)?;
+    let widen = POW10[(scale as i32 - digits) as usize];
     let value = q.checked_mul(widen).ok_or_else(overflow)?;
-    let value = value.to_i128().ok_or_else(overflow)?;
-    if value.unsigned_abs() >= 10u128.pow(38) {
+    if value.unsigned_abs() >= POW10[38].unsigned_abs() {
         return Err(overflow());
     }
     Ok(value)
@@ -174,11 +211,7 @@ impl ScalarUDFImpl for NumericDivide {
         let DataType::Decimal128(_, scale) = *args.return_field.data_type() else {
             return plan_err!("pg_numeric_div answers a numeric");
         };
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (arrays, scalar) = arrays(&args.args, args.number_rows)?;
         let operand = |a: &ArrayRef| -> Result<(ArrayRef, i8)> {
             let (p, s) = numeric_shape(a.data_type()).unwrap_or((38, 0));
             Ok((cast(a, &DataType::Decimal128(p, s))?, s))
@@ -191,14 +224,10 @@ impl ScalarUDFImpl for NumericDivide {
         );
         let quotient: Decimal128Array =
             arrow::compute::try_binary(a, b, |x, y| divide(x, a_scale, y, b_scale, scale))?;
-        let quotient: ArrayRef = Arc::new(quotient.with_precision_and_scale(38, scale)?);
-        Ok(if scalar {
-            ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(
-                &quotient, 0,
-            )?)
-        } else {
-            ColumnarValue::Array(quotient)
-        })
+        answer(
+            Arc::new(quotient.with_precision_and_scale(38, scale)?),
+            scalar,
+        )
     }
 }
 
@@ -229,10 +258,10 @@ impl PgNumericDivision {
         };
         let (lt, rt) = (left.get_type(schema).ok()?, right.get_type(schema).ok()?);
         let decimal = |t: &DataType| matches!(t, DataType::Decimal128(..));
-        if !(decimal(&lt) || decimal(&rt)) || numeric_shape(&lt).is_none() {
+        let both_numbers = numeric_shape(&lt).is_some() && numeric_shape(&rt).is_some();
+        if !both_numbers || !(decimal(&lt) || decimal(&rt)) {
             return None;
         }
-        numeric_shape(&rt)?;
         Some(Expr::ScalarFunction(ScalarFunction::new_udf(
             self.divide.clone(),
             vec![narrowed(left), narrowed(right)],

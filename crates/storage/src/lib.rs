@@ -85,7 +85,7 @@ pub use table::{Appended, CommitSummary, TableHandle, summary_count};
 pub use vacuum::{
     MAX_SNAPSHOT_AGE_MS, MIN_SNAPSHOTS_TO_KEEP, ORPHAN_MIN_AGE_MS, RetentionPolicy, VacuumSummary,
 };
-pub use writer::{BIT_VARYING_DOC, SMALLINT_DOC, TableAppend};
+pub use writer::{BIT_VARYING_DOC, SMALLINT_DOC, TableAppend, is_bit_string};
 
 /// Checks the value of a table property Floe reads (flush, compaction,
 /// retention and cache settings): `Err` names what is wrong; other keys pass.

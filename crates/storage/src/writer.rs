@@ -175,6 +175,11 @@ pub const SMALLINT_DOC: &str = "smallint";
 /// when written.
 pub const BIT_VARYING_DOC: &str = "bit varying";
 
+/// Whether `text` is a bit string: binary digits only.
+pub fn is_bit_string(text: &str) -> bool {
+    text.bytes().all(|b| b == b'0' || b == b'1')
+}
+
 /// Fails if a column declared with a type Iceberg lacks holds a value
 /// that type would not: a `smallint` out of its range, a `bit varying`
 /// that is not binary digits.
@@ -198,10 +203,7 @@ fn check_declared_type(
     }
     if doc == Some(BIT_VARYING_DOC)
         && let Some(values) = column.as_any().downcast_ref::<arrow::array::StringArray>()
-        && let Some(bad) = values
-            .iter()
-            .flatten()
-            .find(|v| !v.bytes().all(|b| b == b'0' || b == b'1'))
+        && let Some(bad) = values.iter().flatten().find(|v| !is_bit_string(v))
     {
         return Err(StorageError::InvalidValue {
             table: ident.to_string(),
