@@ -294,13 +294,6 @@ def test_grafana_columns_of_qualified_table(conn, catalog):
     assert sorted(r[0] for r in rows) == sorted(c[0] for c in TABLE_COLUMNS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="information_schema.columns.data_type is DataFusion's Arrow type name (Int64, "
-    "Int32, Utf8, Float64, Decimal128(10, 2), Date32, Timestamp(µs), Boolean), not "
-    "PostgreSQL's (bigint, integer, text, double precision, numeric, date, "
-    "timestamp without time zone, boolean)",
-)
 def test_grafana_column_types_of_qualified_table(conn, catalog):
     _, rows = run(conn, grafana_get_schema(f"{catalog.schema}.events"))
     assert sorted(rows) == sorted((c, t) for c, t, _ in EVENTS_COLUMNS)
@@ -358,12 +351,6 @@ def test_grafana_backend_tables(conn, catalog):
     assert catalog.table in names and names == sorted(names), names
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="information_schema.columns has no udt_name column: 42703 No field named "
-    "udt_name (and data_type is an Arrow type name, numeric_precision of a double is 24 "
-    "not 53)",
-)
 def test_grafana_backend_columns(conn, catalog):
     cols, rows = run(conn, GRAFANA_BACKEND_COLUMNS, ["public", catalog.table])
     assert cols == ["column_name", "data_type", "udt_name", "numeric_precision", "numeric_scale"]
@@ -583,3 +570,71 @@ def test_metabase_foreign_keys(conn, catalog):
         "pk-table-schema", "pk-table-name", "pk-column-name",
     ]
     assert rows == []  # no foreign keys among these tables
+
+
+# ---------------------------------------------------------------------------
+# information_schema against a live PostgreSQL 15: the same DDL on both
+# servers, every column of each view compared row for row.
+
+INFO_SCHEMA_DDL = [
+    "CREATE SCHEMA {s}",
+    "CREATE TABLE {s}.t (id BIGINT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0, s SMALLINT, "
+    "name TEXT DEFAULT 'x', score DOUBLE PRECISION, r REAL, amount NUMERIC(10,2), d DATE, "
+    "ts TIMESTAMP, tz TIMESTAMPTZ DEFAULT now(), tm TIME, b BYTEA, u UUID, vb BIT VARYING, "
+    "flag BOOLEAN, neg INTEGER DEFAULT -1)",
+    "CREATE TABLE {s}.plain (k TEXT NOT NULL, v DOUBLE PRECISION)",
+    # not updatable in PostgreSQL either (an aggregate)
+    "CREATE VIEW {s}.v AS SELECT n, count(*) AS c FROM {s}.t GROUP BY n",
+]
+
+# The views and the column each is ordered by. The catalog columns (the
+# database's name: `floe` against the test database's) are left out, and
+# so is what no two servers share: `views.view_definition` (PostgreSQL
+# prints its own rendering of the query), the names PostgreSQL gives NOT
+# NULL constraints (`<schema oid>_<table oid>_<column>_not_null`) and
+# `schemata.schema_owner` (Floe's schemas have no owner).
+INFO_SCHEMA_VIEWS = {
+    "tables": "table_name",
+    "columns": "table_name, ordinal_position",
+    "schemata": "schema_name",
+    "views": "table_name",
+    "table_constraints": "table_name, constraint_type DESC, constraint_name",
+    "key_column_usage": "table_name, ordinal_position",
+}
+CATALOG_COLUMNS = {
+    "table_catalog", "catalog_name", "constraint_catalog", "udt_catalog", "view_definition",
+    "schema_owner",
+}
+
+
+def info_schema_rows(conn, view: str, schema: str) -> tuple[list[str], list[tuple]]:
+    where = "schema_name" if view == "schemata" else "table_schema"
+    cur = conn.execute(
+        f"SELECT * FROM information_schema.{view} WHERE {where} = %s "
+        f"ORDER BY {INFO_SCHEMA_VIEWS[view]}",
+        [schema],
+    )
+    names = [d.name for d in cur.description]
+    keep = [i for i, n in enumerate(names) if n not in CATALOG_COLUMNS]
+    rows = []
+    for row in cur.fetchall():
+        row = list(row)
+        if view == "table_constraints" and row[names.index("constraint_type")] == "CHECK":
+            row[names.index("constraint_name")] = "<not null>"
+        rows.append(tuple(row[i] for i in keep))
+    return [names[i] for i in keep], rows
+
+
+@pytest.mark.parametrize("view", sorted(INFO_SCHEMA_VIEWS))
+def test_issue23_information_schema_matches_postgres(floe_shared, postgres, view):
+    schema = unique_name("isc")
+    db = postgres.create_database(unique_name("isc_db"))
+    with postgres.connect(db) as pg, floe_shared.connect() as floe:
+        for stmt in INFO_SCHEMA_DDL:
+            pg.execute(stmt.format(s=schema))
+            floe.execute(stmt.format(s=schema))
+        want = info_schema_rows(pg, view, schema)
+        got = info_schema_rows(floe, view, schema)
+    assert got[0] == want[0], "columns differ"
+    assert got[1], "no rows"
+    assert got[1] == want[1]

@@ -58,6 +58,10 @@ pub enum Status {
     DivisionByZero,
     /// 2201G: a bad count, bound or NaN given to `width_bucket`.
     InvalidWidthBucketArgument,
+    /// 2201W: a negative LIMIT.
+    InvalidRowCountInLimitClause,
+    /// 2201X: a negative OFFSET.
+    InvalidRowCountInResultOffsetClause,
     /// 23502: NULL in a column that does not allow it.
     NotNullViolation,
     /// 21000: one statement would change the same row twice, or a scalar
@@ -135,6 +139,8 @@ impl Status {
             Status::NumericValueOutOfRange => "22003",
             Status::DivisionByZero => "22012",
             Status::InvalidWidthBucketArgument => "2201G",
+            Status::InvalidRowCountInLimitClause => "2201W",
+            Status::InvalidRowCountInResultOffsetClause => "2201X",
             Status::NotNullViolation => "23502",
             Status::CardinalityViolation => "21000",
             Status::InvalidTableDefinition => "42P16",
@@ -197,6 +203,8 @@ impl Status {
             | Status::NumericValueOutOfRange
             | Status::DivisionByZero
             | Status::InvalidWidthBucketArgument
+            | Status::InvalidRowCountInLimitClause
+            | Status::InvalidRowCountInResultOffsetClause
             | Status::NotNullViolation
             | Status::CardinalityViolation
             | Status::InvalidTableDefinition
@@ -212,7 +220,7 @@ impl Status {
     }
 }
 
-const ALL: [Status; 46] = [
+const ALL: [Status; 48] = [
     Status::WrongObjectType,
     Status::InvalidPassword,
     Status::InvalidAuthorization,
@@ -240,6 +248,8 @@ const ALL: [Status; 46] = [
     Status::NumericValueOutOfRange,
     Status::DivisionByZero,
     Status::InvalidWidthBucketArgument,
+    Status::InvalidRowCountInLimitClause,
+    Status::InvalidRowCountInResultOffsetClause,
     Status::NotNullViolation,
     Status::CardinalityViolation,
     Status::InvalidTableDefinition,

@@ -18,6 +18,9 @@
 //!   (`abs('-1.2')`) is a `double precision`, as PostgreSQL resolves an
 //!   untyped literal against a numeric parameter
 //!   ([`quoted_numeric_arguments`], before planning).
+//! - An integer literal passed to `to_hex` is an `integer` when it fits
+//!   one, as PostgreSQL types it: `to_hex(-1)` is `ffffffff`
+//!   ([`int4_literal_arguments`], before planning).
 
 use std::sync::Arc;
 
@@ -380,5 +383,57 @@ pub(crate) fn quoted_numeric_arguments(
             }
         }
         ControlFlow::Continue(())
+    });
+}
+
+/// Functions whose answer depends on the width of an integer argument:
+/// `to_hex(-1)` is `ffffffff` of an `integer` and `ffffffffffffffff` of a
+/// `bigint`.
+const WIDTH_DEPENDENT: &[&str] = &["to_hex"];
+
+/// An integer literal passed to a [`WIDTH_DEPENDENT`] function is an
+/// `integer` when it fits one, as PostgreSQL types integer literals
+/// (DataFusion makes every integer literal a `bigint`): `to_hex(-1)` is
+/// `ffffffff`. Runs on the statement before planning.
+pub(crate) fn int4_literal_arguments(stmt: &mut datafusion::sql::sqlparser::ast::Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        CastKind, DataType as SqlType, Expr as SqlExpr, FunctionArg, FunctionArgExpr,
+        FunctionArguments, UnaryOperator, Value, visit_expressions_mut,
+    };
+    use std::ops::ControlFlow;
+    fn integer(e: &SqlExpr) -> Option<i64> {
+        match e {
+            SqlExpr::Value(v) => match &v.value {
+                Value::Number(n, _) => n.parse::<i64>().ok(),
+                _ => None,
+            },
+            SqlExpr::UnaryOp {
+                op: UnaryOperator::Minus,
+                expr,
+            } => integer(expr).map(|n| -n),
+            SqlExpr::Nested(inner) => integer(inner),
+            _ => None,
+        }
+    }
+    let _ = visit_expressions_mut(stmt, |expr| {
+        if let SqlExpr::Function(f) = expr
+            && WIDTH_DEPENDENT.contains(&f.name.to_string().to_ascii_lowercase().as_str())
+            && let FunctionArguments::List(list) = &mut f.args
+        {
+            for arg in &mut list.args {
+                if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg
+                    && integer(e).is_some_and(|n| i32::try_from(n).is_ok())
+                {
+                    *e = SqlExpr::Cast {
+                        kind: CastKind::Cast,
+                        expr: Box::new(e.clone()),
+                        data_type: SqlType::Integer(None),
+                        array: false,
+                        format: None,
+                    };
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
     });
 }

@@ -121,7 +121,6 @@ impl Engine {
     pub fn with_store(store: Arc<Store>) -> Result<Engine, QueryError> {
         let auth = Auth::open(store.root())?;
         let mut config = SessionConfig::new()
-            .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, DEFAULT_SCHEMA);
         config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
@@ -159,6 +158,16 @@ impl Engine {
                 Arc::new(SystemSchema::new(
                     store.clone(),
                     sources.clone(),
+                    auth.clone(),
+                )),
+            )
+            .expect("registering a built-in schema cannot fail");
+        catalog
+            .register_schema(
+                crate::information_schema::INFORMATION_SCHEMA,
+                Arc::new(crate::information_schema::InformationSchema::new(
+                    &ctx.state().catalog_list().clone(),
+                    store.clone(),
                     auth.clone(),
                 )),
             )
@@ -479,6 +488,7 @@ impl Engine {
             // Prepared statements and the engine's own DDL live in the
             // engine's state.
             LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => {
+                let plan = crate::prepared::complete(plan)?;
                 self.ctx.execute_logical_plan(plan).await?
             }
             plan => DataFrame::new(self.state(), plan),
@@ -819,7 +829,9 @@ pub(crate) async fn plan_statement(
     }
     pg_syntax::rewrite(&mut stmt)?;
     pg_syntax::session_user(&mut stmt, user);
+    crate::limit_counts::evaluate(state, result_types, &mut stmt, user).await?;
     crate::coercion::quoted_numeric_arguments(&mut stmt, state);
+    crate::coercion::int4_literal_arguments(&mut stmt);
     let apart = crate::output_names::name_apart(&mut stmt)?;
     let plan = state
         .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
