@@ -108,10 +108,22 @@ def test_issue5_privileges_on_both_protocols(floe_server):
             "SELECT * FROM system.sources",
             "SELECT * FROM at_snapshot('pay', 123456)",
             "SELECT * FROM row_positions('pay')",
+            # issue 23: a LIMIT count subquery runs with the session's privileges
+            "SELECT * FROM pub LIMIT (SELECT amount FROM pay WHERE id = 1)",
         ]:
             with pytest.raises(psycopg.errors.InsufficientPrivilege) as e:
                 conn.execute(sql)
             assert e.value.sqlstate == "42501", sql
+        # information_schema lists only what the user holds a privilege on.
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+        assert rows == [("pub",)], rows
+        rows = conn.execute(
+            "SELECT DISTINCT table_name FROM information_schema.columns "
+            "WHERE table_schema = 'public'"
+        ).fetchall()
+        assert rows == [("pub",)], rows
         # Extended protocol (a prepared statement) and a cursor too.
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT amount FROM pay WHERE id = %s", (1,), prepare=True)

@@ -417,7 +417,13 @@ pub(crate) fn int4_literal_arguments(stmt: &mut datafusion::sql::sqlparser::ast:
     }
     let _ = visit_expressions_mut(stmt, |expr| {
         if let SqlExpr::Function(f) = expr
-            && WIDTH_DEPENDENT.contains(&f.name.to_string().to_ascii_lowercase().as_str())
+            && f.name
+                .0
+                .last()
+                .and_then(|part| part.as_ident())
+                .is_some_and(|name| {
+                    WIDTH_DEPENDENT.contains(&name.value.to_ascii_lowercase().as_str())
+                })
             && let FunctionArguments::List(list) = &mut f.args
         {
             for arg in &mut list.args {

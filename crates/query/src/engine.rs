@@ -488,7 +488,6 @@ impl Engine {
             // Prepared statements and the engine's own DDL live in the
             // engine's state.
             LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => {
-                let plan = crate::prepared::complete(plan)?;
                 self.ctx.execute_logical_plan(plan).await?
             }
             plan => DataFrame::new(self.state(), plan),
@@ -500,8 +499,11 @@ impl Engine {
         if let Statement::Insert(insert) = &mut stmt {
             crate::defaults::fill_insert_into(&self.store, insert)?;
         }
+        crate::limit_counts::evaluate(self, &mut stmt).await?;
+        let given_types = crate::prepared::given_types(&stmt);
         let state = self.state();
         let plan = plan_statement(&state, &self.result_types, stmt, &self.session()?.user).await?;
+        let plan = crate::prepared::complete(plan, given_types)?;
         self.authorize(&plan)?;
         Ok(plan)
     }
@@ -827,9 +829,13 @@ pub(crate) async fn plan_statement(
     if let Statement::CreateIndex(_) = stmt {
         return Err(QueryError::NoIndexes);
     }
+    if let Statement::ShowCreate { .. } = stmt {
+        return Err(crate::error::unsupported(
+            "SHOW CREATE (information_schema.columns and psql's \\d describe a table)",
+        ));
+    }
     pg_syntax::rewrite(&mut stmt)?;
     pg_syntax::session_user(&mut stmt, user);
-    crate::limit_counts::evaluate(state, result_types, &mut stmt, user).await?;
     crate::coercion::quoted_numeric_arguments(&mut stmt, state);
     crate::coercion::int4_literal_arguments(&mut stmt);
     let apart = crate::output_names::name_apart(&mut stmt)?;

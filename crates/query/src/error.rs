@@ -245,6 +245,9 @@ fn datafusion_status(e: &DataFusionError) -> Status {
                 || lower.contains("more than one row returned by a subquery")
             {
                 Status::CardinalityViolation
+            } else if lower.contains("field position must not be zero") {
+                // split_part's, as PostgreSQL's
+                Status::InvalidParameterValue
             } else {
                 Status::DataException
             }

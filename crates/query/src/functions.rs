@@ -5,7 +5,8 @@
 //! PostgreSQL release Floe speaks for (drivers parse it to pick their
 //! dialect). Some of DataFusion's functions are adjusted to PostgreSQL's
 //! answers: `regexp_count` of a NULL is NULL, `atan2` computes in double
-//! precision whatever its argument types, `to_hex` of an `integer`
+//! precision whatever its argument types, `split_part` of a NULL is NULL
+//! whatever the position, `to_hex` of an `integer`
 //! shows its 32 bits, and `date_part`/`EXTRACT` of seconds or
 //! milliseconds keeps the fraction.
 
@@ -51,6 +52,11 @@ pub fn scalars() -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(crate::datetime::PgTimezone::new()),
         ScalarUDF::new_from_impl(Adjusted {
             inner: regex::regexp_count().as_ref().clone(),
+            signature: None,
+            strict: true,
+        }),
+        ScalarUDF::new_from_impl(Adjusted {
+            inner: datafusion::functions::string::split_part().as_ref().clone(),
             signature: None,
             strict: true,
         }),
@@ -109,10 +115,14 @@ impl ScalarUDFImpl for Adjusted {
         }
         let (rows, returns) = (args.number_rows, args.return_field.data_type().clone());
         let inputs = args.args.clone();
-        if inputs
-            .iter()
-            .any(|a| matches!(a, ColumnarValue::Scalar(s) if s.is_null()))
-        {
+        // An argument that is NULL in every row makes every answer NULL,
+        // whatever the others hold (`split_part(NULL, '.', 0)` is NULL;
+        // PostgreSQL never looks at the position).
+        let all_null = |a: &ColumnarValue| match a {
+            ColumnarValue::Scalar(s) => s.is_null(),
+            ColumnarValue::Array(a) => a.logical_null_count() == a.len(),
+        };
+        if inputs.iter().any(all_null) {
             return Ok(ColumnarValue::Scalar(ScalarValue::try_from(&returns)?));
         }
         let out = self.inner.invoke_with_args(args)?;

@@ -31,7 +31,7 @@ use datafusion::scalar::ScalarValue;
 use floe_auth::Auth;
 use floe_storage::Store;
 
-mod column_types;
+pub(crate) mod column_types;
 #[cfg(test)]
 mod tests;
 
@@ -513,10 +513,11 @@ impl Sources {
     /// plans).
     async fn fields(&self, r: &Listed) -> Result<Option<SchemaRef>> {
         if r.schema == INFORMATION_SCHEMA {
-            return Ok(VIEWS
-                .iter()
-                .find(|(n, _)| *n == r.name)
-                .map(|(_, view)| view.schema()));
+            if let Some((_, view)) = VIEWS.iter().find(|(n, _)| *n == r.name) {
+                return Ok(Some(view.schema()));
+            }
+            let engine = InformationSchemaProvider::new(self.catalogs()?);
+            return Ok(engine.table(&r.name).await?.map(|t| t.schema()));
         }
         let catalogs = self.catalogs()?;
         let Some(schema) = catalogs

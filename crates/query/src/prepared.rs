@@ -16,9 +16,22 @@ use datafusion::logical_expr::{LogicalPlan, Prepare, Statement};
 
 use crate::error::QueryError;
 
-/// `plan` with the complete parameter list if it is a `PREPARE`.
-pub(crate) fn complete(plan: LogicalPlan) -> Result<LogicalPlan, QueryError> {
-    let LogicalPlan::Statement(Statement::Prepare(prepare)) = plan else {
+/// How many parameter types a `PREPARE` names (None: not a PREPARE).
+pub(crate) fn given_types(stmt: &datafusion::sql::sqlparser::ast::Statement) -> Option<usize> {
+    match stmt {
+        datafusion::sql::sqlparser::ast::Statement::Prepare { data_types, .. } => {
+            Some(data_types.len())
+        }
+        _ => None,
+    }
+}
+
+/// `plan` with the complete parameter list if it is a `PREPARE` that
+/// named `given` types (the engine fills the list with the types it
+/// inferred when none is named, leaving out the parameters it could not
+/// type, so only the first `given` are the statement's).
+pub(crate) fn complete(plan: LogicalPlan, given: Option<usize>) -> Result<LogicalPlan, QueryError> {
+    let (LogicalPlan::Statement(Statement::Prepare(prepare)), Some(given)) = (&plan, given) else {
         return Ok(plan);
     };
     let inferred = prepare.input.get_parameter_fields()?;
@@ -28,14 +41,14 @@ pub(crate) fn complete(plan: LogicalPlan) -> Result<LogicalPlan, QueryError> {
         .filter_map(|id| id.strip_prefix('$')?.parse::<usize>().ok())
         .max()
         .unwrap_or(0);
-    if prepare.fields.len() >= count {
+    if given >= count {
         // Complete already, or more types than parameters, which the engine
         // refuses (PostgreSQL allows it).
-        return Ok(LogicalPlan::Statement(Statement::Prepare(prepare)));
+        return Ok(plan);
     }
     let fields: Vec<FieldRef> = (1..=count)
-        .map(|i| match prepare.fields.get(i - 1) {
-            Some(given) => given.clone(),
+        .map(|i| match prepare.fields.get(i - 1).filter(|_| i <= given) {
+            Some(named) => named.clone(),
             None => match inferred.get(&format!("${i}")).cloned().flatten() {
                 Some(field) if !field.data_type().is_null() => field,
                 _ => Arc::new(Field::new(format!("${i}"), DataType::Utf8, true)),
@@ -43,7 +56,8 @@ pub(crate) fn complete(plan: LogicalPlan) -> Result<LogicalPlan, QueryError> {
         })
         .collect();
     Ok(LogicalPlan::Statement(Statement::Prepare(Prepare {
+        name: prepare.name.clone(),
         fields,
-        ..prepare
+        input: prepare.input.clone(),
     })))
 }

@@ -275,6 +275,9 @@ pub(crate) async fn create(engine: &Engine, view: CreateView) -> Result<Output, 
             message: format!("column \"{c}\" specified more than once"),
         });
     }
+    if crate::limit_counts::has_subquery_count(&view.query) {
+        return Err(unsupported("a LIMIT or OFFSET subquery in a view"));
+    }
     let sql = view.query.to_string();
     // The query must plan now, as the session that creates the view.
     let plan = engine.plan(Statement::Query(view.query)).await?;
