@@ -377,6 +377,17 @@ struct Listed {
     relation: Relation,
 }
 
+impl Listed {
+    /// The relation's catalog, schema and name, as a view's first columns.
+    fn qualified(&self) -> Vec<Value> {
+        vec![
+            Value::from(self.catalog.as_str()),
+            Value::from(self.schema.as_str()),
+            Value::from(self.name.as_str()),
+        ]
+    }
+}
+
 impl Sources {
     fn catalogs(&self) -> Result<Arc<dyn CatalogProviderList>> {
         self.catalogs.upgrade().ok_or_else(gone)
@@ -474,12 +485,8 @@ impl Sources {
                         Relation::BuiltIn(TableType::Temporary) => "LOCAL TEMPORARY",
                         Relation::Table | Relation::BuiltIn(_) => "BASE TABLE",
                     };
-                    let mut row = vec![
-                        Value::from(r.catalog),
-                        Value::from(r.schema),
-                        Value::from(r.name),
-                        Value::from(table_type),
-                    ];
+                    let mut row = r.qualified();
+                    row.push(Value::from(table_type));
                     row.extend(std::iter::repeat_n(Value::Null, 5));
                     row.push(yes_no(r.relation == Relation::Table));
                     row.extend([Value::from("NO"), Value::Null]);
@@ -493,13 +500,8 @@ impl Sources {
                 .filter(|r| r.relation == Relation::View)
                 .filter_map(|r| {
                     let definition = self.store.view(&r.schema, &r.name)?.sql;
-                    let mut row = vec![
-                        Value::from(r.catalog),
-                        Value::from(r.schema),
-                        Value::from(r.name),
-                        Value::from(definition),
-                        Value::from("NONE"),
-                    ];
+                    let mut row = r.qualified();
+                    row.extend([Value::from(definition), Value::from("NONE")]);
                     row.extend(std::iter::repeat_n(Value::from("NO"), 5));
                     Some(row)
                 })
@@ -552,10 +554,8 @@ impl Sources {
                 });
                 // A view's columns are nullable, as PostgreSQL says.
                 let nullable = field.is_nullable() || r.relation == Relation::View;
-                let mut row = vec![
-                    Value::from(r.catalog.as_str()),
-                    Value::from(r.schema.as_str()),
-                    Value::from(r.name.as_str()),
+                let mut row = r.qualified();
+                row.extend([
                     Value::from(field.name().as_str()),
                     Value::Int(position),
                     default,
@@ -567,7 +567,7 @@ impl Sources {
                     Value::from(ty.numeric_precision_radix),
                     Value::from(ty.numeric_scale),
                     Value::from(ty.datetime_precision),
-                ];
+                ]);
                 // interval, character set, collation, domain
                 row.extend(std::iter::repeat_n(Value::Null, 11));
                 row.extend([
@@ -611,14 +611,13 @@ impl Sources {
             };
             let key = handle.primary_key();
             let names = |constraint: String| {
-                vec![
+                let mut row = vec![
                     Value::from(r.catalog.as_str()),
                     Value::from(r.schema.as_str()),
                     Value::from(constraint),
-                    Value::from(r.catalog.as_str()),
-                    Value::from(r.schema.as_str()),
-                    Value::from(r.name.as_str()),
-                ]
+                ];
+                row.extend(r.qualified());
+                row
             };
             let pkey = format!("{}_pkey", r.name);
             if view == View::KeyColumnUsage {
