@@ -31,7 +31,7 @@ use datafusion::scalar::ScalarValue;
 use floe_auth::Auth;
 use floe_storage::Store;
 
-pub(crate) mod column_types;
+mod column_types;
 #[cfg(test)]
 mod tests;
 
@@ -267,6 +267,14 @@ impl SchemaProvider for InformationSchema {
         let name = name.to_ascii_lowercase();
         VIEWS.iter().any(|(n, _)| *n == name) || ENGINE_VIEWS.contains(&name.as_str())
     }
+}
+
+/// The columns SQL sees of a Floe table.
+fn table_fields(handle: &floe_storage::TableHandle) -> Result<SchemaRef> {
+    let stored = handle
+        .arrow_schema()
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    Ok(crate::uuid::logical_schema(&stored))
 }
 
 /// One of Floe's views, made when scanned.
@@ -511,8 +519,8 @@ impl Sources {
         }
     }
 
-    /// The fields SQL sees of a relation (none for a view that no longer
-    /// plans).
+    /// The fields SQL sees of a view or built-in relation (none for a
+    /// view that no longer plans).
     async fn fields(&self, r: &Listed) -> Result<Option<SchemaRef>> {
         if r.schema == INFORMATION_SCHEMA {
             if let Some((_, view)) = VIEWS.iter().find(|(n, _)| *n == r.name) {
@@ -534,16 +542,19 @@ impl Sources {
     async fn columns(&self) -> Result<Vec<Vec<Value>>> {
         let mut rows = Vec::new();
         for r in self.relations().await? {
-            let Some(fields) = self.fields(&r).await? else {
-                continue;
-            };
-            let defaults = match r.relation {
-                Relation::Table => self
-                    .store
-                    .table(&r.schema, &r.name)
-                    .map(|h| crate::defaults::stored(&h))
-                    .unwrap_or_default(),
-                _ => Default::default(),
+            // A table's columns and defaults come from its handle: the
+            // provider would plan every default too.
+            let (fields, defaults) = match r.relation {
+                Relation::Table => {
+                    let Some(handle) = self.store.table(&r.schema, &r.name) else {
+                        continue;
+                    };
+                    (table_fields(&handle)?, crate::defaults::stored(&handle))
+                }
+                _ => match self.fields(&r).await? {
+                    Some(fields) => (fields, Default::default()),
+                    None => continue,
+                },
             };
             let writable = yes_no(r.relation == Relation::Table);
             for (i, field) in fields.fields().iter().enumerate() {
@@ -647,10 +658,7 @@ impl Sources {
             if !key.is_empty() {
                 rows.push(constraint(pkey, "PRIMARY KEY"));
             }
-            let Some(fields) = self.fields(&r).await? else {
-                continue;
-            };
-            for (i, field) in fields.fields().iter().enumerate() {
+            for (i, field) in table_fields(&handle)?.fields().iter().enumerate() {
                 if !field.is_nullable() {
                     let name = format!("{}_{}_{}_not_null", r.schema, r.name, i + 1);
                     rows.push(constraint(name, "CHECK"));

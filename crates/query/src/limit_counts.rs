@@ -300,11 +300,10 @@ fn single_value(
             let ints = ints.as_primitive::<Int64Type>();
             Ok(ints.is_valid(0).then(|| ints.value(0)))
         }
-        other => {
-            let field = arrow::datatypes::Field::new("count", other.clone(), true);
-            let named = crate::information_schema::column_types::column_type(&field);
-            Err(mismatch(format!("type {}", named.data_type)))
-        }
+        other => Err(mismatch(format!(
+            "type {}",
+            floe_ingest::values::type_name(other)
+        ))),
     }
 }
 
