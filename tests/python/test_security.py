@@ -572,3 +572,97 @@ def test_issue23_views_survive_restart_and_read_as_the_reader(floe_server):
     srv.restart()
     with pytest.raises(psycopg.errors.UndefinedTable):
         admin_sql(srv, "SELECT * FROM payroll")
+
+
+def test_issue23_prepared_statements_belong_to_their_session(floe_server):
+    """SQL PREPARE keeps a statement in the session that made it, as
+    PostgreSQL does: another session can neither run nor replace it, and
+    EXECUTE checks the executing user's privileges when it runs (a
+    superuser's prepared read of a table was run by any user before)."""
+    srv = floe_server
+    admin_sql(
+        srv,
+        "CREATE TABLE vault (secret INT)",
+        "INSERT INTO vault VALUES (42)",
+        "CREATE USER hank PASSWORD 'pw-hank'",
+    )
+    with srv.connect() as admin, connect(srv, "hank", "pw-hank") as hank:
+        admin.execute("PREPARE peek AS SELECT secret FROM vault")
+        assert admin.execute("EXECUTE peek").fetchall() == [(42,)]
+        # Not hank's: it does not exist in his session.
+        with pytest.raises(psycopg.errors.InvalidSqlStatementName) as e:
+            hank.execute("EXECUTE peek")
+        assert 'prepared statement "peek" does not exist' in str(e.value)
+        with pytest.raises(psycopg.errors.InvalidSqlStatementName):
+            hank.execute("DEALLOCATE peek")
+        # The same name means different statements in two sessions.
+        hank.execute("PREPARE peek AS SELECT $1::int * 2")
+        assert hank.execute("EXECUTE peek(21)").fetchall() == [(42,)]
+        assert admin.execute("EXECUTE peek").fetchall() == [(42,)]
+        # A second PREPARE of a name the session holds is 42P05.
+        with pytest.raises(psycopg.errors.DuplicatePreparedStatement):
+            hank.execute("PREPARE peek AS SELECT 1")
+        # Hank cannot prepare a read he may not make.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            hank.execute("PREPARE mine AS SELECT secret FROM vault")
+        # Wrong number of values.
+        with pytest.raises(psycopg.errors.SyntaxError) as e:
+            hank.execute("EXECUTE peek(1, 2)")
+        assert "wrong number of parameters" in str(e.value)
+
+    # A statement prepared while a grant held is checked again at EXECUTE.
+    admin_sql(srv, "GRANT SELECT ON vault TO hank")
+    with connect(srv, "hank", "pw-hank") as hank:
+        hank.execute("PREPARE mine AS SELECT secret + 1 FROM vault")
+        assert hank.execute("EXECUTE mine").fetchall() == [(43,)]
+        admin_sql(srv, "REVOKE SELECT ON vault FROM hank")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            hank.execute("EXECUTE mine")
+        # DEALLOCATE ALL empties the session's statements.
+        hank.execute("PREPARE other AS SELECT 1")
+        hank.execute("DEALLOCATE ALL")
+        for name in ("mine", "other"):
+            with pytest.raises(psycopg.errors.InvalidSqlStatementName):
+                hank.execute(f"EXECUTE {name}")
+    # Statements end with their session.
+    with srv.connect() as admin:
+        with pytest.raises(psycopg.errors.InvalidSqlStatementName):
+            admin.execute("EXECUTE peek")
+        # EXECUTE runs in the session's time zone, and now() is read anew.
+        admin.execute("SET TIME ZONE 'Asia/Kolkata'")
+        admin.execute("PREPARE noon AS SELECT TIMESTAMPTZ '2024-01-01 12:00:00+00'::text, now()")
+        (first, t1), = admin.execute("EXECUTE noon").fetchall()
+        assert first == "2024-01-01 17:30:00+05:30"
+        time.sleep(0.05)
+        (_, t2), = admin.execute("EXECUTE noon").fetchall()
+        assert t2 > t1
+    # Over HTTP, a request's statements are its own.
+    r = http_request("POST", f"{srv.http_url}/v1/sql",
+                     "PREPARE h AS SELECT 7 AS seven; EXECUTE h")
+    assert r.status == 200, r.body
+    r = http_request("POST", f"{srv.http_url}/v1/sql", "EXECUTE h")
+    assert r.status == 400 and r.json()["error"]["code"] == "26000", r.body
+
+
+def test_issue23_custom_settings_are_the_sessions_own(floe_server):
+    """`SET app.user_id = ...` (a PostgreSQL placeholder setting, as row
+    filters and audit triggers read it) is the session's own: SHOW and
+    current_setting read it back on both protocols, another session does
+    not see it, and current_setting('TimeZone') is the session's zone."""
+    srv = floe_server
+    with srv.connect() as one, srv.connect() as two:
+        one.execute("SET app.user_id = 'ann'")
+        assert one.execute("SHOW app.user_id").fetchone() == ("ann",)
+        for prepare in (False, True):
+            assert one.execute("SELECT current_setting('app.user_id')",
+                               prepare=prepare).fetchone() == ("ann",)
+        with pytest.raises(psycopg.errors.UndefinedObject):
+            two.execute("SHOW app.user_id")
+        with pytest.raises(psycopg.errors.UndefinedObject):
+            two.execute("SELECT current_setting('app.user_id')")
+        assert two.execute("SELECT current_setting('app.user_id', true)").fetchone() == (None,)
+        one.execute("RESET app.user_id")
+        assert one.execute("SHOW app.user_id").fetchone() == ("",)
+        two.execute("SET TIME ZONE 'Asia/Kolkata'")
+        assert two.execute("SELECT current_setting('TimeZone')").fetchone() == ("Asia/Kolkata",)
+        assert one.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)

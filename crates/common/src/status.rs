@@ -10,6 +10,10 @@
 pub enum Status {
     /// 42601: the statement does not parse.
     SyntaxError,
+    /// 26000: no prepared statement has that name.
+    InvalidSqlStatementName,
+    /// 42P05: a prepared statement of that name already exists.
+    DuplicatePreparedStatement,
     /// 28P01: the password (or token) does not authenticate the user.
     InvalidPassword,
     /// 28000: the client may not connect this way (no TLS where it is
@@ -52,6 +56,8 @@ pub enum Status {
     InvalidParameterValue,
     /// 22025: a LIKE pattern ends with its escape character.
     InvalidEscapeSequence,
+    /// 22008: a date, time or interval is out of its type's range.
+    DatetimeFieldOverflow,
     /// 22003: a number is out of range for its type.
     NumericValueOutOfRange,
     /// 22012: division by zero.
@@ -116,6 +122,8 @@ impl Status {
     pub const fn sqlstate(self) -> &'static str {
         match self {
             Status::SyntaxError => "42601",
+            Status::InvalidSqlStatementName => "26000",
+            Status::DuplicatePreparedStatement => "42P05",
             Status::InvalidPassword => "28P01",
             Status::InvalidAuthorization => "28000",
             Status::TooManyConnections => "53300",
@@ -137,6 +145,7 @@ impl Status {
             Status::InvalidParameterValue => "22023",
             Status::InvalidEscapeSequence => "22025",
             Status::NumericValueOutOfRange => "22003",
+            Status::DatetimeFieldOverflow => "22008",
             Status::DivisionByZero => "22012",
             Status::InvalidWidthBucketArgument => "2201G",
             Status::InvalidRowCountInLimitClause => "2201W",
@@ -176,6 +185,7 @@ impl Status {
             | Status::SerializationFailure
             | Status::ReadOnlySqlTransaction
             | Status::DuplicateObject
+            | Status::DuplicatePreparedStatement
             | Status::DependentObjectsStillExist => 409,
             Status::ConnectionFailure => 502,
             Status::InvalidPassword | Status::InvalidAuthorization => 401,
@@ -188,6 +198,7 @@ impl Status {
             Status::QueryCanceled => 499,
             Status::IoError | Status::Internal => 500,
             Status::SyntaxError
+            | Status::InvalidSqlStatementName
             | Status::UndefinedColumn
             | Status::AmbiguousColumn
             | Status::DuplicateColumn
@@ -201,6 +212,7 @@ impl Status {
             | Status::InvalidParameterValue
             | Status::InvalidEscapeSequence
             | Status::NumericValueOutOfRange
+            | Status::DatetimeFieldOverflow
             | Status::DivisionByZero
             | Status::InvalidWidthBucketArgument
             | Status::InvalidRowCountInLimitClause
@@ -220,7 +232,10 @@ impl Status {
     }
 }
 
-const ALL: [Status; 48] = [
+const ALL: [Status; 51] = [
+    Status::DatetimeFieldOverflow,
+    Status::InvalidSqlStatementName,
+    Status::DuplicatePreparedStatement,
     Status::WrongObjectType,
     Status::InvalidPassword,
     Status::InvalidAuthorization,

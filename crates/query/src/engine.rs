@@ -21,6 +21,7 @@ use floe_storage::Store;
 use crate::catalog::FloeCatalog;
 use crate::error::{QueryError, unsupported};
 use crate::positions::RowPositions;
+use crate::session_memory::SessionMemory;
 use crate::syntax::{FloeStatement, Parsed};
 use crate::system::{AtSnapshot, SystemSchema};
 use crate::table::append_stream;
@@ -91,6 +92,9 @@ pub struct Engine {
     result_types: crate::result_types::ResultTypes,
     views: Arc<crate::views::ViewPlanner>,
     secured: OnceLock<Secured>,
+    /// The memory of statements run outside any session (an engine used
+    /// in process).
+    memory: SessionMemory,
 }
 
 impl std::fmt::Debug for Engine {
@@ -210,6 +214,7 @@ impl Engine {
             result_types,
             views,
             secured: OnceLock::new(),
+            memory: SessionMemory::default(),
         })
     }
 
@@ -231,18 +236,25 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs `work` (statements on this engine) as `who`, in UTC.
+    /// Runs `work` (statements on this engine) as `who`, in UTC, with a
+    /// memory of its own (prepared statements, custom settings).
     pub async fn run_as<F: Future>(who: Identity, work: F) -> F::Output {
-        SESSION.scope(who, work).await
+        let memory = SessionMemory::default();
+        SESSION
+            .scope(who, crate::session_memory::scope(memory, work))
+            .await
     }
 
-    /// Runs `work` as `who`, in a session whose time zone is `zone`.
+    /// Runs `work` as `who`, in a session whose time zone is `zone` and
+    /// whose memory is `memory`.
     pub async fn run_in<F: Future>(
         who: Identity,
         zone: crate::zone::SessionZone,
+        memory: SessionMemory,
         work: F,
     ) -> F::Output {
-        SESSION.scope(who, crate::zone::scope(zone, work)).await
+        let work = crate::session_memory::scope(memory, crate::zone::scope(zone, work));
+        SESSION.scope(who, work).await
     }
 
     /// Who the current statement runs as: the session's identity, or the
@@ -484,9 +496,29 @@ impl Engine {
 
     /// Runs a planned statement in the current session's state.
     pub async fn execute_plan(&self, plan: LogicalPlan) -> Result<DataFrame, QueryError> {
+        use datafusion::logical_expr::Statement as Planned;
+        let statements = || crate::session_memory::current(&self.memory);
+        let done = || -> Result<DataFrame, QueryError> {
+            let empty = datafusion::logical_expr::LogicalPlanBuilder::empty(false).build()?;
+            Ok(DataFrame::new(self.state(), empty))
+        };
         Ok(match plan {
-            // Prepared statements and the engine's own DDL live in the
-            // engine's state.
+            LogicalPlan::Statement(Planned::Prepare(prepare)) => {
+                statements().prepare(prepare)?;
+                done()?
+            }
+            LogicalPlan::Statement(Planned::Execute(execute)) => {
+                let state = self.state();
+                let plan = statements().bind(execute, &state)?;
+                // Privileges are those of the user executing, now.
+                self.authorize(&plan)?;
+                DataFrame::new(state, plan)
+            }
+            LogicalPlan::Statement(Planned::Deallocate(deallocate)) => {
+                statements().deallocate(&deallocate.name)?;
+                done()?
+            }
+            // The engine's own DDL and settings live in the engine's state.
             LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => {
                 self.ctx.execute_logical_plan(plan).await?
             }
@@ -523,6 +555,16 @@ impl Engine {
     /// Executes one statement. When a write statement returns, its rows are
     /// durable and visible to every later statement.
     pub async fn execute(&self, stmt: Parsed) -> Result<Output, QueryError> {
+        // One statement's future, on the heap: it is large.
+        let work = Box::pin(self.execute_statement(stmt));
+        if crate::session_memory::in_session() {
+            return work.await;
+        }
+        // An engine used in process remembers its owner's session.
+        crate::session_memory::scope(self.memory.clone(), work).await
+    }
+
+    async fn execute_statement(&self, stmt: Parsed) -> Result<Output, QueryError> {
         let stmt = match stmt {
             Parsed::Sql(stmt) => *stmt,
             Parsed::Floe(floe) => return self.execute_floe(floe).await,
@@ -536,6 +578,11 @@ impl Engine {
                 "SET TIME ZONE outside a PostgreSQL session (the zone is a session's; \
                  HTTP requests and COPY run in UTC)",
             ));
+        }
+        if let Some(result) =
+            crate::custom_settings::execute(&crate::session_memory::current(&self.memory), &stmt)
+        {
+            return result;
         }
         if access::is_access_statement(&stmt) {
             let who = self.session()?;

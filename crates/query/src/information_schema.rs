@@ -478,7 +478,14 @@ impl Sources {
                 .schemas()?
                 .into_iter()
                 .map(|(catalog, schema)| {
-                    let mut row = vec![Value::from(catalog), Value::from(schema)];
+                    // As in PostgreSQL 15, `public` belongs to the database's
+                    // owner; Floe keeps no owner of the others.
+                    let owner = if schema == floe_common::defaults::DEFAULT_SCHEMA {
+                        Value::from("pg_database_owner")
+                    } else {
+                        Value::Null
+                    };
+                    let mut row = vec![Value::from(catalog), Value::from(schema), owner];
                     row.resize(View::Schemata.columns().len(), Value::Null);
                     row
                 })

@@ -87,8 +87,14 @@ fn ts_round(v: f64) -> f64 {
     (v * USECS_PER_SEC).round_ties_even() / USECS_PER_SEC
 }
 
+/// 22008, as PostgreSQL: an interval past what its fields hold (here
+/// Arrow's: 64-bit nanoseconds, about 292 years of time).
 fn out_of_range() -> datafusion::error::DataFusionError {
-    datafusion::error::DataFusionError::Execution("interval out of range".into())
+    crate::QueryError::InvalidArgument {
+        status: floe_common::Status::DatetimeFieldOverflow,
+        message: "interval out of range".into(),
+    }
+    .into_datafusion()
 }
 
 fn to_i32(v: f64) -> Result<i32> {

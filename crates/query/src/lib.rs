@@ -19,6 +19,7 @@ mod catalog;
 mod coercion;
 mod columnar;
 mod copy;
+mod custom_settings;
 mod datetime;
 mod ddl;
 mod defaults;
@@ -45,6 +46,7 @@ mod regexp;
 mod result_types;
 mod rewrite;
 mod scan;
+mod session_memory;
 mod string_agg;
 mod sum;
 mod syntax;
@@ -61,11 +63,13 @@ pub mod zone;
 mod zone_casts;
 
 pub use access::{is_access_statement, masked_text, token_schema};
+pub use custom_settings::changes_custom_setting;
 pub use engine::{Engine, Output};
 pub use error::{FilePosition, QueryError};
 pub use floe_auth;
 pub use floe_cdc;
 pub use pg_syntax::{answers_show, refuses_setting};
+pub use session_memory::{SessionMemory, custom_setting};
 pub use syntax::{FloeStatement, Parsed};
 
 /// DataFusion, re-exported so front ends use the same version.

@@ -120,7 +120,7 @@ fn server_wide(what: String) -> QueryError {
 }
 
 /// A SET value as text: a string's contents, a name, or the expression.
-fn setting_text(value: &datafusion::sql::sqlparser::ast::Expr) -> String {
+pub(crate) fn setting_text(value: &datafusion::sql::sqlparser::ast::Expr) -> String {
     use datafusion::sql::sqlparser::ast::{Expr, Value};
     match value {
         Expr::Value(v) => match &v.value {
@@ -570,6 +570,19 @@ pub(crate) fn show_query(stmt: &Statement) -> Option<Result<Statement, QueryErro
             return None;
         }
         other if SESSION_SETTINGS.contains(&other) => return None,
+        _ if let Some(custom) =
+            crate::custom_settings::custom_name(variable.iter().map(|v| v.value.as_str())) =>
+        {
+            match crate::session_memory::custom_setting(&custom) {
+                Some(value) => (format!("\"{}\"", custom.replace('"', "\"\"")), value),
+                None => {
+                    return Some(Err(QueryError::InvalidArgument {
+                        status: floe_common::Status::UndefinedObject,
+                        message: format!("unrecognized configuration parameter \"{custom}\""),
+                    }));
+                }
+            }
+        }
         other => {
             return Some(Err(QueryError::InvalidArgument {
                 status: floe_common::Status::UndefinedObject,
@@ -577,6 +590,7 @@ pub(crate) fn show_query(stmt: &Statement) -> Option<Result<Statement, QueryErro
             }));
         }
     };
+    let value = value.replace('\'', "''");
     Some(crate::syntax::sql_statement(&format!(
         "SELECT '{value}' AS {column}"
     )))

@@ -8,8 +8,9 @@
 //!   `pg_get_function_arguments(oid)`, which psql's `\df` reads. Floe has
 //!   no user-defined functions; every function in `pg_proc` is one of
 //!   PostgreSQL's own, in `pg_catalog`; likewise `pg_collation_is_visible(oid)`;
-//! - `current_setting(name)`, for the settings clients read this way
-//!   (Grafana asks `server_version_num`, BI tools `search_path`);
+//! - `current_setting(name [, missing_ok])`, for the settings clients read
+//!   this way (Grafana asks `server_version_num`, BI tools `search_path`),
+//!   the session's time zone and its custom settings (`app.user_id`);
 //! - the functions of psql's `\d+` and `\dt+` and SQLAlchemy's
 //!   reflection whose answer for a Floe relation is NULL: there are no
 //!   comments (`col_description`, `obj_description`), no indexes
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use std::ops::RangeInclusive;
 
-use arrow::array::{ArrayRef, AsArray, Int32Array, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int32Array, StringArray};
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -170,14 +171,15 @@ fn setting(name: &str) -> Option<String> {
         "server_encoding" | "client_encoding" => "UTF8".to_string(),
         "standard_conforming_strings" | "integer_datetimes" => "on".to_string(),
         "datestyle" => "ISO, MDY".to_string(),
-        "timezone" => "UTC".to_string(),
+        "timezone" => floe_query::zone::current().shown().to_string(),
         "max_identifier_length" => "63".to_string(),
-        _ => return None,
+        custom => return floe_query::custom_setting(custom),
     })
 }
 
-/// `current_setting(name)`: see the module's doc. A setting Floe does not
-/// have is SQLSTATE 42704, as in PostgreSQL.
+/// `current_setting(name [, missing_ok])`: see the module's doc. A setting
+/// Floe does not have is SQLSTATE 42704, as in PostgreSQL, or NULL when
+/// `missing_ok` is true.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct CurrentSetting {
     signature: Signature,
@@ -186,7 +188,13 @@ struct CurrentSetting {
 impl CurrentSetting {
     fn new() -> CurrentSetting {
         CurrentSetting {
-            signature: Signature::string(1, Volatility::Stable),
+            signature: Signature::one_of(
+                vec![
+                    TypeSignature::String(1),
+                    TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
+                ],
+                Volatility::Stable,
+            ),
         }
     }
 }
@@ -205,13 +213,27 @@ impl ScalarUDFImpl for CurrentSetting {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let values = text_argument(self.name(), &args)?
+        let rows = args.number_rows;
+        let (names, missing_ok) = match args.args.as_slice() {
+            [name] => (name.to_array(rows)?, None),
+            [name, missing_ok] => (name.to_array(rows)?, Some(missing_ok.to_array(rows)?)),
+            _ => return exec_err!("current_setting takes one or two arguments"),
+        };
+        let names = arrow::compute::cast(&names, &DataType::Utf8)?;
+        let values = names
             .as_string::<i32>()
             .iter()
-            .map(|n| match n {
+            .enumerate()
+            .map(|(row, n)| match n {
                 None => Ok(None),
                 Some(n) => match setting(n) {
                     Some(v) => Ok(Some(v)),
+                    None if missing_ok
+                        .as_ref()
+                        .is_some_and(|m| m.is_valid(row) && m.as_boolean().value(row)) =>
+                    {
+                        Ok(None)
+                    }
                     None => plan_err!("unrecognized configuration parameter \"{n}\""),
                 },
             })

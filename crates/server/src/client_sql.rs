@@ -60,6 +60,7 @@ const CATALOG_TYPES: &[&str] = &[
 pub(crate) fn needs_client_compat(statement: &Statement) -> bool {
     if floe_query::answers_show(statement)
         || floe_query::refuses_setting(statement)
+        || floe_query::changes_custom_setting(statement)
         || floe_query::zone::zone_statement(statement).is_some()
     {
         return false;

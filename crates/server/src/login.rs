@@ -230,6 +230,7 @@ impl Authenticate {
             identity: who,
             live: self.live.clone(),
             zone: std::sync::Mutex::new(zone),
+            memory: Default::default(),
         });
         finish_authentication(client, &parameters).await
     }

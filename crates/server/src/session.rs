@@ -64,6 +64,8 @@ pub(crate) struct Session {
     pub(crate) live: Arc<Liveness>,
     /// Its time zone (`SET TIME ZONE`).
     pub(crate) zone: std::sync::Mutex<SessionZone>,
+    /// Its prepared statements and custom settings.
+    pub(crate) memory: floe_query::SessionMemory,
 }
 
 impl Session {
@@ -99,7 +101,13 @@ impl Session {
     /// Runs `work` (statements on the engine) as this session's user, in
     /// its time zone.
     pub(crate) async fn run<F: std::future::Future>(&self, work: F) -> F::Output {
-        Engine::run_in(self.identity.clone(), self.zone(), work).await
+        Engine::run_in(
+            self.identity.clone(),
+            self.zone(),
+            self.memory.clone(),
+            work,
+        )
+        .await
     }
 
     /// The client's format options, with the session's time zone.

@@ -1,0 +1,64 @@
+//! What a session keeps from one statement to the next, besides who it is
+//! and its time zone: the statements it prepared ([`crate::prepared`]) and
+//! the custom settings it set ([`crate::custom_settings`]). A PostgreSQL
+//! connection holds one for its life, an HTTP request has its own, and an
+//! engine used in process keeps one for its owner.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::prepared::Kept;
+
+/// A session's memory (see the module's doc). Clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct SessionMemory {
+    statements: Arc<Mutex<HashMap<String, Arc<Kept>>>>,
+    settings: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+tokio::task_local! {
+    /// The memory of the session the current task runs in.
+    static MEMORY: SessionMemory;
+}
+
+/// Runs `work` in a session whose memory is `memory`.
+pub(crate) async fn scope<F: std::future::Future>(memory: SessionMemory, work: F) -> F::Output {
+    MEMORY.scope(memory, work).await
+}
+
+/// The current session's memory, or `outside` when the task runs in no
+/// session.
+pub(crate) fn current(outside: &SessionMemory) -> SessionMemory {
+    MEMORY
+        .try_with(SessionMemory::clone)
+        .unwrap_or_else(|_| outside.clone())
+}
+
+/// Whether the current task runs in a session's memory.
+pub(crate) fn in_session() -> bool {
+    MEMORY.try_with(|_| ()).is_ok()
+}
+
+/// The current session's custom setting `name` (lowercase), if it set one.
+pub fn custom_setting(name: &str) -> Option<String> {
+    MEMORY
+        .try_with(|memory| memory.settings().get(name).cloned())
+        .ok()
+        .flatten()
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SessionMemory {
+    /// The session's prepared statements, by name.
+    pub(crate) fn statements(&self) -> MutexGuard<'_, HashMap<String, Arc<Kept>>> {
+        lock(&self.statements)
+    }
+
+    /// The session's custom settings, by lowercase name.
+    pub(crate) fn settings(&self) -> MutexGuard<'_, BTreeMap<String, String>> {
+        lock(&self.settings)
+    }
+}
