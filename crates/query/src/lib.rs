@@ -18,6 +18,7 @@ mod bytea;
 mod catalog;
 mod coercion;
 mod columnar;
+mod constant_query;
 mod copy;
 mod custom_settings;
 mod datetime;
@@ -63,6 +64,7 @@ pub mod zone;
 mod zone_casts;
 
 pub use access::{is_access_statement, masked_text, token_schema};
+pub use constant_query::execute_stream;
 pub use custom_settings::changes_custom_setting;
 pub use engine::{Engine, Output};
 pub use error::{FilePosition, QueryError};

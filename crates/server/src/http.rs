@@ -331,7 +331,7 @@ async fn run_sql(
         Output::Rows(df) => {
             let df = *df;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let mut batches = match df.execute_stream().await {
+            let mut batches = match floe_query::execute_stream(df).await {
                 Ok(s) => s,
                 Err(e) => return http_query_error(&e.into()),
             };

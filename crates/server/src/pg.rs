@@ -414,7 +414,9 @@ async fn encode(
         format,
         Some(options.clone()),
     )?);
-    let mut batches = df.execute_stream().await.map_err(pg_stream_error)?;
+    let mut batches = floe_query::execute_stream(df)
+        .await
+        .map_err(pg_stream_error)?;
     let first = match batches.next().await {
         Some(Err(e)) => return Err(pg_stream_error(e)),
         other => other,
