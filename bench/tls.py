@@ -136,15 +136,18 @@ def pg_connects(dsn: str, seconds: float) -> float:
     return n / (time.perf_counter() - start)
 
 
-def select1(dsn: str, queries: int, expect_tls: str | None) -> dict:
+LOOKUP = "SELECT id, v FROM lookup WHERE id = 1"
+
+
+def select1(dsn: str, queries: int, expect_tls: str | None, query: str = "SELECT 1") -> dict:
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert bool(conn.pgconn.ssl_in_use) == (expect_tls is not None), expect_tls
         for _ in range(50):
-            conn.execute("SELECT 1").fetchone()
+            conn.execute(query).fetchone()
         lat = []
         for _ in range(queries):
             t = time.perf_counter()
-            conn.execute("SELECT 1").fetchone()
+            conn.execute(query).fetchone()
             lat.append(time.perf_counter() - t)
     lat.sort()
     return {"p50_us": lat[len(lat) // 2] * 1e6, "p99_us": lat[int(len(lat) * 0.99)] * 1e6}
@@ -191,6 +194,17 @@ def main() -> int:
                          "p99_us": median([r["p99_us"] for r in runs])}
                 results["select1"].setdefault(system, {})[mode] = entry
                 log(f"{system} SELECT 1 {mode}: p50 {entry['p50_us']:.0f} us, p99 {entry['p99_us']:.0f} us")
+            # A one-row read of a two-row table: the round trip of a query
+            # the engine plans, next to SELECT 1's, which it need not.
+            with psycopg.connect(dsn + ssl_params(floe.ca, "plain"), autocommit=True) as conn:
+                conn.execute("CREATE TABLE lookup (id INT, v TEXT)")
+                conn.execute("INSERT INTO lookup VALUES (1, 'a'), (2, 'b')")
+            runs = [select1(dsn + ssl_params(floe.ca, "plain"), args.queries, None, LOOKUP)
+                    for _ in range(args.runs)]
+            entry = {"runs": runs, "p50_us": median([r["p50_us"] for r in runs]),
+                     "p99_us": median([r["p99_us"] for r in runs])}
+            results.setdefault("lookup", {})[system] = entry
+            log(f"{system} lookup plain: p50 {entry['p50_us']:.0f} us, p99 {entry['p99_us']:.0f} us")
     finally:
         floe.stop()
         pg.stop()
@@ -219,6 +233,10 @@ def main() -> int:
         lines.append(f"| {label} | {p['p50_us']:.0f} | {t13['p50_us']:.0f} (+{t13['p50_us'] - p['p50_us']:.0f}) | "
                      f"{t12['p50_us']:.0f} (+{t12['p50_us'] - p['p50_us']:.0f}) | {p['p99_us']:.0f} | "
                      f"{t13['p99_us']:.0f} | {t12['p99_us']:.0f} |")
+    lines += ["", f"| `{LOOKUP}` round trip, plain (µs) | p50 | p99 |", "|---|---|---|"]
+    for system, label in (("floe", "Floe"), ("postgresql", "PostgreSQL 15")):
+        r = results["lookup"][system]
+        lines.append(f"| {label} | {r['p50_us']:.0f} | {r['p99_us']:.0f} |")
     report = "\n".join(lines) + "\n"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = args.out_dir / f"tls-{now:%Y-%m-%d-%H%M}"
