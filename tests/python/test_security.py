@@ -666,3 +666,28 @@ def test_issue23_custom_settings_are_the_sessions_own(floe_server):
         two.execute("SET TIME ZONE 'Asia/Kolkata'")
         assert two.execute("SELECT current_setting('TimeZone')").fetchone() == ("Asia/Kolkata",)
         assert one.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+        # The extended protocol (JDBC's and Npgsql's way) keeps them too:
+        # a SET there was answered "SET" and dropped.
+        two.execute("SET app.tenant = 'acme'", prepare=True)
+        assert two.execute("SHOW app.tenant", prepare=True).fetchone() == ("acme",)
+        assert two.execute("SELECT current_setting('app.tenant', true)",
+                           prepare=True).fetchone() == ("acme",)
+        two.execute("RESET app.tenant", prepare=True)
+        assert two.execute("SHOW app.tenant", prepare=True).fetchone() == ("",)
+        with pytest.raises(psycopg.errors.UndefinedObject):
+            two.execute("SHOW app.never", prepare=True)
+        # A quoted name is the same name, and the engine's own settings
+        # stay refused however they are quoted.
+        one.execute('SET "app.quoted" = 1')
+        assert one.execute("SHOW app.quoted").fetchone() == ("1",)
+        for stmt in ('SET "datafusion.execution.batch_size" = 1',
+                     'SET "datafusion"."execution"."batch_size" = 1'):
+            for prepare in (False, True):
+                with pytest.raises(psycopg.errors.FeatureNotSupported):
+                    one.execute(stmt, prepare=prepare)
+    # RESET of a setting is allowed in a transaction block, as SET is.
+    with srv.connect(autocommit=False) as conn:
+        conn.execute("SET app.x = 'y'")
+        conn.execute("RESET app.x")
+        assert conn.execute("SHOW app.x").fetchone() == ("",)
+        conn.rollback()

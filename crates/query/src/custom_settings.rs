@@ -15,19 +15,19 @@ use crate::engine::Output;
 use crate::error::QueryError;
 use crate::session_memory::SessionMemory;
 
-/// The lowercase name `parts` spell if they name a custom setting.
+/// The lowercase name `parts` spell if they name a custom setting (a
+/// quoted part may hold the dots itself: `"app.user_id"`).
 pub(crate) fn custom_name<'a>(parts: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let parts: Vec<String> = parts.into_iter().map(str::to_ascii_lowercase).collect();
+    let parts: Vec<String> = parts
+        .into_iter()
+        .flat_map(|part| part.split('.'))
+        .map(str::to_ascii_lowercase)
+        .collect();
     (parts.len() >= 2 && parts[0] != "datafusion").then(|| parts.join("."))
 }
 
 fn object_name(name: &ObjectName) -> Option<String> {
-    let parts: Vec<&str> = name
-        .0
-        .iter()
-        .filter_map(|part| part.as_ident().map(|i| i.value.as_str()))
-        .collect();
-    custom_name(parts)
+    custom_name([crate::pg_syntax::setting_name(name).as_str()])
 }
 
 /// Whether `stmt` sets or resets a custom setting (Floe answers it, not

@@ -12,9 +12,8 @@ use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
-use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{CreateTable, ObjectType, SchemaName, Statement};
-use floe_auth::{Auth, Identity, Privilege};
+use floe_auth::{Auth, Identity};
 use floe_common::defaults::{CATALOG_NAME, DEFAULT_SCHEMA, SYSTEM_SCHEMA};
 use floe_storage::Store;
 
@@ -25,8 +24,13 @@ use crate::session_memory::SessionMemory;
 use crate::syntax::{FloeStatement, Parsed};
 use crate::system::{AtSnapshot, SystemSchema};
 use crate::table::append_stream;
-use crate::{access, alter, copy, ddl, dml, names, pg_syntax};
+use crate::{access, alter, copy, ddl, dml, names};
 use floe_cdc::Sources;
+pub(crate) use planning::plan_statement;
+use privileges::superuser_action;
+
+mod planning;
+mod privileges;
 
 /// What a statement produced.
 pub enum Output {
@@ -277,90 +281,6 @@ impl Engine {
         self.secured.get().map(|s| s.copy_dirs.as_slice())
     }
 
-    /// Fails unless the session may use `privilege` on `schema.table`.
-    pub fn check_table(
-        &self,
-        privilege: Privilege,
-        schema: &str,
-        table: &str,
-    ) -> Result<(), QueryError> {
-        let who = self.session()?;
-        Ok(self.auth.check_table(&who, privilege, schema, table)?)
-    }
-
-    /// Fails unless the session is a superuser's; records the attempt
-    /// and its outcome as DDL in the audit trail.
-    fn require_superuser(&self, detail: &str, action: &str) -> Result<Identity, QueryError> {
-        let who = self.session()?;
-        if let Err(e) = self.auth.require_superuser(&who, action) {
-            self.auth.record(&who, "ddl", false, detail.to_string());
-            return Err(e.into());
-        }
-        Ok(who)
-    }
-
-    /// Fails unless the session may run every part of `plan`: SELECT on
-    /// each table it reads, INSERT/UPDATE/DELETE on the table it writes,
-    /// superuser for DDL, and superuser for the audit trail.
-    pub fn authorize(&self, plan: &LogicalPlan) -> Result<(), QueryError> {
-        use datafusion::common::tree_node::TreeNodeRecursion;
-        use datafusion::logical_expr::{DmlStatement, WriteOp};
-        let who = self.session()?;
-        if self.auth.is_superuser(&who) {
-            return Ok(());
-        }
-        let mut denied: Option<QueryError> = None;
-        let mut check = |r: Result<(), QueryError>| match r {
-            Ok(()) => TreeNodeRecursion::Continue,
-            Err(e) => {
-                denied = Some(e);
-                TreeNodeRecursion::Stop
-            }
-        };
-        plan.apply_with_subqueries(|node| {
-            Ok(match node {
-                LogicalPlan::TableScan(scan) => match crate::table::scanned_table(&scan.source) {
-                    Some((schema, table)) => {
-                        check(self.check_table(Privilege::Select, &schema, &table))
-                    }
-                    None if crate::system::superuser_only(&scan.source) => check(
-                        self.auth
-                            .require_superuser(&who, "read system.audit or system.sources")
-                            .map_err(QueryError::from),
-                    ),
-                    None => TreeNodeRecursion::Continue,
-                },
-                LogicalPlan::Dml(DmlStatement { table_name, op, .. }) => {
-                    let schema = table_name.schema().unwrap_or(DEFAULT_SCHEMA).to_string();
-                    let table = table_name.table().to_string();
-                    let privilege = match op {
-                        WriteOp::Insert(_) => Some(Privilege::Insert),
-                        WriteOp::Update => Some(Privilege::Update),
-                        WriteOp::Delete | WriteOp::Truncate => Some(Privilege::Delete),
-                        WriteOp::Ctas => None,
-                    };
-                    check(match privilege {
-                        Some(p) => self.check_table(p, &schema, &table),
-                        None => self
-                            .auth
-                            .require_superuser(&who, "create tables")
-                            .map_err(QueryError::from),
-                    })
-                }
-                LogicalPlan::Ddl(_) | LogicalPlan::Copy(_) => check(
-                    self.auth
-                        .require_superuser(&who, "run DDL")
-                        .map_err(QueryError::from),
-                ),
-                _ => TreeNodeRecursion::Continue,
-            })
-        })?;
-        match denied {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-
     /// The replication sources (`CREATE SOURCE`); `floe serve` starts them.
     pub fn sources(&self) -> &Arc<Sources> {
         &self.sources
@@ -447,6 +367,7 @@ impl Engine {
                 | Statement::ReleaseSavepoint { .. }
         ) || access::is_access_statement(stmt)
             || crate::zone::zone_statement(stmt).is_some()
+            || crate::custom_settings::changes_custom_setting(stmt)
             || matches!(
                 stmt,
                 Statement::Drop {
@@ -835,64 +756,6 @@ impl Engine {
             }
         }
     }
-}
-
-/// The action a statement needs a superuser for, if it does: DDL,
-/// replication sources and maintenance.
-fn superuser_action(stmt: &Statement) -> Option<&'static str> {
-    Some(match stmt {
-        Statement::CreateSchema { .. } => "create schemas",
-        Statement::CreateTable(_) => "create tables",
-        Statement::AlterTable(_) => "alter tables",
-        Statement::Drop {
-            object_type: ObjectType::Table,
-            ..
-        } => "drop tables",
-        Statement::Drop {
-            object_type: ObjectType::Schema,
-            ..
-        } => "drop schemas",
-        Statement::Vacuum(_) => "run VACUUM",
-        Statement::CreateView(_) => "create views",
-        Statement::Drop {
-            object_type: ObjectType::View,
-            ..
-        } => "drop views",
-        _ => return None,
-    })
-}
-
-/// Plans a statement in `state` through Floe's rewrites, for `user`
-/// (`session_user`): the one planning path of statements and views.
-pub(crate) async fn plan_statement(
-    state: &datafusion::execution::SessionState,
-    result_types: &crate::result_types::ResultTypes,
-    mut stmt: Statement,
-    user: &str,
-) -> Result<LogicalPlan, QueryError> {
-    if let Some(query) = pg_syntax::show_query(&stmt) {
-        stmt = query?;
-    }
-    if let Statement::CreateIndex(_) = stmt {
-        return Err(QueryError::NoIndexes);
-    }
-    if let Statement::ShowCreate { .. } = stmt {
-        return Err(crate::error::unsupported(
-            "SHOW CREATE (information_schema.columns and psql's \\d describe a table)",
-        ));
-    }
-    pg_syntax::rewrite(&mut stmt)?;
-    pg_syntax::session_user(&mut stmt, user);
-    crate::coercion::quoted_numeric_arguments(&mut stmt, state);
-    crate::coercion::int4_literal_arguments(&mut stmt);
-    let apart = crate::output_names::name_apart(&mut stmt)?;
-    let plan = state
-        .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
-        .await?;
-    let plan = crate::output_names::names_back(plan, &apart)?;
-    // The plan's output columns get their final types now, before a
-    // client is told them (see `result_types`).
-    Ok(result_types.analyze(plan, state.config_options())?)
 }
 
 /// Fails if `schema.table` is a view: a statement that writes into it

@@ -71,9 +71,9 @@ fn refused_setting(stmt: &Statement) -> Option<QueryError> {
         return None;
     };
     match set {
+        // Quoted or not: the planner reads `"datafusion.x"` as `datafusion.x`.
         Set::SingleAssignment { variable, .. }
-            if variable
-                .to_string()
+            if setting_name(variable)
                 .to_ascii_lowercase()
                 .starts_with("datafusion.") =>
         {
@@ -107,6 +107,18 @@ fn refused_setting(stmt: &Statement) -> Option<QueryError> {
         }
         _ => None,
     }
+}
+
+/// The name a setting's parts spell, without quotes (`"a.b".c` is `a.b.c`).
+pub(crate) fn setting_name(name: &datafusion::sql::sqlparser::ast::ObjectName) -> String {
+    name.0
+        .iter()
+        .map(|part| match part.as_ident() {
+            Some(ident) => ident.value.clone(),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The error for a SET of a server-wide setting (`what`).

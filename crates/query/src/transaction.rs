@@ -12,7 +12,7 @@ use crate::error::QueryError;
 use crate::syntax::Parsed;
 
 /// Whether `stmt` only reads, so it may run inside a transaction block:
-/// queries, EXPLAIN (ANALYZE only of a query), SHOW, SET, cursors, COPY
+/// queries, EXPLAIN (ANALYZE only of a query), SHOW, SET, RESET, cursors, COPY
 /// out, and the transaction statements themselves (savepoints included:
 /// a block holds no writes, so they have nothing to keep or discard).
 pub fn allowed_in_block(stmt: &Statement) -> bool {
@@ -24,6 +24,7 @@ pub fn allowed_in_block(stmt: &Statement) -> bool {
         Statement::Copy { to, .. } => *to,
         Statement::ExplainTable { .. }
         | Statement::Set(_)
+        | Statement::Reset(_)
         | Statement::ShowFunctions { .. }
         | Statement::ShowVariable { .. }
         | Statement::ShowStatus { .. }

@@ -746,14 +746,19 @@ impl ExtendedQueryHandler for FloeExtended {
         };
         let types = ordered_parameter_types(plan)?;
         let type_refs: Vec<Option<&DataType>> = types.iter().map(Option::as_ref).collect();
-        if floe_query::zone::zone_statement(stmt).is_some() {
+        // Settings Floe keeps or answers itself, ahead of the library's
+        // hooks (which would take a SET or SHOW of them as their own).
+        let zone = floe_query::zone::zone_statement(stmt).is_some();
+        if zone || floe_query::changes_custom_setting(stmt) || floe_query::answers_show(stmt) {
             let session = session(client)?;
             let options = session.format_options(client);
             let hook = FloeHook {
                 engine: self.engine.clone(),
             };
             let response = hook.execute(&session, stmt.clone().into(), options).await?;
-            announce_zone(client, &session).await?;
+            if zone {
+                announce_zone(client, &session).await?;
+            }
             return Ok(response);
         }
         let params = match uuid_parameters_as_text(portal) {
