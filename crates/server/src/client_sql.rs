@@ -55,14 +55,20 @@ const CATALOG_TYPES: &[&str] = &[
     "regtype",
 ];
 
-/// Whether `statement` goes through the protocol library (its statement
-/// hooks and its compatibility rewrites) rather than straight to Floe.
-pub(crate) fn needs_client_compat(statement: &Statement) -> bool {
-    if floe_query::answers_show(statement)
+/// Whether Floe answers this SET, RESET or SHOW itself (the session's time
+/// zone and custom settings, the SHOWs Floe answers, the settings it
+/// refuses), on both protocols, ahead of the protocol library's hooks.
+pub(crate) fn floe_setting(statement: &Statement) -> bool {
+    floe_query::answers_show(statement)
         || floe_query::refuses_setting(statement)
         || floe_query::changes_custom_setting(statement)
         || floe_query::zone::zone_statement(statement).is_some()
-    {
+}
+
+/// Whether `statement` goes through the protocol library (its statement
+/// hooks and its compatibility rewrites) rather than straight to Floe.
+pub(crate) fn needs_client_compat(statement: &Statement) -> bool {
+    if floe_setting(statement) {
         return false;
     }
     match statement {

@@ -748,8 +748,8 @@ impl ExtendedQueryHandler for FloeExtended {
         let type_refs: Vec<Option<&DataType>> = types.iter().map(Option::as_ref).collect();
         // Settings Floe keeps or answers itself, ahead of the library's
         // hooks (which would take a SET or SHOW of them as their own).
-        let zone = floe_query::zone::zone_statement(stmt).is_some();
-        if zone || floe_query::changes_custom_setting(stmt) || floe_query::answers_show(stmt) {
+        if crate::client_sql::floe_setting(stmt) {
+            let zone = floe_query::zone::zone_statement(stmt).is_some();
             let session = session(client)?;
             let options = session.format_options(client);
             let hook = FloeHook {
