@@ -64,6 +64,7 @@ from common import (
 ensure_venv(__file__, ['chdb', 'duckdb', 'psycopg', 'pyarrow'])
 
 import duckdb  # noqa: E402
+from wrk_load import run_wrk, wrk_binary  # noqa: E402
 import psycopg  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
@@ -623,6 +624,39 @@ def phase_throughput(srv: FloeServer, pool: list[Batch], clients: int, duration:
     return res
 
 
+def phase_wrk(srv: FloeServer, pool: list[Batch], connections: int, threads: int,
+              duration: float, work: Path) -> dict:
+    table = f"events_wrk{connections}"
+    create_table(srv, table)
+    log(f"[floe] sustained ingest from wrk, {connections} connections on {threads} threads, "
+        f"{duration:g} s -> {table}")
+    rows = {b.rows for b in pool}
+    if len(rows) != 1:
+        raise RuntimeError(f"wrk needs batches of one size, not {sorted(rows)}")
+    res = with_server_cpu(srv, lambda: run_wrk(
+        port=srv.http_port, path=f"/v1/tables/public.{table}/rows",
+        authorization=srv.auth["Authorization"], bodies=[b.body for b in pool],
+        rows_per_body=rows.pop(), connections=connections, threads=threads,
+        duration=duration, work=work))
+    res["table"] = table
+    # wrk stops with requests in flight: the server may have committed rows
+    # it could not acknowledge any more. Nothing acknowledged may be missing.
+    try:
+        n = count_rows(srv, table)
+        res["count"] = n
+        res["count_ok"] = res["acked"] <= n <= res["acked"] + res["in_flight_max_rows"]
+        if not res["count_ok"]:
+            log(f"WARNING: {table}: count(*) = {n}, acknowledged {res['acked']}")
+    except Exception as e:  # noqa: BLE001
+        res["count_error"] = str(e)
+    lat = res["latency"]
+    log(f"[floe]   {res['rows_s']:,.0f} rows/s, {res['requests_s']:,.1f} req/s, 503s {res['n503']}, "
+        f"errors {res['errors']}, wrk CPU {res['client_cpu_cores']:.2f} cores, server CPU "
+        f"{res.get('server_cpu_cores', 0):.2f} cores; latency p50 {fnum(lat['p50_ms'], 1)} ms, "
+        f"p99 {fnum(lat['p99_ms'], 1)} ms")
+    return res
+
+
 def phase_ack_latency(srv: FloeServer, pool: list[Batch], rate: float, threads: int,
                       duration: float) -> dict:
     table = "events_half"
@@ -913,7 +947,9 @@ def build_report(args, info: dict, r: dict) -> str:
     mem_r = r.get("memory") or {}
 
     L += ["## Targets", "", "| metric | measured | target | verdict |", "|---|---:|---:|:---:|"]
-    L.append(f"| ingest rows/s (best of {', '.join(str(c) for c in args.client_counts)} clients) | "
+    L.append(f"| ingest rows/s (best of {', '.join(str(c) for c in args.client_counts)} Python "
+             f"clients and wrk with {', '.join(str(c) for c in args.wrk_connections)} "
+             f"connections) | "
              f"{fnum(best)} | ≥ {TARGET_ROWS_S:,} | "
              f"{verdict(None if best is None else best >= TARGET_ROWS_S)} |")
     ap99 = (ack.get("latency") or {}).get("p99_ms")
@@ -962,6 +998,29 @@ def build_report(args, info: dict, r: dict) -> str:
             L.append(f"- {c} client(s), rows acknowledged per second: "
                      + ", ".join(f"{n:,}" for n in t["rows_per_second"]))
     L.append("")
+
+    wrk = r.get("wrk")
+    if wrk is not None:
+        L += ["## Floe sustained ingest from wrk (closed loop, C load generator)", "",
+              "| connections | rows/s | requests/s | rows acked | elapsed s | 503s | errors | "
+              "wrk CPU (cores) | server CPU (cores) | count(*) within acked + in flight | "
+              "request p50 / p99 / max ms |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"]
+        for c in args.wrk_connections:
+            t = wrk.get(str(c))
+            if not t:
+                L.append(f"| {c} | failed | | | | | | | | | |")
+                continue
+            lat = t["latency"]
+            L.append(f"| {c} | {fnum(t['rows_s'])} | {fnum(t['requests_s'], 1)} | "
+                     f"{fnum(t['acked'])} | {t['elapsed_s']:.1f} | {t['n503']} | {t['errors']} | "
+                     f"{t['client_cpu_cores']:.2f} | {fnum(t.get('server_cpu_cores'), 2)} | "
+                     f"{'yes' if t.get('count_ok') else 'NO'} | {fnum(lat['p50_ms'], 1)} / "
+                     f"{fnum(lat['p99_ms'], 1)} / {fnum(lat['max_ms'], 1)} |")
+        L += ["", f"`wrk -t {args.wrk_threads}` on the same {cores} cores as the server, posting "
+              "the same batches in turn over keep-alive connections. wrk stops with requests in "
+              "flight, which the server may still commit: the count check allows up to one "
+              "batch per connection beyond the acknowledged rows, and no fewer.", ""]
 
     L += ["## Acknowledgement latency at 50% of max (open loop)", ""]
     if ack:
@@ -1106,6 +1165,9 @@ def main(argv=None) -> int:
                     help="time limit per peer in seconds (default 120)")
     ap.add_argument("--peers", default="chdb,duckdb",
                     help="comma-separated peers to run: chdb,duckdb (default both; '' for none)")
+    ap.add_argument("--wrk-connections", type=parse_counts, default=parse_counts("8,32"),
+                    help="connections of the wrk phases (default 8,32; needs Debian's wrk)")
+    ap.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
     ap.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 3 s phases, 20 visible samples, 5 s file phase")
@@ -1196,7 +1258,17 @@ def main(argv=None) -> int:
             res = run_phase(f"c{c}", lambda c=c: phase_throughput(srv, pool, c, args.duration))
             if res:
                 r["throughput"][str(c)] = res
-        rates = [t["rows_s"] for t in r["throughput"].values() if t["rows_s"] > 0]
+        if wrk_binary() is None:
+            problems.append("wrk is not installed: no phase with a C load generator")
+        else:
+            r["wrk"] = {}
+            for c in args.wrk_connections:
+                res = run_phase(f"wrk{c}", lambda c=c: phase_wrk(
+                    srv, pool, c, args.wrk_threads, args.duration, work))
+                if res:
+                    r["wrk"][str(c)] = res
+        rates = [t["rows_s"] for t in [*r["throughput"].values(), *r.get("wrk", {}).values()]
+                 if t["rows_s"] > 0]
         best = max(rates) if rates else None
         r["best_rows_s"] = best
         if not best:
@@ -1254,6 +1326,12 @@ def main(argv=None) -> int:
     if r.get("visible") and r["visible"].get("error_count"):
         problems.append(f"visible phase: {r['visible']['error_count']} errors, first: "
                         f"{r['visible']['errors'][0]}")
+    for name, t in r.get("wrk", {}).items():
+        if t.get("errors"):
+            problems.append(f"wrk with {name} connections: {t['errors']} errors")
+        if t.get("count_ok") is False:
+            problems.append(f"{t['table']}: count(*) {t.get('count')} outside acknowledged "
+                            f"{t['acked']} + at most {t['in_flight_max_rows']} in flight")
     n503 = sum(t.get("n503", 0) for t in r["throughput"].values())
     if n503:
         problems.append(f"{n503} requests answered 503 (overloaded) in the sustained phases")

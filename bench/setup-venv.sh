@@ -26,6 +26,17 @@ PACKAGES=(
   "pandas==3.1.1"
 )
 
+# The ingest benchmark's C load generator (Debian's wrk).
+if ! command -v wrk >/dev/null 2>&1; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends wrk >/dev/null 2>&1 \
+      || { apt-get update >/dev/null && apt-get install -y --no-install-recommends wrk >/dev/null; }
+  else
+    echo "NOTICE: wrk is missing (apt-get install wrk); the ingest benchmark needs it" >&2
+  fi
+fi
+
 STAMP="$VENV/.floe-setup-stamp"
 WANT="$(printf '%s\n' "${PACKAGES[@]}")"
 

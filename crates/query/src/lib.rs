@@ -32,6 +32,7 @@ mod information_schema;
 mod intervals;
 mod json;
 mod limit_counts;
+mod linear_sums;
 mod mapped;
 pub mod names;
 mod numeric_div;
