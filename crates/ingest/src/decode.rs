@@ -13,7 +13,11 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::json_row;
 use crate::values::{parse_column, type_name};
+
+/// Why a member naming no column rejects its row.
+const NO_SUCH_COLUMN: &str = "the table has no such column";
 use crate::{IngestError, Result};
 
 /// At most this many rejected rows are described in an error.
@@ -93,11 +97,15 @@ pub struct Decoded {
 }
 
 /// Undoes a `Content-Encoding` (gzip, zstd or identity), refusing output
-/// larger than `limit` bytes.
-pub fn decompress(encoding: Option<&str>, body: &[u8], limit: usize) -> Result<Vec<u8>> {
+/// larger than `limit` bytes. An identity body is answered as it is.
+pub fn decompress<'a>(
+    encoding: Option<&str>,
+    body: &'a [u8],
+    limit: usize,
+) -> Result<Cow<'a, [u8]>> {
     let encoding = encoding.map(|e| e.trim().to_ascii_lowercase());
     let reader: Box<dyn Read + '_> = match encoding.as_deref() {
-        None | Some("") | Some("identity") => return Ok(body.to_vec()),
+        None | Some("") | Some("identity") => return Ok(Cow::Borrowed(body)),
         Some("gzip") | Some("x-gzip") => Box::new(flate2::read::MultiGzDecoder::new(body)),
         Some("zstd") => Box::new(zstd::stream::read::Decoder::new(body).map_err(|e| {
             IngestError::Decompress {
@@ -122,7 +130,7 @@ pub fn decompress(encoding: Option<&str>, body: &[u8], limit: usize) -> Result<V
     if read > limit {
         return Err(IngestError::TooLarge { limit });
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// Decodes `body` into rows of `schema` (the table's Arrow schema).
@@ -139,7 +147,8 @@ pub fn decode(
         Format::ArrowIpc => decode_arrow(body, schema),
         Format::Ndjson => {
             let text = utf8(body)?;
-            let mut rows = TextRows::new(schema);
+            let lines = memchr::memchr_iter(b'\n', body).count() + 1;
+            let mut rows = TextRows::with_capacity(schema, lines, body.len());
             for (i, line) in text.split('\n').enumerate() {
                 let line = line.trim_end_matches('\r');
                 if line.trim().is_empty() {
@@ -160,7 +169,7 @@ pub fn decode(
                         e.column()
                     ),
                 })?;
-            let mut rows = TextRows::new(schema);
+            let mut rows = TextRows::with_capacity(schema, items.len(), text.len());
             for (i, item) in items.into_iter().enumerate() {
                 rows.push_json(i as u64, item.get(), extra.as_deref_mut());
             }
@@ -282,7 +291,7 @@ fn decode_csv(
             reason: "the body has no header line".into(),
         });
     }
-    let mut rows = TextRows::new(schema);
+    let mut rows = TextRows::with_capacity(schema, 0, 0);
     let mut unknown = Vec::new();
     for name in &header {
         if rows.index.contains_key(name.as_str()) {
@@ -350,11 +359,18 @@ struct TextRows<'a> {
     row: Vec<Option<Cow<'a, str>>>,
     /// Row number and raw text of each accepted-so-far row.
     rows: Vec<(u64, &'a str)>,
+    /// The members of the JSON line being read (kept to reuse its memory).
+    members: Vec<json_row::Member<'a>>,
     rejected: Vec<Rejected>,
 }
 
 impl<'a> TextRows<'a> {
-    fn new(schema: &SchemaRef) -> TextRows<'a> {
+    /// Rows of `schema`, with room for about `rows` rows of `bytes` bytes
+    /// of text in all (a body's size bounds its values'). The row hint is
+    /// capped: a body of blank lines must not reserve room for millions.
+    fn with_capacity(schema: &SchemaRef, rows: usize, bytes: usize) -> TextRows<'a> {
+        let rows = rows.min(1 << 16);
+        let per_column = bytes / schema.fields().len().max(1);
         TextRows {
             schema: schema.clone(),
             index: schema
@@ -364,10 +380,11 @@ impl<'a> TextRows<'a> {
                 .map(|(i, f)| (f.name().clone(), i))
                 .collect(),
             columns: (0..schema.fields().len())
-                .map(|_| StringBuilder::new())
+                .map(|_| StringBuilder::with_capacity(rows, per_column))
                 .collect(),
             row: Vec::new(),
             rows: Vec::new(),
+            members: Vec::new(),
             rejected: Vec::new(),
         }
     }
@@ -382,11 +399,39 @@ impl<'a> TextRows<'a> {
     }
 
     /// One JSON object. Values are taken from the raw text, so nested
-    /// objects and arrays keep their key order and formatting.
+    /// objects and arrays keep their key order and formatting. A line the
+    /// one-pass reader vouches for is read by it; any other (and every line
+    /// when new fields are collected) by the general parser, which names
+    /// what is wrong.
     fn push_json(&mut self, row: u64, raw: &'a str, extra: Option<&mut Vec<Field>>) {
-        let object: Vec<(Cow<'a, str>, &'a RawValue)> = match serde_json::from_str::<RawObject>(raw)
-        {
-            Ok(RawObject(o)) => o,
+        if extra.is_none() {
+            let mut members = std::mem::take(&mut self.members);
+            if json_row::members(raw, &mut members) {
+                self.start_row();
+                let mut next = 0;
+                let mut unknown = None;
+                for (key, value) in members.drain(..) {
+                    match self.column_of(&key, next) {
+                        Some(i) => {
+                            next = i + 1;
+                            self.row[i] = value;
+                        }
+                        None => {
+                            unknown = Some(key);
+                            break;
+                        }
+                    }
+                }
+                self.members = members;
+                return match unknown {
+                    Some(key) => self.reject(row, Some(&key), NO_SUCH_COLUMN.into(), raw),
+                    None => self.accept(row, raw),
+                };
+            }
+            self.members = members;
+        }
+        let object = match json_row::raw_members(raw) {
+            Ok(o) => o,
             Err(e) => {
                 let reason = match serde_json::from_str::<serde::de::IgnoredAny>(raw) {
                     Ok(_) => "expected a JSON object".to_string(),
@@ -395,17 +440,11 @@ impl<'a> TextRows<'a> {
                 return self.reject(row, None, reason, raw);
             }
         };
-        self.row.clear();
-        self.row.resize(self.columns.len(), None);
+        self.start_row();
         let mut extra = extra;
         let mut next = 0;
         for (key, value) in object {
-            // Fields usually come in table order: try the next one first.
-            let found = match self.schema.fields().get(next) {
-                Some(f) if f.name() == key.as_ref() => Some(next),
-                _ => self.index.get(key.as_ref()).copied(),
-            };
-            let Some(i) = found else {
+            let Some(i) = self.column_of(&key, next) else {
                 match extra.as_deref_mut() {
                     Some(extra) => {
                         let value: Value = serde_json::from_str(value.get()).unwrap_or(Value::Null);
@@ -422,19 +461,29 @@ impl<'a> TextRows<'a> {
                         continue;
                     }
                     None => {
-                        return self.reject(
-                            row,
-                            Some(&key),
-                            "the table has no such column".into(),
-                            raw,
-                        );
+                        return self.reject(row, Some(&key), NO_SUCH_COLUMN.into(), raw);
                     }
                 }
             };
             next = i + 1;
-            self.row[i] = raw_text(value.get());
+            self.row[i] = json_row::raw_text(value.get());
         }
         self.accept(row, raw);
+    }
+
+    /// Clears the row being read.
+    fn start_row(&mut self) {
+        self.row.clear();
+        self.row.resize(self.columns.len(), None);
+    }
+
+    /// The column a key names; fields usually come in table order, so the
+    /// one after the last found is tried first.
+    fn column_of(&self, key: &str, next: usize) -> Option<usize> {
+        match self.schema.fields().get(next) {
+            Some(f) if f.name() == key => Some(next),
+            _ => self.index.get(key).copied(),
+        }
     }
 
     fn push_text<'f>(
@@ -443,8 +492,7 @@ impl<'a> TextRows<'a> {
         raw: &'a str,
         fields: impl Iterator<Item = (&'f str, &'f str)>,
     ) {
-        self.row.clear();
-        self.row.resize(self.columns.len(), None);
+        self.start_row();
         for (name, value) in fields {
             if let Some(&i) = self.index.get(name)
                 && !value.is_empty()
@@ -530,77 +578,6 @@ impl<'a> TextRows<'a> {
         rejected.extend(late.into_iter().map(|(_, r)| r));
         rejected.sort_by_key(|r| r.row);
         Ok(Decoded { batch, rejected })
-    }
-}
-
-/// A JSON value (raw text) as the text a column parses: strings unescaped,
-/// other scalars as written, objects and arrays as their JSON text.
-fn raw_text(raw: &str) -> Option<Cow<'_, str>> {
-    let raw = raw.trim();
-    match raw.as_bytes().first() {
-        Some(b'"') => {
-            let inner = &raw[1..raw.len() - 1];
-            if inner.contains('\\') {
-                serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
-            } else {
-                Some(Cow::Borrowed(inner))
-            }
-        }
-        _ if raw == "null" => None,
-        _ => Some(Cow::Borrowed(raw)),
-    }
-}
-
-/// A JSON object's members in body order, values as raw text; keys are
-/// borrowed from the body unless they hold escapes.
-struct RawObject<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-/// An object key, borrowed when possible.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for Key<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
-            type Value = Key<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Key<'a>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> std::result::Result<Key<'a>, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-            fn visit_string<E>(self, v: String) -> std::result::Result<Key<'a>, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V(std::marker::PhantomData))
-    }
-}
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for RawObject<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
-            type Value = RawObject<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<RawObject<'a>, A::Error> {
-                let mut members = Vec::new();
-                while let Some(Key(k)) = map.next_key::<Key<'a>>()? {
-                    let v: &'a RawValue = map.next_value()?;
-                    members.push((k, v));
-                }
-                Ok(RawObject(members))
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 

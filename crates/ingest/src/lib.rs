@@ -14,6 +14,7 @@
 //!   expand past the configured limit.
 
 pub mod decode;
+mod json_row;
 pub mod values;
 
 use floe_common::{HasStatus, Status};
