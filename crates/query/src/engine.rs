@@ -195,6 +195,7 @@ impl Engine {
         ctx.add_analyzer_rule(checked.clone());
         ctx.add_optimizer_rule(checked);
         ctx.add_analyzer_rule(Arc::new(crate::linear_sums::LinearSums));
+        ctx.add_analyzer_rule(Arc::new(crate::lateral::LateralValues));
         // Last: it marks the subqueries DataFusion's checks would refuse.
         ctx.add_analyzer_rule(Arc::new(crate::apply::PgSubqueries));
         for udaf in crate::functions::aggregates() {

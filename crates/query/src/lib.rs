@@ -31,6 +31,7 @@ mod functions;
 mod information_schema;
 mod intervals;
 mod json;
+mod lateral;
 mod limit_counts;
 mod linear_sums;
 mod mapped;

@@ -91,7 +91,7 @@ fn linear_sum<'a>(e: &'a Expr, input: &DFSchema) -> Option<LinearSum<'a>> {
         order_by,
         null_treatment,
     } = &call.params;
-    if call.func.name() != "sum"
+    if !call.func.inner().is::<crate::sum::PgSum>()
         || *distinct
         || filter.is_some()
         || !order_by.is_empty()
