@@ -921,6 +921,37 @@ def run_duckdb(pool: list[Batch], n_batches: int, work: Path, timeout: float) ->
 # report
 
 
+def load_cells(t: dict) -> str:
+    """The cells a closed-loop phase's row shares in both load tables."""
+    return (f"{fnum(t['rows_s'])} | {fnum(t['requests_s'], 1)} | {fnum(t['acked'])} | "
+            f"{t['elapsed_s']:.1f} | {t['n503']} | {t['errors']} | {t['client_cpu_cores']:.2f} | "
+            f"{fnum(t.get('server_cpu_cores'), 2)} | {'yes' if t.get('count_ok') else 'NO'}")
+
+
+def load_table(first: str, client: str, count: str, extra: list[str], runs: list[int],
+               results: dict, extra_cells) -> list[str]:
+    """A markdown table of closed-loop phases, one row per client count."""
+    heads = [first, "rows/s", "requests/s", "rows acked", "elapsed s", "503s", "errors",
+             f"{client} CPU (cores)", "server CPU (cores)", count, *extra,
+             "request p50 / p99 / max ms"]
+    out = ["| " + " | ".join(heads) + " |",
+           "|" + "|".join(["---:"] * 9 + [":---:"] + ["---:"] * (len(extra) + 1)) + "|"]
+    for c in runs:
+        t = results.get(str(c))
+        if not t:
+            out.append(f"| {c} | failed |" + " |" * (len(heads) - 2))
+            continue
+        out.append("| " + " | ".join([str(c), load_cells(t), *extra_cells(t), latency_cell(t)])
+                   + " |")
+    return out
+
+
+def latency_cell(t: dict) -> str:
+    lat = t.get("latency") or {}
+    return (f"{fnum(lat.get('p50_ms'), 1)} / {fnum(lat.get('p99_ms'), 1)} / "
+            f"{fnum(lat.get('max_ms'), 1)}")
+
+
 def build_report(args, info: dict, r: dict) -> str:
     L: list[str] = []
     cores = info["machine"]["cpus"]
@@ -972,23 +1003,11 @@ def build_report(args, info: dict, r: dict) -> str:
           "sample of the phase (not judged for phases under 30 s). Target-size files grow with "
           "the data, as they should.", ""]
 
-    L += ["## Floe sustained ingest (closed loop)", "",
-          "| clients | rows/s | requests/s | rows acked | elapsed s | 503s | errors | "
-          "client CPU (cores) | server CPU (cores) | count(*) = acked | rows/s per second "
-          "min / median / max | request p50 / p99 / max ms |",
-          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|"]
-    for c in args.client_counts:
-        t = thr.get(str(c))
-        if not t:
-            L.append(f"| {c} | failed | | | | | | | | | | |")
-            continue
-        ps, lat = t.get("per_second") or {}, t.get("latency") or {}
-        L.append(f"| {c} | {fnum(t['rows_s'])} | {fnum(t['requests_s'], 1)} | {fnum(t['acked'])} | "
-                 f"{t['elapsed_s']:.1f} | {t['n503']} | {t['errors']} | {t['client_cpu_cores']:.2f} | "
-                 f"{fnum(t.get('server_cpu_cores'), 2)} | {'yes' if t.get('count_ok') else 'NO'} | "
-                 f"{fnum(ps.get('min'))} / {fnum(ps.get('median'))} / {fnum(ps.get('max'))} | "
-                 f"{fnum(lat.get('p50_ms'), 1)} / {fnum(lat.get('p99_ms'), 1)} / "
-                 f"{fnum(lat.get('max_ms'), 1)} |")
+    L += ["## Floe sustained ingest (closed loop)", ""]
+    L += load_table("clients", "client", "count(*) = acked", ["rows/s per second min / median / max"],
+                    args.client_counts, thr, lambda t: [
+                        "{} / {} / {}".format(*(fnum((t.get("per_second") or {}).get(k))
+                                                for k in ("min", "median", "max")))])
     L += ["", f"The client runs on the same {cores} cores as the server; client CPU near 1.0 "
           "core means the Python client (GIL) may be the limit, not Floe. Per-second rates: "
           "rows acknowledged in each whole second of the phase (a dip is a stall).", ""]
@@ -1001,22 +1020,9 @@ def build_report(args, info: dict, r: dict) -> str:
 
     wrk = r.get("wrk")
     if wrk is not None:
-        L += ["## Floe sustained ingest from wrk (closed loop, C load generator)", "",
-              "| connections | rows/s | requests/s | rows acked | elapsed s | 503s | errors | "
-              "wrk CPU (cores) | server CPU (cores) | count(*) within acked + in flight | "
-              "request p50 / p99 / max ms |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"]
-        for c in args.wrk_connections:
-            t = wrk.get(str(c))
-            if not t:
-                L.append(f"| {c} | failed | | | | | | | | | |")
-                continue
-            lat = t["latency"]
-            L.append(f"| {c} | {fnum(t['rows_s'])} | {fnum(t['requests_s'], 1)} | "
-                     f"{fnum(t['acked'])} | {t['elapsed_s']:.1f} | {t['n503']} | {t['errors']} | "
-                     f"{t['client_cpu_cores']:.2f} | {fnum(t.get('server_cpu_cores'), 2)} | "
-                     f"{'yes' if t.get('count_ok') else 'NO'} | {fnum(lat['p50_ms'], 1)} / "
-                     f"{fnum(lat['p99_ms'], 1)} / {fnum(lat['max_ms'], 1)} |")
+        L += ["## Floe sustained ingest from wrk (closed loop, C load generator)", ""]
+        L += load_table("connections", "wrk", "count(*) within acked + in flight", [],
+                        args.wrk_connections, wrk, lambda t: [])
         L += ["", f"`wrk -t {args.wrk_threads}` on the same {cores} cores as the server, posting "
               "the same batches in turn over keep-alive connections. wrk stops with requests in "
               "flight, which the server may still commit: the count check allows up to one "
