@@ -367,10 +367,13 @@ struct TextRows<'a> {
 impl<'a> TextRows<'a> {
     /// Rows of `schema`, with room for about `rows` rows of `bytes` bytes
     /// of text in all (a body's size bounds its values'). The row hint is
-    /// capped: a body of blank lines must not reserve room for millions.
+    /// capped so that the offsets reserved stay within the body's size: a
+    /// body of blank lines, or a table of many columns, must not reserve
+    /// room for rows it does not hold.
     fn with_capacity(schema: &SchemaRef, rows: usize, bytes: usize) -> TextRows<'a> {
-        let rows = rows.min(1 << 16);
-        let per_column = bytes / schema.fields().len().max(1);
+        let columns = schema.fields().len().max(1);
+        let rows = rows.min(1 << 16).min(bytes / (4 * columns));
+        let per_column = bytes / columns;
         TextRows {
             schema: schema.clone(),
             index: schema

@@ -13,8 +13,10 @@
 //! on TRUE keep every row and value.
 //!
 //! It applies only when the subquery is a projection over one empty row
-//! (no FROM, WHERE, grouping or nested subquery) whose outer references
-//! all resolve in the left side.
+//! (no FROM, WHERE, grouping or nested subquery, nothing volatile) whose
+//! outer references all resolve in the left side, and only to LATERAL
+//! subqueries: in a plain derived table an outer reference names an
+//! enclosing query, not the table beside it.
 
 use std::sync::Arc;
 
@@ -68,11 +70,21 @@ fn projection_of(join: &Join) -> Result<Option<LogicalPlan>> {
     if !join.on.is_empty() || !keeps_every_row {
         return Ok(None);
     }
+    // Only a LATERAL subquery reads the row beside it: a derived table's
+    // outer references name an enclosing query, never a sibling in FROM.
+    if !is_subquery(&join.right) {
+        return Ok(None);
+    }
     let Some(values) = values(&join.right) else {
         return Ok(None);
     };
     let left = join.left.schema();
-    if !values.iter().all(|e| reads_only(e, left)) {
+    // A volatile value runs once per left row here; in the join it ran
+    // once, or (inlined from an inner projection) once per use.
+    if !values
+        .iter()
+        .all(|e| reads_only(e, left) && !e.is_volatile())
+    {
         return Ok(None);
     }
     let mut exprs: Vec<Expr> = left.columns().into_iter().map(Expr::Column).collect();
@@ -94,6 +106,16 @@ fn projection_of(join: &Join) -> Result<Option<LogicalPlan>> {
         None => projection,
         Some(f) => LogicalPlan::Filter(Filter::try_new(f, Arc::new(projection))?),
     }))
+}
+
+/// Whether `plan` is a subquery (under its alias), as DataFusion plans a
+/// LATERAL one.
+fn is_subquery(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::SubqueryAlias(SubqueryAlias { input, .. }) => is_subquery(input),
+        LogicalPlan::Subquery(_) => true,
+        _ => false,
+    }
 }
 
 /// The expressions of a subquery that is projections over one empty row,

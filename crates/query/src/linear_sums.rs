@@ -15,6 +15,9 @@
 //! - `w` is a smallint or integer widened to bigint (the type `w + 1`
 //!   takes), and `|k| <= 2^31`, so `w + k` cannot overflow a bigint and the
 //!   per-row addition could never have raised 22003;
+//! - the sum's argument is the decimal Floe sums a bigint as (a narrower
+//!   `numeric(p)` could overflow in one form and not the other);
+//! - `w` is not volatile (it is read twice: by the sum and the count);
 //! - the sum has no DISTINCT, FILTER or ORDER BY;
 //! - the aggregation has no grouping sets.
 //!
@@ -103,7 +106,9 @@ fn linear_sum<'a>(e: &'a Expr, input: &DFSchema) -> Option<LinearSum<'a>> {
         return None;
     };
     let data_type = field.data_type();
-    if !matches!(data_type, DataType::Decimal128(_, 0)) {
+    // The type Floe sums a bigint as: no value of `w + k` overflows it, so
+    // neither form can fail where the other does not.
+    if !matches!(data_type, DataType::Decimal128(p, 0) if *p >= 20) {
         return None;
     }
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr.as_ref() else {
@@ -116,7 +121,10 @@ fn linear_sum<'a>(e: &'a Expr, input: &DFSchema) -> Option<LinearSum<'a>> {
         (Operator::Minus, c, Expr::Literal(k, _)) => (c, integer(k)?.checked_neg()?),
         _ => return None,
     };
-    if constant.abs() > MAX_CONSTANT || !widened_narrow_integer(column, input) {
+    if constant.unsigned_abs() > MAX_CONSTANT.unsigned_abs()
+        || column.is_volatile()
+        || !widened_narrow_integer(column, input)
+    {
         return None;
     }
     Some(LinearSum {
@@ -187,7 +195,10 @@ fn rewrite_aggregate(agg: Aggregate) -> Result<Transformed<LogicalPlan>> {
         if let Some((_, name)) = shared_names.iter().find(|(known, _)| *known == e) {
             return Column::from_name(name.clone());
         }
-        let name = format!("__floe_linear_{}", shared_names.len());
+        let name = (0..)
+            .map(|n| format!("__floe_linear_{}_{n}", shared_names.len()))
+            .find(|name| !input.has_column_with_unqualified_name(name))
+            .expect("some name is free");
         aggregates.push(e.clone().alias(name.clone()));
         shared_names.push((e, name.clone()));
         Column::from_name(name)

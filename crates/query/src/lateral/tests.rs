@@ -71,3 +71,47 @@ async fn a_left_join_with_a_condition_is_never_answered_as_an_inner_one() {
         Err(e) => assert!(e.to_string().contains("OuterReferenceColumn"), "{e}"),
     }
 }
+
+#[tokio::test]
+async fn derived_tables_and_volatile_values_are_left_to_the_engine() {
+    let ctx = context();
+    ctx.register_batch(
+        "t2",
+        arrow::array::RecordBatch::try_from_iter([(
+            "a",
+            Arc::new(arrow::array::Int64Array::from(vec![7])) as _,
+        )])
+        .unwrap(),
+    )
+    .unwrap();
+    // Not LATERAL: `o.a` in the derived table is the enclosing query's
+    // (PostgreSQL binds it there), never the `t2 AS o` beside it.
+    let got = answer_in(
+        &ctx,
+        "SELECT o.a, (SELECT max(x.b) FROM t2 AS o, (SELECT o.a AS b) x) \
+         FROM (VALUES (1), (2)) AS o(a) ORDER BY 1",
+    )
+    .await;
+    if let Ok(got) = got {
+        assert!(
+            got.contains("| 1 | 1 ") && got.contains("| 2 | 2 "),
+            "{got}"
+        );
+    }
+    // One random() for the whole query in a derived table; one per use
+    // must not become one per row, nor two uses two values.
+    let got = answer_in(
+        &ctx,
+        "SELECT count(DISTINCT x.r = x.r2) FROM (VALUES (1), (2), (3)) t(a), \
+         LATERAL (SELECT r, r AS r2 FROM (SELECT random() AS r) s) x",
+    )
+    .await;
+    if let Ok(got) = got {
+        assert!(got.contains("| 1 "), "{got}");
+    }
+}
+
+async fn answer_in(ctx: &SessionContext, sql: &str) -> Result<String> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    Ok(pretty_format_batches(&batches)?.to_string())
+}
