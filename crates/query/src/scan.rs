@@ -7,6 +7,8 @@
 //!   written before a rename, a widening or an added column read correctly.
 //! - Rows removed by position deletes are skipped through a per-file
 //!   [`ParquetAccessPlan`] (a row selection), never read then filtered.
+//! - Each file carries its column bounds (`file_stats`), so filters and
+//!   dynamic filters (a join's, a TopK's) skip whole files unopened.
 //! - Filters prune row groups and pages by statistics, and are evaluated
 //!   during decoding when `datafusion.execution.parquet.pushdown_filters` is on.
 
@@ -42,6 +44,7 @@ use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 
 use source::FloeParquetSource;
 
+mod file_stats;
 mod source;
 
 /// Builds the scan of `files` with the stored table schema `table_schema`
@@ -88,12 +91,13 @@ pub async fn parquet_scan(
         let live = file.live_rows().map(|n| n as usize);
         total_rows = total_rows.zip(live).map(|(a, b)| a + b);
         let mut part = PartitionedFile::new_from_meta(meta.clone());
+        // The footer is cached: the scan reads it from the cache again.
+        let footer = DFParquetMetadata::new(store.as_ref(), &meta)
+            .with_metadata_size_hint(size_hint)
+            .with_file_metadata_cache(Some(metadata_cache.clone()))
+            .fetch_metadata()
+            .await?;
         if !file.deleted.is_empty() {
-            let footer = DFParquetMetadata::new(store.as_ref(), &meta)
-                .with_metadata_size_hint(size_hint)
-                .with_file_metadata_cache(Some(metadata_cache.clone()))
-                .fetch_metadata()
-                .await?;
             let row_groups: Vec<u64> = footer
                 .row_groups()
                 .iter()
@@ -101,12 +105,16 @@ pub async fn parquet_scan(
                 .collect();
             part = part.with_extension(skip_deleted(&row_groups, &file.deleted));
         }
-        // Only the row count: column statistics from before deletes could
-        // make DataFusion treat a column as constant.
+        // Column bounds (see `file_stats`); no null counts: from before
+        // deletes they could make DataFusion take a column for a constant.
         part = part.with_statistics(Arc::new(Statistics {
             num_rows: live.map(Precision::Exact).unwrap_or(Precision::Absent),
             total_byte_size: Precision::Inexact(file.size as usize),
-            column_statistics: Statistics::unknown_column(table_schema),
+            column_statistics: file_stats::column_statistics(
+                &footer,
+                table_schema,
+                !file.deleted.is_empty(),
+            ),
         }));
         partitioned.push(part);
     }
