@@ -113,6 +113,7 @@ pub async fn parquet_scan(
             column_statistics: file_stats::column_statistics(
                 &footer,
                 table_schema,
+                projection,
                 !file.deleted.is_empty(),
             ),
         }));

@@ -28,27 +28,40 @@ use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::parquet_to_arrow_schema;
 use parquet::file::metadata::ParquetMetaData;
 
-/// The bounds of each column of `table_schema` in the file `footer`
-/// describes, in the table's column order; `deletes` says whether some of
-/// the file's rows are deleted.
+/// The bounds of the columns of `table_schema` the scan reads
+/// (`projection`, all when `None`) in the file `footer` describes, in the
+/// table's column order, the others unknown; `deletes` says whether some
+/// of the file's rows are deleted.
 pub(super) fn column_statistics(
     footer: &ParquetMetaData,
     table_schema: &Schema,
+    projection: Option<&Vec<usize>>,
     deletes: bool,
 ) -> Vec<ColumnStatistics> {
+    let mut stats = vec![ColumnStatistics::new_unknown(); table_schema.fields().len()];
+    let read: Vec<usize> = match projection {
+        Some(p) => p.clone(),
+        None => (0..stats.len()).collect(),
+    };
+    if read.is_empty() {
+        return stats;
+    }
     let metadata = footer.file_metadata();
-    let file_schema =
-        parquet_to_arrow_schema(metadata.schema_descr(), metadata.key_value_metadata()).ok();
-    table_schema
-        .fields()
-        .iter()
-        .map(|field| {
-            file_schema
-                .as_ref()
-                .and_then(|file_schema| bounds(footer, file_schema, field, deletes))
-                .unwrap_or_else(ColumnStatistics::new_unknown)
-        })
-        .collect()
+    let Ok(file_schema) =
+        parquet_to_arrow_schema(metadata.schema_descr(), metadata.key_value_metadata())
+    else {
+        return stats;
+    };
+    for i in read {
+        if let Some(bounds) = table_schema
+            .fields()
+            .get(i)
+            .and_then(|field| bounds(footer, &file_schema, field, deletes))
+        {
+            stats[i] = bounds;
+        }
+    }
+    stats
 }
 
 /// The bounds of one table column in the file, if it has them.

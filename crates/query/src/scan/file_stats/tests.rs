@@ -57,7 +57,7 @@ fn min_max(s: &ColumnStatistics) -> Option<(ScalarValue, ScalarValue)> {
 #[test]
 fn bounds_of_a_file_with_deleted_rows_are_inexact() {
     let table = Schema::new(vec![with_id("a", DataType::Int64, 1)]);
-    let stats = column_statistics(&footer(), &table, true);
+    let stats = column_statistics(&footer(), &table, None, true);
     assert_eq!(
         stats[0].min_value,
         Precision::Inexact(ScalarValue::Int64(Some(1)))
@@ -76,7 +76,7 @@ fn bounds_span_every_row_group() {
         with_id("a", DataType::Int64, 1),
         with_id("b", DataType::Utf8, 2),
     ]);
-    let stats = column_statistics(&footer, &table, false);
+    let stats = column_statistics(&footer, &table, None, false);
     assert_eq!(
         min_max(&stats[0]),
         Some((ScalarValue::Int64(Some(1)), ScalarValue::Int64(Some(9))))
@@ -95,7 +95,7 @@ fn columns_are_matched_by_field_id_not_by_name() {
         with_id("old_a", DataType::Int64, 1),
         with_id("a", DataType::Int64, 4),
     ]);
-    let stats = column_statistics(&footer(), &table, false);
+    let stats = column_statistics(&footer(), &table, None, false);
     assert_eq!(
         min_max(&stats[0]),
         Some((ScalarValue::Int64(Some(1)), ScalarValue::Int64(Some(9))))
@@ -109,7 +109,7 @@ fn doubles_and_columns_without_ids_get_no_bounds() {
         with_id("x", DataType::Float64, 3),
         Field::new("a", DataType::Int64, true),
     ]);
-    let stats = column_statistics(&footer(), &table, false);
+    let stats = column_statistics(&footer(), &table, None, false);
     assert_eq!(stats[0], ColumnStatistics::new_unknown());
     assert_eq!(stats[1], ColumnStatistics::new_unknown());
 }
@@ -117,7 +117,7 @@ fn doubles_and_columns_without_ids_get_no_bounds() {
 #[test]
 fn a_widened_column_gets_bounds_of_its_new_type() {
     let table = Schema::new(vec![with_id("a", DataType::Decimal128(20, 0), 1)]);
-    let stats = column_statistics(&footer(), &table, false);
+    let stats = column_statistics(&footer(), &table, None, false);
     assert_eq!(
         min_max(&stats[0]),
         Some((
@@ -125,4 +125,17 @@ fn a_widened_column_gets_bounds_of_its_new_type() {
             ScalarValue::Decimal128(Some(9), 20, 0)
         ))
     );
+}
+
+#[test]
+fn only_the_columns_a_scan_reads_get_bounds() {
+    let table = Schema::new(vec![
+        with_id("a", DataType::Int64, 1),
+        with_id("b", DataType::Utf8, 2),
+    ]);
+    let stats = column_statistics(&footer(), &table, Some(&vec![1]), false);
+    assert_eq!(stats[0], ColumnStatistics::new_unknown());
+    assert!(min_max(&stats[1]).is_some());
+    let none = column_statistics(&footer(), &table, Some(&vec![]), false);
+    assert!(none.iter().all(|s| *s == ColumnStatistics::new_unknown()));
 }
