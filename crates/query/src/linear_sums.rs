@@ -153,15 +153,9 @@ fn widened_narrow_integer(e: &Expr, input: &DFSchema) -> bool {
         return false;
     };
     *field.data_type() == DataType::Int64
-        && matches!(
-            expr.get_type(input),
-            Ok(DataType::Int8
-                | DataType::Int16
-                | DataType::Int32
-                | DataType::UInt8
-                | DataType::UInt16
-                | DataType::UInt32)
-        )
+        && expr
+            .get_type(input)
+            .is_ok_and(|t| crate::sum::is_narrow(&t))
 }
 
 /// The aggregation with its linear sums rewritten, where two or more share

@@ -55,7 +55,7 @@ fn sum_integer(arg: &DataType) -> DataType {
 }
 
 /// Integers narrower than 64 bits, which `sum` adds as bigint.
-fn is_narrow(t: &DataType) -> bool {
+pub(crate) fn is_narrow(t: &DataType) -> bool {
     matches!(
         t,
         DataType::Int8
