@@ -11,6 +11,7 @@ use datafusion::logical_expr::TableType;
 use floe_storage::Store;
 
 use crate::error::QueryError;
+use crate::estimates::EstimateCache;
 use crate::table::FloeTable;
 use crate::views::ViewPlanner;
 
@@ -21,6 +22,7 @@ pub struct FloeCatalog {
     store: Arc<Store>,
     views: Arc<ViewPlanner>,
     builtin: RwLock<BTreeMap<String, Arc<dyn SchemaProvider>>>,
+    estimates: Arc<EstimateCache>,
 }
 
 impl FloeCatalog {
@@ -30,6 +32,7 @@ impl FloeCatalog {
             store,
             views,
             builtin: RwLock::new(BTreeMap::new()),
+            estimates: Default::default(),
         }
     }
 }
@@ -61,6 +64,7 @@ impl CatalogProvider for FloeCatalog {
                 store: self.store.clone(),
                 views: self.views.clone(),
                 name: name.to_string(),
+                estimates: self.estimates.clone(),
             }) as Arc<dyn SchemaProvider>
         })
     }
@@ -84,6 +88,7 @@ struct FloeSchema {
     store: Arc<Store>,
     views: Arc<ViewPlanner>,
     name: String,
+    estimates: Arc<EstimateCache>,
 }
 
 #[async_trait]
@@ -116,7 +121,10 @@ impl SchemaProvider for FloeSchema {
             };
         };
         let defaults = crate::defaults::stored(&handle);
-        let mut table = FloeTable::new(handle).map_err(QueryError::into_datafusion)?;
+        let estimates = self.estimates.estimates(&handle).await;
+        let mut table = FloeTable::new(handle)
+            .map_err(QueryError::into_datafusion)?
+            .with_estimates(estimates);
         if !defaults.is_empty() {
             // Boxed: a view's planning reaches here once per view it reads.
             table = table.with_defaults(Box::pin(self.views.defaults(&defaults)).await);

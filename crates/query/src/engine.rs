@@ -194,6 +194,7 @@ impl Engine {
         let checked = Arc::new(crate::overflow::PgCheckedArithmetic::new());
         ctx.add_analyzer_rule(checked.clone());
         ctx.add_optimizer_rule(checked);
+        ctx.add_optimizer_rule(Arc::new(crate::join_order::JoinOrder));
         ctx.add_analyzer_rule(Arc::new(crate::linear_sums::LinearSums));
         ctx.add_analyzer_rule(Arc::new(crate::lateral::LateralValues));
         // Last: it marks the subqueries DataFusion's checks would refuse.

@@ -39,6 +39,8 @@ pub struct FloeTable {
     /// Each column's default, planned, by column name; or why they no
     /// longer plan (then every INSERT fails, rather than write NULLs).
     defaults: Result<std::collections::HashMap<String, Expr>, String>,
+    /// Its size, for the join order ([`crate::estimates`]).
+    estimates: Option<Arc<crate::estimates::TableEstimates>>,
 }
 
 /// The table a scan in a plan reads, as (schema, table), when it reads a
@@ -68,6 +70,7 @@ impl FloeTable {
             schema,
             snapshot_id: None,
             defaults: Ok(Default::default()),
+            estimates: None,
         })
     }
 
@@ -78,6 +81,28 @@ impl FloeTable {
     ) -> FloeTable {
         self.defaults = defaults.map_err(|e| e.to_string());
         self
+    }
+
+    /// The table with its size ([`crate::estimates`]).
+    pub(crate) fn with_estimates(
+        mut self,
+        estimates: Option<Arc<crate::estimates::TableEstimates>>,
+    ) -> FloeTable {
+        self.estimates = estimates;
+        self
+    }
+
+    /// Its live rows, if known.
+    pub(crate) fn estimated_rows(&self) -> Option<f64> {
+        self.estimates.as_ref().map(|e| e.rows)
+    }
+
+    /// The smallest and largest value of the integer column `name`, if
+    /// known.
+    pub(crate) fn estimated_range(&self, name: &str) -> Option<(i64, i64)> {
+        let field = self.stored.field_with_name(name).ok()?;
+        let id = floe_storage::conform::field_id(field)?.parse().ok()?;
+        self.estimates.as_ref()?.range(id)
     }
 
     /// The table as of an earlier snapshot (time travel); read-only.
@@ -94,6 +119,7 @@ impl FloeTable {
             schema,
             snapshot_id: Some(snapshot_id),
             defaults: Ok(Default::default()),
+            estimates: None,
         })
     }
 
