@@ -73,8 +73,12 @@ def test_issue14_system_caches_show_a_replicated_tables_key_index_and_plan_cache
     shared = srv.query(
         "SELECT cache, entries, bytes, limit_bytes FROM system.caches WHERE table_name IS NULL "
         "ORDER BY cache")
-    assert [r[0] for r in shared] == ["file_listings", "parquet_metadata"], shared
-    footers = shared[1]
+    assert [r[0] for r in shared] == ["column_ranges", "file_listings",
+                                      "parquet_metadata"], shared
+    # The planner read the ranges of the table's files' integer columns.
+    ranges = shared[0]
+    assert ranges[1] >= 1 and 0 < ranges[2] <= ranges[3] == 16 << 20, shared
+    footers = shared[2]
     assert footers[1] >= 1 and 0 < footers[2] <= footers[3] == 50 << 20, shared
 
     # A dropped table's caches go with it.

@@ -26,13 +26,18 @@ pub struct FloeCatalog {
 }
 
 impl FloeCatalog {
-    /// A catalog over the store; `views` plans the store's views.
-    pub(crate) fn new(store: Arc<Store>, views: Arc<ViewPlanner>) -> FloeCatalog {
+    /// A catalog over the store; `views` plans the store's views, and
+    /// `estimates` sizes its tables for the planner.
+    pub(crate) fn new(
+        store: Arc<Store>,
+        views: Arc<ViewPlanner>,
+        estimates: Arc<EstimateCache>,
+    ) -> FloeCatalog {
         FloeCatalog {
             store,
             views,
             builtin: RwLock::new(BTreeMap::new()),
-            estimates: Default::default(),
+            estimates,
         }
     }
 }

@@ -159,15 +159,19 @@ impl Engine {
             Sources::none(store.clone())
         });
         let views = Arc::new(crate::views::ViewPlanner::new(result_types.clone()));
-        let catalog = Arc::new(FloeCatalog::new(store.clone(), views.clone()));
+        let estimates = Arc::new(crate::estimates::EstimateCache::default());
+        let catalog = Arc::new(FloeCatalog::new(
+            store.clone(),
+            views.clone(),
+            estimates.clone(),
+        ));
         catalog
             .register_schema(
                 SYSTEM_SCHEMA,
-                Arc::new(SystemSchema::new(
-                    store.clone(),
-                    sources.clone(),
-                    auth.clone(),
-                )),
+                Arc::new(
+                    SystemSchema::new(store.clone(), sources.clone(), auth.clone())
+                        .with_estimates(estimates.clone()),
+                ),
             )
             .expect("registering a built-in schema cannot fail");
         catalog

@@ -12,8 +12,8 @@
 //! They are estimates: never used to skip data or answer a query, only to
 //! choose between plans that give the same answer. Data files never
 //! change, so each file's ranges are read once and kept (up to
-//! [`FILE_LIMIT`] files); a table's are summed again only when its
-//! snapshot changes.
+//! [`FILE_BYTES_LIMIT`], shown in `system.caches` as `column_ranges`); a
+//! table's are summed again only when its snapshot changes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,8 +22,8 @@ use floe_storage::TableHandle;
 use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::statistics::Statistics;
 
-/// Files whose ranges are kept; past this the cache starts over.
-const FILE_LIMIT: usize = 100_000;
+/// The memory the files' ranges may take; past it the cache starts over.
+pub(crate) const FILE_BYTES_LIMIT: usize = 16 << 20;
 /// Tables whose sums are kept; past this the cache starts over.
 const TABLE_LIMIT: usize = 10_000;
 /// Tables with more live files than this get rows but no ranges, so that
@@ -59,8 +59,20 @@ struct Summed {
 /// The ranges read from data files, and the tables' sums of them.
 #[derive(Default)]
 pub(crate) struct EstimateCache {
-    files: Mutex<HashMap<String, Arc<Ranges>>>,
+    files: Mutex<Files>,
     tables: Mutex<HashMap<(String, String), Arc<Summed>>>,
+}
+
+/// Each file's ranges, and about the memory they take.
+#[derive(Default)]
+struct Files {
+    ranges: HashMap<String, Arc<Ranges>>,
+    bytes: usize,
+}
+
+/// About the memory one file's entry takes.
+fn entry_bytes(path: &str, ranges: &Ranges) -> usize {
+    96 + path.len() + ranges.len() * 32
 }
 
 impl std::fmt::Debug for EstimateCache {
@@ -70,6 +82,12 @@ impl std::fmt::Debug for EstimateCache {
 }
 
 impl EstimateCache {
+    /// Files whose ranges are kept, and about the memory they take.
+    pub(crate) fn usage(&self) -> (usize, usize) {
+        let files = lock(&self.files);
+        (files.ranges.len(), files.bytes)
+    }
+
     /// The estimates of the table `handle` names, as of now. `None` when its
     /// files cannot be listed (the scan will report why).
     pub(crate) async fn estimates(&self, handle: &TableHandle) -> Option<Arc<TableEstimates>> {
@@ -115,7 +133,7 @@ impl EstimateCache {
     async fn table_ranges(&self, paths: Vec<String>) -> Ranges {
         let known: Vec<Option<Arc<Ranges>>> = {
             let files = lock(&self.files);
-            paths.iter().map(|p| files.get(p).cloned()).collect()
+            paths.iter().map(|p| files.ranges.get(p).cloned()).collect()
         };
         let missing: Vec<String> = paths
             .iter()
@@ -141,11 +159,14 @@ impl EstimateCache {
         let mut by_path: HashMap<&str, Arc<Ranges>> = HashMap::new();
         {
             let mut files = lock(&self.files);
-            if files.len() + read.len() > FILE_LIMIT {
-                files.clear();
-            }
             for (p, r) in &read {
-                files.insert(p.clone(), r.clone());
+                let size = entry_bytes(p, r);
+                if files.bytes + size > FILE_BYTES_LIMIT {
+                    *files = Files::default();
+                }
+                if files.ranges.insert(p.clone(), r.clone()).is_none() {
+                    files.bytes += size;
+                }
             }
         }
         for (p, r) in &read {

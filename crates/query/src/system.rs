@@ -23,6 +23,7 @@ use floe_storage::{Store, TableHandle, summary_count};
 use crate::access::tables;
 use crate::engine::current_session;
 use crate::error::QueryError;
+use crate::estimates::EstimateCache;
 use crate::table::FloeTable;
 use floe_auth::Auth;
 
@@ -32,6 +33,7 @@ pub struct SystemSchema {
     store: Arc<Store>,
     sources: Arc<Sources>,
     auth: Arc<Auth>,
+    estimates: Arc<EstimateCache>,
 }
 
 impl SystemSchema {
@@ -42,7 +44,15 @@ impl SystemSchema {
             store,
             sources,
             auth,
+            estimates: Default::default(),
         }
+    }
+
+    /// The schema showing the planner's cache of table sizes in
+    /// `system.caches`.
+    pub(crate) fn with_estimates(mut self, estimates: Arc<EstimateCache>) -> SystemSchema {
+        self.estimates = estimates;
+        self
     }
 }
 
@@ -166,6 +176,7 @@ impl SchemaProvider for SystemSchema {
                 store: self.store.clone(),
                 sources: self.sources.clone(),
                 auth: self.auth.clone(),
+                estimates: self.estimates.clone(),
             }) as Arc<dyn TableProvider>
         }))
     }
@@ -181,6 +192,7 @@ struct SystemTable {
     store: Arc<Store>,
     sources: Arc<Sources>,
     auth: Arc<Auth>,
+    estimates: Arc<EstimateCache>,
 }
 
 impl SystemTable {
@@ -323,7 +335,7 @@ impl SystemTable {
                 ]
             }
             Kind::Sources => self.sources_columns(),
-            Kind::Caches => caches_columns(&tables, state),
+            Kind::Caches => caches_columns(&tables, state, &self.estimates),
             Kind::Roles => tables::roles_columns(&self.auth),
             Kind::Grants => tables::grants_columns(&self.auth, current_session().as_ref()),
             Kind::Tokens => tables::tokens_columns(&self.auth, current_session().as_ref()),
@@ -406,9 +418,14 @@ impl SystemTable {
 }
 
 /// One row per cache of each table (key index, plan cache, idempotency
-/// keys), then one per cache of the DataFusion runtime every query shares
-/// (Parquet footers, file listings), with NULL table columns.
-fn caches_columns(tables: &[Arc<TableHandle>], state: &dyn Session) -> Vec<ArrayRef> {
+/// keys), then one per cache every query shares (the planner's column
+/// ranges, and the DataFusion runtime's Parquet footers and file
+/// listings), with NULL table columns.
+fn caches_columns(
+    tables: &[Arc<TableHandle>],
+    state: &dyn Session,
+    estimates: &EstimateCache,
+) -> Vec<ArrayRef> {
     let mut cache = vec![];
     let mut schema = vec![];
     let mut table = vec![];
@@ -434,6 +451,13 @@ fn caches_columns(tables: &[Arc<TableHandle>], state: &dyn Session) -> Vec<Array
         bytes.push(used as i64);
         limit.push(max as i64);
     };
+    let (files, used) = estimates.usage();
+    shared(
+        "column_ranges",
+        files,
+        used,
+        crate::estimates::FILE_BYTES_LIMIT,
+    );
     let footers = runtime.get_file_metadata_cache();
     shared(
         "parquet_metadata",
