@@ -122,6 +122,12 @@ struct ServeArgs {
     /// Size in MiB at which the write-ahead log starts a new segment file.
     #[arg(long, env = "FLOE_WAL_SEGMENT_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1024))]
     wal_segment_mb: u64,
+    /// Memory in MiB that running queries may hold together; past it,
+    /// sorts, aggregations and joins spill to disk, and a query that
+    /// still needs more fails (SQLSTATE 54000). Default: half of the
+    /// machine's memory.
+    #[arg(long, env = "FLOE_QUERY_MEMORY_MB", value_parser = clap::value_parser!(u64).range(16..))]
+    query_memory_mb: Option<u64>,
 }
 
 /// How `floe sql` prints rows.

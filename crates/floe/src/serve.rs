@@ -17,7 +17,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         wal_segment_bytes: args.wal_segment_mb << 20,
         ..floe_storage::IngestLimits::default()
     };
-    let engine = Engine::open_with(&args.data_dir, limits)
+    let query_memory = args
+        .query_memory_mb
+        .map(|mb| mb << 20)
+        .or_else(half_of_memory)
+        .map(|b| b as usize);
+    let engine = Engine::open_with(&args.data_dir, limits, query_memory)
         .await
         .map_err(|e| anyhow::anyhow!(e.message()))?;
     let dev = if args.dev_tls {
@@ -177,4 +182,12 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Half of the machine's memory (`MemTotal` in `/proc/meminfo`), if known.
+fn half_of_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024 / 2)
 }

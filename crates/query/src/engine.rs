@@ -112,21 +112,63 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Locks and opens the data directory.
     pub async fn open(path: &Path) -> Result<Arc<Engine>, QueryError> {
-        Engine::open_with(path, floe_storage::IngestLimits::default()).await
+        Engine::open_with(path, floe_storage::IngestLimits::default(), None).await
     }
 
-    /// Like [`Engine::open`], with the given ingestion limits.
+    /// Like [`Engine::open`], with the given ingestion limits and the
+    /// memory all running queries may hold together (unbounded when
+    /// `None`): past it, sorts, aggregations and joins that can spill
+    /// write to the data directory's `spill/`, and a query that still
+    /// needs more fails with 54000 rather than take the process down.
     pub async fn open_with(
         path: &Path,
         limits: floe_storage::IngestLimits,
+        query_memory: Option<usize>,
     ) -> Result<Arc<Engine>, QueryError> {
         let store = Store::open_with(path, DEFAULT_SCHEMA, limits).await?;
-        Ok(Arc::new(Engine::with_store(store)?))
+        Ok(Arc::new(Engine::with_store_limited(store, query_memory)?))
     }
 
     /// An engine over an opened store; access control is kept in the
-    /// store's directory.
+    /// store's directory. Queries' memory is unbounded.
     pub fn with_store(store: Arc<Store>) -> Result<Engine, QueryError> {
+        Engine::with_store_limited(store, None)
+    }
+
+    /// The runtime queries share: a memory pool of `query_memory` bytes
+    /// shared fairly among the operators that can spill, spilling into the
+    /// data directory's `spill/` (emptied here: what a stopped process
+    /// left there is of no use).
+    fn runtime(
+        store: &Store,
+        query_memory: Option<usize>,
+    ) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>, QueryError> {
+        use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+        use datafusion::execution::memory_pool::FairSpillPool;
+        use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+        let spill = store.root().join("spill");
+        let _ = std::fs::remove_dir_all(&spill);
+        std::fs::create_dir_all(&spill).map_err(|e| {
+            datafusion::error::DataFusionError::Execution(format!(
+                "cannot create {}: {e}",
+                spill.display()
+            ))
+        })?;
+        let mut builder = RuntimeEnvBuilder::new().with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![spill])),
+        );
+        if let Some(bytes) = query_memory {
+            builder = builder.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
+        }
+        Ok(builder.build_arc()?)
+    }
+
+    /// [`Engine::with_store`] with the memory queries may hold together
+    /// (see [`Engine::open_with`]).
+    pub fn with_store_limited(
+        store: Arc<Store>,
+        query_memory: Option<usize>,
+    ) -> Result<Engine, QueryError> {
         let auth = Auth::open(store.root())?;
         let mut config = SessionConfig::new()
             .with_create_default_catalog_and_schema(false)
@@ -139,7 +181,8 @@ impl Engine {
         // TimeZone = UTC: `TIMESTAMPTZ '2000-01-01T01:01:01+07:00'` is a
         // timestamp with time zone (without one it lost its zone).
         config.options_mut().execution.time_zone = Some("UTC".to_string());
-        let ctx = SessionContext::new_with_config(config);
+        let ctx =
+            SessionContext::new_with_config_rt(config, Engine::runtime(&store, query_memory)?);
         // PostgreSQL's date/time arithmetic, bit strings, numeric division
         // and float/numeric coercion go ahead of DataFusion's type coercion.
         let result_types = crate::result_types::ResultTypes::new();
