@@ -11,6 +11,8 @@ import re
 import psycopg
 import pytest
 
+from floe_helpers import describe, run_floe
+
 ROWS = 2_000_000
 
 
@@ -56,3 +58,11 @@ def test_issue15_a_query_that_cannot_fit_fails_and_the_server_goes_on(small_memo
         assert err.value.sqlstate == "54000", err.value
         assert "memory" in str(err.value).lower() or "resources" in str(err.value).lower()
         assert conn.execute("SELECT count(*) FROM big").fetchone() == (ROWS,)
+
+
+def test_issue15_a_query_memory_too_small_to_sort_is_refused_at_start(floe_bin, tmp_path):
+    proc = run_floe(floe_bin, "serve", "--data-dir", str(tmp_path / "data"),
+                    "--query-memory-mb", "16", timeout=30)
+    assert proc.returncode != 0, describe(proc)
+    assert "--query-memory-mb" in proc.stderr and "64" in proc.stderr, describe(proc)
+    assert not (tmp_path / "data").exists()

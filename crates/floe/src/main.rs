@@ -124,9 +124,9 @@ struct ServeArgs {
     wal_segment_mb: u64,
     /// Memory in MiB that running queries may hold together; past it,
     /// sorts, aggregations and joins spill to disk, and a query that
-    /// still needs more fails (SQLSTATE 54000). Default: half of the
-    /// machine's memory.
-    #[arg(long, env = "FLOE_QUERY_MEMORY_MB", value_parser = clap::value_parser!(u64).range(16..))]
+    /// still needs more fails (SQLSTATE 54000). At least 64 (below it a
+    /// sort cannot start). Default: half of the machine's memory.
+    #[arg(long, env = "FLOE_QUERY_MEMORY_MB", value_parser = clap::value_parser!(u64).range(64..))]
     query_memory_mb: Option<u64>,
 }
 

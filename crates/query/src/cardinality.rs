@@ -29,8 +29,19 @@ const EQUALITY: f64 = 0.1;
 /// Selectivity of a comparison (`<`, `>=`, ...).
 const COMPARISON: f64 = 0.33;
 
+/// How many distinct values `expr`, over `plan` of `rows` rows, can take:
+/// for a Floe table's column read unchanged [`column_distinct`], else
+/// `rows`.
+pub(crate) fn key_count(expr: &Expr, plan: &LogicalPlan, rows: f64) -> f64 {
+    column_of(expr)
+        .and_then(|c| column_distinct(plan, c))
+        .unwrap_or(rows)
+        .max(1.0)
+}
+
 /// The distinct values a column of `plan` can take, when it reads a Floe
-/// table's column unchanged.
+/// table's column unchanged: at most its rows and, for an integer column,
+/// its range.
 pub(crate) fn column_distinct(plan: &LogicalPlan, column: &Column) -> Option<f64> {
     let (table, name) = origin(plan, column)?;
     let table = table.downcast_ref::<FloeTable>()?;
@@ -128,15 +139,7 @@ pub(crate) fn rows(plan: &LogicalPlan) -> Option<f64> {
                 JoinType::Inner => {
                     let keys =
                         j.on.iter()
-                            .map(|(a, b)| {
-                                let a = column_of(a)
-                                    .and_then(|c| column_distinct(&j.left, c))
-                                    .unwrap_or(l);
-                                let b = column_of(b)
-                                    .and_then(|c| column_distinct(&j.right, c))
-                                    .unwrap_or(r);
-                                a.min(b).max(1.0)
-                            })
+                            .map(|(a, b)| key_count(a, &j.left, l).min(key_count(b, &j.right, r)))
                             .fold(1.0, f64::max);
                     (l * r / keys).max(1.0)
                 }

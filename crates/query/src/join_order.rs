@@ -52,7 +52,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
-use crate::cardinality::{column_distinct, column_of, rows, selectivity};
+use crate::cardinality::{key_count, rows, selectivity};
 
 /// Clusters with more inputs are left as written.
 const MAX_INPUTS: usize = 24;
@@ -139,9 +139,7 @@ fn push_semi_join(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
         (Some(input), Some(right)) if right < input => {}
         _ => return Ok(None),
     }
-    let mut moved = false;
-    let pushed = onto_input(join.left.as_ref().clone(), &read, &mut |input| {
-        moved = true;
+    let pushed = onto_input(join.left.as_ref().clone(), &read, |input| {
         Ok(LogicalPlan::Join(Join::try_new(
             Arc::new(input),
             join.right.clone(),
@@ -153,7 +151,7 @@ fn push_semi_join(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
             false,
         )?))
     })?;
-    Ok(moved.then_some(pushed))
+    Ok(Some(pushed))
 }
 
 /// The input of the cluster `plan` that has every column of `read`.
@@ -169,25 +167,22 @@ fn input_with<'a>(plan: &'a LogicalPlan, read: &HashSet<&Column>) -> Option<&'a 
 }
 
 /// The cluster `plan` with `f` applied to the input that has every column
-/// of `read`; unchanged when none has them all.
+/// of `read` (see [`input_with`]).
 fn onto_input(
     plan: LogicalPlan,
     read: &HashSet<&Column>,
-    f: &mut impl FnMut(LogicalPlan) -> Result<LogicalPlan>,
+    f: impl FnOnce(LogicalPlan) -> Result<LogicalPlan>,
 ) -> Result<LogicalPlan> {
     if cluster_join(&plan).is_none() {
         return f(plan);
     }
-    let has_all = |p: &LogicalPlan| read.iter().all(|c| p.schema().has_column(c));
-    if !plan.inputs().into_iter().any(has_all) {
-        return Ok(plan);
-    }
+    let mut f = Some(f);
     Ok(plan
         .map_children(|child| {
-            Ok(if has_all(&child) {
-                Transformed::yes(onto_input(child, read, f)?)
-            } else {
-                Transformed::no(child)
+            let has_all = read.iter().all(|c| child.schema().has_column(c));
+            Ok(match f.take_if(|_| has_all) {
+                Some(f) => Transformed::yes(onto_input(child, read, f)?),
+                None => Transformed::no(child),
             })
         })?
         .data)
@@ -359,48 +354,19 @@ fn order_cluster(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
         })
         .collect();
     let output: HashSet<Column> = plan.schema().columns().into_iter().collect();
-    // First the order, then (if it differs from the plan's) the joins.
-    let mut order = Vec::new();
-    {
-        let mut sets: Vec<(u64, f64, Shape)> = parts
-            .iter()
-            .map(|p| (p.inputs, p.rows, p.shape.clone()))
-            .collect();
-        let mut applied = vec![false; conditions.len()];
-        while sets.len() > 1 {
-            let (i, j, rows) = next_pair(&sets, &conditions, &applied);
-            for (c, done) in conditions.iter().zip(applied.iter_mut()) {
-                if !*done && c.inputs & !(sets[i].0 | sets[j].0) == 0 {
-                    *done = true;
-                }
-            }
-            let (a, b) = (sets[i].clone(), sets[j].clone());
-            let (left, right) = if b.1 < a.1 { (b, a) } else { (a, b) };
-            sets.remove(j);
-            sets[i] = (
-                left.0 | right.0,
-                rows,
-                Shape::Join(Box::new(left.2), Box::new(right.2)),
-            );
-            order.push((left.0, right.0, rows));
-        }
-        if sets[0].2 == shape {
-            return unchanged(plan);
-        }
-    }
-    for (left, right, rows) in order {
-        let take = |parts: &mut Vec<Part>, set: u64| {
-            let at = parts
-                .iter()
-                .position(|p| p.inputs == set)
-                .expect("a part of the cluster");
-            parts.remove(at)
-        };
-        let left = take(&mut parts, left);
-        let right = take(&mut parts, right);
-        parts.push(join(left, right, rows, &mut conditions, &output)?);
+    while parts.len() > 1 {
+        let sizes: Vec<(u64, f64)> = parts.iter().map(|p| (p.inputs, p.rows)).collect();
+        let (i, j, rows) = next_pair(&sizes, &conditions);
+        let b = parts.remove(j);
+        let a = parts.remove(i);
+        let (left, right) = if b.rows < a.rows { (b, a) } else { (a, b) };
+        parts.insert(i, join(left, right, rows, &mut conditions, &output)?);
     }
     let joined = parts.pop().expect("one part left");
+    // The order as written is the order chosen: nothing to change.
+    if joined.shape == shape {
+        return unchanged(plan);
+    }
     let columns = plan
         .schema()
         .columns()
@@ -412,25 +378,17 @@ fn order_cluster(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
     )))
 }
 
-/// The two parts to join next, and the rows their join is estimated to
-/// make: of the pairs some condition links, the smallest join; else the
-/// two smallest parts.
-fn next_pair(
-    sets: &[(u64, f64, Shape)],
-    conditions: &[Condition],
-    applied: &[bool],
-) -> (usize, usize, f64) {
+/// The two parts (of `sets`, their inputs and rows) to join next, and the
+/// rows their join is estimated to make: of the pairs some condition not
+/// yet applied links, the smallest join; else the two smallest parts.
+fn next_pair(sets: &[(u64, f64)], conditions: &[Condition]) -> (usize, usize, f64) {
     let mut best: Option<(usize, usize, f64)> = None;
     for i in 0..sets.len() {
         for j in i + 1..sets.len() {
             let (a, b) = (sets[i].0, sets[j].0);
-            let links = conditions
-                .iter()
-                .zip(applied)
-                .filter(|(c, done)| {
-                    !**done && c.inputs & a != 0 && c.inputs & b != 0 && c.inputs & !(a | b) == 0
-                })
-                .map(|(c, _)| c);
+            let links = conditions.iter().filter(|c| {
+                !c.applied && c.inputs & a != 0 && c.inputs & b != 0 && c.inputs & !(a | b) == 0
+            });
             let mut keys: f64 = 1.0;
             let mut others = 1.0;
             let mut linked = false;
@@ -594,18 +552,14 @@ fn reads(expr: &Expr, inputs: &[LogicalPlan]) -> Option<u64> {
 /// column of a Floe table at most its rows and, for an integer column, its
 /// range; else the rows of its input.
 fn distinct(expr: &Expr, read: u64, inputs: &[LogicalPlan], rows: &[f64]) -> f64 {
-    let fallback = (0..inputs.len())
+    if read.count_ones() == 1 {
+        let i = read.trailing_zeros() as usize;
+        return key_count(expr, &inputs[i], rows[i]);
+    }
+    (0..inputs.len())
         .filter(|i| read & (1 << i) != 0)
         .map(|i| rows[i])
-        .fold(1.0, f64::max);
-    let Some(column) = column_of(expr) else {
-        return fallback;
-    };
-    if read.count_ones() != 1 {
-        return fallback;
-    }
-    let input = &inputs[read.trailing_zeros() as usize];
-    column_distinct(input, column).unwrap_or(fallback).max(1.0)
+        .fold(1.0, f64::max)
 }
 
 #[cfg(test)]
