@@ -140,3 +140,31 @@ def test_issue23_reflects_columns_and_key_and_autoloads_a_table(engine, items):
     with engine.connect() as conn:
         rows = conn.execute(sa.select(table.c.name).where(table.c.id == 2)).all()
     assert [tuple(r) for r in rows] == [("toaster",)]
+
+
+def test_issue23_reflects_unique_constraints(engine, floe_shared):
+    """UNIQUE constraints are in pg_constraint (contype 'u') and
+    information_schema, with PostgreSQL's names; the dialect reflects
+    them."""
+    table = unique_name("sa_uq")
+    floe_shared.query(
+        f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, email TEXT UNIQUE, a INT, b INT, "
+        "CONSTRAINT ab_once UNIQUE (a, b))"
+    )
+    inspector = sa.inspect(engine)
+    found = sorted(
+        (u["name"], u["column_names"]) for u in inspector.get_unique_constraints(table)
+    )
+    assert found == [("ab_once", ["a", "b"]), (f"{table}_email_key", ["email"])]
+    pk = inspector.get_pk_constraint(table)
+    assert (pk["name"], pk["constrained_columns"]) == (f"{table}_pkey", ["id"])
+    rows = floe_shared.query(
+        "SELECT constraint_name, constraint_type, nulls_distinct FROM "
+        f"information_schema.table_constraints WHERE table_name = '{table}' "
+        "AND constraint_type <> 'CHECK' ORDER BY constraint_name"
+    )
+    assert rows == [
+        ("ab_once", "UNIQUE", "YES"),
+        (f"{table}_email_key", "UNIQUE", "YES"),
+        (f"{table}_pkey", "PRIMARY KEY", None),
+    ]

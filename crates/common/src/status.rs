@@ -70,6 +70,8 @@ pub enum Status {
     InvalidRowCountInResultOffsetClause,
     /// 23502: NULL in a column that does not allow it.
     NotNullViolation,
+    /// 23505: two rows with the same primary or UNIQUE key.
+    UniqueViolation,
     /// 21000: one statement would change the same row twice, or a scalar
     /// subquery returned more than one row.
     CardinalityViolation,
@@ -151,6 +153,7 @@ impl Status {
             Status::InvalidRowCountInLimitClause => "2201W",
             Status::InvalidRowCountInResultOffsetClause => "2201X",
             Status::NotNullViolation => "23502",
+            Status::UniqueViolation => "23505",
             Status::CardinalityViolation => "21000",
             Status::InvalidTableDefinition => "42P16",
             Status::InvalidColumnReference => "42P10",
@@ -186,7 +189,8 @@ impl Status {
             | Status::ReadOnlySqlTransaction
             | Status::DuplicateObject
             | Status::DuplicatePreparedStatement
-            | Status::DependentObjectsStillExist => 409,
+            | Status::DependentObjectsStillExist
+            | Status::UniqueViolation => 409,
             Status::ConnectionFailure => 502,
             Status::InvalidPassword | Status::InvalidAuthorization => 401,
             Status::TooManyConnections => 503,
@@ -232,7 +236,7 @@ impl Status {
     }
 }
 
-const ALL: [Status; 51] = [
+const ALL: [Status; 52] = [
     Status::DatetimeFieldOverflow,
     Status::InvalidSqlStatementName,
     Status::DuplicatePreparedStatement,
@@ -266,6 +270,7 @@ const ALL: [Status; 51] = [
     Status::InvalidRowCountInLimitClause,
     Status::InvalidRowCountInResultOffsetClause,
     Status::NotNullViolation,
+    Status::UniqueViolation,
     Status::CardinalityViolation,
     Status::InvalidTableDefinition,
     Status::InvalidColumnReference,

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use arrow::datatypes::{DataType, Schema as ArrowSchema};
 use datafusion::sql::sqlparser::ast::{
     ColumnOption, CreateTable, CreateTableOptions, Expr, FunctionArg, FunctionArgExpr,
-    FunctionArguments, OneOrManyWithParens, SqlOption, TableConstraint, Value,
+    FunctionArguments, NullsDistinctOption, OneOrManyWithParens, SqlOption, TableConstraint,
+    UniqueConstraint, Value,
 };
 use floe_storage::TableDefinition;
 use floe_storage::iceberg::spec::{
@@ -17,6 +18,39 @@ use floe_storage::iceberg::spec::{
 use crate::error::QueryError;
 use crate::names;
 use crate::types::iceberg_type;
+
+/// A UNIQUE constraint before field ids are assigned.
+struct Unique {
+    name: Option<String>,
+    columns: Vec<String>,
+    nulls_distinct: bool,
+}
+
+impl Unique {
+    /// A UNIQUE constraint of a column (`columns` empty) or of the table.
+    fn from_sql(
+        c: &UniqueConstraint,
+        name: Option<&datafusion::sql::sqlparser::ast::Ident>,
+        column: Option<&str>,
+    ) -> Result<Unique, QueryError> {
+        let mut columns: Vec<String> = column.map(str::to_string).into_iter().collect();
+        for col in &c.columns {
+            let Expr::Identifier(ident) = &col.column.expr else {
+                return Err(QueryError::InvalidLayout {
+                    clause: "UNIQUE",
+                    item: col.column.to_string(),
+                    reason: "must be a column name".into(),
+                });
+            };
+            columns.push(names::ident(ident));
+        }
+        Ok(Unique {
+            name: name.or(c.name.as_ref()).map(names::ident),
+            columns,
+            nulls_distinct: !matches!(c.nulls_distinct, NullsDistinctOption::NotDistinct),
+        })
+    }
+}
 
 /// A column before field ids are assigned.
 struct Column {
@@ -32,6 +66,7 @@ pub fn from_columns(ct: &CreateTable) -> Result<TableDefinition, QueryError> {
     let table = names::table(&ct.name)?.1;
     let mut columns = Vec::new();
     let mut key: Vec<String> = Vec::new();
+    let mut unique: Vec<Unique> = Vec::new();
     for c in &ct.columns {
         let name = names::ident(&c.name);
         if columns.iter().any(|x: &Column| x.name == name) {
@@ -48,7 +83,10 @@ pub fn from_columns(ct: &CreateTable) -> Result<TableDefinition, QueryError> {
                 ColumnOption::Null => not_null = false,
                 ColumnOption::PrimaryKey(_) => key.push(name.clone()),
                 ColumnOption::Default(_) => {}
-                ColumnOption::Unique(_) | ColumnOption::Check(_) | ColumnOption::ForeignKey(_) => {
+                ColumnOption::Unique(u) => {
+                    unique.push(Unique::from_sql(u, opt.name.as_ref(), Some(&name))?);
+                }
+                ColumnOption::Check(_) | ColumnOption::ForeignKey(_) => {
                     return Err(QueryError::Unsupported {
                         feature: format!("column constraint `{}` on column \"{name}\"", opt.option),
                     });
@@ -78,6 +116,7 @@ pub fn from_columns(ct: &CreateTable) -> Result<TableDefinition, QueryError> {
                     key.push(names::ident(ident));
                 }
             }
+            TableConstraint::Unique(u) => unique.push(Unique::from_sql(u, None, None)?),
             other => {
                 return Err(QueryError::Unsupported {
                     feature: format!("table constraint `{other}`"),
@@ -85,7 +124,24 @@ pub fn from_columns(ct: &CreateTable) -> Result<TableDefinition, QueryError> {
             }
         }
     }
-    build(&table, columns, &key, ct)
+    build(&table, columns, &key, &unique, ct)
+}
+
+/// PostgreSQL's name for an unnamed UNIQUE constraint:
+/// `<table>_<columns>_key`, numbered when taken.
+fn default_unique_name(
+    table: &str,
+    columns: &[String],
+    taken: &[floe_storage::unique::UniqueConstraint],
+) -> String {
+    let base = format!("{table}_{}_key", columns.join("_"));
+    let mut name = base.clone();
+    let mut n = 0;
+    while taken.iter().any(|c| c.name == name) || name == format!("{table}_pkey") {
+        n += 1;
+        name = format!("{base}{n}");
+    }
+    name
 }
 
 /// The table definition for CREATE TABLE AS: columns come from the query.
@@ -100,13 +156,14 @@ pub fn from_query(ct: &CreateTable, schema: &ArrowSchema) -> Result<TableDefinit
             doc: crate::types::arrow_column_doc(f.data_type()),
         });
     }
-    build(&table, columns, &[], ct)
+    build(&table, columns, &[], &[], ct)
 }
 
 fn build(
     table: &str,
     columns: Vec<Column>,
     key: &[String],
+    unique: &[Unique],
     ct: &CreateTable,
 ) -> Result<TableDefinition, QueryError> {
     let invalid = |reason: String| {
@@ -255,6 +312,12 @@ fn build(
                     reason: "column defaults are declared with DEFAULT in the column list".into(),
                 });
             }
+            if key.value == floe_storage::unique::UNIQUE_PROPERTY {
+                return Err(QueryError::InvalidOption {
+                    option: option.to_string(),
+                    reason: "UNIQUE constraints are declared with UNIQUE in the column list".into(),
+                });
+            }
             if let Err(reason) = floe_storage::check_property(&key.value, &value) {
                 return Err(QueryError::InvalidOption {
                     option: option.to_string(),
@@ -263,6 +326,34 @@ fn build(
             }
             properties.insert(key.value.clone(), value);
         }
+    }
+    if !unique.is_empty() {
+        let mut constraints: Vec<floe_storage::unique::UniqueConstraint> = Vec::new();
+        for u in unique {
+            let mut fields = Vec::new();
+            for c in &u.columns {
+                let Some(field) = schema.field_by_name(c) else {
+                    return Err(QueryError::NoSuchColumn {
+                        table: table.to_string(),
+                        column: c.clone(),
+                    });
+                };
+                fields.push(field.id);
+            }
+            let name = match &u.name {
+                Some(name) => name.clone(),
+                None => default_unique_name(table, &u.columns, &constraints),
+            };
+            constraints.push(floe_storage::unique::UniqueConstraint {
+                name,
+                fields,
+                nulls_distinct: u.nulls_distinct,
+            });
+        }
+        properties.insert(
+            floe_storage::unique::UNIQUE_PROPERTY.to_string(),
+            floe_storage::unique::encode(&constraints),
+        );
     }
 
     Ok(TableDefinition {

@@ -284,7 +284,7 @@ pub async fn update(engine: &Engine, update: Update) -> Result<u64, QueryError> 
     let change = target.handle.begin().await?;
     let stmt = positions_query(&target, projection, from, update.selection)?;
     let mut positions = Positions::default();
-    let mut append = change.append()?;
+    let mut append = change.append_checked()?;
     let mut stream = run(engine, stmt).await?.execute_stream().await?;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
@@ -368,7 +368,7 @@ pub async fn upsert(engine: &Engine, mut insert: Insert) -> Result<u64, QueryErr
         .collect::<Result<Vec<_>, _>>()?;
     let incoming =
         incoming_rows(engine, &target, &named, *source, &key, do_update.is_some()).await?;
-    let mut append = change.append()?;
+    let mut append = change.append_checked()?;
     if key.is_empty() {
         // No key to conflict on: every row is new.
         let mut rows = 0;

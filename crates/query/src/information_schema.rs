@@ -615,7 +615,8 @@ impl Sources {
     }
 
     /// `table_constraints` or `key_column_usage`: each Floe table's
-    /// primary key (`<table>_pkey`, as PostgreSQL names it) and, in
+    /// primary key (`<table>_pkey`, as PostgreSQL names it) and UNIQUE
+    /// constraints and, in
     /// `table_constraints`, a CHECK row for each NOT NULL column, as
     /// PostgreSQL lists them.
     async fn constraints(&self, view: View) -> Result<Vec<Vec<Value>>> {
@@ -627,7 +628,7 @@ impl Sources {
             let Some(handle) = self.store.table(&r.schema, &r.name) else {
                 continue;
             };
-            let key = handle.primary_key();
+            let keys = handle.unique_keys();
             let names = |constraint: String| {
                 let mut row = vec![
                     Value::from(r.catalog.as_str()),
@@ -637,38 +638,45 @@ impl Sources {
                 row.extend(r.qualified());
                 row
             };
-            let pkey = format!("{}_pkey", r.name);
             if view == View::KeyColumnUsage {
-                for (i, column) in key.iter().enumerate() {
-                    let mut row = names(pkey.clone());
-                    row.extend([
-                        Value::from(column.as_str()),
-                        Value::Int(i32::try_from(i + 1).unwrap_or(i32::MAX)),
-                        Value::Null,
-                    ]);
-                    rows.push(row);
+                for key in &keys {
+                    for (i, column) in key.columns.iter().enumerate() {
+                        let mut row = names(key.name.clone());
+                        row.extend([
+                            Value::from(column.as_str()),
+                            Value::Int(i32::try_from(i + 1).unwrap_or(i32::MAX)),
+                            Value::Null,
+                        ]);
+                        rows.push(row);
+                    }
                 }
                 continue;
             }
-            let constraint = |name: String, kind: &str| {
+            let constraint = |name: String, kind: &str, nulls_distinct: Value| {
                 let mut row = names(name);
                 row.extend([
                     Value::from(kind),
                     Value::from("NO"),
                     Value::from("NO"),
                     Value::from("YES"),
-                    // PostgreSQL's is YES or NO for UNIQUE constraints only.
-                    Value::Null,
+                    nulls_distinct,
                 ]);
                 row
             };
-            if !key.is_empty() {
-                rows.push(constraint(pkey, "PRIMARY KEY"));
+            for key in &keys {
+                rows.push(if key.primary {
+                    // PostgreSQL's nulls_distinct is YES or NO for UNIQUE
+                    // constraints only.
+                    constraint(key.name.clone(), "PRIMARY KEY", Value::Null)
+                } else {
+                    let distinct = if key.nulls_distinct { "YES" } else { "NO" };
+                    constraint(key.name.clone(), "UNIQUE", Value::from(distinct))
+                });
             }
             for (i, field) in table_fields(&handle)?.fields().iter().enumerate() {
                 if !field.is_nullable() {
                     let name = format!("{}_{}_{}_not_null", r.schema, r.name, i + 1);
-                    rows.push(constraint(name, "CHECK"));
+                    rows.push(constraint(name, "CHECK", Value::Null));
                 }
             }
         }

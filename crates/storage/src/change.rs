@@ -40,15 +40,28 @@ impl<'a> TableChange<'a> {
         TableAppend::new(self.handle.clone(), self.base.clone())
     }
 
-    /// Commits new rows and deletes of existing rows as one snapshot.
+    /// Like [`TableChange::append`], for rows that must keep the table's
+    /// unique keys: [`TableChange::commit_rows`] checks them.
+    pub fn append_checked(&self) -> Result<TableAppend> {
+        Ok(self.append()?.checking(&self.base))
+    }
+
+    /// Commits new rows and deletes of existing rows as one snapshot. New
+    /// rows from [`TableChange::append_checked`] are checked against the
+    /// table's unique keys first, the deleted rows left out (23505).
     ///
     /// When this returns, the change is durable and visible; on error none
     /// of it is.
     pub async fn commit_rows(
         self,
-        append: Option<TableAppend>,
+        mut append: Option<TableAppend>,
         deletes: Vec<PositionDeletes>,
     ) -> Result<CommitSummary> {
+        if let Some(new) = append.as_mut().and_then(TableAppend::take_checked) {
+            self.handle
+                .check_unique(&self.base, &new, &[], &deletes)
+                .await?;
+        }
         self.commit_delta(append, deletes, Existing::Keep, &[])
             .await
     }

@@ -83,6 +83,15 @@ pub enum StorageError {
         "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
     )]
     NullInRequiredColumn { table: String, column: String },
+    /// A write would give two live rows the same key.
+    #[error(
+        "duplicate key value violates unique constraint \"{constraint}\": Key {key} already exists"
+    )]
+    UniqueViolation {
+        table: String,
+        constraint: String,
+        key: String,
+    },
     /// The snapshot id is not in the table's history.
     #[error("snapshot {snapshot_id} does not exist in table \"{table}\"")]
     NoSuchSnapshot { table: String, snapshot_id: i64 },
@@ -186,6 +195,7 @@ impl HasStatus for StorageError {
             StorageError::InvalidDefinition { .. } => Status::InvalidParameterValue,
             StorageError::SchemaMismatch { .. } => Status::DatatypeMismatch,
             StorageError::NullInRequiredColumn { .. } => Status::NotNullViolation,
+            StorageError::UniqueViolation { .. } => Status::UniqueViolation,
             StorageError::OutOfRange { .. } => Status::NumericValueOutOfRange,
             StorageError::InvalidValue { .. } => Status::InvalidTextRepresentation,
             StorageError::NoSuchSnapshot { .. } => Status::InvalidParameterValue,

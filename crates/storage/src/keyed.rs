@@ -135,8 +135,10 @@ fn int_keys(column: &ArrayRef) -> Option<Vec<Option<i64>>> {
 }
 
 impl Wanted {
-    fn new(keys: &[FieldRef], batches: &[&RecordBatch]) -> Result<Wanted> {
+    /// The keys of `batches`; plain integers when `ints` allows it.
+    fn new(keys: &[FieldRef], batches: &[&RecordBatch], ints: bool) -> Result<Wanted> {
         if let [field] = keys
+            && ints
             && is_int_key(field)
         {
             let mut set = HashSet::new();
@@ -381,27 +383,33 @@ impl TableHandle {
 }
 
 /// Where the live rows of a set of keys are.
-struct Located {
-    files: Vec<(LiveFile, Vec<u64>)>,
+pub(crate) struct Located {
+    pub(crate) files: Vec<(LiveFile, Vec<u64>)>,
 }
 
-impl TableChange<'_> {
-    async fn locate(&self, batches: &[&RecordBatch]) -> Result<(Located, SchemaRef)> {
-        let base = self.base().clone();
-        let schema = self.handle().arrow_schema()?;
-        let keys = key_fields(&schema, &base)?;
-        let wanted = Wanted::new(&keys, batches)?;
+impl TableHandle {
+    /// Where the live rows of `base` are whose `keys` columns equal those
+    /// of a row of `batches` (taken by name). Only the primary key
+    /// (`primary`) is looked up in the key index.
+    pub(crate) async fn locate_keys(
+        self: &Arc<Self>,
+        base: &Table,
+        keys: Vec<FieldRef>,
+        primary: bool,
+        batches: &[&RecordBatch],
+    ) -> Result<Located> {
+        let wanted = Wanted::new(&keys, batches, primary)?;
         if wanted.is_empty() {
-            return Ok((Located { files: Vec::new() }, schema));
+            return Ok(Located { files: Vec::new() });
         }
-        let files = self.handle().live_files(&base, None, None).await?;
-        // Forget the sorted keys of files that are no longer live.
-        let live: HashSet<&str> = files.iter().map(|f| f.location.as_str()).collect();
-        self.handle()
-            .key_index
-            .retain(|location| live.contains(location));
-        let limit = self.handle().cache_limits().key_index;
-        let handle = self.handle().clone();
+        let files = self.live_files(base, None, None).await?;
+        if primary {
+            // Forget the sorted keys of files that are no longer live.
+            let live: HashSet<&str> = files.iter().map(|f| f.location.as_str()).collect();
+            self.key_index.retain(|location| live.contains(location));
+        }
+        let limit = self.cache_limits().key_index;
+        let handle = self.clone();
         let found = tokio::task::spawn_blocking(move || {
             let mut found = Vec::new();
             for file in files {
@@ -422,7 +430,35 @@ impl TableChange<'_> {
             path: "(key lookup)".into(),
             reason: e.to_string(),
         })??;
-        Ok((Located { files: found }, schema))
+        Ok(Located { files: found })
+    }
+
+    /// The rows of `file` at `positions`, in the table's current Arrow schema.
+    pub(crate) async fn rows_at(
+        &self,
+        file: LiveFile,
+        positions: Vec<u64>,
+    ) -> Result<Vec<RecordBatch>> {
+        let schema = self.arrow_schema()?;
+        tokio::task::spawn_blocking(move || rows_at(&file, &positions, &schema))
+            .await
+            .map_err(|e| StorageError::DataFileIo {
+                path: "(key lookup)".into(),
+                reason: e.to_string(),
+            })?
+    }
+}
+
+impl TableChange<'_> {
+    async fn locate(&self, batches: &[&RecordBatch]) -> Result<(Located, SchemaRef)> {
+        let base = self.base().clone();
+        let schema = self.handle().arrow_schema()?;
+        let keys = key_fields(&schema, &base)?;
+        let located = self
+            .handle()
+            .locate_keys(&base, keys, true, batches)
+            .await?;
+        Ok((located, schema))
     }
 
     /// The live rows whose primary key is one of the rows of `keys` (a

@@ -60,6 +60,7 @@ mod scan;
 mod store;
 mod table;
 mod table_wal;
+pub mod unique;
 mod vacuum;
 mod writer;
 

@@ -261,7 +261,7 @@ impl TableHandle {
     /// When this returns `Ok`, the rows are durable (fsynced in the WAL) and
     /// visible to every later read; on error none of them is. Columns are
     /// matched by name and cast to the table's types.
-    pub async fn append_buffered(&self, batches: &[RecordBatch]) -> Result<u64> {
+    pub async fn append_buffered(self: &Arc<Self>, batches: &[RecordBatch]) -> Result<u64> {
         self.append_keyed(batches, None).await
     }
 
@@ -270,7 +270,7 @@ impl TableHandle {
     /// restarts) writes nothing and reports the first request's row count;
     /// a key whose request is still being written is refused (55006).
     pub async fn append_buffered_once(
-        &self,
+        self: &Arc<Self>,
         batches: &[RecordBatch],
         key: &str,
     ) -> Result<Appended> {
@@ -314,7 +314,11 @@ impl TableHandle {
         }
     }
 
-    async fn append_keyed(&self, batches: &[RecordBatch], key: Option<&str>) -> Result<u64> {
+    async fn append_keyed(
+        self: &Arc<Self>,
+        batches: &[RecordBatch],
+        key: Option<&str>,
+    ) -> Result<u64> {
         let schema = self.arrow_schema()?;
         let mut conformed = Vec::with_capacity(batches.len());
         for batch in batches.iter().filter(|b| b.num_rows() > 0) {
@@ -329,6 +333,17 @@ impl TableHandle {
                 source,
             }
         })?;
+        // A table with unique keys checks the rows under its commit lock,
+        // held until they are buffered, so no other write slips between.
+        let _serial = if crate::unique::has_keys(&self.table()) {
+            let serial = self.commits.lock().await;
+            let (base, buffered) = self.buffered_view()?;
+            self.check_unique(&base, std::slice::from_ref(&batch), &buffered, &[])
+                .await?;
+            Some(serial)
+        } else {
+            None
+        };
         let rows = batch.num_rows() as u64;
         let bytes = batch.get_array_memory_size() as u64;
         self.wal.admit(bytes)?;
@@ -423,6 +438,19 @@ impl TableHandle {
         })
     }
 
+    /// The latest committed state and every buffered row, conformed to
+    /// its current schema (under the commit lock: nothing is flushed or
+    /// committed meanwhile).
+    fn buffered_view(&self) -> Result<(Table, Vec<RecordBatch>)> {
+        let (base, entries) = self.current.view();
+        let schema = self.arrow_schema_of(&base)?;
+        let buffered = entries
+            .iter()
+            .map(|e| buffer::conform_by_id(&e.batch, &schema))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((base, buffered))
+    }
+
     /// The table as it was at `snapshot_id`, for time travel.
     pub fn table_at(&self, snapshot_id: i64) -> Result<Table> {
         let table = self.table();
@@ -440,7 +468,7 @@ impl TableHandle {
         self.arrow_schema_of(&self.table())
     }
 
-    fn arrow_schema_of(&self, table: &Table) -> Result<SchemaRef> {
+    pub(crate) fn arrow_schema_of(&self, table: &Table) -> Result<SchemaRef> {
         let schema = schema_to_arrow_schema(table.metadata().current_schema())
             .map_err(StorageError::iceberg("converting schema", &self.ident))?;
         Ok(Arc::new(schema))
@@ -448,7 +476,8 @@ impl TableHandle {
 
     /// Starts an append. Nothing is visible until [`TableAppend::commit`].
     pub fn append(self: &Arc<Self>) -> Result<TableAppend> {
-        TableAppend::new(self.clone(), self.table())
+        let table = self.table();
+        Ok(TableAppend::new(self.clone(), table.clone())?.checking(&table))
     }
 
     /// Starts a change that reads the table before it writes (UPDATE,
@@ -478,6 +507,26 @@ impl TableHandle {
         files: Vec<DataFile>,
         rows: u64,
     ) -> Result<CommitSummary> {
+        let _serial = self.commits.lock().await;
+        self.commit_files_locked(files, rows).await
+    }
+
+    /// Like [`TableHandle::commit_files`], once `new` (the unique-key
+    /// columns of the files' rows) is checked against the table's unique
+    /// keys under the same hold of the commit lock.
+    pub(crate) async fn commit_files_checked(
+        self: &Arc<Self>,
+        files: Vec<DataFile>,
+        rows: u64,
+        new: &[RecordBatch],
+    ) -> Result<CommitSummary> {
+        let _serial = self.commits.lock().await;
+        let (base, buffered) = self.buffered_view()?;
+        self.check_unique(&base, new, &buffered, &[]).await?;
+        self.commit_files_locked(files, rows).await
+    }
+
+    async fn commit_files_locked(&self, files: Vec<DataFile>, rows: u64) -> Result<CommitSummary> {
         if files.is_empty() {
             return Ok(CommitSummary {
                 snapshot_id: None,
@@ -486,7 +535,6 @@ impl TableHandle {
             });
         }
         let count = files.len();
-        let _serial = self.commits.lock().await;
         let latest = self.table();
         let tx = Transaction::new(&latest);
         let tx = tx

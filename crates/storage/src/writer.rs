@@ -45,6 +45,9 @@ pub struct TableAppend {
     rows: u64,
     /// Keeps orphan cleanup away from the files being written.
     in_flight: crate::inflight::InFlight,
+    /// For a write checked against the table's unique keys: the key
+    /// columns' indexes and their values in the rows written.
+    checked: Option<(Vec<usize>, Vec<RecordBatch>)>,
 }
 
 impl TableAppend {
@@ -104,7 +107,30 @@ impl TableAppend {
             writer,
             rows: 0,
             in_flight,
+            checked: None,
         })
+    }
+
+    /// Keeps the unique-key columns of the rows written, when the table
+    /// has unique keys, so the commit can check them.
+    pub(crate) fn checking(mut self, table: &Table) -> TableAppend {
+        let keys = crate::unique::keys(table, &self.schema);
+        let mut columns: Vec<usize> = keys
+            .iter()
+            .flat_map(|k| k.fields.iter())
+            .filter_map(|f| self.schema.index_of(f.name()).ok())
+            .collect();
+        columns.sort_unstable();
+        columns.dedup();
+        if !columns.is_empty() {
+            self.checked = Some((columns, Vec::new()));
+        }
+        self
+    }
+
+    /// The unique-key columns of the rows written, if the write is checked.
+    pub(crate) fn take_checked(&mut self) -> Option<Vec<RecordBatch>> {
+        self.checked.take().map(|(_, batches)| batches)
     }
 
     /// The Arrow schema rows are written with; batches are cast to it by column name.
@@ -125,6 +151,16 @@ impl TableAppend {
         }
         let batch = conform(&self.schema, self.handle.ident(), &batch)?;
         self.rows += batch.num_rows() as u64;
+        if let Some((columns, kept)) = &mut self.checked {
+            kept.push(
+                batch
+                    .project(columns)
+                    .map_err(|source| StorageError::Arrow {
+                        operation: "keeping unique keys",
+                        source,
+                    })?,
+            );
+        }
         let ident = self.handle.ident();
         let err = StorageError::iceberg("writing data files of", ident);
         match &mut self.writer {
@@ -145,10 +181,14 @@ impl TableAppend {
     /// Closes the files and commits them as one snapshot.
     ///
     /// When this returns, the rows are durable and visible to every later read.
-    pub async fn commit(self) -> Result<CommitSummary> {
+    pub async fn commit(mut self) -> Result<CommitSummary> {
         let handle = self.handle.clone();
+        let checked = self.take_checked();
         let (files, rows, _in_flight) = self.finish().await?;
-        handle.commit_files(files, rows).await
+        match checked {
+            Some(new) => handle.commit_files_checked(files, rows, &new).await,
+            None => handle.commit_files(files, rows).await,
+        }
     }
 
     /// Closes the files without committing them: the data files, the

@@ -1,9 +1,10 @@
-//! The rows `pg_constraint` and `pg_index` hold for Floe's tables: one
-//! primary key constraint, and the unique index PostgreSQL builds for it,
-//! per table with a primary key (its Iceberg identifier fields). Clients
-//! reflect a table's key from these: SQLAlchemy's `get_pk_constraint`,
-//! Metabase's field sync. Floe keeps no index; the index row exists
-//! because PostgreSQL's catalog ties a key's columns to it (`indkey`).
+//! The rows `pg_constraint` and `pg_index` hold for Floe's tables: a
+//! constraint for the primary key (its Iceberg identifier fields) and for
+//! each UNIQUE constraint, and the unique index PostgreSQL builds for
+//! each. Clients reflect a table's keys from these: SQLAlchemy's
+//! `get_pk_constraint` and `get_unique_constraints`, Metabase's field
+//! sync. Floe keeps no index; the index row exists because PostgreSQL's
+//! catalog ties a key's columns to it (`indkey`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,14 +34,16 @@ pub(super) enum KeyTable {
 #[derive(Debug)]
 pub(super) struct PrimaryKeys {
     store: Arc<Store>,
-    oids: Mutex<HashMap<(String, String), i32>>,
+    oids: Mutex<HashMap<(String, String, String), i32>>,
 }
 
-/// One table's primary key, as the catalog rows need it.
+/// One table's primary key or UNIQUE constraint, as the catalog rows need it.
 struct Key {
     table_oid: i32,
     namespace_oid: i32,
-    table: String,
+    /// The constraint's name.
+    name: String,
+    primary: bool,
     /// The key columns' attribute numbers (1-based positions).
     columns: Vec<i16>,
     /// The constraint's OID; the index's is the next.
@@ -87,22 +90,27 @@ impl PrimaryKeys {
     async fn keys(&self, catalog: &dyn SchemaProvider, state: &dyn Session) -> Result<Vec<Key>> {
         let mut wanted = Vec::new();
         for handle in self.store.all_tables() {
-            let key = handle.primary_key();
-            if key.is_empty() {
-                continue;
-            }
             // Attribute numbers are positions in the table's columns, as
             // the library numbers `pg_attribute`.
             let schema = handle
                 .arrow_schema()
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let columns: Vec<i16> = key
-                .iter()
-                .filter_map(|name| schema.index_of(name).ok())
-                .filter_map(|i| i16::try_from(i + 1).ok())
-                .collect();
-            if columns.len() == key.len() {
-                wanted.push((handle.schema_name(), handle.name().to_string(), columns));
+            for key in handle.unique_keys() {
+                let columns: Vec<i16> = key
+                    .columns
+                    .iter()
+                    .filter_map(|name| schema.index_of(name).ok())
+                    .filter_map(|i| i16::try_from(i + 1).ok())
+                    .collect();
+                if columns.len() == key.columns.len() {
+                    wanted.push((
+                        handle.schema_name(),
+                        handle.name().to_string(),
+                        key.name,
+                        key.primary,
+                        columns,
+                    ));
+                }
             }
         }
         if wanted.is_empty() {
@@ -111,17 +119,18 @@ impl PrimaryKeys {
         let relations = relation_oids(catalog, state).await?;
         let mut oids = self.oids.lock().unwrap_or_else(|e| e.into_inner());
         let mut keys = Vec::with_capacity(wanted.len());
-        for (schema, table, columns) in wanted {
+        for (schema, table, name, primary, columns) in wanted {
             let Some(&(table_oid, namespace_oid)) = relations.get(&(schema.clone(), table.clone()))
             else {
                 continue;
             };
             let next = FIRST_KEY_OID.saturating_add(2 * oids.len() as i32);
-            let oid = *oids.entry((schema, table.clone())).or_insert(next);
+            let oid = *oids.entry((schema, table, name.clone())).or_insert(next);
             keys.push(Key {
                 table_oid,
                 namespace_oid,
-                table,
+                name,
+                primary,
                 columns,
                 oid,
             });
@@ -232,9 +241,12 @@ fn oids(count: usize) -> ScalarValue {
 fn constraint_row(key: &Key) -> HashMap<&'static str, ScalarValue> {
     HashMap::from([
         ("oid", ScalarValue::Int32(Some(key.oid))),
-        ("conname", ScalarValue::from(format!("{}_pkey", key.table))),
+        ("conname", ScalarValue::from(key.name.clone())),
         ("connamespace", ScalarValue::Int32(Some(key.namespace_oid))),
-        ("contype", ScalarValue::from("p")),
+        (
+            "contype",
+            ScalarValue::from(if key.primary { "p" } else { "u" }),
+        ),
         ("convalidated", ScalarValue::Boolean(Some(true))),
         ("conrelid", ScalarValue::Int32(Some(key.table_oid))),
         ("conindid", ScalarValue::Int32(Some(key.oid + 1))),
@@ -257,7 +269,7 @@ fn index_row(key: &Key) -> HashMap<&'static str, ScalarValue> {
         ("indnatts", natts.clone()),
         ("indnkeyatts", natts),
         ("indisunique", yes.clone()),
-        ("indisprimary", yes.clone()),
+        ("indisprimary", ScalarValue::Boolean(Some(key.primary))),
         ("indimmediate", yes.clone()),
         ("indisvalid", yes.clone()),
         ("indisready", yes.clone()),
