@@ -424,3 +424,13 @@ def iceberg_catalog(srv) -> "SqlCatalog":
     every buffered row (PyIceberg reads committed snapshots only)."""
     srv.checkpoint()
     return catalog_for(srv.data_dir)
+
+
+def run_in_threads(target, count: int) -> None:
+    """Run `target(i)` for i in 0..count, each in its own thread, and wait
+    for all of them."""
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()

@@ -21,7 +21,7 @@ from pyiceberg.types import (
 )
 from pyiceberg.utils.datetime import datetime_to_micros
 
-from floe_helpers import iceberg_catalog
+from floe_helpers import iceberg_catalog, run_in_threads
 
 COLS = ["id", "name", "score", "amount", "d", "ts", "flag"]
 
@@ -276,7 +276,6 @@ def test_issue_2_pyiceberg_reads_after_schema_changes(floe_server):
 def test_issue_2_concurrent_writers_lose_nothing(floe_server):
     """Concurrent inserts and updates on one table: every insert lands and
     every increment is applied exactly once."""
-    import threading
 
     srv = floe_server
     srv.query("CREATE TABLE ctr (id BIGINT PRIMARY KEY, n BIGINT)")
@@ -293,11 +292,7 @@ def test_issue_2_concurrent_writers_lose_nothing(floe_server):
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(writer, 4)
     assert not errors, errors
     assert srv.query("SELECT n FROM ctr") == [(40,)]
     assert srv.query("SELECT count(*), count(DISTINCT writer * 100 + i) FROM log") == [(40, 40)]

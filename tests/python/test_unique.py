@@ -12,7 +12,7 @@ import threading
 import psycopg
 import pytest
 
-from floe_helpers import unique_name
+from floe_helpers import run_in_threads, unique_name
 
 
 def ndjson(rows):
@@ -108,11 +108,7 @@ def test_issue_23_concurrent_writers_of_one_key_leave_one_row(floe_server):
                 with lock:
                     outcomes.append(result)
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    run_in_threads(writer, 4)
     assert outcomes.count("ok") == 20, outcomes
     assert outcomes.count("dup") == 60, outcomes
     assert srv.query(f"SELECT count(*), count(DISTINCT id) FROM {t}") == [(20, 20)]

@@ -19,6 +19,24 @@ use crate::error::QueryError;
 use crate::names;
 use crate::types::iceberg_type;
 
+/// The column names a table constraint lists.
+fn constraint_columns(
+    clause: &'static str,
+    columns: &[datafusion::sql::sqlparser::ast::IndexColumn],
+) -> Result<Vec<String>, QueryError> {
+    columns
+        .iter()
+        .map(|col| match &col.column.expr {
+            Expr::Identifier(ident) => Ok(names::ident(ident)),
+            _ => Err(QueryError::InvalidLayout {
+                clause,
+                item: col.column.to_string(),
+                reason: "must be a column name".into(),
+            }),
+        })
+        .collect()
+}
+
 /// A UNIQUE constraint before field ids are assigned.
 struct Unique {
     name: Option<String>,
@@ -34,16 +52,7 @@ impl Unique {
         column: Option<&str>,
     ) -> Result<Unique, QueryError> {
         let mut columns: Vec<String> = column.map(str::to_string).into_iter().collect();
-        for col in &c.columns {
-            let Expr::Identifier(ident) = &col.column.expr else {
-                return Err(QueryError::InvalidLayout {
-                    clause: "UNIQUE",
-                    item: col.column.to_string(),
-                    reason: "must be a column name".into(),
-                });
-            };
-            columns.push(names::ident(ident));
-        }
+        columns.extend(constraint_columns("UNIQUE", &c.columns)?);
         Ok(Unique {
             name: name.or(c.name.as_ref()).map(names::ident),
             columns,
@@ -105,16 +114,7 @@ pub fn from_columns(ct: &CreateTable) -> Result<TableDefinition, QueryError> {
     for constraint in &ct.constraints {
         match constraint {
             TableConstraint::PrimaryKey(pk) => {
-                for col in &pk.columns {
-                    let Expr::Identifier(ident) = &col.column.expr else {
-                        return Err(QueryError::InvalidLayout {
-                            clause: "PRIMARY KEY",
-                            item: col.column.to_string(),
-                            reason: "must be a column name".into(),
-                        });
-                    };
-                    key.push(names::ident(ident));
-                }
+                key.extend(constraint_columns("PRIMARY KEY", &pk.columns)?);
             }
             TableConstraint::Unique(u) => unique.push(Unique::from_sql(u, None, None)?),
             other => {
