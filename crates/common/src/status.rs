@@ -56,6 +56,8 @@ pub enum Status {
     InvalidParameterValue,
     /// 22025: a LIKE pattern ends with its escape character.
     InvalidEscapeSequence,
+    /// 2201B: a regular expression that cannot be read.
+    InvalidRegularExpression,
     /// 22008: a date, time or interval is out of its type's range.
     DatetimeFieldOverflow,
     /// 22003: a number is out of range for its type.
@@ -146,6 +148,7 @@ impl Status {
             Status::DataException => "22000",
             Status::InvalidParameterValue => "22023",
             Status::InvalidEscapeSequence => "22025",
+            Status::InvalidRegularExpression => "2201B",
             Status::NumericValueOutOfRange => "22003",
             Status::DatetimeFieldOverflow => "22008",
             Status::DivisionByZero => "22012",
@@ -215,6 +218,7 @@ impl Status {
             | Status::BadCopyFileFormat
             | Status::InvalidParameterValue
             | Status::InvalidEscapeSequence
+            | Status::InvalidRegularExpression
             | Status::NumericValueOutOfRange
             | Status::DatetimeFieldOverflow
             | Status::DivisionByZero
@@ -236,7 +240,7 @@ impl Status {
     }
 }
 
-const ALL: [Status; 52] = [
+const ALL: [Status; 53] = [
     Status::DatetimeFieldOverflow,
     Status::InvalidSqlStatementName,
     Status::DuplicatePreparedStatement,
@@ -264,6 +268,7 @@ const ALL: [Status; 52] = [
     Status::BadCopyFileFormat,
     Status::InvalidParameterValue,
     Status::InvalidEscapeSequence,
+    Status::InvalidRegularExpression,
     Status::NumericValueOutOfRange,
     Status::DivisionByZero,
     Status::InvalidWidthBucketArgument,

@@ -39,6 +39,7 @@ pub fn scalars() -> Vec<ScalarUDF> {
     let mut scalars = crate::templates::Templated::all();
     scalars.push(crate::regexp::PgRegexpReplace::udf());
     scalars.push(crate::regexp::PgSubstringPattern::udf());
+    scalars.push(crate::similar::SimilarToEscape::udf());
     scalars.push(crate::width_bucket::PgWidthBucket::udf());
     scalars.push(crate::apply::ArraySubquery::udf());
     scalars.push(crate::json::JsonBuildObject::udf());

@@ -53,6 +53,7 @@ mod result_types;
 mod rewrite;
 mod scan;
 mod session_memory;
+mod similar;
 mod string_agg;
 mod sum;
 mod syntax;

@@ -2,15 +2,19 @@
 //! `FOR` is a regular expression (`substring('alphabet' FROM 'p(h.)')` is
 //! `ha`); a quoted string in a position or length is an integer
 //! (`substring('alphabet' FROM 3 FOR '2')` is `ph`); and the SQL-standard
-//! form with two strings (`FROM pattern FOR escape`) is refused.
+//! form with two strings (`FROM pattern FOR escape`) is a `SIMILAR TO`
+//! pattern, whose part between the escape-double-quote separators it
+//! returns. `a [NOT] SIMILAR TO p [ESCAPE e]` is `a ~ similar_to_escape(p,
+//! e)` (see [`crate::similar`]).
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    CastKind, DataType, Expr, Statement, Value, VisitMut, VisitorMut,
+    BinaryOperator, CastKind, DataType, Expr, Statement, Value, VisitMut, VisitorMut,
 };
 
-use crate::error::{QueryError, unsupported};
+use crate::error::QueryError;
+use crate::similar::SimilarToEscape;
 
 fn is_string(e: &Expr) -> bool {
     matches!(e, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)))
@@ -33,6 +37,26 @@ pub(super) fn substring_forms(stmt: &mut Statement) -> Result<(), QueryError> {
     impl VisitorMut for Forms {
         type Break = ();
         fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            if let Expr::SimilarTo {
+                negated,
+                expr: text,
+                pattern,
+                escape_char,
+            } = expr
+            {
+                let mut args = vec![(**pattern).clone()];
+                args.extend(escape_char.clone().map(Expr::Value));
+                *expr = Expr::BinaryOp {
+                    left: text.clone(),
+                    op: if *negated {
+                        BinaryOperator::PGRegexNotMatch
+                    } else {
+                        BinaryOperator::PGRegexMatch
+                    },
+                    right: Box::new(super::call(SimilarToEscape::NAME, args)),
+                };
+                return ControlFlow::Continue(());
+            }
             let Expr::Substring {
                 expr: text,
                 substring_from,
@@ -54,12 +78,12 @@ pub(super) fn substring_forms(stmt: &mut Statement) -> Result<(), QueryError> {
                 (Some(pattern), Some(escape))
                     if is_string(pattern) && is_string(escape) && !*shorthand =>
                 {
-                    self.0 = Some(unsupported(
-                        "substring(text FROM pattern FOR escape), the SIMILAR TO form \
-                         (write substring(text FROM start FOR count) with integers, \
-                         or a POSIX pattern without FOR)",
-                    ));
-                    return ControlFlow::Break(());
+                    let similar =
+                        super::call(SimilarToEscape::NAME, vec![pattern.clone(), escape.clone()]);
+                    *expr = super::call(
+                        crate::regexp::PgSubstringPattern::NAME,
+                        vec![(**text).clone(), similar],
+                    );
                 }
                 (from, length) => {
                     for position in [from, length].into_iter().flatten() {

@@ -43,7 +43,13 @@ fn integers_are_left_alone() {
 }
 
 #[test]
-fn the_similar_form_is_refused() {
-    let e = rewritten("SELECT substring(s FROM '%#\"o_a#\"_' FOR '#')").unwrap_err();
-    assert!(e.to_string().contains("SIMILAR TO form"), "{e}");
+fn the_similar_forms_read_the_pattern_as_postgresql_does() {
+    assert_eq!(
+        rewritten("SELECT substring(s FROM '%#\"o_a#\"_' FOR '#')").unwrap(),
+        "SELECT substring_regex(s, similar_to_escape('%#\"o_a#\"_', '#'))"
+    );
+    assert_eq!(
+        rewritten("SELECT s SIMILAR TO 'a%', s NOT SIMILAR TO 'a#%' ESCAPE '#' FROM t").unwrap(),
+        "SELECT s ~ similar_to_escape('a%'), s !~ similar_to_escape('a#%', '#') FROM t"
+    );
 }
