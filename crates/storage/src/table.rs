@@ -438,17 +438,26 @@ impl TableHandle {
         })
     }
 
-    /// The latest committed state and every buffered row, conformed to
-    /// its current schema (under the commit lock: nothing is flushed or
-    /// committed meanwhile).
+    /// The latest committed state and the unique-key columns of every
+    /// buffered row, as one batch (under the commit lock: nothing is
+    /// flushed or committed meanwhile).
     fn buffered_view(&self) -> Result<(Table, Vec<RecordBatch>)> {
         let (base, entries) = self.current.view();
-        let schema = self.arrow_schema_of(&base)?;
-        let buffered = entries
+        if entries.is_empty() {
+            return Ok((base, Vec::new()));
+        }
+        let keys = crate::unique::key_schema(&base, &self.arrow_schema_of(&base)?);
+        let parts = entries
             .iter()
-            .map(|e| buffer::conform_by_id(&e.batch, &schema))
+            .map(|e| buffer::conform_by_id(&e.batch, &keys))
             .collect::<Result<Vec<_>>>()?;
-        Ok((base, buffered))
+        let batch = arrow::compute::concat_batches(&keys, &parts).map_err(|source| {
+            StorageError::Arrow {
+                operation: "assembling buffered keys",
+                source,
+            }
+        })?;
+        Ok((base, vec![batch]))
     }
 
     /// The table as it was at `snapshot_id`, for time travel.

@@ -104,6 +104,22 @@ pub(crate) fn keys(table: &Table, schema: &SchemaRef) -> Vec<Key> {
     out
 }
 
+/// The columns of `schema` (the table's, with field ids) that some
+/// constraint of `table` names, in table order.
+pub(crate) fn key_schema(table: &Table, schema: &SchemaRef) -> SchemaRef {
+    let named: HashSet<String> = keys(table, schema)
+        .iter()
+        .flat_map(|k| k.fields.iter().map(|f| f.name().clone()))
+        .collect();
+    let fields: Vec<FieldRef> = schema
+        .fields()
+        .iter()
+        .filter(|f| named.contains(f.name()))
+        .cloned()
+        .collect();
+    Arc::new(arrow::datatypes::Schema::new(fields))
+}
+
 /// A constraint of a table as catalogs list it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
