@@ -57,7 +57,7 @@ fn key_fields(schema: &SchemaRef, table: &Table) -> Result<Vec<FieldRef>> {
     Ok(fields)
 }
 
-fn converter(keys: &[FieldRef]) -> Result<RowConverter> {
+pub(crate) fn converter(keys: &[FieldRef]) -> Result<RowConverter> {
     RowConverter::new(
         keys.iter()
             .map(|f| SortField::new(f.data_type().clone()))
@@ -91,7 +91,7 @@ fn encode_keys(
     Ok(rows.iter().map(|r| r.as_ref().to_vec()).collect())
 }
 
-fn encode(converter: &RowConverter, columns: &[ArrayRef]) -> Result<arrow::row::Rows> {
+pub(crate) fn encode(converter: &RowConverter, columns: &[ArrayRef]) -> Result<arrow::row::Rows> {
     converter
         .convert_columns(columns)
         .map_err(|source| StorageError::Arrow {

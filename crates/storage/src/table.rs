@@ -337,9 +337,7 @@ impl TableHandle {
         // held until they are buffered, so no other write slips between.
         let _serial = if crate::unique::has_keys(&self.table()) {
             let serial = self.commits.lock().await;
-            let (base, buffered) = self.buffered_view()?;
-            self.check_unique(&base, std::slice::from_ref(&batch), &buffered, &[])
-                .await?;
+            self.check_appended(std::slice::from_ref(&batch)).await?;
             Some(serial)
         } else {
             None
@@ -441,7 +439,7 @@ impl TableHandle {
     /// The latest committed state and the unique-key columns of every
     /// buffered row, as one batch (under the commit lock: nothing is
     /// flushed or committed meanwhile).
-    fn buffered_view(&self) -> Result<(Table, Vec<RecordBatch>)> {
+    pub(crate) fn buffered_keys(&self) -> Result<(Table, Vec<RecordBatch>)> {
         let (base, entries) = self.current.view();
         if entries.is_empty() {
             return Ok((base, Vec::new()));
@@ -530,8 +528,7 @@ impl TableHandle {
         new: &[RecordBatch],
     ) -> Result<CommitSummary> {
         let _serial = self.commits.lock().await;
-        let (base, buffered) = self.buffered_view()?;
-        self.check_unique(&base, new, &buffered, &[]).await?;
+        self.check_appended(new).await?;
         self.commit_files_locked(files, rows).await
     }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{FieldRef, SchemaRef};
-use arrow::row::{OwnedRow, RowConverter, SortField};
+use arrow::row::RowConverter;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use iceberg::table::Table;
 use serde::{Deserialize, Serialize};
@@ -163,13 +163,6 @@ pub(crate) fn has_keys(table: &Table) -> bool {
         || !declared(table.metadata().properties()).is_empty()
 }
 
-fn arrow_err(source: arrow::error::ArrowError) -> StorageError {
-    StorageError::Arrow {
-        operation: "checking unique keys",
-        source,
-    }
-}
-
 impl Key {
     fn columns(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
         self.fields
@@ -199,7 +192,10 @@ impl Key {
         let keep: BooleanArray = (0..batch.num_rows())
             .map(|i| Some(columns.iter().all(|c| c.is_valid(i))))
             .collect();
-        filter_record_batch(batch, &keep).map_err(arrow_err)
+        filter_record_batch(batch, &keep).map_err(|source| StorageError::Arrow {
+            operation: "checking unique keys",
+            source,
+        })
     }
 
     /// `(a, b)=(1, x)`, as PostgreSQL names a key in its message.
@@ -233,21 +229,13 @@ fn distinct_keys(
     table: &Table,
     key: &Key,
     new: &[RecordBatch],
-) -> Result<(RowConverter, HashSet<OwnedRow>)> {
-    let converter = RowConverter::new(
-        key.fields
-            .iter()
-            .map(|f| SortField::new(f.data_type().clone()))
-            .collect(),
-    )
-    .map_err(arrow_err)?;
+) -> Result<(RowConverter, HashSet<Vec<u8>>)> {
+    let converter = crate::keyed::converter(&key.fields)?;
     let mut seen = HashSet::new();
     for batch in new {
-        let rows = converter
-            .convert_columns(&key.columns(batch)?)
-            .map_err(arrow_err)?;
+        let rows = crate::keyed::encode(&converter, &key.columns(batch)?)?;
         for (i, row) in rows.iter().enumerate() {
-            if !seen.insert(row.owned()) {
+            if !seen.insert(row.as_ref().to_vec()) {
                 return Err(key.violation(table, batch, i));
             }
         }
@@ -256,6 +244,14 @@ fn distinct_keys(
 }
 
 impl TableHandle {
+    /// Checks that `new` (batches in the table's current Arrow schema)
+    /// keeps every constraint against the latest committed state and the
+    /// buffer. Call it holding the commit lock.
+    pub(crate) async fn check_appended(self: &Arc<Self>, new: &[RecordBatch]) -> Result<()> {
+        let (base, buffered) = self.buffered_keys()?;
+        self.check_unique(&base, new, &buffered, &[]).await
+    }
+
     /// Checks that `new` (batches in the table's current Arrow schema)
     /// keeps every constraint of `base` against itself, the `buffered`
     /// rows and the live rows of `base`'s files other than those
@@ -284,10 +280,8 @@ impl TableHandle {
             }
             let (converter, wanted) = distinct_keys(base, &key, &new)?;
             for batch in buffered {
-                let rows = converter
-                    .convert_columns(&key.columns(batch)?)
-                    .map_err(arrow_err)?;
-                if let Some(i) = rows.iter().position(|r| wanted.contains(&r.owned())) {
+                let rows = crate::keyed::encode(&converter, &key.columns(batch)?)?;
+                if let Some(i) = rows.iter().position(|r| wanted.contains(r.as_ref())) {
                     return Err(key.violation(base, batch, i));
                 }
             }
