@@ -42,6 +42,10 @@ write or setting that succeeded on one side only, a DataFusion setting that
 changes semantics, a lost Floe session) names that record in
 `after_divergence_at`.
 
+Column names are not part of a match; a matching query whose columns
+PostgreSQL names differently is listed apart (`names_differ` in the
+report), as clients read results by those names.
+
 A summary line is printed per file and in total; --report writes every
 WRONG and floe_error record (file:line, SQL, both answers), the totals, the
 slowest Floe statements and any unexpected exit of `floe serve` as JSON.
@@ -971,6 +975,7 @@ class FileResult:
     name: str
     counts: Counter = field(default_factory=Counter)
     findings: list[dict] = field(default_factory=list)
+    names_differ: list[dict] = field(default_factory=list)
     notes: Counter = field(default_factory=Counter)
     slowest: list[tuple[float, str]] = field(default_factory=list)
     restarted: bool = False
@@ -1029,6 +1034,12 @@ def run_file(path: Path, root: Path, db_name: str, oracle: PgOracle, floe: FloeT
                 pg, fl = user_catalog_rows(pg), user_catalog_rows(fl)
             verdict, note = classify(rec, shape, pg, fl)
             result.counts[verdict] += 1
+            if verdict == "match" and pg.names is not None and fl.names is not None \
+                    and pg.names != fl.names:
+                result.names_differ.append({
+                    "key": rec.key, "sql": rec.sql[:TRUNCATE_SQL],
+                    "postgres": pg.names, "floe": fl.names,
+                })
             if note:
                 result.notes[note] += 1
             if diverged_at is None and (
@@ -1185,6 +1196,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "seconds": round(r.seconds, 2), "error": r.error}
                          for r in results},
             "findings": [f for r in results for f in r.findings],
+            "names_differ": [f for r in results for f in r.names_differ],
         }
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(json.dumps(report, indent=1, default=str))

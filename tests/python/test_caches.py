@@ -91,7 +91,7 @@ def test_issue14_system_caches_show_a_replicated_tables_key_index_and_plan_cache
 def change_rounds(srv, table, rounds):
     """Loads 100 rows, then each round updates and deletes rows (a position
     delete file each) and inserts new ones (a data file each)."""
-    srv.query(f"INSERT INTO {table} SELECT value, 'a' FROM generate_series(0, 99)")
+    srv.query(f"INSERT INTO {table} SELECT v, 'a' FROM generate_series(0, 99) v")
     for r in range(rounds):
         srv.query(f"UPDATE {table} SET v = 'u{r}' WHERE id % 10 = {r}")
         srv.query(f"DELETE FROM {table} WHERE id = {50 + r}")

@@ -9,7 +9,10 @@ answers, then checks:
   reason`, one per line). The list may only shrink: an allowlisted record
   that is no longer WRONG fails the test until its line is removed;
 - among the records PostgreSQL accepts, the share Floe answers the same
-  is at least tests/conformance/floor.txt (a percentage).
+  is at least tests/conformance/floor.txt (a percentage);
+- among the records Floe answers as PostgreSQL does, those whose column
+  names differ from PostgreSQL's (which clients read results by) are at
+  most tests/conformance/names_ceiling.txt (a count that only goes down).
 
 The runner obtains the corpus with `cargo fetch` (the crate
 datafusion-sqllogictest from crates.io; nothing is compiled).
@@ -29,6 +32,7 @@ CONFORMANCE = Path(__file__).resolve().parent.parent / "conformance"
 RUNNER = CONFORMANCE / "pg_diff.py"
 KNOWN_WRONG = CONFORMANCE / "known_wrong.txt"
 FLOOR = CONFORMANCE / "floor.txt"
+NAMES_CEILING = CONFORMANCE / "names_ceiling.txt"
 
 RUN_TIMEOUT = 1500  # seconds for the whole corpus
 
@@ -45,9 +49,9 @@ def read_known_wrong() -> dict[str, str]:
     return known
 
 
-def read_floor() -> float:
+def read_number(path: Path) -> float:
     text = "".join(
-        line for line in FLOOR.read_text().splitlines() if not line.strip().startswith("#")
+        line for line in path.read_text().splitlines() if not line.strip().startswith("#")
     ).strip()
     return float(text.rstrip("%"))
 
@@ -84,13 +88,16 @@ def test_postgres_conformance(floe_bin, tmp_path, capsys):
     unexpected = [f for f in wrong if f["key"] not in known]
     fixed = sorted(k for k in known if k not in wrong_keys)
     rate = 100.0 * totals["match_rate"]
-    floor = read_floor()
+    floor = read_number(FLOOR)
+    names_differ = report["names_differ"]
+    names_ceiling = int(read_number(NAMES_CEILING))
     with capsys.disabled():
         print(
             f"[conformance] applicable={totals['applicable']} match={totals['match']} "
             f"floe_error={totals['floe_error']} WRONG={totals['WRONG']} "
             f"(allowlisted {len(wrong) - len(unexpected)}) pg_error={totals['pg_error']} "
             f"skipped={totals['skipped']} match_rate={rate:.2f}% floor={floor}% "
+            f"column names differ on {len(names_differ)} (ceiling {names_ceiling}) "
             f"in {report['seconds']}s"
         )
     problems = []
@@ -113,5 +120,14 @@ def test_postgres_conformance(floe_bin, tmp_path, capsys):
     if rate < floor:
         problems.append(
             f"match rate {rate:.2f}% is below the floor of {floor}% in {FLOOR.name}"
+        )
+    if len(names_differ) > names_ceiling:
+        problems.append(
+            f"{len(names_differ)} matching record(s) name their columns differently from "
+            f"PostgreSQL 15, more than the {names_ceiling} in {NAMES_CEILING.name}:\n"
+            + "\n".join(
+                f"{f['key']}\n  sql: {f['sql']}\n  postgres: {f['postgres']}\n  floe:     {f['floe']}"
+                for f in names_differ[:50]
+            )
         )
     assert not problems, "\n\n".join(problems)

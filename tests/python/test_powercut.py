@@ -274,7 +274,7 @@ class Atomic:
                 batch = cycle * 1000 + self.next
                 if self.table == "big":
                     n = LARGE_INSERT_ROWS
-                    sql = f"INSERT INTO big SELECT {batch}, value FROM generate_series(1, {n})"
+                    sql = f"INSERT INTO big SELECT {batch}, v FROM generate_series(1, {n}) v"
                 else:
                     n = self.rng.randint(1, 2000)
                     path = self.copy_dir / f"copy-{batch}.csv"

@@ -235,7 +235,7 @@ def test_issue_2_pyiceberg_reads_partitioned_deletes(floe_server):
     srv = floe_server
     with srv.connect() as conn:
         conn.execute("CREATE TABLE ev (id BIGINT, kind TEXT) PARTITION BY (kind)")
-        conn.execute("INSERT INTO ev SELECT value, CASE WHEN value % 2 = 0 THEN 'even' ELSE 'odd' END FROM generate_series(1, 100)")
+        conn.execute("INSERT INTO ev SELECT v, CASE WHEN v % 2 = 0 THEN 'even' ELSE 'odd' END FROM generate_series(1, 100) v")
         conn.execute("DELETE FROM ev WHERE id % 10 = 0 OR id = 7")
     expected = [(i, "even" if i % 2 == 0 else "odd") for i in range(1, 101) if i % 10 != 0 and i != 7]
     assert srv.query("SELECT id, kind FROM ev ORDER BY id") == expected

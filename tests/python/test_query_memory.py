@@ -22,8 +22,8 @@ def small_memory(floe_factory):
     with psycopg.connect(srv.dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE big (id bigint, g bigint, pad text)")
         conn.execute(
-            f"INSERT INTO big SELECT value, value % 100000, repeat('x', 40) || value "
-            f"FROM generate_series(1, {ROWS})")
+            f"INSERT INTO big SELECT v, v % 100000, repeat('x', 40) || v "
+            f"FROM generate_series(1, {ROWS}) v")
         conn.execute("CHECKPOINT")
     return srv
 

@@ -1,5 +1,6 @@
 //! Statements as PostgreSQL means them, where DataFusion's planner would
-//! read the same syntax differently: literal forms drivers send, casts to
+//! read the same syntax differently: the names of output columns,
+//! literal forms drivers send, casts to
 //! `varchar(n)`, `generate_series` as a set-returning function (in FROM
 //! and in a SELECT list, over dates too), `AT TIME ZONE`, the words after an interval
 //! literal, bit strings, literals cast to `numeric`, `substring` with a pattern or
@@ -19,6 +20,7 @@ use crate::error::QueryError;
 
 mod bits;
 mod column_aliases;
+mod column_names;
 mod intervals;
 mod numeric;
 mod series;
@@ -31,8 +33,11 @@ pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), QueryError> {
     if let Some(refusal) = refused_setting(stmt) {
         return Err(refusal);
     }
-    bits::bit_strings(stmt)?;
+    // Words after an interval literal may name its column; the other
+    // rewrites must not change the names PostgreSQL gives.
     intervals::interval_words(stmt)?;
+    column_names::pg_column_names(stmt);
+    bits::bit_strings(stmt)?;
     numeric::numeric_literals(stmt);
     pg_literals(stmt)?;
     name_function_columns(stmt);

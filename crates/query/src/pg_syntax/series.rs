@@ -118,8 +118,8 @@ pub(super) fn set_returning_series(stmt: &mut Statement) {
 /// column `x`; `pg_catalog.unnest` is `unnest`.
 pub(super) fn name_function_columns(stmt: &mut Statement) {
     use datafusion::sql::sqlparser::ast::{
-        FunctionArg, FunctionArgExpr, TableAlias, TableAliasColumnDef, TableFactor, VisitMut,
-        VisitorMut,
+        FunctionArg, FunctionArgExpr, Ident, TableAlias, TableAliasColumnDef, TableFactor,
+        VisitMut, VisitorMut,
     };
     /// `alias` with its name as its one column's name.
     fn name_column(alias: &mut TableAlias) {
@@ -127,6 +127,15 @@ pub(super) fn name_function_columns(stmt: &mut Statement) {
             name: alias.name.clone(),
             data_type: None,
         });
+    }
+    /// The alias `name (name)`.
+    fn named_alias(name: &str) -> TableAlias {
+        TableAlias {
+            explicit: false,
+            name: Ident::new(name),
+            columns: Vec::new(),
+            at: None,
+        }
     }
     struct Aliases;
     impl VisitorMut for Aliases {
@@ -157,6 +166,25 @@ pub(super) fn name_function_columns(stmt: &mut Statement) {
                     with_offset_alias: None,
                     with_ordinality: *with_ordinality,
                 };
+            }
+            // Without an alias, the function's name is the alias:
+            // `FROM generate_series(1, 3)` has a column `generate_series`.
+            match factor {
+                TableFactor::Table {
+                    name,
+                    args: Some(_),
+                    alias: alias @ None,
+                    with_ordinality: false,
+                    ..
+                } if names_series(name) => *alias = Some(named_alias("generate_series")),
+                TableFactor::UNNEST {
+                    alias: alias @ None,
+                    array_exprs,
+                    with_offset: false,
+                    with_ordinality: false,
+                    ..
+                } if array_exprs.len() == 1 => *alias = Some(named_alias("unnest")),
+                _ => {}
             }
             match factor {
                 TableFactor::Table {
