@@ -233,6 +233,7 @@ impl Engine {
         ctx.register_udf(crate::bits::VarbitIn::udf());
         ctx.add_analyzer_rule(Arc::new(crate::bits::PgBitStrings::refusals()));
         ctx.add_analyzer_rule(Arc::new(crate::bytea::PgByteaCasts::new()));
+        ctx.add_analyzer_rule(Arc::new(crate::arrays::PgArrayCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::coercion::PgIntegerCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::timestamp_input::PgTimestampText::new()));
         ctx.add_analyzer_rule(Arc::new(crate::zone_casts::SessionZoneCasts::new()));

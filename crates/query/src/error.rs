@@ -79,6 +79,9 @@ pub enum QueryError {
     /// Text that is not a bytea value in PostgreSQL's hex or escape form.
     #[error("invalid input syntax for type bytea: \"{value}\" ({reason})")]
     InvalidBytea { value: String, reason: String },
+    /// Text that is not an array in PostgreSQL's text form (`{1,2}`).
+    #[error("malformed array literal: \"{value}\" ({detail})")]
+    InvalidArrayLiteral { value: String, detail: &'static str },
     /// One statement would change the same row twice.
     #[error("{command} would affect row of relation \"{table}\" a second time")]
     RowChangedTwice {
@@ -277,9 +280,9 @@ impl HasStatus for QueryError {
             QueryError::ReadOnlyView { .. } => Status::WrongObjectType,
             QueryError::WriteInTransactionBlock { .. } => Status::ReadOnlySqlTransaction,
             QueryError::RowChangedTwice { .. } => Status::CardinalityViolation,
-            QueryError::InvalidLiteral { .. } | QueryError::InvalidBytea { .. } => {
-                Status::InvalidTextRepresentation
-            }
+            QueryError::InvalidLiteral { .. }
+            | QueryError::InvalidBytea { .. }
+            | QueryError::InvalidArrayLiteral { .. } => Status::InvalidTextRepresentation,
             QueryError::NoConflictTarget { .. } => Status::InvalidColumnReference,
             QueryError::CopyValue { .. } => Status::InvalidTextRepresentation,
             QueryError::CopyFormat { .. } => Status::BadCopyFileFormat,

@@ -12,6 +12,7 @@
 mod access;
 mod alter;
 mod apply;
+mod arrays;
 mod avg;
 pub mod bits;
 mod bytea;

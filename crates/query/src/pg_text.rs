@@ -14,6 +14,7 @@
 //!   there (`2000-01-01 08:00:00+07`). Arrow writes `2000-01-01T01:00:00Z`.
 //! - Intervals: `1 year 2 mons 3 days 04:05:06.5` (Arrow: `1 years 2 mons
 //!   3 days 4 hours 5 mins 6.5 secs`).
+//! - Arrays: `{1,2,NULL}`, `{"a b",c}` (Arrow: `[1, 2, ]`).
 
 use arrow::array::timezone::Tz;
 use arrow::array::{Array, ArrayRef, AsArray, StringArray};
@@ -242,6 +243,79 @@ pub fn column_text(
     }))
 }
 
+/// Arrays as PostgreSQL writes them in a cast to text (the wire's text
+/// format has its own writer): `{1,2,NULL}`, an element quoted
+/// (with `"` and `\` escaped) where it is empty, `NULL`, or holds a
+/// brace, comma, quote, backslash or space; `{{1,2},{3,4}}` for arrays
+/// of arrays.
+fn list_text<O: arrow::array::OffsetSizeTrait>(
+    lists: &arrow::array::GenericListArray<O>,
+    floats: bool,
+    zone: &Tz,
+) -> Result<StringArray, ArrowError> {
+    let values = lists.values();
+    let nested = matches!(
+        values.data_type(),
+        DataType::List(_) | DataType::LargeList(_)
+    );
+    let elements: StringArray = match values.data_type() {
+        DataType::Boolean => values
+            .as_boolean()
+            .iter()
+            .map(|v| v.map(|b| if b { "t" } else { "f" }))
+            .collect(),
+        _ => match column_text(values, floats, zone)? {
+            Some(text) => text,
+            None => cast(values, &DataType::Utf8)?.as_string::<i32>().clone(),
+        },
+    };
+    let offsets = lists.value_offsets();
+    Ok((0..lists.len())
+        .map(|row| {
+            if lists.is_null(row) {
+                return None;
+            }
+            let mut out = String::from("{");
+            let (start, end) = (offsets[row].as_usize(), offsets[row + 1].as_usize());
+            for i in start..end {
+                if i > start {
+                    out.push(',');
+                }
+                if elements.is_null(i) {
+                    out.push_str("NULL");
+                } else if nested {
+                    out.push_str(elements.value(i));
+                } else {
+                    push_element(&mut out, elements.value(i));
+                }
+            }
+            out.push('}');
+            Some(out)
+        })
+        .collect())
+}
+
+/// One element of an array's text, quoted where PostgreSQL quotes it.
+fn push_element(out: &mut String, text: &str) {
+    let quote = text.is_empty()
+        || text.eq_ignore_ascii_case("NULL")
+        || text
+            .chars()
+            .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace());
+    if !quote {
+        out.push_str(text);
+        return;
+    }
+    out.push('"');
+    for c in text.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
 const NAME: &str = "pg_text";
 
 fn is_text(t: &DataType) -> bool {
@@ -260,6 +334,8 @@ fn written_by_floe(t: &DataType) -> bool {
             | DataType::Time64(_)
             | DataType::Timestamp(..)
             | DataType::Interval(IntervalUnit::MonthDayNano)
+            | DataType::List(_)
+            | DataType::LargeList(_)
     )
 }
 
@@ -353,9 +429,17 @@ impl ScalarUDFImpl for PgText {
         let [value] = arrays.as_slice() else {
             return datafusion::common::exec_err!("{NAME} takes one argument");
         };
-        let text: ArrayRef = match column_text(value, true, &zone)? {
-            Some(text) => std::sync::Arc::new(text),
-            None => cast(value, &DataType::Utf8)?,
+        let text: ArrayRef = match value.data_type() {
+            DataType::List(_) => {
+                std::sync::Arc::new(list_text(value.as_list::<i32>(), true, &zone)?)
+            }
+            DataType::LargeList(_) => {
+                std::sync::Arc::new(list_text(value.as_list::<i64>(), true, &zone)?)
+            }
+            _ => match column_text(value, true, &zone)? {
+                Some(text) => std::sync::Arc::new(text),
+                None => cast(value, &DataType::Utf8)?,
+            },
         };
         crate::columnar::answer(text, scalar)
     }
