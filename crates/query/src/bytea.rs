@@ -14,7 +14,7 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::{DFSchema, Result};
-use datafusion::logical_expr::expr::{Cast, ScalarFunction, TryCast};
+use datafusion::logical_expr::expr::{Cast, ScalarFunction};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
     Signature, Volatility,
@@ -23,7 +23,7 @@ use datafusion::optimizer::AnalyzerRule;
 use datafusion::scalar::ScalarValue;
 
 use crate::error::QueryError;
-use crate::rewrite::rewrite_expressions;
+use crate::rewrite::rewrite_casts;
 
 /// `bytea_in(text)`: PostgreSQL's bytea input function.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -144,16 +144,7 @@ impl PgByteaCasts {
 
 impl AnalyzerRule for PgByteaCasts {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        let rewritten = rewrite_expressions(plan, &|e, schema| {
-            Ok(match e {
-                Expr::Cast(Cast { expr, field }) => self.rewrite(expr, field.data_type(), schema),
-                Expr::TryCast(TryCast { expr, field }) => {
-                    self.rewrite(expr, field.data_type(), schema)
-                }
-                _ => None,
-            })
-        })?;
-        Ok(rewritten.data)
+        rewrite_casts(plan, &|expr, to, schema| self.rewrite(expr, to, schema))
     }
 
     fn name(&self) -> &str {

@@ -27,14 +27,14 @@ use arrow::error::ArrowError;
 use chrono::{Offset, TimeZone};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::{DFSchema, Result};
-use datafusion::logical_expr::expr::{Cast, ScalarFunction, TryCast};
+use datafusion::logical_expr::expr::{Cast, ScalarFunction};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
     Signature, Volatility,
 };
 use datafusion::optimizer::AnalyzerRule;
 
-use crate::rewrite::rewrite_expressions;
+use crate::rewrite::rewrite_casts;
 
 /// `value` as PostgreSQL writes it; `limit` is the decimal exponent from
 /// which the notation is scientific (15 for `double precision`, 6 for
@@ -380,16 +380,7 @@ impl PgTextCasts {
 
 impl AnalyzerRule for PgTextCasts {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        Ok(rewrite_expressions(plan, &|e, schema| {
-            Ok(match e {
-                Expr::Cast(Cast { expr, field }) => self.text(expr, field.data_type(), schema),
-                Expr::TryCast(TryCast { expr, field }) => {
-                    self.text(expr, field.data_type(), schema)
-                }
-                _ => None,
-            })
-        })?
-        .data)
+        rewrite_casts(plan, &|expr, to, schema| self.text(expr, to, schema))
     }
 
     fn name(&self) -> &str {

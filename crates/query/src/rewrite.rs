@@ -59,6 +59,24 @@ pub(crate) fn rewrite_node(
     rewritten.map_data(|plan| plan.recompute_schema())
 }
 
+/// `plan` with every cast and try-cast replaced where `replace` answers
+/// `Some`; it sees the operand, the cast's target type and the schema the
+/// operand resolves in.
+pub(crate) fn rewrite_casts(
+    plan: LogicalPlan,
+    replace: &impl Fn(&Expr, &DataType, &DFSchema) -> Option<Expr>,
+) -> Result<LogicalPlan> {
+    let rewritten = rewrite_expressions(plan, &|e, schema| {
+        Ok(match e {
+            Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
+                replace(expr, field.data_type(), schema)
+            }
+            _ => None,
+        })
+    })?;
+    Ok(rewritten.data)
+}
+
 /// `plan` with the operand of every cast and try-cast replaced where
 /// `operand` answers `Some`; it sees the operand, the cast's target type
 /// and the schema the operand resolves in. The cast itself stays.
