@@ -7,27 +7,19 @@
 //! `{"{a}"}` and `'5'::int[]` the array `{5}`, where PostgreSQL reads
 //! `{a}` and refuses `5`. Every cast from text to a list in a plan
 //! (written in SQL, or added by INSERT or by type coercion) is replaced
-//! by [`ArrayIn`], which reads PostgreSQL's form into a list of text that
+//! by `array_in`, which reads PostgreSQL's form into a list of text that
 //! is then cast to the element type; anything else is refused with 22P02.
 //! Arrays of more than one dimension are refused with 0A000.
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, ListBuilder, StringArray, StringBuilder};
-use arrow::compute::cast;
+use arrow::array::{ArrayRef, ListBuilder, StringArray, StringBuilder};
 use arrow::datatypes::{DataType, Field};
-use datafusion::common::config::ConfigOptions;
-use datafusion::common::{DFSchema, Result};
-use datafusion::logical_expr::expr::{Cast, ScalarFunction};
-use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature, Volatility,
-};
-use datafusion::optimizer::AnalyzerRule;
-use datafusion::scalar::ScalarValue;
+use datafusion::common::Result;
+use datafusion::logical_expr::ScalarUDF;
 
 use crate::error::QueryError;
-use crate::rewrite::rewrite_casts;
+use crate::text_input::{TextInput, TextInputCasts};
 
 #[cfg(test)]
 mod tests;
@@ -153,22 +145,15 @@ fn read_unquoted(chars: &mut Chars) -> Result<(String, bool), LiteralError> {
 
 /// `array_in(text)`: PostgreSQL's array input function, giving a list of
 /// text (the cast after it gives the element type).
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct ArrayIn {
-    signature: Signature,
+pub(crate) fn udf() -> Arc<ScalarUDF> {
+    TextInput::udf("array_in", text_list(), read)
 }
 
-impl ArrayIn {
-    fn new() -> ArrayIn {
-        ArrayIn {
-            signature: Signature::string(1, Volatility::Immutable),
-        }
-    }
-
-    /// The function, ready to call in a plan.
-    pub fn udf() -> Arc<ScalarUDF> {
-        Arc::new(ScalarUDF::new_from_impl(ArrayIn::new()))
-    }
+/// The analyzer rule that routes text-to-list casts through `array_in`.
+pub(crate) fn casts() -> TextInputCasts {
+    TextInputCasts::new("floe_pg_array_casts", udf(), |to| {
+        matches!(to, DataType::List(_) | DataType::LargeList(_))
+    })
 }
 
 fn text_list() -> DataType {
@@ -204,78 +189,4 @@ fn read(text: &StringArray) -> Result<ArrayRef> {
         }
     }
     Ok(Arc::new(out.finish()))
-}
-
-impl ScalarUDFImpl for ArrayIn {
-    fn name(&self) -> &str {
-        "array_in"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(text_list())
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [arg] = args.args.as_slice() else {
-            return Err(datafusion::common::DataFusionError::Plan(
-                "array_in takes one argument".into(),
-            ));
-        };
-        let text = cast(&arg.to_array(1)?, &DataType::Utf8)?;
-        let lists = read(text.as_any().downcast_ref().expect("cast to Utf8"))?;
-        Ok(match arg {
-            ColumnarValue::Scalar(_) => {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&lists, 0)?)
-            }
-            ColumnarValue::Array(_) => ColumnarValue::Array(lists),
-        })
-    }
-}
-
-/// The analyzer rule that routes text-to-list casts through [`ArrayIn`].
-#[derive(Debug)]
-pub struct PgArrayCasts {
-    udf: Arc<ScalarUDF>,
-}
-
-impl PgArrayCasts {
-    pub fn new() -> PgArrayCasts {
-        PgArrayCasts {
-            udf: ArrayIn::udf(),
-        }
-    }
-
-    /// `array_in(expr)` cast to `to` if `expr` (in `schema`) is text cast
-    /// to a list type `to`.
-    fn rewrite(&self, expr: &Expr, to: &DataType, schema: &DFSchema) -> Option<Expr> {
-        if !matches!(to, DataType::List(_) | DataType::LargeList(_)) {
-            return None;
-        }
-        let from = expr.get_type(schema).ok()?;
-        if !matches!(
-            from,
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-        ) {
-            return None;
-        }
-        let call = Expr::ScalarFunction(ScalarFunction::new_udf(
-            self.udf.clone(),
-            vec![expr.clone()],
-        ));
-        Some(Expr::Cast(Cast::new(Box::new(call), to.clone())))
-    }
-}
-
-impl AnalyzerRule for PgArrayCasts {
-    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        rewrite_casts(plan, &|expr, to, schema| self.rewrite(expr, to, schema))
-    }
-
-    fn name(&self) -> &str {
-        "floe_pg_array_casts"
-    }
 }

@@ -229,11 +229,11 @@ impl Engine {
             .expect("registering a built-in schema cannot fail");
         ctx.register_catalog(CATALOG_NAME, catalog);
         views.attach(&ctx);
-        ctx.register_udf(crate::bytea::ByteaIn::udf().as_ref().clone());
+        ctx.register_udf(crate::bytea::udf().as_ref().clone());
         ctx.register_udf(crate::bits::VarbitIn::udf());
         ctx.add_analyzer_rule(Arc::new(crate::bits::PgBitStrings::refusals()));
-        ctx.add_analyzer_rule(Arc::new(crate::bytea::PgByteaCasts::new()));
-        ctx.add_analyzer_rule(Arc::new(crate::arrays::PgArrayCasts::new()));
+        ctx.add_analyzer_rule(Arc::new(crate::bytea::casts()));
+        ctx.add_analyzer_rule(Arc::new(crate::arrays::casts()));
         ctx.add_analyzer_rule(Arc::new(crate::coercion::PgIntegerCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::timestamp_input::PgTimestampText::new()));
         ctx.add_analyzer_rule(Arc::new(crate::zone_casts::SessionZoneCasts::new()));

@@ -61,6 +61,7 @@ mod syntax;
 mod system;
 mod table;
 mod templates;
+mod text_input;
 mod timestamp_input;
 pub mod transaction;
 mod types;
