@@ -84,6 +84,22 @@ def test_issue_3_bad_rows_are_named_and_abort_writes_nothing(floe_server):
     assert count(srv, "ev") == 0
 
 
+def test_issue_3_a_lone_surrogate_is_a_named_rejection_not_a_null(floe_server):
+    srv = floe_server
+    srv.query("CREATE TABLE sur (id BIGINT, s TEXT)")
+    body = '{"id": 1, "s": "ok \\u00e9"}\n{"id": 2, "s": "bad \\ud800"}\n'
+    r = post_rows(srv, "sur", body)
+    assert r.status == 400, r.body
+    err = r.json()["error"]
+    assert [(x["line"], x["field"]) for x in err["rejected"]] == [(2, "s")]
+    assert err["rejected"][0]["reason"].startswith('invalid JSON string "bad \\ud800"')
+    assert count(srv, "sur") == 0
+    # A valid pair of surrogates is one character.
+    r = post_rows(srv, "sur", '{"id": 3, "s": "\\ud83d\\ude00"}\n')
+    assert r.status == 200, r.body
+    assert srv.query("SELECT s FROM sur") == [("\U0001F600",)]
+
+
 def test_issue_3_skip_writes_good_rows_and_keeps_bad_ones_queryable(floe_server):
     srv = floe_server
     srv.query("CREATE TABLE ev (id BIGINT, n INT)")

@@ -469,7 +469,10 @@ impl<'a> TextRows<'a> {
                 }
             };
             next = i + 1;
-            self.row[i] = json_row::raw_text(value.get());
+            match json_row::raw_text(value.get()) {
+                Ok(text) => self.row[i] = text,
+                Err(reason) => return self.reject(row, Some(&key), reason, raw),
+            }
         }
         self.accept(row, raw);
     }

@@ -248,21 +248,30 @@ pub(crate) fn raw_members(line: &str) -> serde_json::Result<Vec<(Cow<'_, str>, &
 }
 
 /// A JSON value (raw text) as the text a column parses: strings unescaped,
-/// other scalars as written, objects and arrays as their JSON text.
-pub(crate) fn raw_text(raw: &str) -> Option<Cow<'_, str>> {
+/// other scalars as written, objects and arrays as their JSON text; `None`
+/// for JSON null. A string whose escapes are not text (a lone surrogate,
+/// `"\ud800"`) is an error, never a NULL.
+pub(crate) fn raw_text(raw: &str) -> Result<Option<Cow<'_, str>>, String> {
     let raw = raw.trim();
-    match raw.as_bytes().first() {
+    Ok(match raw.as_bytes().first() {
         Some(b'"') => {
             let inner = &raw[1..raw.len() - 1];
             if inner.contains('\\') {
-                serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+                let text = serde_json::from_str::<String>(raw).map_err(|e| {
+                    // The position is within the value; the caller names
+                    // the line and the field.
+                    let message = e.to_string();
+                    let message = message.split(" at line ").next().unwrap_or_default();
+                    format!("invalid JSON string {raw}: {message}")
+                })?;
+                Some(Cow::Owned(text))
             } else {
                 Some(Cow::Borrowed(inner))
             }
         }
         _ if raw == "null" => None,
         _ => Some(Cow::Borrowed(raw)),
-    }
+    })
 }
 
 /// A JSON object's members in body order, values as raw text; keys are

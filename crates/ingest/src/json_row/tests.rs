@@ -3,12 +3,10 @@ use super::*;
 /// What the general parser makes of a line: its members as column text.
 fn general(line: &str) -> Option<Vec<(String, Option<String>)>> {
     let members = raw_members(line).ok()?;
-    Some(
-        members
-            .into_iter()
-            .map(|(k, v)| (k.into_owned(), raw_text(v.get()).map(Cow::into_owned)))
-            .collect(),
-    )
+    members
+        .into_iter()
+        .map(|(k, v)| Some((k.into_owned(), raw_text(v.get()).ok()?.map(Cow::into_owned))))
+        .collect()
 }
 
 /// What the one-pass reader makes of it, if it vouches for it.
@@ -148,4 +146,19 @@ proptest::proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_lone_surrogate_is_an_error_not_a_null() {
+    let err = raw_text(r#""a\ud800b""#).unwrap_err();
+    assert!(err.starts_with(r#"invalid JSON string "a\ud800b": "#), "{err}");
+    assert!(!err.contains(" at line "), "{err}");
+    assert_eq!(
+        raw_text(r#""\ud83d\ude00""#).unwrap().as_deref(),
+        Some("\u{1F600}")
+    );
+    assert_eq!(raw_text("null").unwrap(), None);
+    // The one-pass reader leaves such a line to the general one.
+    let mut out = Vec::new();
+    assert!(!members(r#"{"s": "\ud800"}"#, &mut out));
 }
