@@ -310,12 +310,22 @@ impl QueryError {
                     return inner.to_string();
                 }
                 let text = root.to_string();
-                strip_datafusion_prefix(&text).to_string()
+                let text = strip_datafusion_prefix(&text);
+                if matches!(root, DataFusionError::ResourcesExhausted(m) if m.contains("Failed to allocate"))
+                {
+                    return format!("{text}; {QUERY_MEMORY_HINT}");
+                }
+                text.to_string()
             }
             other => other.to_string(),
         }
     }
 }
+
+/// What a query past the shared query memory is told: where the bound
+/// is set.
+const QUERY_MEMORY_HINT: &str = "the memory running queries may hold together is set by \
+    `floe serve --query-memory-mb` (default: half of the machine's memory)";
 
 fn strip_datafusion_prefix(text: &str) -> &str {
     const PREFIXES: [&str; 8] = [

@@ -151,7 +151,10 @@ proptest::proptest! {
 #[test]
 fn a_lone_surrogate_is_an_error_not_a_null() {
     let err = raw_text(r#""a\ud800b""#).unwrap_err();
-    assert!(err.starts_with(r#"invalid JSON string "a\ud800b": "#), "{err}");
+    assert!(
+        err.starts_with(r#"invalid JSON string "a\ud800b": "#),
+        "{err}"
+    );
     assert!(!err.contains(" at line "), "{err}");
     assert_eq!(
         raw_text(r#""\ud83d\ude00""#).unwrap().as_deref(),
