@@ -44,7 +44,7 @@ pub(crate) fn name_apart(stmt: &mut Statement) -> Result<Vec<Apart>, QueryError>
         }) => items
             .iter()
             .filter_map(|item| match &item.expr {
-                SqlExpr::Identifier(id) => Some(folded(id)),
+                SqlExpr::Identifier(id) => Some(crate::names::ident(id)),
                 _ => None,
             })
             .collect(),
@@ -65,7 +65,7 @@ pub(crate) fn name_apart(stmt: &mut Statement) -> Result<Vec<Apart>, QueryError>
     let mut apart = Vec::new();
     for (position, item) in select.projection.iter_mut().enumerate() {
         let name = match item {
-            SelectItem::ExprWithAlias { alias, .. } => folded(alias),
+            SelectItem::ExprWithAlias { alias, .. } => crate::names::ident(alias),
             SelectItem::UnnamedExpr(expr) => output_name(expr),
             _ => continue,
         };
@@ -93,26 +93,10 @@ pub(crate) fn name_apart(stmt: &mut Statement) -> Result<Vec<Apart>, QueryError>
     Ok(apart)
 }
 
-/// The name PostgreSQL gives the output column of an unnamed SELECT list
-/// item, where DataFusion's could clash with another column's: a column's
-/// name (its last part), also through casts (`t.id`, `id::text` are `id`);
-/// other expressions as written.
+/// The output name of an unnamed SELECT list item: PostgreSQL's, or the
+/// item as written where Floe cannot tell it.
 fn output_name(expr: &SqlExpr) -> String {
-    match expr {
-        SqlExpr::Identifier(id) => folded(id),
-        SqlExpr::CompoundIdentifier(parts) if !parts.is_empty() => folded(&parts[parts.len() - 1]),
-        SqlExpr::Cast { expr, .. } | SqlExpr::Nested(expr) => output_name(expr),
-        other => other.to_string(),
-    }
-}
-
-/// An identifier as DataFusion names a column by it.
-fn folded(ident: &Ident) -> String {
-    if ident.quote_style.is_some() {
-        ident.value.clone()
-    } else {
-        ident.value.to_lowercase()
-    }
+    crate::pg_syntax::output_column_name(expr).unwrap_or_else(|| expr.to_string())
 }
 
 /// `plan` with the columns renamed by [`name_apart`] named as written: on

@@ -26,6 +26,7 @@ mod numeric;
 mod series;
 mod strings;
 
+pub(crate) use column_names::item_name as output_column_name;
 use series::{name_function_columns, series_of_dates, set_returning_series};
 
 /// Rewrites `stmt` to PostgreSQL's meaning (see the module's doc).

@@ -17,7 +17,7 @@ fn later_items_of_a_shared_name_are_renamed() {
     assert_eq!(
         sql,
         "SELECT 1 AS a, 2 AS a__floe_apart_1, b, 3 AS b__floe_apart_3, count(*), \
-         count(*) AS count(*)__floe_apart_5 FROM t"
+         count(*) AS count__floe_apart_5 FROM t"
     );
     assert_eq!(
         apart,

@@ -25,11 +25,13 @@ use datafusion::sql::sqlparser::ast::{
     Statement, TimezoneInfo, TrimWhereField, VisitMut, VisitorMut,
 };
 
+use crate::names::ident;
+
 #[cfg(test)]
 mod tests;
 
 /// PostgreSQL's name for a column whose expression gives it none.
-pub(crate) const NO_NAME: &str = "?column?";
+const NO_NAME: &str = "?column?";
 
 /// Names every unnamed SELECT list item of `stmt` as PostgreSQL does
 /// (see the module's doc).
@@ -81,7 +83,7 @@ fn name_items(items: &mut [SelectItem], repeats: bool) {
     let mut taken: HashSet<String> = items
         .iter()
         .filter_map(|item| match item {
-            SelectItem::ExprWithAlias { alias, .. } => Some(folded(alias)),
+            SelectItem::ExprWithAlias { alias, .. } => Some(ident(alias)),
             SelectItem::UnnamedExpr(e) if is_column(e) => item_name(e),
             _ => None,
         })
@@ -140,7 +142,7 @@ fn is_column(expr: &Expr) -> bool {
 
 /// The name PostgreSQL gives a SELECT list item `expr`, or `None` where
 /// Floe cannot tell it (a scalar subquery whose first item is `*`).
-fn item_name(expr: &Expr) -> Option<String> {
+pub(crate) fn item_name(expr: &Expr) -> Option<String> {
     match figure(expr) {
         Figure::Named(name) | Figure::Typed(name) => Some(name),
         Figure::Unnamed => Some(NO_NAME.to_string()),
@@ -164,13 +166,13 @@ fn named(name: &str) -> Figure {
 
 fn figure(expr: &Expr) -> Figure {
     match expr {
-        Expr::Identifier(id) => Figure::Named(folded(id)),
+        Expr::Identifier(id) => Figure::Named(ident(id)),
         Expr::CompoundIdentifier(parts) => match parts.last() {
-            Some(id) => Figure::Named(folded(id)),
+            Some(id) => Figure::Named(ident(id)),
             None => Figure::Unnamed,
         },
         Expr::CompoundFieldAccess { root, access_chain } => match access_chain.last() {
-            Some(AccessExpr::Dot(Expr::Identifier(id))) => Figure::Named(folded(id)),
+            Some(AccessExpr::Dot(Expr::Identifier(id))) => Figure::Named(ident(id)),
             _ => figure(root),
         },
         Expr::Nested(inner) | Expr::Collate { expr: inner, .. } => figure(inner),
@@ -218,7 +220,7 @@ fn subquery_name(query: &Query) -> Figure {
         match body {
             SetExpr::Select(select) => {
                 return match select.projection.first() {
-                    Some(SelectItem::ExprWithAlias { alias, .. }) => Figure::Named(folded(alias)),
+                    Some(SelectItem::ExprWithAlias { alias, .. }) => Figure::Named(ident(alias)),
                     Some(SelectItem::UnnamedExpr(e)) => match item_name(e) {
                         Some(name) => Figure::Named(name),
                         None => Figure::Unknown,
@@ -236,17 +238,8 @@ fn subquery_name(query: &Query) -> Figure {
 /// A function call is named by the function, without its schema.
 fn function_name(name: &ObjectName) -> Figure {
     match name.0.last().and_then(|part| part.as_ident()) {
-        Some(id) => Figure::Named(folded(id)),
+        Some(id) => Figure::Named(ident(id)),
         None => Figure::Unnamed,
-    }
-}
-
-/// An identifier as PostgreSQL folds it: unquoted ones to lower case.
-fn folded(ident: &Ident) -> String {
-    if ident.quote_style.is_some() {
-        ident.value.clone()
-    } else {
-        ident.value.to_lowercase()
     }
 }
 
@@ -288,20 +281,10 @@ fn type_name(ty: &SqlType) -> String {
                 E::None => "anyarray".into(),
             };
         }
+        // Types the parser has no keyword for (`timestamptz`, `oid`).
         SqlType::Custom(name, _) => {
             return match name.0.last().and_then(|part| part.as_ident()) {
-                Some(id) => {
-                    let n = folded(id);
-                    match n.as_str() {
-                        "int" | "integer" => "int4".into(),
-                        "smallint" => "int2".into(),
-                        "bigint" => "int8".into(),
-                        "boolean" => "bool".into(),
-                        "real" => "float4".into(),
-                        "decimal" => "numeric".into(),
-                        _ => n,
-                    }
-                }
+                Some(id) => ident(id),
                 None => name.to_string().to_lowercase(),
             };
         }
