@@ -60,6 +60,11 @@ pub enum Status {
     InvalidRegularExpression,
     /// 22008: a date, time or interval is out of its type's range.
     DatetimeFieldOverflow,
+    /// 22007: text does not match a date/time template (`to_date`,
+    /// `to_timestamp`).
+    InvalidDatetimeFormat,
+    /// 22009: a time zone offset out of range.
+    InvalidTimeZoneDisplacementValue,
     /// 22003: a number is out of range for its type.
     NumericValueOutOfRange,
     /// 22012: division by zero.
@@ -151,6 +156,8 @@ impl Status {
             Status::InvalidRegularExpression => "2201B",
             Status::NumericValueOutOfRange => "22003",
             Status::DatetimeFieldOverflow => "22008",
+            Status::InvalidDatetimeFormat => "22007",
+            Status::InvalidTimeZoneDisplacementValue => "22009",
             Status::DivisionByZero => "22012",
             Status::InvalidWidthBucketArgument => "2201G",
             Status::InvalidRowCountInLimitClause => "2201W",
@@ -221,6 +228,8 @@ impl Status {
             | Status::InvalidRegularExpression
             | Status::NumericValueOutOfRange
             | Status::DatetimeFieldOverflow
+            | Status::InvalidDatetimeFormat
+            | Status::InvalidTimeZoneDisplacementValue
             | Status::DivisionByZero
             | Status::InvalidWidthBucketArgument
             | Status::InvalidRowCountInLimitClause
@@ -240,8 +249,10 @@ impl Status {
     }
 }
 
-const ALL: [Status; 53] = [
+const ALL: [Status; 55] = [
     Status::DatetimeFieldOverflow,
+    Status::InvalidDatetimeFormat,
+    Status::InvalidTimeZoneDisplacementValue,
     Status::InvalidSqlStatementName,
     Status::DuplicatePreparedStatement,
     Status::WrongObjectType,

@@ -7,8 +7,9 @@
 //! answers: `regexp_count` of a NULL is NULL, `atan2` computes in double
 //! precision whatever its argument types, `split_part` of a NULL is NULL
 //! whatever the position, `to_hex` of an `integer`
-//! shows its 32 bits, and `date_part`/`EXTRACT` of seconds or
-//! milliseconds keeps the fraction.
+//! shows its 32 bits, `date_part`/`EXTRACT` of seconds or
+//! milliseconds keeps the fraction, and `date_bin` takes an origin that
+//! differs by row (DataFusion's takes only a constant one).
 
 use std::sync::Arc;
 
@@ -55,11 +56,19 @@ pub fn scalars() -> Vec<ScalarUDF> {
             inner: regex::regexp_count().as_ref().clone(),
             signature: None,
             strict: true,
+            by_row: &[],
         }),
         ScalarUDF::new_from_impl(Adjusted {
             inner: datafusion::functions::string::split_part().as_ref().clone(),
             signature: None,
             strict: true,
+            by_row: &[],
+        }),
+        ScalarUDF::new_from_impl(Adjusted {
+            inner: datetime::date_bin().as_ref().clone(),
+            signature: None,
+            strict: false,
+            by_row: &[0, 2],
         }),
         ScalarUDF::new_from_impl(Adjusted {
             inner: math::atan2().as_ref().clone(),
@@ -68,19 +77,57 @@ pub fn scalars() -> Vec<ScalarUDF> {
                 Volatility::Immutable,
             )),
             strict: false,
+            by_row: &[],
         }),
     ]);
     scalars
 }
 
 /// One of DataFusion's functions with PostgreSQL's argument types (a
-/// `signature` its implementation accepts) or NULL handling (`strict`: a
-/// NULL argument gives NULL).
+/// `signature` its implementation accepts), NULL handling (`strict`: a
+/// NULL argument gives NULL), or arguments that may differ by row where
+/// DataFusion's implementation takes only constants (`by_row`: their
+/// positions; such a call runs one row at a time).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Adjusted {
     inner: ScalarUDF,
     signature: Option<Signature>,
     strict: bool,
+    by_row: &'static [usize],
+}
+
+impl Adjusted {
+    /// The inner function called once per row, every argument a constant.
+    fn row_by_row(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let mut answers = Vec::with_capacity(args.number_rows);
+        for row in 0..args.number_rows {
+            let row_args = args
+                .args
+                .iter()
+                .map(|a| match a {
+                    ColumnarValue::Scalar(s) => Ok(ColumnarValue::Scalar(s.clone())),
+                    ColumnarValue::Array(a) => {
+                        ScalarValue::try_from_array(a, row).map(ColumnarValue::Scalar)
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let answer = self.inner.invoke_with_args(ScalarFunctionArgs {
+                args: row_args,
+                arg_fields: args.arg_fields.clone(),
+                number_rows: 1,
+                return_field: args.return_field.clone(),
+                config_options: args.config_options.clone(),
+            })?;
+            answers.push(answer.into_array(1)?);
+        }
+        if answers.is_empty() {
+            return Ok(ColumnarValue::Array(arrow::array::new_empty_array(
+                args.return_field.data_type(),
+            )));
+        }
+        let parts: Vec<&dyn Array> = answers.iter().map(|a| a.as_ref()).collect();
+        Ok(ColumnarValue::Array(arrow::compute::concat(&parts)?))
+    }
 }
 
 impl ScalarUDFImpl for Adjusted {
@@ -110,7 +157,18 @@ impl ScalarUDFImpl for Adjusted {
         self.inner.return_field_from_args(args)
     }
 
+    fn output_ordering(
+        &self,
+        inputs: &[datafusion::logical_expr::sort_properties::ExprProperties],
+    ) -> Result<datafusion::logical_expr::sort_properties::SortProperties> {
+        self.inner.output_ordering(inputs)
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let varies = |i: &usize| matches!(args.args.get(*i), Some(ColumnarValue::Array(_)));
+        if self.by_row.iter().any(varies) {
+            return self.row_by_row(args);
+        }
         if !self.strict {
             return self.inner.invoke_with_args(args);
         }

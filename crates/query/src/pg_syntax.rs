@@ -65,14 +65,6 @@ pub fn refuses_setting(stmt: &Statement) -> bool {
 /// `search_path` that does not start with `public` would be ignored.
 fn refused_setting(stmt: &Statement) -> Option<QueryError> {
     use datafusion::sql::sqlparser::ast::Set;
-    if let Statement::ShowVariable { variable } = stmt
-        && let [all] = variable.as_slice()
-        && all.value.eq_ignore_ascii_case("all")
-    {
-        return Some(crate::error::unsupported(
-            "SHOW ALL (SHOW one setting by name)",
-        ));
-    }
     let Statement::Set(set) = stmt else {
         return None;
     };
@@ -549,6 +541,189 @@ const SESSION_SETTINGS: &[&str] = &[
     "database",
 ];
 
+/// The settings whose value is Floe's and the same for every session: the
+/// name `SHOW` and `SHOW ALL` give it, its value and what it sets.
+fn fixed_settings() -> Vec<(&'static str, String, &'static str)> {
+    let on = || "on".to_string();
+    let off = || "off".to_string();
+    let c = || "C".to_string();
+    vec![
+        (
+            "client_min_messages",
+            "notice".into(),
+            "Sets the message levels that are sent to the client.",
+        ),
+        (
+            "default_transaction_deferrable",
+            off(),
+            "Sets the default deferrable status of new transactions.",
+        ),
+        (
+            "default_transaction_isolation",
+            "read committed".into(),
+            "Sets the transaction isolation level of each new transaction.",
+        ),
+        (
+            "default_transaction_read_only",
+            off(),
+            "Sets the default read-only status of new transactions.",
+        ),
+        (
+            "integer_datetimes",
+            on(),
+            "Shows whether datetimes are integer based.",
+        ),
+        ("lc_collate", c(), "Shows the collation order locale."),
+        (
+            "lc_ctype",
+            c(),
+            "Shows the character classification and case conversion locale.",
+        ),
+        (
+            "lc_messages",
+            c(),
+            "Sets the language in which messages are displayed.",
+        ),
+        (
+            "lc_monetary",
+            c(),
+            "Sets the locale for formatting monetary amounts.",
+        ),
+        ("lc_numeric", c(), "Sets the locale for formatting numbers."),
+        (
+            "lc_time",
+            c(),
+            "Sets the locale for formatting date and time values.",
+        ),
+        (
+            "max_identifier_length",
+            "63".into(),
+            "Shows the maximum identifier length.",
+        ),
+        ("role", "none".into(), "Sets the current role."),
+        (
+            "server_encoding",
+            "UTF8".into(),
+            "Shows the server (database) character set encoding.",
+        ),
+        (
+            "server_version",
+            floe_common::defaults::server_version(),
+            "Shows the server version.",
+        ),
+        (
+            "server_version_num",
+            floe_common::defaults::PG_VERSION_NUM.into(),
+            "Shows the server version as an integer.",
+        ),
+        (
+            "standard_conforming_strings",
+            on(),
+            "Causes '...' strings to treat backslashes literally.",
+        ),
+        (
+            "TimeZone",
+            crate::zone::current().shown().to_string(),
+            "Sets the time zone for displaying and interpreting time stamps.",
+        ),
+        (
+            "transaction_deferrable",
+            off(),
+            "Whether to defer a read-only serializable transaction until it can be executed with no possible serialization failures.",
+        ),
+        (
+            "transaction_isolation",
+            "read committed".into(),
+            "Sets the current transaction's isolation level.",
+        ),
+        (
+            "transaction_read_only",
+            off(),
+            "Sets the current transaction's read-only status.",
+        ),
+    ]
+}
+
+/// The settings the connection keeps ([`SESSION_SETTINGS`]) as `SHOW ALL`
+/// lists them: the name, the value before the session sets one, and what
+/// it sets.
+const CLIENT_SETTINGS: &[(&str, &str, &str)] = &[
+    (
+        "application_name",
+        "",
+        "Sets the application name to be reported in statistics and logs.",
+    ),
+    ("bytea_output", "hex", "Sets the output format for bytea."),
+    (
+        "client_encoding",
+        "UTF8",
+        "Sets the client's character set encoding.",
+    ),
+    (
+        "DateStyle",
+        "ISO, MDY",
+        "Sets the display format for date and time values.",
+    ),
+    (
+        "extra_float_digits",
+        "1",
+        "Sets the number of digits displayed for floating-point values.",
+    ),
+    (
+        "IntervalStyle",
+        "postgres",
+        "Sets the display format for interval values.",
+    ),
+    (
+        "search_path",
+        "\"$user\", public",
+        "Sets the schema search order for names that are not schema-qualified.",
+    ),
+    (
+        "statement_timeout",
+        "0",
+        "Sets the maximum allowed duration of any statement.",
+    ),
+];
+
+/// `SHOW ALL`: every setting a session sees, by name, with its value and
+/// what it sets, as PostgreSQL lists them.
+fn show_all() -> Result<Statement, QueryError> {
+    let client = crate::session_memory::client_settings();
+    let mut rows: Vec<(String, String, String)> = fixed_settings()
+        .into_iter()
+        // PostgreSQL leaves `role` out of the list.
+        .filter(|(name, ..)| *name != "role")
+        .map(|(name, value, about)| (name.to_string(), value, about.to_string()))
+        .collect();
+    rows.extend(CLIENT_SETTINGS.iter().map(|(name, default, about)| {
+        let value = client
+            .get(&name.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_else(|| default.to_string());
+        (name.to_string(), value, about.to_string())
+    }));
+    if let Some(memory) = crate::session_memory::try_current() {
+        rows.extend(
+            memory
+                .settings()
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone(), "A custom setting.".into())),
+        );
+    }
+    rows.sort_by_key(|(name, ..)| name.to_ascii_lowercase());
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let values: Vec<String> = rows
+        .iter()
+        .map(|(n, v, d)| format!("({}, {}, {})", quote(n), quote(v), quote(d)))
+        .collect();
+    crate::syntax::sql_statement(&format!(
+        "SELECT name, setting, description FROM (VALUES {}) AS s(name, setting, description) \
+         ORDER BY lower(name)",
+        values.join(", ")
+    ))
+}
+
 /// The query that answers a `SHOW` Floe answers itself, or the error for
 /// a setting that does not exist.
 pub(crate) fn show_query(stmt: &Statement) -> Option<Result<Statement, QueryError>> {
@@ -559,36 +734,28 @@ pub(crate) fn show_query(stmt: &Statement) -> Option<Result<Statement, QueryErro
         .iter()
         .map(|part| part.value.to_ascii_lowercase())
         .collect();
-    let name = name.join(" ");
-    let fixed = |column: &str, value: &str| (column.to_string(), value.to_string());
-    let (column, value) = match name.as_str() {
-        "server_version" => fixed("server_version", &floe_common::defaults::server_version()),
-        "server_version_num" => fixed("server_version_num", floe_common::defaults::PG_VERSION_NUM),
-        "timezone" | "time zone" => fixed("\"TimeZone\"", crate::zone::current().shown()),
-        "standard_conforming_strings" | "integer_datetimes" => fixed(&name, "on"),
-        "transaction_read_only" | "default_transaction_read_only" => fixed(&name, "off"),
-        "server_encoding" => fixed(&name, "UTF8"),
-        "max_identifier_length" => fixed(&name, "63"),
-        "lc_collate" | "lc_ctype" => fixed(&name, "C"),
-        "transaction_isolation" | "transaction isolation level" => {
-            fixed("transaction_isolation", "read committed")
-        }
-        "default_transaction_isolation" => fixed(&name, "read committed"),
-        // PostgreSQL's defaults for settings Floe does not change.
-        "client_min_messages" => fixed(&name, "notice"),
-        "transaction_deferrable" | "default_transaction_deferrable" => fixed(&name, "off"),
-        "lc_messages" | "lc_monetary" | "lc_numeric" | "lc_time" => fixed(&name, "C"),
-        "role" => fixed(&name, "none"),
-        "all" => return None,
+    let name = match name.join(" ").as_str() {
+        "time zone" => "timezone".to_string(),
+        "transaction isolation level" => "transaction_isolation".to_string(),
+        other => other.to_string(),
+    };
+    if name == "all" {
+        return Some(show_all());
+    }
+    let fixed = fixed_settings()
+        .into_iter()
+        .find(|(n, ..)| n.eq_ignore_ascii_case(&name));
+    let (column, value) = match fixed {
+        Some((n, value, _)) => (format!("\"{n}\""), value),
         // The engine's own settings (`SHOW datafusion.execution.batch_size`).
-        _ if variable
+        None if variable
             .first()
             .is_some_and(|v| v.value.eq_ignore_ascii_case("datafusion")) =>
         {
             return None;
         }
-        other if SESSION_SETTINGS.contains(&other) => return None,
-        _ if let Some(custom) =
+        None if SESSION_SETTINGS.contains(&name.as_str()) => return None,
+        None if let Some(custom) =
             crate::custom_settings::custom_name(variable.iter().map(|v| v.value.as_str())) =>
         {
             match crate::session_memory::custom_setting(&custom) {
@@ -601,10 +768,10 @@ pub(crate) fn show_query(stmt: &Statement) -> Option<Result<Statement, QueryErro
                 }
             }
         }
-        other => {
+        None => {
             return Some(Err(QueryError::InvalidArgument {
                 status: floe_common::Status::UndefinedObject,
-                message: format!("unrecognized configuration parameter \"{other}\""),
+                message: format!("unrecognized configuration parameter \"{name}\""),
             }));
         }
     };

@@ -14,6 +14,7 @@ use crate::prepared::Kept;
 pub struct SessionMemory {
     statements: Arc<Mutex<HashMap<String, Arc<Kept>>>>,
     settings: Arc<Mutex<BTreeMap<String, String>>>,
+    client: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 tokio::task_local! {
@@ -34,6 +35,11 @@ pub(crate) fn current(outside: &SessionMemory) -> SessionMemory {
         .unwrap_or_else(|_| outside.clone())
 }
 
+/// The current session's memory, if the task runs in a session.
+pub(crate) fn try_current() -> Option<SessionMemory> {
+    MEMORY.try_with(SessionMemory::clone).ok()
+}
+
 /// Whether the current task runs in a session's memory.
 pub(crate) fn in_session() -> bool {
     MEMORY.try_with(|_| ()).is_ok()
@@ -45,6 +51,15 @@ pub fn custom_setting(name: &str) -> Option<String> {
         .try_with(|memory| memory.settings().get(name).cloned())
         .ok()
         .flatten()
+}
+
+/// The settings the current session's connection keeps itself
+/// (`application_name`, `DateStyle`, ...), by lowercase name, as it last
+/// reported them.
+pub(crate) fn client_settings() -> BTreeMap<String, String> {
+    MEMORY
+        .try_with(|memory| lock(&memory.client).clone())
+        .unwrap_or_default()
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,5 +75,17 @@ impl SessionMemory {
     /// The session's custom settings, by lowercase name.
     pub(crate) fn settings(&self) -> MutexGuard<'_, BTreeMap<String, String>> {
         lock(&self.settings)
+    }
+
+    /// Records the settings the session's connection keeps itself (names
+    /// in any case), for `SHOW ALL`.
+    pub fn report_client_settings<'a>(
+        &self,
+        settings: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        *lock(&self.client) = settings
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_string()))
+            .collect();
     }
 }

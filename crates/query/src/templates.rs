@@ -8,25 +8,26 @@
 //! Writing follows PostgreSQL's keywords (`YYYY`, `MON`, `Month`, `DDD`,
 //! `D`, `ID`, `IW`, `HH12`, `US`, `AM`, `TZ`, ...), the `FM` prefix (no
 //! padding) and the `TH`/`th` suffix (ordinals), double-quoted text and
-//! `\"`. Reading takes the keywords a date or a time of day is written
-//! with (years, months by number or name, days, hours, minutes, seconds
-//! and their fractions, AM/PM, a zone offset), skips separators as
-//! PostgreSQL does, and refuses a `%` pattern with an error rather than
-//! guess.
+//! `\"`. Reading follows PostgreSQL 15's reader in every rule, a strftime
+//! pattern included (`from_char`).
 
 use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::timezone::Tz;
 
-use arrow::array::{Array, ArrayRef, AsArray, StringArray, TimestampNanosecondArray};
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, StringArray, TimestampNanosecondArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, TimeUnit};
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{Datelike, NaiveDateTime, Timelike};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+
+use crate::error::QueryError;
+
+mod from_char;
 
 const MONTHS: [&str; 12] = [
     "January",
@@ -350,236 +351,43 @@ fn write(template: &[Piece], moment: &Moment) -> String {
     out
 }
 
-/// The error for a strftime pattern where PostgreSQL's are read.
-fn strftime_refused(function: &str, template: &str) -> datafusion::error::DataFusionError {
-    datafusion::error::DataFusionError::Execution(format!(
-        "{function} reads PostgreSQL's template patterns (YYYY-MM-DD HH24:MI:SS), not \
-         strftime's: \"{template}\""
-    ))
+/// The date `reading` names (`to_date`), in days since 1970.
+fn date_of(reading: &from_char::Reading, text: &str) -> Result<i32> {
+    // PostgreSQL's dates run from 4714-11-24 BC (Julian day 0).
+    let days = reading.days();
+    if reading.year < -4713 || !(-2_440_588..=i32::MAX as i64).contains(&days) {
+        return Err(QueryError::InvalidArgument {
+            status: floe_common::Status::DatetimeFieldOverflow,
+            message: format!("date out of range: \"{text}\""),
+        }
+        .into_datafusion());
+    }
+    Ok(days as i32)
 }
 
-/// The position in `names` of the name `text` starts with (its first
-/// three letters when `short`), in any case, and the length read.
-fn name_at(text: &str, names: &[&str], short: bool) -> Option<(usize, usize)> {
-    names.iter().enumerate().find_map(|(i, name)| {
-        let len = if short { 3 } else { name.len() };
-        text.get(..len)
-            .is_some_and(|head| head.eq_ignore_ascii_case(&name[..len]))
-            .then_some((i, len))
+/// The instant `reading` names (`to_timestamp`), in nanoseconds since
+/// 1970: at its offset if the text gave one, else as a wall-clock time in
+/// the session's zone `tz`.
+fn instant_of(reading: &from_char::Reading, text: &str, tz: &Tz) -> Result<i64> {
+    let mut micros = reading.wall_micros();
+    if let Some(precision) = reading.precision {
+        micros = from_char::round_micros(micros, precision);
+    }
+    let nanos = match reading.offset_east {
+        Some(east) => (micros - east as i64 * 1_000_000).checked_mul(1000),
+        None => chrono::DateTime::from_timestamp_micros(micros)
+            .and_then(|wall| crate::zone::from_wall_clock(tz, wall.naive_utc())),
+    };
+    nanos.ok_or_else(|| {
+        QueryError::InvalidArgument {
+            status: floe_common::Status::DatetimeFieldOverflow,
+            message: format!(
+                "timestamp out of range: \"{text}\" (Floe's timestamps run from \
+                 1677-09-21 to 2262-04-11)"
+            ),
+        }
+        .into_datafusion()
     })
-}
-
-/// The fields read from a text with a template.
-#[derive(Default)]
-struct Read {
-    year: Option<i32>,
-    month: Option<u32>,
-    day: Option<u32>,
-    day_of_year: Option<u32>,
-    hour: u32,
-    minute: u32,
-    second: u32,
-    nanos: u32,
-    pm: Option<bool>,
-    bc: bool,
-    offset_seconds: i32,
-    /// Whether the text gave its offset (TZH, TZM).
-    zoned: bool,
-}
-
-/// The digits at the start of `input` (at most `width`, or as many as
-/// there are), with an optional sign.
-fn digits(input: &str, width: Option<usize>) -> Option<(i64, &str, usize)> {
-    let (sign, body) = match input.strip_prefix('-') {
-        Some(rest) => (-1, rest),
-        None => (1, input.strip_prefix('+').unwrap_or(input)),
-    };
-    let count = body
-        .bytes()
-        .take(width.unwrap_or(usize::MAX))
-        .take_while(u8::is_ascii_digit)
-        .count();
-    if count == 0 {
-        return None;
-    }
-    let value: i64 = body[..count].parse().ok()?;
-    Some((sign * value, &body[count..], count))
-}
-
-/// `input` read with `template` as PostgreSQL's `to_timestamp` reads it.
-fn read(function: &str, template_text: &str, input: &str) -> Result<Read> {
-    if template_text.contains('%') {
-        return Err(strftime_refused(function, template_text));
-    }
-    let template = pieces(template_text);
-    let mut fields = Read::default();
-    let mut rest = input;
-    let invalid = |what: &str, rest: &str| -> datafusion::error::DataFusionError {
-        datafusion::error::DataFusionError::Execution(format!(
-            "invalid value \"{}\" for \"{what}\" in {function}('{input}', '{template_text}')",
-            rest.chars().take(12).collect::<String>()
-        ))
-    };
-    for (i, piece) in template.iter().enumerate() {
-        match piece {
-            Piece::Text(text) => {
-                // A separator in the template skips one separator or
-                // space in the text, as PostgreSQL does; letters must match.
-                for c in text.chars() {
-                    rest = rest.trim_start_matches(' ');
-                    if c == ' ' {
-                        continue;
-                    }
-                    match rest.chars().next() {
-                        Some(r) if r == c || (!r.is_alphanumeric() && !c.is_alphanumeric()) => {
-                            rest = &rest[r.len_utf8()..];
-                        }
-                        _ if !c.is_alphanumeric() => {}
-                        _ => return Err(invalid(&c.to_string(), rest)),
-                    }
-                }
-            }
-            Piece::Field { keyword, .. } => {
-                rest = rest.trim_start_matches(|c: char| {
-                    c == ' ' || (!c.is_alphanumeric() && c != '+' && c != '-' && c != '.')
-                });
-                // A field followed directly by another reads its own width.
-                let next_is_field = matches!(template.get(i + 1), Some(Piece::Field { .. }));
-                let width = |w: usize| if next_is_field { Some(w) } else { None };
-                macro_rules! number {
-                    ($w:expr, $what:expr) => {{
-                        let (v, after, _) =
-                            digits(rest, width($w)).ok_or_else(|| invalid($what, rest))?;
-                        rest = after;
-                        v
-                    }};
-                }
-                match *keyword {
-                    "YYYY" | "IYYY" => fields.year = Some(number!(4, keyword) as i32),
-                    "YYY" | "IYY" => fields.year = Some(2000 + number!(3, keyword) as i32 % 1000),
-                    "YY" | "IY" => {
-                        let yy = number!(2, keyword) as i32;
-                        fields.year = Some(if yy < 70 { 2000 + yy } else { 1900 + yy });
-                    }
-                    "Y,YYY" => {
-                        let thousands = number!(3, keyword);
-                        rest = rest.strip_prefix(',').unwrap_or(rest);
-                        fields.year = Some((thousands * 1000 + number!(3, keyword)) as i32);
-                    }
-                    "MM" => fields.month = Some(number!(2, keyword) as u32),
-                    "DD" => fields.day = Some(number!(2, keyword) as u32),
-                    "DDD" => fields.day_of_year = Some(number!(3, keyword) as u32),
-                    "HH" | "HH12" | "HH24" => fields.hour = number!(2, keyword) as u32,
-                    "MI" => fields.minute = number!(2, keyword) as u32,
-                    "SS" => fields.second = number!(2, keyword) as u32,
-                    "MS" | "US" | "FF1" | "FF2" | "FF3" | "FF4" | "FF5" | "FF6" => {
-                        let w = match *keyword {
-                            "MS" => 3,
-                            "US" => 6,
-                            k => (k.as_bytes()[2] - b'0') as usize,
-                        };
-                        let (v, after, count) =
-                            digits(rest, Some(w)).ok_or_else(|| invalid(keyword, rest))?;
-                        rest = after;
-                        // MS reads milliseconds: '5' is 500 ms after a point.
-                        let scale = if *keyword == "MS" && count < 3 {
-                            10i64.pow(3 - count as u32) * 1_000_000
-                        } else if *keyword == "MS" {
-                            1_000_000
-                        } else if *keyword == "US" {
-                            1_000
-                        } else {
-                            10i64.pow(9 - count as u32)
-                        };
-                        fields.nanos = (v * scale) as u32;
-                    }
-                    "MON" | "MONTH" => {
-                        let (m, len) = name_at(rest, &MONTHS, *keyword == "MON")
-                            .ok_or_else(|| invalid(keyword, rest))?;
-                        rest = &rest[len..];
-                        fields.month = Some(m as u32 + 1);
-                    }
-                    "DAY" | "DY" => {
-                        let (_, len) = name_at(rest, &DAYS, *keyword == "DY")
-                            .ok_or_else(|| invalid(keyword, rest))?;
-                        rest = &rest[len..];
-                    }
-                    "AM" | "PM" | "A.M." | "P.M." => {
-                        let upper = rest.to_ascii_uppercase();
-                        let (pm, len) = if upper.starts_with("P.M.") {
-                            (true, 4)
-                        } else if upper.starts_with("A.M.") {
-                            (false, 4)
-                        } else if upper.starts_with("PM") {
-                            (true, 2)
-                        } else if upper.starts_with("AM") {
-                            (false, 2)
-                        } else {
-                            return Err(invalid(keyword, rest));
-                        };
-                        fields.pm = Some(pm);
-                        rest = &rest[len..];
-                    }
-                    "AD" | "BC" | "A.D." | "B.C." => {
-                        let upper = rest.to_ascii_uppercase();
-                        let len = if upper.starts_with("B.C.") || upper.starts_with("A.D.") {
-                            4
-                        } else if upper.starts_with("BC") || upper.starts_with("AD") {
-                            2
-                        } else {
-                            return Err(invalid(keyword, rest));
-                        };
-                        fields.bc = upper.starts_with('B');
-                        rest = &rest[len..];
-                    }
-                    "TZH" => {
-                        fields.zoned = true;
-                        fields.offset_seconds += number!(3, keyword) as i32 * 3600
-                    }
-                    "TZM" => {
-                        fields.zoned = true;
-                        let m = number!(2, keyword) as i32;
-                        fields.offset_seconds +=
-                            if fields.offset_seconds < 0 { -m } else { m } * 60;
-                    }
-                    other => {
-                        return plan_err!(
-                            "{function} cannot read the template pattern {other} (in \
-                             \"{template_text}\")"
-                        );
-                    }
-                }
-            }
-        }
-    }
-    if !rest.trim().is_empty() && template.is_empty() {
-        return Err(invalid("", rest));
-    }
-    Ok(fields)
-}
-
-/// The date and time of `fields`, in the session's zone (UTC).
-fn moment_of(fields: &Read, function: &str, input: &str) -> Result<NaiveDateTime> {
-    let mut year = fields.year.unwrap_or(1);
-    if fields.bc {
-        year = 1 - year;
-    }
-    let date = match fields.day_of_year {
-        Some(doy) if fields.month.is_none() => NaiveDate::from_yo_opt(year, doy),
-        _ => NaiveDate::from_ymd_opt(year, fields.month.unwrap_or(1), fields.day.unwrap_or(1)),
-    };
-    let hour = match fields.pm {
-        Some(true) if fields.hour < 12 => fields.hour + 12,
-        Some(false) if fields.hour == 12 => 0,
-        _ => fields.hour,
-    };
-    let time = NaiveTime::from_hms_nano_opt(hour, fields.minute, fields.second, fields.nanos);
-    match (date, time) {
-        (Some(d), Some(t)) => {
-            Ok(d.and_time(t) - chrono::Duration::seconds(fields.offset_seconds as i64))
-        }
-        _ => exec_err!("date/time field value out of range: \"{input}\" in {function}"),
-    }
 }
 
 /// Which of PostgreSQL's template functions a [`Templated`] is.
@@ -752,40 +560,32 @@ impl ScalarUDFImpl for Templated {
             Kind::Date | Kind::Timestamp => {
                 let text = cast(value, &DataType::Utf8)?;
                 let text: &StringArray = text.as_string();
-                let mut nanos = Vec::with_capacity(text.len());
-                for i in 0..text.len() {
+                let readings = (0..text.len()).map(|i| {
                     if text.is_null(i) || templates.is_null(i) {
-                        nanos.push(None);
-                        continue;
+                        return Ok(None);
                     }
-                    let fields = read(self.name_of(), templates.value(i), text.value(i))?;
-                    let at = moment_of(&fields, self.name_of(), text.value(i))?;
-                    let instant = match self.kind {
-                        Kind::Date => at
-                            .date()
-                            .and_time(NaiveTime::MIN)
-                            .and_utc()
-                            .timestamp_nanos_opt(),
-                        // Without an offset in the text, its time is the
-                        // session zone's wall-clock time.
-                        _ if !fields.zoned => crate::zone::from_wall_clock(&tz, at),
-                        _ => at.and_utc().timestamp_nanos_opt(),
-                    };
-                    match instant {
-                        Some(n) => nanos.push(Some(n)),
-                        None => {
-                            return exec_err!(
-                                "timestamp out of range: \"{}\" in {}",
-                                text.value(i),
-                                self.name_of()
-                            );
-                        }
-                    }
-                }
-                let stamps = TimestampNanosecondArray::from(nanos);
+                    from_char::read(templates.value(i), text.value(i))
+                        .map(|r| Some((r, text.value(i))))
+                        .map_err(QueryError::into_datafusion)
+                });
                 match self.kind {
-                    Kind::Date => cast(&stamps, &DataType::Date32)?,
-                    _ => Arc::new(stamps.with_timezone("UTC")),
+                    Kind::Date => Arc::new(
+                        readings
+                            .map(|r| {
+                                r.and_then(|r| r.map(|(r, text)| date_of(&r, text)).transpose())
+                            })
+                            .collect::<Result<Date32Array>>()?,
+                    ),
+                    _ => Arc::new(
+                        readings
+                            .map(|r| {
+                                r.and_then(|r| {
+                                    r.map(|(r, text)| instant_of(&r, text, &tz)).transpose()
+                                })
+                            })
+                            .collect::<Result<TimestampNanosecondArray>>()?
+                            .with_timezone("UTC"),
+                    ),
                 }
             }
         };
