@@ -19,7 +19,7 @@ use arrow::array::timezone::Tz;
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, StringArray, TimestampNanosecondArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, TimeUnit};
-use chrono::{Datelike, NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -353,12 +353,17 @@ fn write(template: &[Piece], moment: &Moment) -> String {
 
 /// The date `reading` names (`to_date`), in days since 1970.
 fn date_of(reading: &from_char::Reading, text: &str) -> Result<i32> {
-    // PostgreSQL's dates run from 4714-11-24 BC (Julian day 0).
+    // PostgreSQL's dates start at 4714-11-24 BC (Julian day 0); Floe's
+    // end at 262142-12-31, where it can still write and read them.
     let days = reading.days();
-    if reading.year < -4713 || !(-2_440_588..=i32::MAX as i64).contains(&days) {
+    let last = i64::from(NaiveDate::MAX.num_days_from_ce()) - 719_163;
+    if reading.year < -4713 || !(-2_440_588..=last).contains(&days) {
         return Err(QueryError::InvalidArgument {
             status: floe_common::Status::DatetimeFieldOverflow,
-            message: format!("date out of range: \"{text}\""),
+            message: format!(
+                "date out of range: \"{text}\" (Floe's dates run from 4714-11-24 BC to \
+                 262142-12-31)"
+            ),
         }
         .into_datafusion());
     }
