@@ -78,7 +78,7 @@ pub use engine::{Engine, Output};
 pub use error::{FilePosition, QueryError};
 pub use floe_auth;
 pub use floe_cdc;
-pub use pg_syntax::{answers_show, refuses_setting};
+pub use pg_syntax::{answers_show, refuses_setting, shows_all};
 pub use session_memory::{SessionMemory, custom_setting};
 pub use syntax::{FloeStatement, Parsed};
 

@@ -524,6 +524,14 @@ pub fn answers_show(stmt: &Statement) -> bool {
     show_query(stmt).is_some()
 }
 
+/// Whether `stmt` is `SHOW ALL`, which lists the settings the connection
+/// keeps: the server records them in the session's memory first
+/// ([`crate::SessionMemory::report_client_settings`]).
+pub fn shows_all(stmt: &Statement) -> bool {
+    matches!(stmt, Statement::ShowVariable { variable }
+        if matches!(variable.as_slice(), [all] if all.value.eq_ignore_ascii_case("all")))
+}
+
 /// Settings the protocol library keeps per session (from the startup
 /// message or a `SET`), so `SHOW` of them goes there.
 const SESSION_SETTINGS: &[&str] = &[

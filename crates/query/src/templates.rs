@@ -565,11 +565,18 @@ impl ScalarUDFImpl for Templated {
             Kind::Date | Kind::Timestamp => {
                 let text = cast(value, &DataType::Utf8)?;
                 let text: &StringArray = text.as_string();
-                let readings = (0..text.len()).map(|i| {
+                // Parsed once per distinct template: most calls give one.
+                let mut parsed: Option<(&str, from_char::Template)> = None;
+                let readings = (0..text.len()).map(move |i| {
                     if text.is_null(i) || templates.is_null(i) {
                         return Ok(None);
                     }
-                    from_char::read(templates.value(i), text.value(i))
+                    let template = templates.value(i);
+                    if parsed.as_ref().is_none_or(|(t, _)| *t != template) {
+                        parsed = Some((template, from_char::Template::parse(template)));
+                    }
+                    let (_, template) = parsed.as_ref().expect("parsed above");
+                    from_char::read(template, text.value(i))
                         .map(|r| Some((r, text.value(i))))
                         .map_err(QueryError::into_datafusion)
                 });

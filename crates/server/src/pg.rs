@@ -755,7 +755,9 @@ impl ExtendedQueryHandler for FloeExtended {
             let hook = FloeHook {
                 engine: self.engine.clone(),
             };
-            let response = hook.execute(&session, stmt.clone().into(), options).await?;
+            let stmt: Parsed = stmt.clone().into();
+            session.record_client_settings(client, &stmt);
+            let response = hook.execute(&session, stmt, options).await?;
             if zone {
                 announce_zone(client, &session).await?;
             }
@@ -939,6 +941,7 @@ impl SimpleQueryHandler for FloeSimple {
                     Err(e) => Err(pg_error(&e)),
                     Ok(()) if runs_as_written(&stmt) => {
                         let sets_zone = stmt.sql().and_then(floe_query::zone::zone_statement);
+                        session.record_client_settings(client, &stmt);
                         let outcome = hook.execute(&session, stmt, options.clone()).await;
                         if outcome.is_ok() && sets_zone.is_some() {
                             announce_zone(client, &session).await?;

@@ -110,19 +110,29 @@ impl Session {
         .await
     }
 
-    /// The client's format options, with the session's time zone. The
-    /// settings the connection keeps (`application_name`, `DateStyle`, ...)
-    /// are recorded in the session's memory on the way, for `SHOW ALL`.
+    /// Before a `SHOW ALL`: records the settings the connection keeps
+    /// (`application_name`, `DateStyle`, ...) in the session's memory,
+    /// where the statement reads them.
+    pub(crate) fn record_client_settings(
+        &self,
+        client: &(impl ClientInfo + ?Sized),
+        stmt: &Parsed,
+    ) {
+        if stmt.sql().is_some_and(floe_query::shows_all) {
+            self.memory.report_client_settings(
+                client
+                    .metadata()
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str())),
+            );
+        }
+    }
+
+    /// The client's format options, with the session's time zone.
     pub(crate) fn format_options(
         &self,
         client: &(impl ClientInfo + ?Sized),
     ) -> Arc<datafusion_postgres::pgwire::types::format::FormatOptions> {
-        self.memory.report_client_settings(
-            client
-                .metadata()
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str())),
-        );
         let mut options =
             datafusion_postgres::pgwire::types::format::FormatOptions::from_client_metadata(
                 client.metadata(),

@@ -288,9 +288,12 @@ impl Reader<'_> {
 
     /// The index in `words` of the word the text starts with, matched
     /// without regard to case.
-    fn word(&mut self, words: &[&str], name: &str) -> Result<i32, QueryError> {
+    /// The index in `words` of the word the text starts with (its first
+    /// three letters when `short`), matched without regard to case.
+    fn word(&mut self, words: &[&str], short: bool, name: &str) -> Result<i32, QueryError> {
         let rest = self.rest();
         for (i, word) in words.iter().enumerate() {
+            let word = if short { &word[..3] } else { word };
             if rest
                 .get(..word.len())
                 .is_some_and(|head| head.eq_ignore_ascii_case(word))
@@ -301,8 +304,7 @@ impl Reader<'_> {
         }
         let shown: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
         Err(format_error(format!(
-            "invalid value \"{shown}\" for \"{}\"",
-            name
+            "invalid value \"{shown}\" for \"{name}\""
         )))
     }
 
@@ -361,13 +363,9 @@ impl Reader<'_> {
             match key.field {
                 FixedFormat => fixed = true,
                 Meridiem { long } => {
-                    let words: &[&str] = if long {
-                        &["a.m.", "p.m.", "A.M.", "P.M."]
-                    } else {
-                        &["am", "pm", "AM", "PM"]
-                    };
-                    let v = self.word(words, name)?;
-                    Self::set(&mut self.fields.pm, v % 2, name)?;
+                    let words = if long { ["a.m.", "p.m."] } else { ["am", "pm"] };
+                    let v = self.word(&words, false, name)?;
+                    Self::set(&mut self.fields.pm, v, name)?;
                     self.fields.clock12 = true;
                 }
                 Hour12 | Hour24 => {
@@ -441,27 +439,19 @@ impl Reader<'_> {
                     self.read_into(index, 2, |f| &mut f.zone_minutes)?;
                 }
                 Era { long } => {
-                    let words: &[&str] = if long {
-                        &["a.d.", "b.c.", "A.D.", "B.C."]
-                    } else {
-                        &["ad", "bc", "AD", "BC"]
-                    };
-                    let v = self.word(words, name)?;
-                    Self::set(&mut self.fields.bc, v % 2, name)?;
+                    let words = if long { ["a.d.", "b.c."] } else { ["ad", "bc"] };
+                    let v = self.word(&words, false, name)?;
+                    Self::set(&mut self.fields.bc, v, name)?;
                 }
                 MonthName { short } => {
-                    let short_names: Vec<&str> = MONTHS.iter().map(|m| &m[..3]).collect();
-                    let names: &[&str] = if short { &short_names } else { &MONTHS };
-                    let v = self.word(names, name)?;
+                    let v = self.word(&MONTHS, short, name)?;
                     Self::set(&mut self.fields.month, v + 1, name)?;
                 }
                 Month => {
                     self.read_into(index, width, |f| &mut f.month)?;
                 }
                 DayName { short } => {
-                    let short_names: Vec<&str> = DAYS.iter().map(|d| &d[..3]).collect();
-                    let names: &[&str] = if short { &short_names } else { &DAYS };
-                    let v = self.word(names, name)?;
+                    let v = self.word(&DAYS, short, name)?;
                     Self::set(&mut self.fields.day_of_week, v, name)?;
                     self.fields.day_of_week += 1;
                 }
@@ -505,7 +495,7 @@ impl Reader<'_> {
                     self.fields.year_digits = digits;
                 }
                 RomanMonth => {
-                    let v = self.word(&ROMAN_DOWN, name)?;
+                    let v = self.word(&ROMAN_DOWN, false, name)?;
                     Self::set(&mut self.fields.month, 12 - v, name)?;
                 }
                 WeekOfMonth => {
@@ -597,11 +587,19 @@ fn partial_year(year: i32) -> i32 {
     }
 }
 
+/// A template parsed for reading, to read any number of texts with.
+pub(super) struct Template(Vec<Node>);
+
+impl Template {
+    pub(super) fn parse(template: &str) -> Template {
+        Template(parse(template))
+    }
+}
+
 /// `input` read with `template`, as PostgreSQL's `do_to_timestamp`.
-pub(super) fn read(template: &str, input: &str) -> Result<Reading, QueryError> {
-    let nodes = parse(template);
+pub(super) fn read(template: &Template, input: &str) -> Result<Reading, QueryError> {
     let mut reader = Reader {
-        nodes: &nodes,
+        nodes: &template.0,
         input,
         at: 0,
         fields: Fields::default(),

@@ -2,7 +2,7 @@ use super::*;
 
 /// The wall-clock time `template` reads from `input`, as text.
 fn read_at(template: &str, input: &str) -> String {
-    let r = read(template, input).unwrap();
+    let r = read(&Template::parse(template), input).unwrap();
     let mut micros = r.wall_micros();
     if let Some(east) = r.offset_east {
         micros -= east as i64 * 1_000_000;
@@ -12,7 +12,9 @@ fn read_at(template: &str, input: &str) -> String {
 }
 
 fn error(template: &str, input: &str) -> String {
-    read(template, input).unwrap_err().to_string()
+    read(&Template::parse(template), input)
+        .unwrap_err()
+        .to_string()
 }
 
 // Every expected value below is PostgreSQL 15's.
@@ -55,7 +57,7 @@ fn reads_strftime_patterns_as_postgresql() {
         read_at("%Y-%m-%d %H:%M:%S", "2020-09-08 13:42:29"),
         "2020-01-01 00:00:00"
     );
-    let r = read("%q", "2020-09-08 12/00/00+00:00").unwrap();
+    let r = read(&Template::parse("%q"), "2020-09-08 12/00/00+00:00").unwrap();
     assert_eq!((r.year, r.month, r.day), (0, 1, 1));
 }
 
