@@ -64,6 +64,11 @@ impl CatalogProvider for FloeCatalog {
         {
             return Some(s.clone());
         }
+        if name == crate::temp_views::SCHEMA {
+            return Some(Arc::new(crate::temp_views::TempSchema {
+                views: self.views.clone(),
+            }));
+        }
         self.store.schema_exists(name).then(|| {
             Arc::new(FloeSchema {
                 store: self.store.clone(),
@@ -87,6 +92,23 @@ impl CatalogProvider for FloeCatalog {
     }
 }
 
+/// The table the view `schema.name` stands for when a statement reads it:
+/// its plan, or one that reports why it no longer plans.
+pub(crate) async fn view_table(
+    views: &ViewPlanner,
+    schema: &str,
+    name: &str,
+    view: &floe_storage::ViewDefinition,
+) -> DFResult<Arc<dyn TableProvider>> {
+    Ok(match views.table(schema, name, view).await {
+        Ok(table) => Arc::new(table),
+        // Inside another view's planning the error goes up, so the
+        // outermost view reports the cause.
+        Err(e) if crate::views::planning_a_view() => return Err(e.into_datafusion()),
+        Err(e) => Arc::new(crate::views::BrokenView::new(e)),
+    })
+}
+
 /// One schema of the store.
 #[derive(Debug)]
 struct FloeSchema {
@@ -107,17 +129,9 @@ impl SchemaProvider for FloeSchema {
 
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
         if let Some(view) = self.store.view(&self.name, name) {
-            return Ok(Some(
-                match self.views.table(&self.name, name, &view).await {
-                    Ok(table) => Arc::new(table),
-                    // Inside another view's planning the error goes up, so
-                    // the outermost view reports the cause.
-                    Err(e) if crate::views::planning_a_view() => {
-                        return Err(e.into_datafusion());
-                    }
-                    Err(e) => Arc::new(crate::views::BrokenView::new(e)),
-                },
-            ));
+            return view_table(&self.views, &self.name, name, &view)
+                .await
+                .map(Some);
         }
         let Some(handle) = self.store.table(&self.name, name) else {
             return match self.store.unavailable(&self.name, name) {

@@ -239,6 +239,7 @@ impl Engine {
         ctx.add_analyzer_rule(Arc::new(crate::zone_casts::SessionZoneCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::pg_text::PgTextCasts::new()));
         ctx.add_analyzer_rule(Arc::new(crate::regexp::PgRegexOperators));
+        ctx.add_analyzer_rule(Arc::new(crate::string_agg::RowDelimiters::new()));
         let checked = Arc::new(crate::overflow::PgCheckedArithmetic::new());
         ctx.add_analyzer_rule(checked.clone());
         ctx.add_optimizer_rule(checked);

@@ -60,6 +60,7 @@ mod sum;
 mod syntax;
 mod system;
 mod table;
+mod temp_views;
 mod templates;
 mod text_input;
 mod timestamp_input;

@@ -20,6 +20,7 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, exec_err};
 use datafusion::logical_expr::expr::{BinaryExpr, ScalarFunction};
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ReturnFieldArgs, ScalarFunctionArgs,
     ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -97,6 +98,19 @@ impl ScalarUDFImpl for CheckedArithmetic {
             self.return_type(&types)?,
             nullable,
         )))
+    }
+
+    /// An operation on a NULL is NULL of the operands' type, folded so
+    /// that what needs a constant (`nth_value`'s n) sees one.
+    fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        let null = args.iter().find_map(|a| match a {
+            Expr::Literal(v, _) if v.is_null() && v.data_type().is_integer() => Some(v.clone()),
+            _ => None,
+        });
+        Ok(match null {
+            Some(null) => ExprSimplifyResult::Simplified(Expr::Literal(null, None)),
+            None => ExprSimplifyResult::Original(args),
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

@@ -1,11 +1,14 @@
 //! What a session keeps from one statement to the next, besides who it is
-//! and its time zone: the statements it prepared ([`crate::prepared`]) and
-//! the custom settings it set ([`crate::custom_settings`]). A PostgreSQL
-//! connection holds one for its life, an HTTP request has its own, and an
-//! engine used in process keeps one for its owner.
+//! and its time zone: the statements it prepared ([`crate::prepared`]),
+//! the custom settings it set ([`crate::custom_settings`]) and its
+//! temporary views ([`crate::temp_views`]). A PostgreSQL connection holds
+//! one for its life, an HTTP request has its own, and an engine used in
+//! process keeps one for its owner.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use floe_storage::ViewDefinition;
 
 use crate::prepared::Kept;
 
@@ -15,6 +18,7 @@ pub struct SessionMemory {
     statements: Arc<Mutex<HashMap<String, Arc<Kept>>>>,
     settings: Arc<Mutex<BTreeMap<String, String>>>,
     client: Arc<Mutex<BTreeMap<String, String>>>,
+    temp_views: Arc<Mutex<BTreeMap<String, ViewDefinition>>>,
 }
 
 tokio::task_local! {
@@ -62,6 +66,21 @@ pub(crate) fn client_settings() -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// The current session's temporary view `name` ([`crate::temp_views`]).
+pub(crate) fn temp_view(name: &str) -> Option<ViewDefinition> {
+    MEMORY
+        .try_with(|memory| memory.temp_views().get(name).cloned())
+        .ok()
+        .flatten()
+}
+
+/// The names of the current session's temporary views.
+pub(crate) fn temp_view_names() -> std::collections::BTreeSet<String> {
+    MEMORY
+        .try_with(|memory| memory.temp_views().keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -70,6 +89,11 @@ impl SessionMemory {
     /// The session's prepared statements, by name.
     pub(crate) fn statements(&self) -> MutexGuard<'_, HashMap<String, Arc<Kept>>> {
         lock(&self.statements)
+    }
+
+    /// The session's temporary views, by name.
+    pub(crate) fn temp_views(&self) -> MutexGuard<'_, BTreeMap<String, ViewDefinition>> {
+        lock(&self.temp_views)
     }
 
     /// The session's custom settings, by lowercase name.

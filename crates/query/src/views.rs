@@ -254,14 +254,19 @@ fn rename(plan: LogicalPlan, columns: &[String]) -> Result<LogicalPlan, QueryErr
 }
 
 /// `CREATE [OR REPLACE] VIEW name [(columns)] AS query`.
-pub(crate) async fn create(engine: &Engine, view: CreateView) -> Result<Output, QueryError> {
+/// A view that reads a temporary view is temporary itself
+/// ([`crate::temp_views`]).
+pub(crate) async fn create(engine: &Engine, mut view: CreateView) -> Result<Output, QueryError> {
     if view.materialized {
         return Err(unsupported("CREATE MATERIALIZED VIEW"));
     }
-    if view.temporary {
-        return Err(unsupported("CREATE TEMPORARY VIEW"));
-    }
-    let (schema, name) = names::table(&view.name)?;
+    let temporary = crate::temp_views::qualify(&mut view.query) || view.temporary;
+    let (schema, name) = if temporary {
+        let name = crate::temp_views::view_name(&view.name)?;
+        (crate::temp_views::SCHEMA.to_string(), name)
+    } else {
+        names::table(&view.name)?
+    };
     let columns: Vec<String> = view.columns.iter().map(|c| names::ident(&c.name)).collect();
     // Checked before the names are applied: the engine refuses a
     // projection with a name twice, with its own message.
@@ -305,10 +310,18 @@ pub(crate) async fn create(engine: &Engine, view: CreateView) -> Result<Output, 
             message: format!("column \"{dup}\" specified more than once"),
         });
     }
+    let old = match temporary {
+        true => crate::session_memory::temp_view(&name),
+        false => engine.store().view(&schema, &name),
+    };
     if view.or_replace
-        && let Some(old) = engine.store().view(&schema, &name)
+        && let Some(old) = old
     {
         keeps_columns(engine, &schema, &name, &old, &plan).await?;
+    }
+    if temporary {
+        crate::temp_views::keep(&name, definition, view.or_replace, view.if_not_exists)?;
+        return Ok(Output::command("CREATE VIEW"));
     }
     engine
         .store()
@@ -375,6 +388,19 @@ pub(crate) async fn drop(
     if_exists: bool,
     cascade: bool,
 ) -> Result<Output, QueryError> {
+    let temporary: Vec<String> = names
+        .iter()
+        .filter_map(crate::temp_views::dropped)
+        .collect();
+    if !temporary.is_empty() {
+        if temporary.len() < names.len() {
+            return Err(unsupported(
+                "DROP VIEW of temporary and other views in one statement",
+            ));
+        }
+        crate::temp_views::drop(&temporary, if_exists, cascade)?;
+        return Ok(Output::command("DROP VIEW"));
+    }
     let named = names
         .iter()
         .map(names::table)
@@ -457,30 +483,16 @@ fn readers_of(store: &floe_storage::Store, relation: &(String, String)) -> Vec<(
 
 /// Whether the query `sql` names the relation `schema.name` (a name in a
 /// WITH clause is not a relation).
-fn names_relation(sql: &str, schema: &str, name: &str) -> bool {
-    use datafusion::sql::sqlparser::ast::{Query, Visit, Visitor, visit_relations};
+pub(crate) fn names_relation(sql: &str, schema: &str, name: &str) -> bool {
+    use datafusion::sql::sqlparser::ast::visit_relations;
     use std::ops::ControlFlow;
     let Ok(stmt) = view_query(sql) else {
         return false;
     };
-    struct Ctes(Vec<String>);
-    impl Visitor for Ctes {
-        type Break = ();
-        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
-            if let Some(with) = &query.with {
-                self.0
-                    .extend(with.cte_tables.iter().map(|c| names::ident(&c.alias.name)));
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut ctes = Ctes(Vec::new());
-    let _ = stmt.visit(&mut ctes);
+    let ctes = crate::temp_views::cte_names(&stmt);
     let found = visit_relations(&stmt, |relation| {
         let named = match names::table(relation) {
-            Ok((s, t)) => {
-                s == schema && t == name && !(relation.0.len() == 1 && ctes.0.contains(&t))
-            }
+            Ok((s, t)) => s == schema && t == name && !(relation.0.len() == 1 && ctes.contains(&t)),
             Err(_) => false,
         };
         if named {

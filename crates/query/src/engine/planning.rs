@@ -28,6 +28,10 @@ pub(crate) async fn plan_statement(
             "SHOW CREATE (information_schema.columns and psql's \\d describe a table)",
         ));
     }
+    // A view's own text was qualified when the view was created.
+    if !crate::views::planning_a_view() {
+        crate::temp_views::qualify(&mut stmt);
+    }
     pg_syntax::rewrite(&mut stmt)?;
     pg_syntax::session_user(&mut stmt, user);
     crate::coercion::quoted_numeric_arguments(&mut stmt, state);

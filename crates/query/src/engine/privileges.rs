@@ -116,11 +116,17 @@ pub(super) fn superuser_action(stmt: &Statement) -> Option<&'static str> {
             ..
         } => "drop schemas",
         Statement::Vacuum(_) => "run VACUUM",
-        Statement::CreateView(_) => "create views",
+        Statement::CreateView(view) if !view.temporary => "create views",
         Statement::Drop {
             object_type: ObjectType::View,
+            names,
             ..
-        } => "drop views",
+        } if !names
+            .iter()
+            .all(|n| crate::temp_views::dropped(n).is_some()) =>
+        {
+            "drop views"
+        }
         _ => return None,
     })
 }
