@@ -13,6 +13,7 @@
 //! - Decompressed bodies are bounded, so a small compressed body cannot
 //!   expand past the configured limit.
 
+pub mod array_text;
 pub mod decode;
 mod json_row;
 pub mod values;

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, FixedSizeBinaryBuilder, StringArray, new_null_array,
+    Array, ArrayRef, BinaryArray, BooleanArray, FixedSizeBinaryBuilder, ListArray, StringArray,
+    new_null_array,
 };
+use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::compute::{CastOptions, cast_with_options};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, FieldRef};
 
 /// The SQL name of a storage type, for error messages.
 pub fn type_name(ty: &DataType) -> String {
@@ -25,6 +27,7 @@ pub fn type_name(ty: &DataType) -> String {
         DataType::FixedSizeBinary(16) => "uuid".into(),
         DataType::Binary | DataType::LargeBinary => "bytea".into(),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".into(),
+        DataType::List(element) => format!("{}[]", type_name(element.data_type())),
         other => other.to_string().to_lowercase(),
     }
 }
@@ -39,6 +42,7 @@ pub fn parse_column(ty: &DataType, text: &StringArray) -> (ArrayRef, Vec<usize>)
     };
     match ty {
         DataType::Utf8 => (Arc::new(text.clone()), Vec::new()),
+        DataType::List(element) => parse_list(element, text),
         DataType::Boolean => {
             let typed: BooleanArray = text.iter().map(|v| v.and_then(parse_bool)).collect();
             let b = bad(&typed);
@@ -82,6 +86,85 @@ pub fn parse_column(ty: &DataType, text: &StringArray) -> (ArrayRef, Vec<usize>)
             }
         }
     }
+}
+
+/// Parses a text column of arrays: each value a JSON array (as JSON
+/// bodies send them) or PostgreSQL's text form (`{1,2,NULL}`), its
+/// elements parsed as `element`'s type. A row is bad when its text is
+/// neither, or one of its elements does not parse.
+fn parse_list(element: &FieldRef, text: &StringArray) -> (ArrayRef, Vec<usize>) {
+    let mut offsets: Vec<i32> = Vec::with_capacity(text.len() + 1);
+    offsets.push(0);
+    let mut elements: Vec<Option<String>> = Vec::new();
+    let mut row_of_element: Vec<usize> = Vec::new();
+    let mut valid = Vec::with_capacity(text.len());
+    let mut bad = Vec::new();
+    for (row, value) in text.iter().enumerate() {
+        match value.map(array_elements) {
+            None => valid.push(false),
+            Some(Some(values)) => {
+                row_of_element.extend(std::iter::repeat_n(row, values.len()));
+                elements.extend(values);
+                valid.push(true);
+            }
+            Some(None) => {
+                bad.push(row);
+                valid.push(false);
+            }
+        }
+        match i32::try_from(elements.len()) {
+            Ok(end) => offsets.push(end),
+            Err(_) => {
+                let all = (0..text.len()).filter(|&i| text.is_valid(i)).collect();
+                return (
+                    new_null_array(&DataType::List(element.clone()), text.len()),
+                    all,
+                );
+            }
+        }
+    }
+    let (values, bad_elements) = parse_column(element.data_type(), &StringArray::from(elements));
+    bad.extend(bad_elements.into_iter().map(|i| row_of_element[i]));
+    bad.sort_unstable();
+    bad.dedup();
+    for &row in &bad {
+        valid[row] = false;
+    }
+    let list = ListArray::try_new(
+        element.clone(),
+        OffsetBuffer::new(offsets.into()),
+        values,
+        Some(NullBuffer::from(valid)),
+    );
+    match list {
+        Ok(list) => (Arc::new(list), bad),
+        // Elements the type holds no NULL in (a list of required elements).
+        Err(_) => {
+            let all = (0..text.len()).filter(|&i| text.is_valid(i)).collect();
+            (
+                new_null_array(&DataType::List(element.clone()), text.len()),
+                all,
+            )
+        }
+    }
+}
+
+/// The elements' texts of an array written as a JSON array of scalars or
+/// in PostgreSQL's text form; `None` if it is neither.
+fn array_elements(text: &str) -> Option<Vec<Option<String>>> {
+    if !text.trim_start().starts_with('[') {
+        return crate::array_text::parse_literal(text).ok();
+    }
+    let values: Vec<serde_json::Value> = serde_json::from_str(text).ok()?;
+    values
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::Null => Some(None),
+            serde_json::Value::String(s) => Some(Some(s)),
+            serde_json::Value::Bool(_) | serde_json::Value::Number(_) => Some(Some(v.to_string())),
+            serde_json::Value::Array(_) | serde_json::Value::Object(_) => None,
+        })
+        .collect()
 }
 
 /// PostgreSQL's boolean input forms.

@@ -86,10 +86,12 @@ pub async fn execute(engine: &Engine, alter: AlterTable) -> Result<(), QueryErro
                     }
                 }
                 let ty = types::iceberg_type(&name, &column_def.data_type)?;
-                let mut field = NestedField::optional(next_id, name, ty);
+                let id = next_id;
+                next_id += 1;
+                let ty = types::number_nested(&ty, &mut next_id);
+                let mut field = NestedField::optional(id, name, ty);
                 field.doc = types::column_doc(&column_def.data_type).map(str::to_string);
                 fields.push(field);
-                next_id += 1;
             }
             AlterTableOperation::DropColumn {
                 column_names,

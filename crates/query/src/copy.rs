@@ -16,7 +16,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::config::CsvOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
-use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{
+    CsvReadOptions, DataFrame, ParquetReadOptions, SessionConfig, SessionContext,
+};
 use datafusion::sql::sqlparser::ast::{
     CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, Ident, Statement,
 };
@@ -639,6 +641,36 @@ impl Reader<'_> {
     }
 }
 
+/// `df` with its array columns as PostgreSQL's text form (`{1,2,NULL}`),
+/// which COPY FROM reads back; CSV has no arrays of its own.
+fn arrays_as_text(df: DataFrame) -> datafusion::error::Result<DataFrame> {
+    let lists = df
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::List(_) | DataType::LargeList(_)));
+    if !lists {
+        return Ok(df);
+    }
+    let columns: Vec<datafusion::prelude::Expr> = df
+        .schema()
+        .iter()
+        .map(|(qualifier, f)| {
+            let column = datafusion::prelude::Expr::Column(datafusion::common::Column::new(
+                qualifier.cloned(),
+                f.name(),
+            ));
+            match f.data_type() {
+                DataType::List(_) | DataType::LargeList(_) => {
+                    datafusion::prelude::cast(column, DataType::Utf8).alias(f.name())
+                }
+                _ => column,
+            }
+        })
+        .collect();
+    df.select(columns)
+}
+
 /// A context for reading input files in order, one partition per file.
 fn reading_context() -> SessionContext {
     SessionContext::new_with_config(
@@ -737,7 +769,10 @@ async fn copy_to(
                 .with_has_header(options.header)
                 .with_delimiter(options.delimiter)
                 .with_quote(options.quote);
-            df.write_csv(&partial, write, Some(csv)).await
+            match arrays_as_text(df) {
+                Ok(df) => df.write_csv(&partial, write, Some(csv)).await,
+                Err(e) => Err(e),
+            }
         }
         Format::Json => df.write_json(&partial, write, None).await,
         Format::Parquet => df.write_parquet(&partial, write, None).await,

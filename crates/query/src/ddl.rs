@@ -151,7 +151,7 @@ pub fn from_query(ct: &CreateTable, schema: &ArrowSchema) -> Result<TableDefinit
     for f in schema.fields() {
         columns.push(Column {
             name: f.name().clone(),
-            ty: Type::Primitive(primitive_from_arrow(f.name(), f.data_type())?),
+            ty: type_from_arrow(f.name(), f.data_type())?,
             not_null: false,
             doc: crate::types::arrow_column_doc(f.data_type()),
         });
@@ -184,13 +184,17 @@ fn build(
             key_ids.push(pos as i32 + 1);
         }
     }
+    // Top-level fields take the first ids; fields nested in them (array
+    // elements) the ones after.
+    let mut nested_id = columns.len() as i32 + 1;
     let fields = columns
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let id = i as i32 + 1;
             let required = c.not_null || key_ids.contains(&id);
-            let field = NestedField::new(id, c.name.clone(), c.ty.clone(), required);
+            let ty = crate::types::number_nested(&c.ty, &mut nested_id);
+            let field = NestedField::new(id, c.name.clone(), ty, required);
             match c.doc {
                 Some(doc) => field.with_doc(doc).into(),
                 None => field.into(),
@@ -419,7 +423,30 @@ fn partition_item(item: &Expr) -> Result<(Transform, String), QueryError> {
     }
 }
 
-/// The Iceberg type a query result column is stored as in CREATE TABLE AS.
+/// The Iceberg type a query result column is stored as in CREATE TABLE AS:
+/// a list of its element's type for an array (see
+/// [`crate::types::iceberg_type`]).
+pub fn type_from_arrow(column: &str, ty: &DataType) -> Result<Type, QueryError> {
+    match ty {
+        DataType::List(element) | DataType::LargeList(element) => {
+            let element_type = type_from_arrow(column, element.data_type())?;
+            let stored_apart = crate::types::arrow_column_doc(element.data_type()).is_some()
+                || matches!(element_type, Type::Primitive(PrimitiveType::Uuid));
+            if stored_apart {
+                return Err(QueryError::InvalidColumnType {
+                    column: column.to_string(),
+                    ty: ty.to_string(),
+                    reason: "arrays of this element type cannot be stored in a table".into(),
+                });
+            }
+            Ok(crate::types::list_of(element_type))
+        }
+        other => Ok(Type::Primitive(primitive_from_arrow(column, other)?)),
+    }
+}
+
+/// The Iceberg type a query result column of a primitive type is stored
+/// as in CREATE TABLE AS.
 pub fn primitive_from_arrow(column: &str, ty: &DataType) -> Result<PrimitiveType, QueryError> {
     use PrimitiveType as P;
     Ok(match ty {

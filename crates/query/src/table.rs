@@ -208,14 +208,17 @@ impl TableProvider for FloeTable {
         &self,
         filters: &[&Expr],
     ) -> DFResult<Vec<TableProviderFilterPushDown>> {
-        // Filters on uuid columns compare text here but bytes in storage, so
-        // they are evaluated after the scan instead of pruning files.
+        // Filters on columns SQL sees with another type than storage keeps
+        // (uuid columns compare text here but bytes in storage; bit
+        // strings; arrays) are evaluated after the scan instead of pruning
+        // files.
         let uuid_columns: Vec<&str> = self
             .schema
             .fields()
             .iter()
-            .filter(|f| crate::uuid::is_uuid(f) || crate::bits::is_bits(f.data_type()))
-            .map(|f| f.name().as_str())
+            .zip(self.stored.fields())
+            .filter(|(f, stored)| f.data_type() != stored.data_type())
+            .map(|(f, _)| f.name().as_str())
             .collect();
         Ok(filters
             .iter()

@@ -1,7 +1,9 @@
 //! SQL column types and their Iceberg storage types.
 
-use datafusion::sql::sqlparser::ast::{DataType as SqlType, ExactNumberInfo, TimezoneInfo};
-use iceberg::spec::{PrimitiveType, Type};
+use datafusion::sql::sqlparser::ast::{
+    ArrayElemTypeDef, DataType as SqlType, ExactNumberInfo, TimezoneInfo,
+};
+use iceberg::spec::{ListType, NestedField, PrimitiveType, Type};
 
 use crate::error::QueryError;
 
@@ -42,8 +44,25 @@ pub fn arrow_column_doc(ty: &arrow::datatypes::DataType) -> Option<&'static str>
 /// SMALLINT is stored as Iceberg `int` (Iceberg has no 16-bit integer) and
 /// JSON as `string`; UUID is Iceberg's `uuid`, TIME (without time zone)
 /// Iceberg's `time` (microseconds).
+///
+/// An array is an Iceberg `list` of its element type; its element id is
+/// numbered by [`number_nested`] when the table's fields are. As in
+/// PostgreSQL, the number of brackets is not part of the type: `int[][]`
+/// is `int[]`. Elements of a type that Iceberg stores as another type
+/// (`smallint`, `bit varying`, `uuid`) are refused.
 pub fn iceberg_type(column: &str, ty: &SqlType) -> Result<Type, QueryError> {
     use PrimitiveType as P;
+    if let Some(element) = array_element(ty) {
+        let element_type = iceberg_type(column, element)?;
+        if column_doc(element).is_some() || matches!(element_type, Type::Primitive(P::Uuid)) {
+            return Err(QueryError::InvalidColumnType {
+                column: column.to_string(),
+                ty: ty.to_string(),
+                reason: format!("arrays of {element} are not supported"),
+            });
+        }
+        return Ok(list_of(element_type));
+    }
     let p = match ty {
         SqlType::Boolean | SqlType::Bool => P::Boolean,
         SqlType::SmallInt(_) | SqlType::Int2(_) | SqlType::TinyInt(_) => P::Int,
@@ -114,6 +133,43 @@ pub fn iceberg_type(column: &str, ty: &SqlType) -> Result<Type, QueryError> {
         }
     };
     Ok(Type::Primitive(p))
+}
+
+/// The element type of an array type, through any number of brackets.
+fn array_element(ty: &SqlType) -> Option<&SqlType> {
+    match ty {
+        SqlType::Array(
+            ArrayElemTypeDef::SquareBracket(element, _)
+            | ArrayElemTypeDef::AngleBracket(element)
+            | ArrayElemTypeDef::Parenthesis(element),
+        ) => Some(array_element(element).unwrap_or(element)),
+        _ => None,
+    }
+}
+
+/// An Iceberg `list` of `element` (optional elements, as PostgreSQL's
+/// arrays hold NULLs); its element id is set by [`number_nested`].
+pub fn list_of(element: Type) -> Type {
+    Type::List(ListType {
+        element_field: NestedField::list_element(0, element, false).into(),
+    })
+}
+
+/// `ty` with the ids of the fields nested in it numbered from `*next` on
+/// (a table's top-level fields take the ids before).
+pub fn number_nested(ty: &Type, next: &mut i32) -> Type {
+    match ty {
+        Type::List(list) => {
+            let id = *next;
+            *next += 1;
+            let element = number_nested(&list.element_field.field_type, next);
+            Type::List(ListType {
+                element_field: NestedField::list_element(id, element, list.element_field.required)
+                    .into(),
+            })
+        }
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use arrow::array::{Array, ArrayRef, FixedSizeBinaryArray, RecordBatch, StringArr
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::Result as DFResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalSortExpr};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
@@ -38,16 +39,37 @@ fn is_stored_bits(field: &Field) -> bool {
         && *field.data_type() == DataType::Utf8
 }
 
+/// The type SQL sees for a stored type: a list's element field is
+/// DataFusion's (`item`, without the Iceberg field id), at every level.
+fn logical_type(stored: &DataType) -> DataType {
+    match stored {
+        DataType::List(element) => DataType::List(Arc::new(Field::new(
+            "item",
+            logical_type(element.data_type()),
+            element.is_nullable(),
+        ))),
+        other => other.clone(),
+    }
+}
+
+/// Whether a stored field is a list whose elements carry Iceberg field
+/// ids.
+fn is_stored_list(field: &Field) -> bool {
+    matches!(field.data_type(), DataType::List(_))
+        && logical_type(field.data_type()) != *field.data_type()
+}
+
 /// Whether a stored schema has columns SQL sees with another type.
 fn differs(stored: &Schema) -> bool {
     stored
         .fields()
         .iter()
-        .any(|f| is_stored_uuid(f) || is_stored_bits(f))
+        .any(|f| is_stored_uuid(f) || is_stored_bits(f) || is_stored_list(f))
 }
 
 /// The schema SQL sees for a stored schema: uuid columns become tagged
-/// text, `bit varying` columns bit strings ([`crate::bits`]).
+/// text, `bit varying` columns bit strings ([`crate::bits`]), and arrays
+/// lists without Iceberg's element ids.
 pub fn logical_schema(stored: &SchemaRef) -> SchemaRef {
     if !differs(stored) {
         return stored.clone();
@@ -63,7 +85,9 @@ pub fn logical_schema(stored: &SchemaRef) -> SchemaRef {
             } else if is_stored_bits(f) {
                 f.as_ref().clone().with_data_type(crate::bits::BITS)
             } else {
-                f.as_ref().clone()
+                f.as_ref()
+                    .clone()
+                    .with_data_type(logical_type(f.data_type()))
             }
         })
         .collect();
@@ -120,8 +144,18 @@ pub fn text_scan(input: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
         return input;
     }
     let schema = logical_schema(&stored);
+    // The conversion keeps each value's place, and names and places the
+    // columns as they were: the input's order holds.
+    let ordering: Vec<PhysicalSortExpr> = input
+        .output_ordering()
+        .map(|o| o.iter().cloned().collect())
+        .unwrap_or_default();
+    let by_columns = ordering
+        .iter()
+        .all(|s| s.expr.downcast_ref::<Column>().is_some());
+    let orderings = by_columns.then_some(ordering);
     let properties = Arc::new(PlanProperties::new(
-        EquivalenceProperties::new(schema.clone()),
+        EquivalenceProperties::new_with_orderings(schema.clone(), orderings),
         input.output_partitioning().clone(),
         input.pipeline_behavior(),
         input.boundedness(),

@@ -15,14 +15,16 @@
 //!   reflection whose answer for a Floe relation is NULL: there are no
 //!   comments (`col_description`, `obj_description`), no indexes
 //!   (`pg_get_indexdef`) and no sequences (`pg_get_serial_sequence`);
-//! - `pg_size_pretty(bigint)`, PostgreSQL's rendering of a byte count.
+//! - `pg_size_pretty(bigint)`, PostgreSQL's rendering of a byte count;
+//! - `format_type(oid, typmod)` naming an array type with its element's
+//!   modifier (`numeric(10,2)[]`), which the library's drops.
 
 use std::sync::Arc;
 
 use std::ops::RangeInclusive;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, StringArray};
-use arrow::datatypes::{DataType, Int64Type};
+use arrow::datatypes::{DataType, Int32Type, Int64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
@@ -36,6 +38,7 @@ pub(crate) fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(ToRegtype::new()));
     ctx.register_udf(ScalarUDF::new_from_impl(CurrentSetting::new()));
     ctx.register_udf(ScalarUDF::new_from_impl(SizePretty::new()));
+    ctx.register_udf(ScalarUDF::new_from_impl(FormatType::new()));
     let text = || ScalarValue::Utf8(None);
     for (name, arity, value) in [
         (
@@ -67,6 +70,89 @@ fn text_argument(name: &str, args: &ScalarFunctionArgs) -> Result<ArrayRef> {
     };
     let values = arg.to_array(args.number_rows)?;
     Ok(arrow::compute::cast(&values, &DataType::Utf8)?)
+}
+
+/// The element type of the array types whose element takes a modifier.
+fn modified_element(array_oid: i32) -> Option<i32> {
+    Some(match array_oid {
+        1014 => 1042, // bpchar[]
+        1015 => 1043, // varchar[]
+        1231 => 1700, // numeric[]
+        1183 => 1083, // time[]
+        1115 => 1114, // timestamp[]
+        1185 => 1184, // timestamptz[]
+        _ => return None,
+    })
+}
+
+/// `format_type(oid, typmod)`: the library's, but an array of a type with
+/// a modifier is named as its element with that modifier, then `[]`, as
+/// PostgreSQL names it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FormatType {
+    inner: ScalarUDF,
+}
+
+impl FormatType {
+    fn new() -> FormatType {
+        FormatType {
+            inner: datafusion_postgres::datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf(),
+        }
+    }
+}
+
+impl ScalarUDFImpl for FormatType {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [oids, typmods] = args.args.as_slice() else {
+            return self.inner.invoke_with_args(args);
+        };
+        let rows = args.number_rows;
+        let oids = arrow::compute::cast(&oids.to_array(rows)?, &DataType::Int32)?;
+        let typmods = arrow::compute::cast(&typmods.to_array(rows)?, &DataType::Int32)?;
+        let (oids, typmods) = (
+            oids.as_primitive::<Int32Type>(),
+            typmods.as_primitive::<Int32Type>(),
+        );
+        let element = |i: usize| {
+            (oids.is_valid(i) && typmods.is_valid(i) && typmods.value(i) >= 0)
+                .then(|| modified_element(oids.value(i)))
+                .flatten()
+        };
+        if !(0..rows).any(|i| element(i).is_some()) {
+            return self.inner.invoke_with_args(args);
+        }
+        let asked: Int32Array = (0..rows)
+            .map(|i| element(i).or_else(|| oids.is_valid(i).then(|| oids.value(i))))
+            .collect();
+        args.args = vec![
+            ColumnarValue::Array(Arc::new(asked)),
+            ColumnarValue::Array(Arc::new(typmods.clone())),
+        ];
+        let names = self.inner.invoke_with_args(args)?.to_array(rows)?;
+        let names = arrow::compute::cast(&names, &DataType::Utf8)?;
+        let names: StringArray = names
+            .as_string::<i32>()
+            .iter()
+            .enumerate()
+            .map(|(i, name)| match element(i) {
+                Some(_) => name.map(|n| format!("{n}[]")),
+                None => name.map(str::to_string),
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(names)))
+    }
 }
 
 /// Built-in type names (as `to_regtype` reads them: lower case, the

@@ -66,3 +66,33 @@ fn issue14_bytea_text_is_decoded_as_postgres_does_and_bad_text_refused() {
         .unwrap();
     assert_eq!(typed.value(0), b"AB");
 }
+
+#[test]
+fn issue23_arrays_read_json_arrays_and_postgres_text() {
+    use arrow::array::{AsArray, Int32Array};
+    use arrow::datatypes::{Field, Int32Type};
+    let element = Arc::new(Field::new("element", DataType::Int32, true));
+    let text = StringArray::from(vec![
+        Some("[1, 2, null]"),
+        Some("{5,6}"),
+        None,
+        Some("{}"),
+        Some("[\"x\"]"),
+        Some("{1,{2}}"),
+        Some("[[1]]"),
+        Some("7"),
+    ]);
+    let (typed, bad) = parse_column(&DataType::List(element.clone()), &text);
+    // A bad element, a second dimension, a text that is no array: named.
+    assert_eq!(bad, vec![4, 5, 6, 7]);
+    let lists = typed.as_list::<i32>();
+    assert_eq!(lists.data_type(), &DataType::List(element));
+    let row = |i: usize| lists.value(i).as_primitive::<Int32Type>().clone();
+    assert_eq!(row(0), Int32Array::from(vec![Some(1), Some(2), None]));
+    assert_eq!(row(1), Int32Array::from(vec![5, 6]));
+    assert!(lists.is_null(2));
+    assert_eq!(row(3).len(), 0);
+    assert!(lists.is_valid(3));
+    assert!((4..8).all(|i| lists.is_null(i)));
+    assert_eq!(type_name(lists.data_type()), "integer[]");
+}

@@ -65,3 +65,28 @@ fn bad_decimal_is_refused_with_the_column_named() {
     let err = column_type("DECIMAL(5,7)").unwrap_err();
     assert!(err.to_string().contains("scale"), "{err}");
 }
+
+#[test]
+fn arrays_are_lists_of_their_element_whatever_the_brackets() {
+    use PrimitiveType as P;
+    let list = |element| list_of(Type::Primitive(element));
+    assert_eq!(column_type("INT[]").unwrap(), list(P::Int));
+    assert_eq!(column_type("INT[][]").unwrap(), list(P::Int));
+    assert_eq!(column_type("TEXT[3]").unwrap(), list(P::String));
+    assert_eq!(column_type("DOUBLE PRECISION[]").unwrap(), list(P::Double));
+    for refused in ["SMALLINT[]", "UUID[]", "VARBIT[]"] {
+        let err = column_type(refused).unwrap_err();
+        assert!(err.to_string().contains("arrays of"), "{refused}: {err}");
+    }
+}
+
+#[test]
+fn nested_ids_follow_the_top_level_ones() {
+    let mut next = 5;
+    let Type::List(list) = number_nested(&column_type("INT[]").unwrap(), &mut next) else {
+        panic!("not a list");
+    };
+    assert_eq!(list.element_field.id, 5);
+    assert!(!list.element_field.required);
+    assert_eq!(next, 6);
+}
