@@ -470,6 +470,8 @@ pub fn primitive_from_arrow(column: &str, ty: &DataType) -> Result<PrimitiveType
             }
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => P::String,
+        // Stored as text (see `floe_storage::interval_text`).
+        DataType::Interval(_) => P::String,
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => P::Binary,
         DataType::FixedSizeBinary(16) => P::Uuid,
         DataType::Date32 | DataType::Date64 => P::Date,

@@ -26,6 +26,9 @@ pub fn column_doc(ty: &SqlType) -> Option<&'static str> {
     if is_varbit(ty) {
         return Some(floe_storage::BIT_VARYING_DOC);
     }
+    if matches!(ty, SqlType::Interval { .. }) {
+        return Some(floe_storage::interval_text::INTERVAL_DOC);
+    }
     matches!(ty, SqlType::SmallInt(_) | SqlType::Int2(_)).then_some(floe_storage::SMALLINT_DOC)
 }
 
@@ -34,6 +37,7 @@ pub fn column_doc(ty: &SqlType) -> Option<&'static str> {
 pub fn arrow_column_doc(ty: &arrow::datatypes::DataType) -> Option<&'static str> {
     match ty {
         arrow::datatypes::DataType::Int16 => Some(floe_storage::SMALLINT_DOC),
+        arrow::datatypes::DataType::Interval(_) => Some(floe_storage::interval_text::INTERVAL_DOC),
         t if crate::bits::is_bits(t) => Some(floe_storage::BIT_VARYING_DOC),
         _ => None,
     }
@@ -41,9 +45,11 @@ pub fn arrow_column_doc(ty: &arrow::datatypes::DataType) -> Option<&'static str>
 
 /// Maps a SQL type from a column definition to the Iceberg type it is stored as.
 ///
-/// SMALLINT is stored as Iceberg `int` (Iceberg has no 16-bit integer) and
-/// JSON as `string`; UUID is Iceberg's `uuid`, TIME (without time zone)
-/// Iceberg's `time` (microseconds).
+/// SMALLINT is stored as Iceberg `int` (Iceberg has no 16-bit integer),
+/// JSON as `string` and INTERVAL as `string` (Iceberg has no interval;
+/// fields and precision, `INTERVAL DAY TO SECOND(3)`, are refused); UUID
+/// is Iceberg's `uuid`, TIME (without time zone) Iceberg's `time`
+/// (microseconds).
 ///
 /// An array is an Iceberg `list` of its element type; its element id is
 /// numbered by [`number_nested`] when the table's fields are. As in
@@ -119,6 +125,11 @@ pub fn iceberg_type(column: &str, ty: &SqlType) -> Result<Type, QueryError> {
         },
         SqlType::Uuid => P::Uuid,
         t if is_varbit(t) => P::String,
+        // Stored as text (see `floe_storage::interval_text`).
+        SqlType::Interval {
+            fields: None,
+            precision: None,
+        } => P::String,
         SqlType::Custom(name, _) if name.to_string().eq_ignore_ascii_case("timestamptz") => {
             P::Timestamptz
         }

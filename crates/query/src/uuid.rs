@@ -59,17 +59,26 @@ fn is_stored_list(field: &Field) -> bool {
         && logical_type(field.data_type()) != *field.data_type()
 }
 
+/// Whether a stored field is an `interval` column, kept as text
+/// ([`floe_storage::interval_text`]).
+fn is_stored_interval(field: &Field) -> bool {
+    field.metadata().get("doc").map(String::as_str)
+        == Some(floe_storage::interval_text::INTERVAL_DOC)
+        && *field.data_type() == DataType::Utf8
+}
+
+const INTERVAL: DataType = DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano);
+
 /// Whether a stored schema has columns SQL sees with another type.
 fn differs(stored: &Schema) -> bool {
-    stored
-        .fields()
-        .iter()
-        .any(|f| is_stored_uuid(f) || is_stored_bits(f) || is_stored_list(f))
+    stored.fields().iter().any(|f| {
+        is_stored_uuid(f) || is_stored_bits(f) || is_stored_list(f) || is_stored_interval(f)
+    })
 }
 
 /// The schema SQL sees for a stored schema: uuid columns become tagged
-/// text, `bit varying` columns bit strings ([`crate::bits`]), and arrays
-/// lists without Iceberg's element ids.
+/// text, `bit varying` columns bit strings ([`crate::bits`]), `interval`
+/// columns intervals, and arrays lists without Iceberg's element ids.
 pub fn logical_schema(stored: &SchemaRef) -> SchemaRef {
     if !differs(stored) {
         return stored.clone();
@@ -84,6 +93,8 @@ pub fn logical_schema(stored: &SchemaRef) -> SchemaRef {
                 Field::new(f.name(), DataType::Utf8, f.is_nullable()).with_metadata(metadata)
             } else if is_stored_bits(f) {
                 f.as_ref().clone().with_data_type(crate::bits::BITS)
+            } else if is_stored_interval(f) {
+                f.as_ref().clone().with_data_type(INTERVAL)
             } else {
                 f.as_ref()
                     .clone()
@@ -126,9 +137,32 @@ pub fn columns_as_logical(columns: &[ArrayRef], logical: &Schema) -> DFResult<Ve
         .zip(logical.fields())
         .map(|(c, f)| match c.data_type() == f.data_type() {
             true => Ok(c),
+            false if *f.data_type() == INTERVAL => stored_intervals(&c),
             false => arrow::compute::cast(&c, f.data_type()),
         })
         .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The intervals of a stored `interval` column (its text, written by
+/// the storage writer).
+fn stored_intervals(column: &ArrayRef) -> Result<ArrayRef, arrow::error::ArrowError> {
+    use arrow::array::{AsArray, IntervalMonthDayNanoArray};
+    let text = arrow::compute::cast(column, &DataType::Utf8)?;
+    let values = text
+        .as_string::<i32>()
+        .iter()
+        .map(|v| match v {
+            None => Ok(None),
+            Some(v) => floe_storage::interval_text::parse(v)
+                .map(Some)
+                .ok_or_else(|| {
+                    arrow::error::ArrowError::ParseError(format!(
+                        "stored interval \"{v}\" is not one Floe wrote"
+                    ))
+                }),
+        })
+        .collect::<Result<IntervalMonthDayNanoArray, _>>()?;
+    Ok(Arc::new(values))
 }
 
 fn to_text(batch: RecordBatch, schema: &SchemaRef) -> DFResult<RecordBatch> {

@@ -52,6 +52,7 @@ mod error;
 mod error_log;
 mod idempotency;
 mod inflight;
+pub mod interval_text;
 mod key_index;
 mod keyed;
 mod maintenance;

@@ -254,6 +254,69 @@ fn check_declared_type(
     Ok(())
 }
 
+/// Whether a stored field is an `interval` column (text, see
+/// [`crate::interval_text`]).
+fn is_interval_field(field: &arrow::datatypes::Field) -> bool {
+    field.metadata().get("doc").map(String::as_str) == Some(crate::interval_text::INTERVAL_DOC)
+        && *field.data_type() == DataType::Utf8
+}
+
+/// The stored text of the values written to an `interval` column:
+/// intervals as they are; text as the stored form, or else as an interval
+/// literal (`1 day 2 hours`), anything else refused.
+fn stored_intervals(
+    column: &ArrayRef,
+    field: &arrow::datatypes::Field,
+    ident: &iceberg::TableIdent,
+) -> Result<ArrayRef> {
+    use arrow::array::{AsArray, StringArray};
+    use arrow::datatypes::{IntervalMonthDayNanoType, IntervalUnit};
+    let invalid = |reason: String| StorageError::InvalidValue {
+        table: ident.to_string(),
+        column: field.name().clone(),
+        reason,
+    };
+    let as_interval = DataType::Interval(IntervalUnit::MonthDayNano);
+    if matches!(column.data_type(), DataType::Interval(_)) {
+        let values = cast_with_options(column, &as_interval, &CastOptions::default())
+            .map_err(|e| invalid(e.to_string()))?;
+        let text: StringArray = values
+            .as_primitive::<IntervalMonthDayNanoType>()
+            .iter()
+            .map(|v| v.map(crate::interval_text::format))
+            .collect();
+        return Ok(Arc::new(text));
+    }
+    let text = cast_with_options(column, &DataType::Utf8, &CastOptions::default())
+        .map_err(|e| invalid(e.to_string()))?;
+    let mut out = Vec::with_capacity(text.len());
+    for value in text.as_string::<i32>().iter() {
+        let Some(value) = value else {
+            out.push(None);
+            continue;
+        };
+        let parsed = crate::interval_text::parse(value.trim()).or_else(|| {
+            let one: ArrayRef = Arc::new(StringArray::from(vec![value]));
+            let options = CastOptions {
+                safe: false,
+                format_options: FormatOptions::default(),
+            };
+            let cast = cast_with_options(&one, &as_interval, &options).ok()?;
+            let cast = cast.as_primitive::<IntervalMonthDayNanoType>();
+            cast.is_valid(0).then(|| cast.value(0))
+        });
+        match parsed {
+            Some(v) => out.push(Some(crate::interval_text::format(v))),
+            None => {
+                return Err(invalid(format!(
+                    "invalid input syntax for type interval: \"{value}\""
+                )));
+            }
+        }
+    }
+    Ok(Arc::new(StringArray::from(out)))
+}
+
 /// Casts `batch` to `schema` by column name, checking NOT NULL columns,
 /// the range of `smallint` ones and the digits of `bit varying` ones.
 pub(crate) fn conform(
@@ -268,6 +331,7 @@ pub(crate) fn conform(
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
         let column = match batch.schema().index_of(field.name()) {
+            Ok(i) if is_interval_field(field) => stored_intervals(batch.column(i), field, ident)?,
             Ok(i) => {
                 let column = batch.column(i);
                 if column.data_type() == field.data_type() {
