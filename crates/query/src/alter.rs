@@ -165,6 +165,13 @@ pub async fn execute(engine: &Engine, alter: AlterTable) -> Result<(), QueryErro
                                 "column \"{name}\" cannot change to {data_type}: existing values are not checked against its range"
                             )));
                         }
+                        // Its stored text is not the text of its values.
+                        let interval = Some(floe_storage::interval_text::INTERVAL_DOC);
+                        if fields[i].doc.as_deref() == interval && doc.as_deref() != interval {
+                            return Err(invalid(format!(
+                                "column \"{name}\" cannot change from interval to {data_type}"
+                            )));
+                        }
                         *fields[i].field_type = to;
                         fields[i].doc = doc;
                     }
