@@ -557,6 +557,7 @@ impl Engine {
         {
             return result;
         }
+        crate::temp_views::refuse_writes(&stmt)?;
         if access::is_access_statement(&stmt) {
             let who = self.session()?;
             return access::execute(self, &who, stmt).await;

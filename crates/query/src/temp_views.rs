@@ -20,7 +20,8 @@ use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::error::Result as DFResult;
 use datafusion::sql::sqlparser::ast::{
-    Ident, ObjectName, ObjectNamePart, Query, Visit, VisitMut, Visitor, visit_relations_mut,
+    CopySource, FromTable, Ident, ObjectName, ObjectNamePart, ObjectType, Query, Statement,
+    TableFactor, TableObject, TableWithJoins, Visit, VisitMut, Visitor, visit_relations_mut,
 };
 use floe_storage::ViewDefinition;
 
@@ -51,14 +52,21 @@ pub(crate) fn cte_names<V: Visit>(node: &V) -> BTreeSet<String> {
 }
 
 /// Writes each unqualified relation name of `node` that names one of the
-/// current session's temporary views (and no WITH clause of `node`) as
-/// `pg_temp.name`. Whether it wrote any.
-pub(crate) fn qualify<V: Visit + VisitMut>(node: &mut V) -> bool {
+/// current session's temporary views as `pg_temp.name`. Whether it wrote
+/// any. A WITH clause of `node` that gives one of those names is refused
+/// (0A000): which relation each use of the name means depends on where
+/// the clause is in scope, which this rewrite does not follow.
+pub(crate) fn qualify<V: Visit + VisitMut>(node: &mut V) -> Result<bool, QueryError> {
     let temporary = session_memory::temp_view_names();
     if temporary.is_empty() {
-        return false;
+        return Ok(false);
     }
     let ctes = cte_names(node);
+    if let Some(name) = ctes.intersection(&temporary).next() {
+        return Err(crate::error::unsupported(&format!(
+            "a WITH query named \"{name}\" in a session with a temporary view of that name"
+        )));
+    }
     let mut qualified = false;
     let _ = visit_relations_mut(node, |relation| {
         if let [ObjectNamePart::Identifier(name)] = relation.0.as_slice() {
@@ -72,7 +80,66 @@ pub(crate) fn qualify<V: Visit + VisitMut>(node: &mut V) -> bool {
         }
         ControlFlow::<()>::Continue(())
     });
-    qualified
+    Ok(qualified)
+}
+
+/// Fails if `stmt` would write into, copy, alter, truncate or drop as a
+/// table one of the current session's temporary views, named as it reads
+/// them (unqualified or in `pg_temp`): those statements look names up
+/// among tables, where the name means another relation or none.
+pub(crate) fn refuse_writes(stmt: &Statement) -> Result<(), QueryError> {
+    if session_memory::temp_view_names().is_empty() {
+        return Ok(());
+    }
+    let relation = |t: &TableWithJoins| match &t.relation {
+        TableFactor::Table { name, .. } => Some(name.clone()),
+        _ => None,
+    };
+    let (written, as_table): (Vec<ObjectName>, Vec<ObjectName>) = match stmt {
+        Statement::Insert(insert) => match &insert.table {
+            TableObject::TableName(name) => (vec![name.clone()], vec![]),
+            _ => (vec![], vec![]),
+        },
+        Statement::Update(update) => (relation(&update.table).into_iter().collect(), vec![]),
+        Statement::Delete(delete) => {
+            let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &delete.from;
+            let mut names: Vec<ObjectName> = from.iter().filter_map(relation).collect();
+            names.extend(delete.tables.iter().cloned());
+            (names, vec![])
+        }
+        Statement::Copy {
+            source: CopySource::Table { table_name, .. },
+            ..
+        } => (vec![table_name.clone()], vec![]),
+        Statement::Truncate(truncate) => (
+            vec![],
+            truncate
+                .table_names
+                .iter()
+                .map(|t| t.name.clone())
+                .collect(),
+        ),
+        Statement::AlterTable(alter) => (vec![], vec![alter.name.clone()]),
+        Statement::Drop {
+            object_type: ObjectType::Table,
+            names,
+            ..
+        } => (vec![], names.clone()),
+        _ => return Ok(()),
+    };
+    if let Some(view) = written.iter().find_map(dropped) {
+        return Err(QueryError::ReadOnlyView {
+            name: format!("{SCHEMA}.{view}"),
+        });
+    }
+    if let Some(view) = as_table.iter().find_map(dropped) {
+        return Err(QueryError::Storage(floe_storage::StorageError::WrongKind {
+            name: view,
+            kind: "table",
+            hint: "DROP VIEW",
+        }));
+    }
+    Ok(())
 }
 
 /// The name a temporary view is created under: unqualified or in

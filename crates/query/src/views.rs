@@ -260,7 +260,7 @@ pub(crate) async fn create(engine: &Engine, mut view: CreateView) -> Result<Outp
     if view.materialized {
         return Err(unsupported("CREATE MATERIALIZED VIEW"));
     }
-    let temporary = crate::temp_views::qualify(&mut view.query) || view.temporary;
+    let temporary = crate::temp_views::qualify(&mut view.query)? || view.temporary;
     let (schema, name) = if temporary {
         let name = crate::temp_views::view_name(&view.name)?;
         (crate::temp_views::SCHEMA.to_string(), name)

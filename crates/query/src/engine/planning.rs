@@ -30,7 +30,7 @@ pub(crate) async fn plan_statement(
     }
     // A view's own text was qualified when the view was created.
     if !crate::views::planning_a_view() {
-        crate::temp_views::qualify(&mut stmt);
+        crate::temp_views::qualify(&mut stmt)?;
     }
     pg_syntax::rewrite(&mut stmt)?;
     pg_syntax::session_user(&mut stmt, user);

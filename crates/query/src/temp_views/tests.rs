@@ -26,7 +26,7 @@ async fn qualified(sql: &str) -> (bool, String) {
     memory.temp_views().insert("t".into(), definition());
     session_memory::scope(memory, async {
         let mut stmt = parse(sql);
-        let changed = qualify(&mut stmt);
+        let changed = qualify(&mut stmt).unwrap();
         (changed, stmt.to_string())
     })
     .await
@@ -50,16 +50,24 @@ async fn qualified_names_and_with_clauses_are_left_alone() {
         qualified("SELECT * FROM public.t").await,
         (false, "SELECT * FROM public.t".to_string())
     );
-    assert_eq!(
-        qualified("WITH t AS (SELECT 2) SELECT * FROM t").await,
-        (false, "WITH t AS (SELECT 2) SELECT * FROM t".to_string())
-    );
+}
+
+#[tokio::test]
+async fn a_with_query_named_as_a_temporary_view_is_refused() {
+    let memory = SessionMemory::default();
+    memory.temp_views().insert("t".into(), definition());
+    let refused = session_memory::scope(memory, async {
+        let mut stmt = parse("SELECT * FROM u UNION ALL (WITH t AS (SELECT 3) SELECT * FROM t)");
+        qualify(&mut stmt).unwrap_err()
+    })
+    .await;
+    assert_eq!(refused.status(), floe_common::Status::FeatureNotSupported);
 }
 
 #[tokio::test]
 async fn outside_a_session_no_name_is_temporary() {
     let mut stmt = parse("SELECT * FROM t");
-    assert!(!qualify(&mut stmt));
+    assert!(!qualify(&mut stmt).unwrap());
 }
 
 #[test]
