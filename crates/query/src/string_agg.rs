@@ -106,10 +106,14 @@ impl AggregateUDFImpl for PgStringAgg {
 /// (value, delimiter) pairs are joined in their sorted order. Named
 /// `string_agg` so that the aggregate's output name is unchanged when
 /// [`RowDelimiters`] puts it in place of DataFusion's, which takes only a
-/// constant delimiter.
+/// constant delimiter. DISTINCT is the function's own (`distinct`), not
+/// the call's: the optimizer turns a call's DISTINCT over one expression
+/// (`string_agg(DISTINCT x, x)`) into a GROUP BY, which would lose the
+/// sorted order.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct RowDelimitedStringAgg {
     signature: Signature,
+    distinct: bool,
 }
 
 impl AggregateUDFImpl for RowDelimitedStringAgg {
@@ -139,7 +143,7 @@ impl AggregateUDFImpl for RowDelimitedStringAgg {
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(PairAccumulator {
             pairs: Vec::new(),
-            distinct: args.is_distinct,
+            distinct: self.distinct || args.is_distinct,
         }))
     }
 }
@@ -242,15 +246,20 @@ impl Accumulator for PairAccumulator {
 /// delimiter keep DataFusion's accumulation.
 #[derive(Debug)]
 pub(crate) struct RowDelimiters {
-    udaf: Arc<AggregateUDF>,
+    /// Without DISTINCT, and with it.
+    udafs: [Arc<AggregateUDF>; 2],
 }
 
 impl RowDelimiters {
     pub(crate) fn new() -> RowDelimiters {
-        RowDelimiters {
-            udaf: Arc::new(AggregateUDF::new_from_impl(RowDelimitedStringAgg {
+        let udaf = |distinct| {
+            Arc::new(AggregateUDF::new_from_impl(RowDelimitedStringAgg {
                 signature: string_agg_udaf().signature().clone(),
-            })),
+                distinct,
+            }))
+        };
+        RowDelimiters {
+            udafs: [udaf(false), udaf(true)],
         }
     }
 
@@ -262,7 +271,8 @@ impl RowDelimiters {
             [_, delimiter] => delimiter.column_refs().is_empty(),
             _ => true,
         };
-        if func.name() != "string_agg" || constant || Arc::ptr_eq(func, &self.udaf) {
+        let ours = self.udafs.iter().any(|u| Arc::ptr_eq(func, u));
+        if func.name() != "string_agg" || constant || ours {
             return Ok(None);
         }
         if !params.order_by.is_empty() {
@@ -270,9 +280,11 @@ impl RowDelimiters {
                 "string_agg with ORDER BY takes a constant delimiter, not one from the rows"
             );
         }
+        let mut params = params.clone();
+        let distinct = std::mem::take(&mut params.distinct);
         Ok(Some(Expr::AggregateFunction(AggregateFunction {
-            func: self.udaf.clone(),
-            params: params.clone(),
+            func: self.udafs[usize::from(distinct)].clone(),
+            params,
         })))
     }
 }
