@@ -14,6 +14,12 @@
 //!   `CAST(2.7 AS integer)` is 3, not 2. Every such cast in a plan,
 //!   written or added by INSERT or type coercion, rounds first
 //!   ([`PgIntegerCasts`], after type coercion).
+//! - Doubles and numerics meeting in one column (the branches of a CASE,
+//!   the arguments of `coalesce`, `greatest` or an ARRAY, the rows of
+//!   VALUES, the inputs of UNION) make a `double precision` column, as
+//!   PostgreSQL resolves them; DataFusion makes a numeric of 15
+//!   fractional digits, which writes `2.5` as `2.500000000000000` and
+//!   `1e-20` as zero ([`PgFloatNumeric`]).
 //! - A quoted literal passed to a function that takes numbers there
 //!   (`abs('-1.2')`) is a `double precision`, as PostgreSQL resolves an
 //!   untyped literal against a numeric parameter
@@ -24,11 +30,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Decimal128Type, FieldRef, Float32Type, Float64Type};
+use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, LargeListArray, ListArray};
+use arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, Float32Type, Float64Type};
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::{DFSchema, Result, exec_err};
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{Column, DFSchema, Result, exec_err};
 use datafusion::logical_expr::expr::{Between, BinaryExpr, Cast, InList, ScalarFunction};
+use datafusion::logical_expr::logical_plan::{Projection, Union, Values};
 use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs,
@@ -125,13 +133,169 @@ impl PgFloatNumeric {
                     .collect();
                 Some(Expr::InList(InList::new(expr.clone(), list, *negated)))
             }
+            Expr::ScalarFunction(f) if unifies_arguments(f.name()) => {
+                let args = doubles_where_mixed(&f.args, schema)?;
+                Some(Expr::ScalarFunction(ScalarFunction::new_udf(
+                    f.func.clone(),
+                    args,
+                )))
+            }
+            Expr::Case(case) => {
+                let mut results: Vec<Expr> = case
+                    .when_then_expr
+                    .iter()
+                    .map(|(_, t)| t.as_ref().clone())
+                    .collect();
+                results.extend(case.else_expr.iter().map(|e| e.as_ref().clone()));
+                let mut results = doubles_where_mixed(&results, schema)?.into_iter();
+                let mut case = case.clone();
+                for (_, then) in case.when_then_expr.iter_mut() {
+                    **then = results.next()?;
+                }
+                if case.else_expr.is_some() {
+                    case.else_expr = Some(Box::new(results.next()?));
+                }
+                Some(Expr::Case(case))
+            }
             _ => None,
+        }
+    }
+
+    /// A VALUES list or a UNION whose column meets doubles and numerics:
+    /// the numerics become doubles, as PostgreSQL resolves the column
+    /// to `double precision`.
+    fn unify(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+        match plan {
+            LogicalPlan::Values(values) => {
+                let empty = DFSchema::empty();
+                let columns = values.schema.fields().len();
+                let mut fields: Vec<Field> = values
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                let mut changed = false;
+                let mut rows = values.values.clone();
+                for (j, field) in fields.iter_mut().enumerate() {
+                    // The planner cast every value to the column's type.
+                    let written = |row: &Vec<Expr>| match &row[j] {
+                        Expr::Cast(Cast { expr, field: to })
+                            if to.data_type() == field.data_type() =>
+                        {
+                            expr.as_ref().clone()
+                        }
+                        other => other.clone(),
+                    };
+                    let types: Vec<DataType> = values
+                        .values
+                        .iter()
+                        .filter_map(|row| type_of(&written(row), &empty))
+                        .collect();
+                    if mixed(&types) {
+                        for (row, original) in rows.iter_mut().zip(&values.values) {
+                            row[j] = Expr::Cast(Cast::new(
+                                Box::new(written(original)),
+                                DataType::Float64,
+                            ));
+                        }
+                        *field = field.clone().with_data_type(DataType::Float64);
+                        changed = true;
+                    }
+                }
+                if !changed || columns == 0 {
+                    return Ok(Transformed::no(LogicalPlan::Values(values)));
+                }
+                let schema = DFSchema::from_unqualified_fields(
+                    fields.into(),
+                    values.schema.metadata().clone(),
+                )?;
+                Ok(Transformed::yes(LogicalPlan::Values(Values {
+                    schema: Arc::new(schema),
+                    values: rows,
+                })))
+            }
+            LogicalPlan::Union(union) => {
+                let columns = union.schema.fields().len();
+                let mut doubles = Vec::new();
+                for j in 0..columns {
+                    let types: Vec<DataType> = union
+                        .inputs
+                        .iter()
+                        .filter_map(|i| i.schema().fields().get(j).map(|f| f.data_type().clone()))
+                        .collect();
+                    if mixed(&types) {
+                        doubles.push(j);
+                    }
+                }
+                if doubles.is_empty() {
+                    return Ok(Transformed::no(LogicalPlan::Union(union)));
+                }
+                let inputs = union
+                    .inputs
+                    .iter()
+                    .map(|input| {
+                        let exprs = input
+                            .schema()
+                            .iter()
+                            .enumerate()
+                            .map(|(j, (q, f))| {
+                                let column = Expr::Column(Column::from((q, f)));
+                                if doubles.contains(&j) && is_decimal(f.data_type()) {
+                                    Expr::Cast(Cast::new(Box::new(column), DataType::Float64))
+                                        .alias_qualified(q.cloned(), f.name())
+                                } else {
+                                    column
+                                }
+                            })
+                            .collect();
+                        Ok(Arc::new(LogicalPlan::Projection(Projection::try_new(
+                            exprs,
+                            input.clone(),
+                        )?)))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Transformed::yes(LogicalPlan::Union(
+                    Union::try_new_with_loose_types(inputs)?,
+                )))
+            }
+            other => Ok(Transformed::no(other)),
         }
     }
 }
 
+/// Functions whose arguments meet in one type, as the branches of a
+/// CASE do.
+fn unifies_arguments(name: &str) -> bool {
+    matches!(
+        name,
+        "make_array" | "coalesce" | "nvl" | "ifnull" | "greatest" | "least" | "nullif"
+    )
+}
+
+/// Whether `types` mix doubles and numerics.
+fn mixed(types: &[DataType]) -> bool {
+    types.iter().any(is_float) && types.iter().any(is_decimal)
+}
+
+/// `exprs` with their numerics as doubles, if they mix doubles and
+/// numerics.
+fn doubles_where_mixed(exprs: &[Expr], schema: &DFSchema) -> Option<Vec<Expr>> {
+    let types: Vec<DataType> = exprs.iter().filter_map(|e| type_of(e, schema)).collect();
+    if !mixed(&types) {
+        return None;
+    }
+    Some(
+        exprs
+            .iter()
+            .map(|e| numeric_as_double(e, schema).unwrap_or_else(|| e.clone()))
+            .collect(),
+    )
+}
+
 impl AnalyzerRule for PgFloatNumeric {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        let plan = plan.transform_up_with_subqueries(Self::unify)?.data;
         Ok(rewrite_expressions(plan, &|e, schema| Ok(Self::rewrite(e, schema)))?.data)
     }
 
@@ -157,11 +321,11 @@ impl PgIntegerCasts {
     /// `expr` rounded, if it is cast (in `schema`) to an integer type from
     /// a type whose cast truncates.
     fn rounded(&self, expr: &Expr, to: &DataType, schema: &DFSchema) -> Option<Expr> {
-        if !to.is_integer() {
+        if !innermost(to).is_integer() {
             return None;
         }
         let from = type_of(expr, schema)?;
-        if !RoundForCast::rounds(&from) {
+        if !RoundForCast::rounds(innermost(&from)) {
             return None;
         }
         Some(Expr::ScalarFunction(ScalarFunction::new_udf(
@@ -187,9 +351,22 @@ impl AnalyzerRule for PgIntegerCasts {
     }
 }
 
+/// The element type of an array type, through every level of nesting,
+/// or `t` itself.
+fn innermost(t: &DataType) -> &DataType {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            innermost(f.data_type())
+        }
+        other => other,
+    }
+}
+
 /// `pg_round_for_cast(x)`: `x` rounded to an integral value of its own
 /// type, as PostgreSQL rounds on a cast to an integer: a double to the
 /// nearest even integer on a tie (C's `rint`), a numeric away from zero.
+/// An array is rounded element by element (`ARRAY[1.5, 2.7]::int[]` is
+/// `{2,3}`).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct RoundForCast {
     signature: Signature,
@@ -228,6 +405,33 @@ impl RoundForCast {
                     .as_primitive::<Decimal128Type>()
                     .try_unary::<_, Decimal128Type, _>(|v| round_decimal(v, scale))?;
                 Arc::new(rounded.with_precision_and_scale(*precision, scale)?)
+            }
+            DataType::List(field) => {
+                let list = array.as_list::<i32>();
+                Arc::new(ListArray::try_new(
+                    field.clone(),
+                    list.offsets().clone(),
+                    Self::round(list.values())?,
+                    list.nulls().cloned(),
+                )?)
+            }
+            DataType::LargeList(field) => {
+                let list = array.as_list::<i64>();
+                Arc::new(LargeListArray::try_new(
+                    field.clone(),
+                    list.offsets().clone(),
+                    Self::round(list.values())?,
+                    list.nulls().cloned(),
+                )?)
+            }
+            DataType::FixedSizeList(field, size) => {
+                let list = array.as_fixed_size_list();
+                Arc::new(FixedSizeListArray::try_new(
+                    field.clone(),
+                    *size,
+                    Self::round(list.values())?,
+                    list.nulls().cloned(),
+                )?)
             }
             other => return exec_err!("pg_round_for_cast does not take {other}"),
         })

@@ -9,10 +9,10 @@
 //!   of days and a time of day (`63 days 15:00:00`), as PostgreSQL's
 //!   `justify_hours` gives it; DataFusion's is a duration, which compares
 //!   and adds to intervals differently.
-//! - Intervals compare as PostgreSQL compares them, a month as 30 days
-//!   and a day as 24 hours (`interval '25 hours' > interval '1 day'`);
-//!   DataFusion compares months, then days, then nanoseconds. ORDER BY
-//!   an interval sorts the same way.
+//! - An interval compares with a duration by length; a quoted literal
+//!   met by an interval (in a comparison, BETWEEN, IN or `CASE x WHEN`)
+//!   is an interval.
+//!   Two intervals compare, sort and group in [`crate::interval_order`].
 //! - `date_trunc` and `date_bin` of a date or of a quoted literal work on
 //!   a `timestamp with time zone`, and `date_trunc` of a `time` is an
 //!   interval, as PostgreSQL resolves those calls.
@@ -39,9 +39,8 @@ use arrow::datatypes::{
 use arrow::error::ArrowError;
 use chrono::DateTime;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, exec_err, plan_err};
-use datafusion::logical_expr::expr::{Between, BinaryExpr, Cast, ScalarFunction, Sort};
+use datafusion::logical_expr::expr::{Between, BinaryExpr, Case, Cast, InList, ScalarFunction};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature, Volatility,
@@ -105,6 +104,14 @@ fn timestamp() -> DataType {
 
 fn timestamptz() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some(UTC.into()))
+}
+
+/// A quoted literal met by an interval, as the interval it is read as
+/// (PostgreSQL types the literal by what it meets; DataFusion would not
+/// compare text with an interval in BETWEEN, IN or CASE).
+fn quoted_interval(e: &Expr) -> Option<Expr> {
+    matches!(e, Expr::Literal(ScalarValue::Utf8(Some(_)), _))
+        .then(|| cast_to(e, DataType::Interval(IntervalUnit::MonthDayNano)))
 }
 
 fn binary(left: Expr, op: Operator, right: Expr) -> Expr {
@@ -171,7 +178,7 @@ impl PgDateTime {
             minus: Arc::new(ScalarUDF::new_from_impl(TimestampMinus::new())),
             time_trunc: Arc::new(ScalarUDF::new_from_impl(TimeTrunc::new())),
             time_plus: Arc::new(ScalarUDF::new_from_impl(TimePlusInterval::new())),
-            interval_key: Arc::new(ScalarUDF::new_from_impl(IntervalKey::new())),
+            interval_key: interval_key(),
         }
     }
 
@@ -220,8 +227,20 @@ impl PgDateTime {
                     && !(is_date(&lt) && is_date(&rt))
                 {
                     Some(Self::call(&self.minus, vec![*left.clone(), *right.clone()]))
-                } else if is_comparison(op) && is_interval(&lt) && is_interval(&rt) {
+                } else if is_comparison(op) && is_interval(&lt) && is_interval(&rt) && lt != rt {
+                    // An interval met by a duration, which Arrow cannot
+                    // compare; two intervals compare in `interval_order`.
                     Some(binary(self.key(left), *op, self.key(right)))
+                } else if is_comparison(op)
+                    && is_calendar_interval(&lt)
+                    && let Some(r) = quoted_interval(right)
+                {
+                    Some(binary(*left.clone(), *op, r))
+                } else if is_comparison(op)
+                    && is_calendar_interval(&rt)
+                    && let Some(l) = quoted_interval(left)
+                {
+                    Some(binary(l, *op, *right.clone()))
                 } else if is_comparison(op) && is_date(&lt) && is_timestamp(&rt) {
                     whole_days(right, schema).map(|r| binary(*left.clone(), *op, r))
                 } else if is_comparison(op) && is_timestamp(&lt) && is_date(&rt) {
@@ -230,21 +249,54 @@ impl PgDateTime {
                     None
                 }
             }
-            Expr::Between(Between {
+            Expr::Between(b) if type_of(&b.expr).is_some_and(|t| is_calendar_interval(&t)) => {
+                let (low, high) = (quoted_interval(&b.low), quoted_interval(&b.high));
+                (low.is_some() || high.is_some()).then(|| {
+                    Expr::Between(Between::new(
+                        b.expr.clone(),
+                        b.negated,
+                        Box::new(low.unwrap_or_else(|| *b.low.clone())),
+                        Box::new(high.unwrap_or_else(|| *b.high.clone())),
+                    ))
+                })
+            }
+            Expr::InList(InList {
                 expr,
+                list,
                 negated,
-                low,
-                high,
-            }) if [expr, low, high]
-                .iter()
-                .all(|e| type_of(e).is_some_and(|t| is_interval(&t))) =>
+            }) if type_of(expr).is_some_and(|t| is_calendar_interval(&t))
+                && list.iter().any(|e| quoted_interval(e).is_some()) =>
             {
-                Some(Expr::Between(Between::new(
-                    Box::new(self.key(expr)),
+                Some(Expr::InList(InList::new(
+                    expr.clone(),
+                    list.iter()
+                        .map(|e| quoted_interval(e).unwrap_or_else(|| e.clone()))
+                        .collect(),
                     *negated,
-                    Box::new(self.key(low)),
-                    Box::new(self.key(high)),
                 )))
+            }
+            Expr::Case(Case {
+                expr: Some(base),
+                when_then_expr,
+                else_expr,
+            }) if type_of(base).is_some_and(|t| is_calendar_interval(&t))
+                && when_then_expr
+                    .iter()
+                    .any(|(w, _)| quoted_interval(w).is_some()) =>
+            {
+                Some(Expr::Case(Case {
+                    expr: Some(base.clone()),
+                    when_then_expr: when_then_expr
+                        .iter()
+                        .map(|(w, t)| {
+                            (
+                                Box::new(quoted_interval(w).unwrap_or_else(|| *w.clone())),
+                                t.clone(),
+                            )
+                        })
+                        .collect(),
+                    else_expr: else_expr.clone(),
+                }))
             }
             Expr::ScalarFunction(f) if matches!(f.name(), "date_trunc" | "date_bin") => {
                 self.truncation(f, schema)?
@@ -293,33 +345,11 @@ impl PgDateTime {
         }
         Ok(changed.then(|| Expr::ScalarFunction(ScalarFunction::new_udf(f.func.clone(), args))))
     }
-
-    /// `plan` with its interval sort keys compared as PostgreSQL does.
-    fn sort_keys(&self, plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
-        plan.transform_up_with_subqueries(|node| {
-            let LogicalPlan::Sort(mut sort) = node else {
-                return Ok(Transformed::no(node));
-            };
-            let schema = sort.input.schema().clone();
-            let mut changed = false;
-            for Sort { expr, .. } in sort.expr.iter_mut() {
-                if expr.get_type(&schema).is_ok_and(|t| is_interval(&t)) {
-                    *expr = self.key(expr);
-                    changed = true;
-                }
-            }
-            Ok(Transformed::new_transformed(
-                LogicalPlan::Sort(sort),
-                changed,
-            ))
-        })
-    }
 }
 
 impl AnalyzerRule for PgDateTime {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        let plan = rewrite_expressions(plan, &|e, schema| self.rewrite(e, schema))?.data;
-        Ok(self.sort_keys(plan)?.data)
+        Ok(rewrite_expressions(plan, &|e, schema| self.rewrite(e, schema))?.data)
     }
 
     fn name(&self) -> &str {
@@ -355,6 +385,10 @@ fn nanoseconds(array: &ArrayRef) -> Result<PrimitiveArray<arrow::datatypes::Deci
 
 /// `pg_interval_cmp_key(x)`: an interval's (or duration's) comparison
 /// value, as a numeric of nanoseconds.
+pub(crate) fn interval_key() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(IntervalKey::new()))
+}
+
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct IntervalKey {
     signature: Signature,

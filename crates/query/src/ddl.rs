@@ -184,6 +184,20 @@ fn build(
             key_ids.push(pos as i32 + 1);
         }
     }
+    // An interval is stored as its text, and two texts of one interval
+    // ('1 mon', '30 days') differ: a key over it would hold both.
+    let keyed = key
+        .iter()
+        .chain(unique.iter().flat_map(|u| u.columns.iter()));
+    for k in keyed {
+        if let Some(c) = columns.iter().find(|c| &c.name == k)
+            && c.doc == Some(floe_storage::interval_text::INTERVAL_DOC)
+        {
+            return Err(QueryError::Unsupported {
+                feature: format!("a primary key or UNIQUE constraint on interval column \"{k}\""),
+            });
+        }
+    }
     // Top-level fields take the first ids; fields nested in them (array
     // elements) the ones after.
     let mut nested_id = columns.len() as i32 + 1;

@@ -246,6 +246,9 @@ impl Engine {
         ctx.add_optimizer_rule(Arc::new(crate::join_order::JoinOrder));
         ctx.add_analyzer_rule(Arc::new(crate::linear_sums::LinearSums));
         ctx.add_analyzer_rule(Arc::new(crate::lateral::LateralValues));
+        let intervals = Arc::new(crate::interval_order::PgIntervalOrder::new());
+        ctx.add_analyzer_rule(intervals.clone());
+        ctx.add_optimizer_rule(intervals);
         // Last: it marks the subqueries DataFusion's checks would refuse.
         ctx.add_analyzer_rule(Arc::new(crate::apply::PgSubqueries));
         for udaf in crate::functions::aggregates() {

@@ -163,26 +163,37 @@ pub(crate) fn offset(east: i32) -> String {
 }
 
 /// An interval as PostgreSQL writes it (`IntervalStyle` postgres): `1 year
-/// 2 mons 3 days 04:05:06.5`, each part with its own sign, the time of day
-/// shown when it is not zero or nothing else is.
+/// 2 mons 3 days 04:05:06.5`, the time of day shown when it is not zero
+/// or nothing else is. Each part has its own sign, and a positive part
+/// after a negative one is written with `+` (`-1 mons +30 days`).
 pub fn interval(v: IntervalMonthDayNano) -> String {
-    let unit = |n: i32, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let mut parts = Vec::new();
-    let (years, months) = (v.months / 12, v.months % 12);
-    if years != 0 {
-        parts.push(unit(years, "year", "years"));
-    }
-    if months != 0 {
-        parts.push(unit(months, "mon", "mons"));
-    }
-    if v.days != 0 {
-        parts.push(unit(v.days, "day", "days"));
-    }
+    let mut out = String::new();
+    // Whether the last part written was negative.
+    let mut before_negative = false;
+    let mut part = |n: i32, unit: &str, out: &mut String| {
+        if n == 0 {
+            return;
+        }
+        let space = if out.is_empty() { "" } else { " " };
+        let plus = if before_negative && n > 0 { "+" } else { "" };
+        let plural = if n == 1 { "" } else { "s" };
+        out.push_str(&format!("{space}{plus}{n} {unit}{plural}"));
+        before_negative = n < 0;
+    };
+    part(v.months / 12, "year", &mut out);
+    part(v.months % 12, "mon", &mut out);
+    part(v.days, "day", &mut out);
     let micros = micros_of_nanos(v.nanoseconds);
-    if micros != 0 || parts.is_empty() {
-        parts.push(clock(micros));
+    if micros != 0 || out.is_empty() {
+        let space = if out.is_empty() { "" } else { " " };
+        let plus = if before_negative && micros > 0 {
+            "+"
+        } else {
+            ""
+        };
+        out.push_str(&format!("{space}{plus}{}", clock(micros)));
     }
-    parts.join(" ")
+    out
 }
 
 /// A column as PostgreSQL's text, if Floe writes its type itself

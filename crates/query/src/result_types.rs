@@ -1,6 +1,8 @@
 //! The analyzer rules that go ahead of DataFusion's type coercion and
 //! change what a statement answers with: date and time arithmetic
-//! (`crate::datetime`), bit strings read as text (`crate::bits`), numeric
+//! (`crate::datetime`), intervals ordered by length, which window
+//! frames need before their bounds are typed (`crate::interval_order`),
+//! bit strings read as text (`crate::bits`), numeric
 //! division (`crate::numeric_div`) and doubles meeting numerics
 //! (`crate::coercion`). The engine's analyzer runs them; planning a
 //! statement runs them too, so the plan's output columns have their final
@@ -25,6 +27,7 @@ impl ResultTypes {
         ResultTypes {
             rules: Arc::new([
                 Arc::new(crate::datetime::PgDateTime::new()) as Arc<dyn AnalyzerRule + Send + Sync>,
+                Arc::new(crate::interval_order::PgIntervalOrder::new()),
                 Arc::new(crate::bits::PgBitStrings::text_operations()),
                 Arc::new(crate::numeric_div::PgNumericDivision::new()),
                 Arc::new(crate::coercion::PgFloatNumeric),

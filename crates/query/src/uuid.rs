@@ -179,14 +179,17 @@ pub fn text_scan(input: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
     }
     let schema = logical_schema(&stored);
     // The conversion keeps each value's place, and names and places the
-    // columns as they were: the input's order holds.
+    // columns as they were: the input's order holds, except by an
+    // interval, whose stored text sorts otherwise.
     let ordering: Vec<PhysicalSortExpr> = input
         .output_ordering()
         .map(|o| o.iter().cloned().collect())
         .unwrap_or_default();
-    let by_columns = ordering
-        .iter()
-        .all(|s| s.expr.downcast_ref::<Column>().is_some());
+    let by_columns = ordering.iter().all(|s| {
+        s.expr
+            .downcast_ref::<Column>()
+            .is_some_and(|c| !is_stored_interval(stored.field(c.index())))
+    });
     let orderings = by_columns.then_some(ordering);
     let properties = Arc::new(PlanProperties::new(
         EquivalenceProperties::new_with_orderings(schema.clone(), orderings),
@@ -227,8 +230,12 @@ impl ExecutionPlan for UuidTextExec {
         vec![&self.input]
     }
 
+    /// An order asked of this node is not asked of its input: the input's
+    /// columns have their stored types, on which the ordering's
+    /// expressions would mean something else (an interval's text sorts
+    /// otherwise, and a function of a uuid would meet bytes).
     fn maintains_input_order(&self) -> Vec<bool> {
-        vec![true]
+        vec![false]
     }
 
     fn with_new_children(

@@ -43,3 +43,27 @@ fn decimal_array_keeps_its_type() {
     assert!(out.is_null(1));
     assert_eq!(out.value(2), -20);
 }
+
+#[test]
+fn list_rounds_each_element() {
+    let values = Float64Array::from(vec![1.5, 2.7, 2.5, -0.5]);
+    let field = Arc::new(arrow::datatypes::Field::new_list_field(
+        DataType::Float64,
+        true,
+    ));
+    let input: ArrayRef = Arc::new(
+        ListArray::try_new(
+            field,
+            arrow::buffer::OffsetBuffer::from_lengths([2, 0, 2]),
+            Arc::new(values),
+            Some(arrow::buffer::NullBuffer::from(vec![true, false, true])),
+        )
+        .unwrap(),
+    );
+    let out = RoundForCast::round(&input).unwrap();
+    assert_eq!(out.data_type(), input.data_type());
+    let out = out.as_list::<i32>();
+    assert!(out.is_null(1));
+    let values = out.values().as_primitive::<Float64Type>();
+    assert_eq!(values.values().as_ref(), &[2.0, 3.0, 2.0, -0.0]);
+}

@@ -89,6 +89,29 @@ fn intervals_are_written_as_postgresql_writes_them() {
 }
 
 #[test]
+fn a_positive_part_after_a_negative_one_has_a_plus() {
+    let hour = 3_600_000_000_000;
+    // PostgreSQL 15: '-1 mon 30 days', '-1 year 2 mons -3 days 4 hours',
+    // '1 day -2 hours', '-1 day'.
+    assert_eq!(
+        interval(IntervalMonthDayNano::new(-1, 30, 0)),
+        "-1 mons +30 days"
+    );
+    assert_eq!(
+        interval(IntervalMonthDayNano::new(-10, -3, 4 * hour)),
+        "-10 mons -3 days +04:00:00"
+    );
+    assert_eq!(
+        interval(IntervalMonthDayNano::new(-12, 2, -hour)),
+        "-1 years +2 days -01:00:00"
+    );
+    assert_eq!(
+        interval(IntervalMonthDayNano::new(0, 1, -2 * hour)),
+        "1 day -02:00:00"
+    );
+}
+
+#[test]
 fn timestamps_with_time_zone_are_written_in_the_session_zone() {
     // 2000-07-01 12:00:00 UTC.
     let noon = 962_452_800_000_000;
