@@ -36,7 +36,7 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, DFSchema, Result, exec_err};
 use datafusion::logical_expr::expr::{Between, BinaryExpr, Cast, InList, ScalarFunction};
-use datafusion::logical_expr::logical_plan::{Projection, Union, Values};
+use datafusion::logical_expr::logical_plan::{DmlStatement, Projection, Union, Values, WriteOp};
 use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs,
@@ -67,9 +67,30 @@ fn type_of(e: &Expr, schema: &DFSchema) -> Option<DataType> {
 
 /// `e` as a double, if it is a numeric (in `schema`).
 fn numeric_as_double(e: &Expr, schema: &DFSchema) -> Option<Expr> {
+    numeric_as(e, schema, DataType::Float64)
+}
+
+/// `e` cast to the floating-point type `to`, if it is a numeric.
+fn numeric_as(e: &Expr, schema: &DFSchema, to: DataType) -> Option<Expr> {
     type_of(e, schema)
         .filter(is_decimal)
-        .map(|_| Expr::Cast(Cast::new(Box::new(e.clone()), DataType::Float64)))
+        .map(|_| Expr::Cast(Cast::new(Box::new(e.clone()), to)))
+}
+
+/// The floating-point type doubles and numerics meeting in `types`
+/// resolve to, as PostgreSQL resolves them: `real` when every float is
+/// one, else `double precision`; `None` unless both kinds meet.
+fn float_where_mixed(types: &[DataType]) -> Option<DataType> {
+    if !types.iter().any(is_decimal) {
+        return None;
+    }
+    if types.contains(&DataType::Float64) {
+        Some(DataType::Float64)
+    } else if types.iter().any(is_float) {
+        Some(DataType::Float32)
+    } else {
+        None
+    }
 }
 
 /// The analyzer rule, ahead of DataFusion's type coercion, that makes a
@@ -192,14 +213,11 @@ impl PgFloatNumeric {
                         .iter()
                         .filter_map(|row| type_of(&written(row), &empty))
                         .collect();
-                    if mixed(&types) {
+                    if let Some(to) = float_where_mixed(&types) {
                         for (row, original) in rows.iter_mut().zip(&values.values) {
-                            row[j] = Expr::Cast(Cast::new(
-                                Box::new(written(original)),
-                                DataType::Float64,
-                            ));
+                            row[j] = Expr::Cast(Cast::new(Box::new(written(original)), to.clone()));
                         }
-                        *field = field.clone().with_data_type(DataType::Float64);
+                        *field = field.clone().with_data_type(to);
                         changed = true;
                     }
                 }
@@ -219,13 +237,12 @@ impl PgFloatNumeric {
                 let columns = union.schema.fields().len();
                 let mut doubles = Vec::new();
                 for j in 0..columns {
-                    let types: Vec<DataType> = union
-                        .inputs
-                        .iter()
-                        .filter_map(|i| i.schema().fields().get(j).map(|f| f.data_type().clone()))
-                        .collect();
-                    if mixed(&types) {
-                        doubles.push(j);
+                    let mut types = Vec::new();
+                    for input in &union.inputs {
+                        union_types(input, j, &mut types);
+                    }
+                    if let Some(to) = float_where_mixed(&types) {
+                        doubles.push((j, to));
                     }
                 }
                 if doubles.is_empty() {
@@ -241,11 +258,15 @@ impl PgFloatNumeric {
                             .enumerate()
                             .map(|(j, (q, f))| {
                                 let column = Expr::Column(Column::from((q, f)));
-                                if doubles.contains(&j) && is_decimal(f.data_type()) {
-                                    Expr::Cast(Cast::new(Box::new(column), DataType::Float64))
-                                        .alias_qualified(q.cloned(), f.name())
-                                } else {
-                                    column
+                                // Numerics, and a nested UNION's column
+                                // that holds some.
+                                let cast = f.data_type().is_numeric() && !is_float(f.data_type());
+                                match doubles.iter().find(|(k, _)| *k == j) {
+                                    Some((_, to)) if cast => {
+                                        Expr::Cast(Cast::new(Box::new(column), to.clone()))
+                                            .alias_qualified(q.cloned(), f.name())
+                                    }
+                                    _ => column,
                                 }
                             })
                             .collect();
@@ -273,29 +294,54 @@ fn unifies_arguments(name: &str) -> bool {
     )
 }
 
-/// Whether `types` mix doubles and numerics.
-fn mixed(types: &[DataType]) -> bool {
-    types.iter().any(is_float) && types.iter().any(is_decimal)
-}
-
-/// `exprs` with their numerics as doubles, if they mix doubles and
-/// numerics.
+/// `exprs` with their numerics as the float type they meet, if they
+/// mix floats and numerics.
 fn doubles_where_mixed(exprs: &[Expr], schema: &DFSchema) -> Option<Vec<Expr>> {
     let types: Vec<DataType> = exprs.iter().filter_map(|e| type_of(e, schema)).collect();
-    if !mixed(&types) {
-        return None;
-    }
+    let to = float_where_mixed(&types)?;
     Some(
         exprs
             .iter()
-            .map(|e| numeric_as_double(e, schema).unwrap_or_else(|| e.clone()))
+            .map(|e| numeric_as(e, schema, to.clone()).unwrap_or_else(|| e.clone()))
             .collect(),
     )
 }
 
+/// The types column `j` of a UNION's inputs have, through nested
+/// UNIONs (whose own type is still their first input's).
+fn union_types(plan: &LogicalPlan, j: usize, types: &mut Vec<DataType>) {
+    match plan {
+        LogicalPlan::Union(union) => {
+            for input in &union.inputs {
+                union_types(input, j, types);
+            }
+        }
+        other => types.extend(
+            other
+                .schema()
+                .fields()
+                .get(j)
+                .map(|f| f.data_type().clone()),
+        ),
+    }
+}
+
 impl AnalyzerRule for PgFloatNumeric {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        let plan = plan.transform_up_with_subqueries(Self::unify)?.data;
+        // INSERT's rows take the table's column types, each value apart,
+        // as PostgreSQL assigns them.
+        let inserts = matches!(
+            &plan,
+            LogicalPlan::Dml(DmlStatement {
+                op: WriteOp::Insert(_),
+                ..
+            })
+        );
+        let plan = if inserts {
+            plan
+        } else {
+            plan.transform_up_with_subqueries(Self::unify)?.data
+        };
         Ok(rewrite_expressions(plan, &|e, schema| Ok(Self::rewrite(e, schema)))?.data)
     }
 

@@ -357,19 +357,23 @@ impl AnalyzerRule for PgDateTime {
     }
 }
 
+/// An interval's length in nanoseconds, a month counted as 30 days and a
+/// day as 24 hours: what PostgreSQL compares intervals by.
+pub(crate) fn interval_length(v: IntervalMonthDayNano) -> i128 {
+    (v.months as i128 * 30 + v.days as i128) * DAY_NANOS as i128 + v.nanoseconds as i128
+}
+
 /// A duration, an interval or a time of day as nanoseconds, a month
 /// counted as 30 days and a day as 24 hours (the comparison value
 /// PostgreSQL gives an interval); durations and times as their length.
 fn nanoseconds(array: &ArrayRef) -> Result<PrimitiveArray<arrow::datatypes::Decimal128Type>> {
     let t = array.data_type();
     Ok(match t {
+        DataType::Null => PrimitiveArray::new_null(array.len()),
         DataType::Interval(_) => {
             let v = cast(array, &DataType::Interval(IntervalUnit::MonthDayNano))?;
             v.as_primitive::<arrow::datatypes::IntervalMonthDayNanoType>()
-                .unary(|v| {
-                    (v.months as i128 * 30 + v.days as i128) * DAY_NANOS as i128
-                        + v.nanoseconds as i128
-                })
+                .unary(interval_length)
         }
         DataType::Duration(_) => cast(array, &DataType::Duration(TimeUnit::Nanosecond))?
             .as_primitive::<DurationNanosecondType>()

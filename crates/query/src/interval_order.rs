@@ -14,7 +14,7 @@
 //!   (subquery)` and `op ANY/ALL (subquery)`;
 //! - ORDER BY, window PARTITION BY and ORDER BY, an aggregate's ORDER BY,
 //!   DISTINCT ON and join keys (INTERSECT and EXCEPT among them);
-//! - `min` and `max` (the first value in the length's order), and
+//! - `min` and `max` ([`crate::interval_extremes`]), and
 //!   `count(DISTINCT ...)`;
 //! - GROUP BY, DISTINCT and UNION: the rows group by length, and each
 //!   group shows one of its intervals, as PostgreSQL shows the first one
@@ -159,7 +159,7 @@ impl PgIntervalOrder {
                     None
                 }
             }
-            Expr::Between(b) if interval(&b.expr) => {
+            Expr::Between(b) if interval(&b.expr) && interval(&b.low) && interval(&b.high) => {
                 let mut b = b.clone();
                 b.expr = Box::new(self.key(*b.expr));
                 b.low = Box::new(self.key(*b.low));
@@ -170,7 +170,7 @@ impl PgIntervalOrder {
                 expr,
                 list,
                 negated,
-            }) if interval(expr) => Some(Expr::InList(InList::new(
+            }) if interval(expr) && list.iter().all(interval) => Some(Expr::InList(InList::new(
                 Box::new(self.key(expr.as_ref().clone())),
                 list.iter().map(|e| self.key(e.clone())).collect(),
                 *negated,
@@ -179,14 +179,16 @@ impl PgIntervalOrder {
                 expr: Some(base),
                 when_then_expr,
                 else_expr,
-            }) if interval(base) => Some(Expr::Case(Case {
-                expr: Some(Box::new(self.key(base.as_ref().clone()))),
-                when_then_expr: when_then_expr
-                    .iter()
-                    .map(|(w, t)| (Box::new(self.key(w.as_ref().clone())), t.clone()))
-                    .collect(),
-                else_expr: else_expr.clone(),
-            })),
+            }) if interval(base) && when_then_expr.iter().all(|(w, _)| interval(w)) => {
+                Some(Expr::Case(Case {
+                    expr: Some(Box::new(self.key(base.as_ref().clone()))),
+                    when_then_expr: when_then_expr
+                        .iter()
+                        .map(|(w, t)| (Box::new(self.key(w.as_ref().clone())), t.clone()))
+                        .collect(),
+                    else_expr: else_expr.clone(),
+                }))
+            }
             Expr::InSubquery(InSubquery {
                 expr,
                 subquery,
@@ -236,15 +238,12 @@ impl PgIntervalOrder {
                     "{name}() of arrays or records that hold intervals"
                 ));
             }
-            // The first value in the order of lengths, NULLs last: NULL
-            // only when every value is.
-            let order = Sort::new(self.key(arg.clone()), name == "min", false);
             return Ok(Some(Expr::AggregateFunction(AggregateFunction::new_udf(
-                first_value_udaf(),
+                crate::interval_extremes::udaf(name == "max"),
                 vec![arg.clone()],
                 false,
                 params.filter.clone(),
-                vec![order],
+                vec![],
                 None,
             ))));
         }
@@ -515,7 +514,19 @@ impl OptimizerRule for PgIntervalOrder {
         plan: LogicalPlan,
         _config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        plan.transform_up_with_subqueries(|node| self.structure(node))
+        let rewritten = plan.transform_up_with_subqueries(|node| self.structure(node))?;
+        if !rewritten.transformed {
+            return Ok(rewritten);
+        }
+        // The nodes above a rewritten one take their new schemas (a
+        // group's first interval may be NULL where the column was NOT
+        // NULL).
+        rewritten
+            .data
+            .transform_up_with_subqueries(|node| match node {
+                LogicalPlan::TableScan(_) | LogicalPlan::Extension(_) => Ok(Transformed::yes(node)),
+                other => Ok(Transformed::yes(other.recompute_schema()?)),
+            })
     }
 
     fn name(&self) -> &str {

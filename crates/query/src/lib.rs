@@ -32,6 +32,7 @@ mod error;
 mod estimates;
 mod functions;
 mod information_schema;
+mod interval_extremes;
 mod interval_order;
 mod intervals;
 mod join_order;
