@@ -41,11 +41,12 @@ use datafusion::logical_expr::expr::{
 };
 use datafusion::logical_expr::logical_plan::{Aggregate, DistinctOn, Join, Projection};
 use datafusion::logical_expr::{
-    Distinct, Expr, ExprSchemable, LogicalPlan, Operator, ScalarUDF, Subquery, WindowFrameBound,
+    Distinct, Expr, ExprSchemable, LogicalPlan, ScalarUDF, Subquery, WindowFrameBound,
     WindowFrameUnits,
 };
 use datafusion::optimizer::{AnalyzerRule, OptimizerConfig, OptimizerRule};
 
+use crate::datetime::is_comparison;
 use crate::rewrite::rewrite_node;
 
 fn is_interval(t: &DataType) -> bool {
@@ -146,7 +147,7 @@ impl PgIntervalOrder {
         let interval = |e: &Expr| type_in(e, schema).is_some_and(|t| is_interval(&t));
         let holds = |e: &Expr| type_in(e, schema).is_some_and(|t| holds_interval(&t));
         Ok(match e {
-            Expr::BinaryExpr(BinaryExpr { left, op, right }) if compares(op) => {
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) if is_comparison(op) => {
                 if interval(left) && interval(right) {
                     Some(Expr::BinaryExpr(BinaryExpr::new(
                         Box::new(self.key(left.as_ref().clone())),
@@ -449,20 +450,6 @@ impl PgIntervalOrder {
         let projection = Projection::try_new(exprs, Arc::new(LogicalPlan::Aggregate(rewritten)))?;
         Ok(Transformed::yes(LogicalPlan::Projection(projection)))
     }
-}
-
-fn compares(op: &Operator) -> bool {
-    matches!(
-        op,
-        Operator::Eq
-            | Operator::NotEq
-            | Operator::Lt
-            | Operator::LtEq
-            | Operator::Gt
-            | Operator::GtEq
-            | Operator::IsDistinctFrom
-            | Operator::IsNotDistinctFrom
-    )
 }
 
 /// Scalar functions that compare their arguments' values.
