@@ -297,14 +297,51 @@ fn unifies_arguments(name: &str) -> bool {
 /// `exprs` with their numerics as the float type they meet, if they
 /// mix floats and numerics.
 fn doubles_where_mixed(exprs: &[Expr], schema: &DFSchema) -> Option<Vec<Expr>> {
-    let types: Vec<DataType> = exprs.iter().filter_map(|e| type_of(e, schema)).collect();
-    let to = float_where_mixed(&types)?;
+    let types: Vec<Vec<DataType>> = exprs
+        .iter()
+        .map(|e| {
+            let mut types = Vec::new();
+            result_types(e, schema, &mut types);
+            types
+        })
+        .collect();
+    let to = float_where_mixed(&types.concat())?;
     Some(
         exprs
             .iter()
-            .map(|e| numeric_as(e, schema, to.clone()).unwrap_or_else(|| e.clone()))
+            .zip(&types)
+            .map(|(e, types)| {
+                if types.iter().any(is_decimal) && !type_of(e, schema).is_some_and(|t| is_float(&t))
+                {
+                    Expr::Cast(Cast::new(Box::new(e.clone()), to.clone()))
+                } else {
+                    e.clone()
+                }
+            })
             .collect(),
     )
+}
+
+/// The types the results of `e` have, through nested CASEs and
+/// `coalesce`-like calls (whose own type is still their first result's
+/// until type coercion).
+fn result_types(e: &Expr, schema: &DFSchema, types: &mut Vec<DataType>) {
+    match e {
+        Expr::Case(case) => {
+            for (_, then) in &case.when_then_expr {
+                result_types(then, schema, types);
+            }
+            if let Some(other) = &case.else_expr {
+                result_types(other, schema, types);
+            }
+        }
+        Expr::ScalarFunction(f) if unifies_arguments(f.name()) && f.name() != "make_array" => {
+            for arg in &f.args {
+                result_types(arg, schema, types);
+            }
+        }
+        other => types.extend(type_of(other, schema)),
+    }
 }
 
 /// The types column `j` of a UNION's inputs have, through nested
