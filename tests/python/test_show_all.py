@@ -79,3 +79,21 @@ def test_issue23_show_all_over_psql_and_http(floe_shared):
     body = resp.json()
     assert [c["name"] for c in body["columns"]] == ["name", "setting", "description"]
     assert ["server_encoding", "UTF8"] in [r[:2] for r in body["rows"]]
+
+
+def test_issue23_set_unquoted_values_as_postgres(floe_shared, postgres):
+    """A number or a bare word after SET is the setting's value, as in
+    PostgreSQL: SHOW gives back the same text on both servers."""
+    statements = [
+        ("SET extra_float_digits = 3", "SHOW extra_float_digits"),
+        ("SET application_name = nightly_report", "SHOW application_name"),
+        ("SET extra_float_digits TO -2", "SHOW extra_float_digits"),
+        ("SET application_name = 'quoted one'", "SHOW application_name"),
+    ]
+    db = postgres.create_database(unique_name("set_values_db"))
+    with postgres.connect(db) as pg, floe_shared.connect() as fl:
+        for set_stmt, show in statements:
+            pg.execute(set_stmt)
+            fl.execute(set_stmt)
+            want = pg.execute(show).fetchone()[0]
+            assert fl.execute(show).fetchone()[0] == want, set_stmt

@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::PG_CATALOG_TABLES;
 use floe_query::datafusion::sql::sqlparser::ast::{
-    Expr, ObjectName, Statement, visit_expressions, visit_relations,
+    Expr, ObjectName, Set, Statement, Value, visit_expressions, visit_relations,
 };
 
 /// Schemas whose relations only clients' catalog queries read.
@@ -85,6 +85,66 @@ pub(crate) fn needs_client_compat(statement: &Statement) -> bool {
         | Statement::Close { .. } => true,
         _ => is_catalog_query(statement),
     }
+}
+
+/// The settings the protocol library keeps from a SET.
+const LIBRARY_SETTINGS: &[&str] = &[
+    "application_name",
+    "bytea_output",
+    "datestyle",
+    "extra_float_digits",
+    "intervalstyle",
+    "search_path",
+];
+
+/// `SET name = value` for the protocol library, with the value written as
+/// one quoted string, as PostgreSQL reads it: the library keeps only a
+/// quoted value (`SET extra_float_digits = 3` and `SET application_name =
+/// psql2` would keep an empty text or nothing) and only the first item of
+/// a list (`SET search_path = a, b`). `None` when the text is not such a
+/// SET or needs no rewrite.
+pub(crate) fn library_setting_text(sql: &str) -> Option<String> {
+    let statements = floe_query::Engine::parse(sql).ok()?;
+    let [floe_query::Parsed::Sql(statement)] = statements.as_slice() else {
+        return None;
+    };
+    if !needs_client_compat(statement) {
+        return None;
+    }
+    let Statement::Set(Set::SingleAssignment {
+        scope: None,
+        hivevar: false,
+        variable,
+        values,
+    }) = statement.as_ref()
+    else {
+        return None;
+    };
+    let name = variable.to_string().to_ascii_lowercase();
+    if !LIBRARY_SETTINGS.contains(&name.as_str()) {
+        return None;
+    }
+    let quoted =
+        |e: &Expr| matches!(e, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
+    if values.is_empty() || (values.len() == 1 && quoted(&values[0])) {
+        return None;
+    }
+    let mut items = Vec::with_capacity(values.len());
+    for value in values {
+        items.push(match value {
+            // `SET x TO DEFAULT` is the library's to answer.
+            Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") => return None,
+            Expr::Identifier(id) => id.value.clone(),
+            Expr::Value(v) => match &v.value {
+                Value::SingleQuotedString(s) => s.clone(),
+                Value::Number(n, _) => n.clone(),
+                other => other.to_string(),
+            },
+            other => other.to_string(),
+        });
+    }
+    let value = items.join(", ").replace('\'', "''");
+    Some(format!("SET {name} = '{value}'"))
 }
 
 /// Whether text Floe's parser refused is a client's catalog query that the

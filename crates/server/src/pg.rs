@@ -658,8 +658,9 @@ impl QueryParser for FloeParser {
             Err(e) if !client_sql::library_reads(sql) => return Err(pg_error(&e)),
             Err(_) => {}
         }
+        let setting = client_sql::library_setting_text(sql);
         self.inner
-            .parse_sql(client, sql, types)
+            .parse_sql(client, setting.as_deref().unwrap_or(sql), types)
             .await
             .map_err(parse_failure)
     }
@@ -973,8 +974,13 @@ impl SimpleQueryHandler for FloeSimple {
             }
             return Ok(responses);
         }
-        SimpleQueryHandler::do_query(self.inner.as_ref(), client, query)
-            .await
-            .map_err(parse_failure)
+        let setting = client_sql::library_setting_text(query);
+        SimpleQueryHandler::do_query(
+            self.inner.as_ref(),
+            client,
+            setting.as_deref().unwrap_or(query),
+        )
+        .await
+        .map_err(parse_failure)
     }
 }

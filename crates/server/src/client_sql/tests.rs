@@ -1,6 +1,6 @@
 use floe_query::Engine;
 
-use super::{is_catalog_query, needs_client_compat};
+use super::{is_catalog_query, library_setting_text, needs_client_compat};
 
 fn one(sql: &str) -> floe_query::datafusion::sql::sqlparser::ast::Statement {
     let mut statements = Engine::parse(sql).expect("parses");
@@ -46,4 +46,30 @@ fn issue23_catalog_queries_and_library_statements_get_the_rewrites() {
     ] {
         assert!(needs_client_compat(&one(sql)), "{sql}");
     }
+}
+
+#[test]
+fn a_library_setting_is_set_as_one_quoted_value() {
+    assert_eq!(
+        library_setting_text("SET extra_float_digits = 3").as_deref(),
+        Some("SET extra_float_digits = '3'")
+    );
+    assert_eq!(
+        library_setting_text("set application_name to psql2").as_deref(),
+        Some("SET application_name = 'psql2'")
+    );
+    assert_eq!(
+        library_setting_text("SET search_path = public, b").as_deref(),
+        Some("SET search_path = 'public, b'")
+    );
+    assert_eq!(
+        library_setting_text("SET extra_float_digits = -2").as_deref(),
+        Some("SET extra_float_digits = '-2'")
+    );
+    assert_eq!(library_setting_text("SET application_name = 'x'"), None);
+    assert_eq!(
+        library_setting_text("SET application_name TO DEFAULT"),
+        None
+    );
+    assert_eq!(library_setting_text("SELECT 1"), None);
 }
