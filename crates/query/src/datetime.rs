@@ -75,7 +75,7 @@ fn is_interval(t: &DataType) -> bool {
     matches!(t, DataType::Interval(_) | DataType::Duration(_))
 }
 
-fn is_calendar_interval(t: &DataType) -> bool {
+pub(crate) fn is_calendar_interval(t: &DataType) -> bool {
     matches!(t, DataType::Interval(_))
 }
 

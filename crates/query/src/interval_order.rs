@@ -46,12 +46,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::optimizer::{AnalyzerRule, OptimizerConfig, OptimizerRule};
 
-use crate::datetime::is_comparison;
+use crate::datetime::{is_calendar_interval as is_interval, is_comparison};
 use crate::rewrite::rewrite_node;
-
-fn is_interval(t: &DataType) -> bool {
-    matches!(t, DataType::Interval(_))
-}
 
 /// Whether `t` holds an interval somewhere inside an array, a record or
 /// a map.

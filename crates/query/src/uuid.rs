@@ -19,6 +19,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
 };
+use floe_storage::interval_text::is_interval_field;
 use futures::StreamExt;
 
 /// Field metadata key naming a column's SQL type where Arrow cannot.
@@ -59,20 +60,12 @@ fn is_stored_list(field: &Field) -> bool {
         && logical_type(field.data_type()) != *field.data_type()
 }
 
-/// Whether a stored field is an `interval` column, kept as text
-/// ([`floe_storage::interval_text`]).
-fn is_stored_interval(field: &Field) -> bool {
-    field.metadata().get("doc").map(String::as_str)
-        == Some(floe_storage::interval_text::INTERVAL_DOC)
-        && *field.data_type() == DataType::Utf8
-}
-
 const INTERVAL: DataType = DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano);
 
 /// Whether a stored schema has columns SQL sees with another type.
 fn differs(stored: &Schema) -> bool {
     stored.fields().iter().any(|f| {
-        is_stored_uuid(f) || is_stored_bits(f) || is_stored_list(f) || is_stored_interval(f)
+        is_stored_uuid(f) || is_stored_bits(f) || is_stored_list(f) || is_interval_field(f)
     })
 }
 
@@ -93,7 +86,7 @@ pub fn logical_schema(stored: &SchemaRef) -> SchemaRef {
                 Field::new(f.name(), DataType::Utf8, f.is_nullable()).with_metadata(metadata)
             } else if is_stored_bits(f) {
                 f.as_ref().clone().with_data_type(crate::bits::BITS)
-            } else if is_stored_interval(f) {
+            } else if is_interval_field(f) {
                 f.as_ref().clone().with_data_type(INTERVAL)
             } else {
                 f.as_ref()
@@ -188,7 +181,7 @@ pub fn text_scan(input: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
     let by_columns = ordering.iter().all(|s| {
         s.expr
             .downcast_ref::<Column>()
-            .is_some_and(|c| !is_stored_interval(stored.field(c.index())))
+            .is_some_and(|c| !is_interval_field(stored.field(c.index())))
     });
     let orderings = by_columns.then_some(ordering);
     let properties = Arc::new(PlanProperties::new(

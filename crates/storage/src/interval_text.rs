@@ -11,6 +11,13 @@ use arrow::datatypes::IntervalMonthDayNano;
 /// The Iceberg doc of an `interval` column.
 pub const INTERVAL_DOC: &str = "interval";
 
+/// Whether a stored field is an `interval` column: text with the
+/// [`INTERVAL_DOC`] doc.
+pub fn is_interval_field(field: &arrow::datatypes::Field) -> bool {
+    field.metadata().get("doc").map(String::as_str) == Some(INTERVAL_DOC)
+        && *field.data_type() == arrow::datatypes::DataType::Utf8
+}
+
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 const NANOS_PER_MINUTE: i64 = 60 * NANOS_PER_SECOND;
 const NANOS_PER_HOUR: i64 = 60 * NANOS_PER_MINUTE;

@@ -254,13 +254,6 @@ fn check_declared_type(
     Ok(())
 }
 
-/// Whether a stored field is an `interval` column (text, see
-/// [`crate::interval_text`]).
-fn is_interval_field(field: &arrow::datatypes::Field) -> bool {
-    field.metadata().get("doc").map(String::as_str) == Some(crate::interval_text::INTERVAL_DOC)
-        && *field.data_type() == DataType::Utf8
-}
-
 /// The stored text of the values written to an `interval` column:
 /// intervals as they are; text as the stored form, or else as an interval
 /// literal (`1 day 2 hours`), anything else refused.
@@ -331,7 +324,9 @@ pub(crate) fn conform(
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
         let column = match batch.schema().index_of(field.name()) {
-            Ok(i) if is_interval_field(field) => stored_intervals(batch.column(i), field, ident)?,
+            Ok(i) if crate::interval_text::is_interval_field(field) => {
+                stored_intervals(batch.column(i), field, ident)?
+            }
             Ok(i) => {
                 let column = batch.column(i);
                 if column.data_type() == field.data_type() {
